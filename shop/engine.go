@@ -1,0 +1,64 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Mode names an engine.
+type Mode string
+
+// The two coordination styles.
+const (
+	ModeOrchestration Mode = "orchestration"
+	ModeChoreography  Mode = "choreography"
+)
+
+// Modes lists both engines in the order they are shown.
+var Modes = []Mode{ModeOrchestration, ModeChoreography}
+
+// Engine runs order sagas. Both coordination styles implement it, so the
+// starter and the shared scenario tests drive them the same way.
+type Engine interface {
+	Mode() Mode
+	// Place starts the saga of a valid order. Placing an order ID twice
+	// fails with ErrDuplicateOrder and changes nothing.
+	Place(ctx context.Context, o Order) error
+	// Wait blocks until the order is terminal and returns its outcome.
+	Wait(ctx context.Context, orderID string) (Outcome, error)
+	// Status returns the order's progress now, terminal or not.
+	Status(ctx context.Context, orderID string) (Progress, error)
+	// History returns the order's timeline, oldest first.
+	History(ctx context.Context, orderID string) ([]Event, error)
+}
+
+// Errors every engine returns for the same situations.
+var (
+	ErrDuplicateOrder = errors.New("order already placed")
+	ErrUnknownOrder   = errors.New("unknown order")
+)
+
+// Progress is an order's state at one moment.
+type Progress struct {
+	Outcome
+	// Current is the operation running now, if any.
+	Current Op `json:"current,omitempty"`
+}
+
+// Event is one entry of an order's timeline, in a form both engines share.
+type Event struct {
+	Time time.Time `json:"time"`
+	// Name is what happened: an event type (OrderPlaced, PaymentDeclined, …)
+	// or a workflow history event (ActivityTaskCompleted, …).
+	Name string `json:"name"`
+	// Op is the participant operation the entry is about, if any.
+	Op Op `json:"op,omitempty"`
+	// Result is "ok", "fail", "retry" or empty for entries without one.
+	Result string `json:"result,omitempty"`
+	// Source is who produced it: a choreography service, or the workflow/worker.
+	Source string `json:"source"`
+	Detail string `json:"detail,omitempty"`
+	// Duration is how long the operation took, when the entry ends one.
+	Duration time.Duration `json:"duration_ns,omitempty"`
+}
