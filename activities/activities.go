@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -97,6 +98,10 @@ type Message struct {
 	JSON   []byte
 }
 
+// DetailPlaceholder, as a JSON string in an outbox message, is replaced by
+// the operation's detail (a failure's reason, an amount, a tracking ID).
+const DetailPlaceholder = "@DETAIL@"
+
 // Outbox is written in the same atomic step as an operation's state change.
 // Choreography uses it to publish the next event and ack the incoming one, so
 // a crash leaves all or nothing. When the operation was already done, only the
@@ -106,6 +111,10 @@ type Outbox struct {
 	History                    string  // list to append the published event to
 	OnSuccess                  Message // published when the operation succeeds
 	OnFailure                  Message // published on a business failure
+	// Prepare, when set, is called just before the operation commits (after
+	// any injected delay) to build OnSuccess and OnFailure, so their
+	// timestamps tell when the work was done.
+	Prepare func(ob *Outbox) error
 }
 
 // Result is what every operation reports besides its error.
@@ -129,6 +138,11 @@ func (s Store) run(ctx context.Context, script *redis.Script, op shop.Op, orderI
 			t.Stop()
 			return Result{}, fmt.Errorf("%s %s: %w", op, orderID, ctx.Err())
 		case <-t.C:
+		}
+	}
+	if ob != nil && ob.Prepare != nil {
+		if err := ob.Prepare(ob); err != nil {
+			return Result{}, fmt.Errorf("%s %s: %w", op, orderID, err)
 		}
 	}
 	argv := make([]any, 0, 13+len(args))
@@ -327,4 +341,59 @@ func ReadLedger(ctx context.Context, rdb redis.UniversalClient, prefix string) (
 		return l, fmt.Errorf("read ledger: %w", err)
 	}
 	return l, nil
+}
+
+// OpState is the recorded result of one operation of one order.
+type OpState struct {
+	Status   string `json:"status"` // "ok" or "fail"
+	Detail   string `json:"detail,omitempty"`
+	Attempts int64  `json:"attempts,omitempty"` // attempts counted for a transient fault
+}
+
+// OrderState is what the participants recorded about one order.
+type OrderState struct {
+	Ops map[shop.Op]OpState `json:"ops"`
+	// Reserved is the quantity per SKU the reservation took.
+	Reserved map[string]int64 `json:"reserved,omitempty"`
+	// ChargedCents is the amount the charge took.
+	ChargedCents int64 `json:"charged_cents,omitempty"`
+}
+
+// Done reports whether op ran and succeeded.
+func (s OrderState) Done(op shop.Op) bool { return s.Ops[op].Status == "ok" }
+
+// ReadOrderState returns what the participants of an engine recorded about an order.
+func ReadOrderState(ctx context.Context, rdb redis.UniversalClient, prefix, orderID string) (OrderState, error) {
+	st := Store{Prefix: prefix}
+	pipe := rdb.Pipeline()
+	inv := pipe.HGetAll(ctx, st.inventoryKey(orderID))
+	pay := pipe.HGetAll(ctx, st.paymentKey(orderID))
+	ship := pipe.HGetAll(ctx, st.shippingKey(orderID))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return OrderState{}, fmt.Errorf("read state of order %s: %w", orderID, err)
+	}
+	out := OrderState{Ops: map[shop.Op]OpState{}, Reserved: map[string]int64{}}
+	for _, h := range []map[string]string{inv.Val(), pay.Val(), ship.Val()} {
+		for k, v := range h {
+			switch {
+			case strings.HasPrefix(k, "qty:"):
+				n, _ := strconv.ParseInt(v, 10, 64)
+				key := strings.TrimPrefix(k, "qty:")
+				out.Reserved[key[strings.LastIndexByte(key, ':')+1:]] = n
+			case k == "amount":
+				out.ChargedCents, _ = strconv.ParseInt(v, 10, 64)
+			case strings.HasPrefix(k, "attempts:"):
+				op := shop.Op(strings.TrimPrefix(k, "attempts:"))
+				s := out.Ops[op]
+				s.Attempts, _ = strconv.ParseInt(v, 10, 64)
+				out.Ops[op] = s
+			default:
+				status, detail, _ := strings.Cut(v, "|")
+				s := out.Ops[shop.Op(k)]
+				s.Status, s.Detail = status, detail
+				out.Ops[shop.Op(k)] = s
+			}
+		}
+	}
+	return out, nil
 }

@@ -10,7 +10,8 @@ import "github.com/redis/go-redis/v9"
 //	ARGV[1]      "1" when an outbox is attached, "0" otherwise
 //	ARGV[2..4]   ack: stream, group, entry ID ("" = nothing to ack)
 //	ARGV[5]      history list to append emitted events to ("" = none)
-//	ARGV[6..8]   on success: stream, event type, event JSON ("" stream = publish nothing)
+//	ARGV[6..8]   on success: stream, event type, event JSON ("" stream = publish nothing);
+//	             the first "@DETAIL@" string in the JSON becomes the operation's detail
 //	ARGV[9..11]  on business failure: stream, event type, event JSON
 //	ARGV[12]     planned fault kind for this operation ("" = none)
 //	ARGV[13]     transient: how many attempts fail
@@ -21,6 +22,14 @@ import "github.com/redis/go-redis/v9"
 // State of one operation lives in the order's participant hash under the
 // operation's name, as "ok|detail" or "fail|reason".
 const luaPrelude = `
+-- fill puts the operation's detail, JSON-encoded, in place of the first
+-- "@DETAIL@" string of an event, so a failure event carries its reason.
+local function fill(e, detail)
+  local i, j = string.find(e, '"@DETAIL@"', 1, true)
+  if not i then return e end
+  return string.sub(e, 1, i - 1) .. cjson.encode(detail) .. string.sub(e, j + 1)
+end
+
 local function finish(status, detail, dup)
   local id = ''
   if ARGV[1] == '1' then
@@ -28,6 +37,7 @@ local function finish(status, detail, dup)
       local s, t, e = ARGV[6], ARGV[7], ARGV[8]
       if status ~= 'ok' then s, t, e = ARGV[9], ARGV[10], ARGV[11] end
       if s ~= '' then
+        e = fill(e, detail)
         id = redis.call('XADD', s, '*', 'type', t, 'event', e)
         if ARGV[5] ~= '' then redis.call('RPUSH', ARGV[5], e) end
       end

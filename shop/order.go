@@ -150,8 +150,8 @@ func (o Order) Validate(c Catalog) error {
 	if strings.TrimSpace(o.ID) == "" {
 		return fmt.Errorf("%w: missing order ID", ErrInvalidOrder)
 	}
-	if len(o.ID) > 128 || strings.ContainsAny(o.ID, " \t\r\n{}") {
-		return fmt.Errorf("%w: order ID %q must be at most 128 characters without spaces or braces", ErrInvalidOrder, o.ID)
+	if !ValidOrderID(o.ID) {
+		return fmt.Errorf("%w: order ID %q must be 1 to 128 letters, digits, '.', '_', ':' or '-'", ErrInvalidOrder, o.ID)
 	}
 	if len(o.Items) == 0 {
 		return fmt.Errorf("%w: order %s has no items", ErrInvalidOrder, o.ID)
@@ -173,6 +173,21 @@ func (o Order) Validate(c Catalog) error {
 		return fmt.Errorf("%w: %v", ErrInvalidOrder, err)
 	}
 	return nil
+}
+
+// ValidOrderID reports whether s can be an order ID: 1 to 128 letters,
+// digits, '.', '_', ':' or '-', so it is safe in keys, workflow IDs and URLs.
+func ValidOrderID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == ':' || r == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Total is the amount to charge for the order, in cents.

@@ -1,0 +1,180 @@
+package choreography_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/scenarios"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// fastConfig keeps retries and reclaims short so tests stay quick.
+var fastConfig = choreography.ConsumerConfig{
+	RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+	ClaimIdle: 500 * time.Millisecond, Block: 100 * time.Millisecond,
+}
+
+type harness struct {
+	t      *testing.T
+	rdb    *redis.Client
+	node   *choreography.Node
+	engine *choreography.Engine
+	mu     sync.Mutex
+	stops  map[string]func()
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	cat := shop.DefaultCatalog()
+	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, cat); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	node := choreography.NewNode(rdb, cat, log)
+	if err := node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, rdb: rdb, node: node, engine: choreography.NewEngine(node, cat), stops: map[string]func(){}}
+	t.Cleanup(h.stopAll)
+	return h
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// start runs a service with the given consumer name until stopped.
+func (h *harness) start(service, name string) {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cfg := fastConfig
+	cfg.Name = name
+	go func() { done <- h.node.RunService(ctx, service, cfg) }()
+	h.mu.Lock()
+	h.stops[name] = func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("service %s: %v", name, err)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *harness) startAll() {
+	for _, s := range choreography.Services {
+		h.start(s, s+"-1")
+	}
+}
+
+func (h *harness) stop(name string) {
+	h.mu.Lock()
+	stop := h.stops[name]
+	delete(h.stops, name)
+	h.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+func (h *harness) stopAll() {
+	h.mu.Lock()
+	names := make([]string, 0, len(h.stops))
+	for n := range h.stops {
+		names = append(names, n)
+	}
+	h.mu.Unlock()
+	for _, n := range names {
+		h.stop(n)
+	}
+}
+
+func (h *harness) run(o shop.Order) shop.Outcome {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.engine.Place(ctx, o); err != nil {
+		h.t.Fatalf("place %s: %v", o.ID, err)
+	}
+	out, err := h.engine.Wait(ctx, o.ID)
+	if err != nil {
+		h.t.Fatalf("wait %s: %v", o.ID, err)
+	}
+	return out
+}
+
+func order(id string, faults shop.FaultPlan) shop.Order {
+	return shop.Order{ID: id, Customer: "ada", Items: []shop.Item{{SKU: "book", Quantity: 2}, {SKU: "pen", Quantity: 3}}, Faults: faults}
+}
+
+func TestHappyPath(t *testing.T) {
+	h := newHarness(t)
+	h.startAll()
+	out := h.run(order("happy", nil))
+	if out.Status != shop.StatusCompleted {
+		t.Fatalf("status %s (%s), want COMPLETED", out.Status, out.Reason)
+	}
+	want := []shop.Step{shop.StepInventory, shop.StepPayment, shop.StepShipping}
+	if !slices.Equal(out.Steps, want) || len(out.Compensated) != 0 {
+		t.Fatalf("steps %v compensated %v", out.Steps, out.Compensated)
+	}
+	hist, err := h.engine.History(context.Background(), "happy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range hist {
+		names = append(names, e.Name)
+	}
+	wantNames := []string{"OrderPlaced", "InventoryReserved", "PaymentCharged", "ShipmentScheduled", "OrderCompleted"}
+	if !slices.Equal(names, wantNames) {
+		t.Fatalf("history %v, want %v", names, wantNames)
+	}
+	if hist[2].Detail != fmt.Sprint(shop.Order{Items: order("x", nil).Items}.Total(shop.DefaultCatalog())) {
+		t.Fatalf("charge detail %q", hist[2].Detail)
+	}
+}
+
+func TestScenarioTable(t *testing.T) {
+	h := newHarness(t)
+	h.startAll()
+	scenarios.Run(t, h.engine, h.rdb, activities.ChoreographyPrefix)
+	h.checkDrained()
+}
+
+// checkDrained asserts that every consumer group has nothing pending.
+func (h *harness) checkDrained() {
+	h.t.Helper()
+	ctx := context.Background()
+	for _, svc := range choreography.Services {
+		groups, err := h.rdb.XInfoGroups(ctx, h.node.Bus.Stream(svc)).Result()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, g := range groups {
+			if g.Pending != 0 || g.Lag != 0 {
+				h.t.Errorf("group %s on %s: %d pending, lag %d", g.Name, svc, g.Pending, g.Lag)
+			}
+		}
+	}
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

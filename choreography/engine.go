@@ -1,0 +1,200 @@
+package choreography
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Engine places orders on the choreography and reads their state. It is the
+// client side: the services do the work wherever they run.
+type Engine struct {
+	node    *Node
+	catalog shop.Catalog
+	// PollMin and PollMax bound how often Wait looks at the order.
+	PollMin, PollMax time.Duration
+}
+
+var _ shop.Engine = (*Engine)(nil)
+
+// NewEngine returns the choreography engine over a node's Redis.
+func NewEngine(n *Node, catalog shop.Catalog) *Engine {
+	return &Engine{node: n, catalog: catalog, PollMin: time.Millisecond, PollMax: 20 * time.Millisecond}
+}
+
+// Mode is choreography.
+func (e *Engine) Mode() shop.Mode { return shop.ModeChoreography }
+
+// placeScript records a new order and publishes OrderPlaced, once.
+// KEYS: order hash, history list, order stream, orders index.
+// ARGV: order JSON, event JSON, time, time in ms, order ID.
+var placeScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'PENDING', 'order', ARGV[1], 'placed_at', ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+redis.call('XADD', KEYS[3], '*', 'type', 'OrderPlaced', 'event', ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+`)
+
+// Place validates the order and publishes OrderPlaced; a second Place of the
+// same ID fails with shop.ErrDuplicateOrder and publishes nothing.
+func (e *Engine) Place(ctx context.Context, o shop.Order) error {
+	if err := o.Validate(e.catalog); err != nil {
+		return err
+	}
+	n := e.node
+	now := n.Now()
+	ev, err := NewEvent(OrderPlaced, ServiceOrder, nil, Saga{Order: o}, now)
+	if err != nil {
+		return err
+	}
+	evJSON, err := ev.Encode()
+	if err != nil {
+		return err
+	}
+	orderJSON, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encode order %s: %w", o.ID, err)
+	}
+	created, err := placeScript.Run(ctx, n.Bus.Redis,
+		[]string{n.orderKey(o.ID), n.historyKey(o.ID), n.Bus.Stream(ServiceOrder), n.ordersKey()},
+		orderJSON, evJSON, now.UTC().Format(time.RFC3339Nano), now.UnixMilli(), o.ID).Int()
+	if err != nil {
+		return fmt.Errorf("place order %s: %w", o.ID, err)
+	}
+	if created == 0 {
+		return fmt.Errorf("place order %s: %w", o.ID, shop.ErrDuplicateOrder)
+	}
+	return nil
+}
+
+// Wait polls the order until it is terminal.
+func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error) {
+	d := e.PollMin
+	for {
+		p, err := e.Status(ctx, orderID)
+		if err != nil {
+			return shop.Outcome{}, err
+		}
+		if p.Status.Terminal() {
+			return p.Outcome, nil
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return shop.Outcome{}, fmt.Errorf("wait for order %s: %w", orderID, ctx.Err())
+		case <-t.C:
+		}
+		d = min(2*d, e.PollMax)
+	}
+}
+
+// Status returns the order's outcome once terminal, and otherwise what the
+// events so far say: the steps done and compensated and what runs now.
+func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, error) {
+	n := e.node
+	h, err := n.Bus.Redis.HMGet(ctx, n.orderKey(orderID), "status", "outcome").Result()
+	if err != nil {
+		return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
+	}
+	status, _ := h[0].(string)
+	if status == "" {
+		return shop.Progress{}, fmt.Errorf("order %s: %w", orderID, shop.ErrUnknownOrder)
+	}
+	if outJSON, _ := h[1].(string); outJSON != "" {
+		var out shop.Outcome
+		if err := json.Unmarshal([]byte(outJSON), &out); err != nil {
+			return shop.Progress{}, fmt.Errorf("decode outcome of order %s: %w", orderID, err)
+		}
+		return shop.Progress{Outcome: out}, nil
+	}
+	last, err := n.Bus.Redis.LIndex(ctx, n.historyKey(orderID), -1).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
+	}
+	p := shop.Progress{Outcome: shop.Outcome{OrderID: orderID, Status: shop.StatusPending, Steps: []shop.Step{}, Compensated: []shop.Step{}}}
+	if last == "" {
+		return p, nil
+	}
+	ev, err := Decode([]byte(last))
+	if err != nil {
+		return p, nil
+	}
+	s, err := ev.Saga()
+	if err != nil {
+		return p, nil
+	}
+	p.Steps, p.Compensated = nonNil(s.Done), nonNil(s.Compensated)
+	p.FailedStep, p.Reason = s.FailedStep, s.Reason
+	p.Current = nextOp(ev.Type)
+	return p, nil
+}
+
+// nextOp is the operation an event sets off.
+func nextOp(t EventType) shop.Op {
+	for _, rs := range reactions {
+		if r, ok := rs[t]; ok {
+			return r.op
+		}
+	}
+	return ""
+}
+
+// opOf maps an event to the operation it reports on, and how that went.
+func opOf(t EventType) (shop.Op, string) {
+	for _, rs := range reactions {
+		for _, r := range rs {
+			switch t {
+			case r.onSuccess:
+				return r.op, "ok"
+			case r.onFailure:
+				return r.op, "fail"
+			}
+		}
+	}
+	return "", ""
+}
+
+// History returns every event of the order in causal order, each with the
+// service that produced it and the time since the event that caused it.
+func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, error) {
+	n := e.node
+	raw, err := n.Bus.Redis.LRange(ctx, n.historyKey(orderID), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("history of order %s: %w", orderID, err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("order %s: %w", orderID, shop.ErrUnknownOrder)
+	}
+	times := make(map[string]time.Time, len(raw))
+	out := make([]shop.Event, 0, len(raw))
+	for _, r := range raw {
+		ev, err := Decode([]byte(r))
+		if err != nil {
+			return nil, fmt.Errorf("history of order %s: %w", orderID, err)
+		}
+		times[ev.ID] = ev.Time
+		s, _ := ev.Saga()
+		op, result := opOf(ev.Type)
+		item := shop.Event{Time: ev.Time, Name: string(ev.Type), Op: op, Result: result, Source: ev.Source, Detail: s.Detail}
+		if result == "fail" {
+			item.Detail = s.Reason
+			if op.IsCompensation() && len(s.CompensationErrors) > 0 {
+				item.Detail = s.CompensationErrors[len(s.CompensationErrors)-1]
+			}
+		}
+		if parent, ok := times[ev.CausationID]; ok {
+			item.Duration = ev.Time.Sub(parent)
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}

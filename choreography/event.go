@@ -1,0 +1,141 @@
+// Package choreography runs the order saga with no coordinator: each service
+// consumes events from Redis Streams through its own consumer group and
+// publishes the next event. A failure publishes a failure event that makes the
+// earlier services compensate. The services call the same participant code as
+// the Temporal activities, on their own key prefix.
+package choreography
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// SchemaVersion is the envelope version this code writes and reads.
+const SchemaVersion = 1
+
+// EventType names an event of the catalogue.
+type EventType string
+
+// The event catalogue.
+const (
+	OrderPlaced      EventType = "OrderPlaced"
+	OrderCompleted   EventType = "OrderCompleted"
+	OrderCompensated EventType = "OrderCompensated"
+	OrderFailed      EventType = "OrderFailed"
+
+	InventoryReserved      EventType = "InventoryReserved"
+	InventoryRejected      EventType = "InventoryRejected"
+	InventoryReleased      EventType = "InventoryReleased"
+	InventoryReleaseFailed EventType = "InventoryReleaseFailed"
+
+	PaymentCharged      EventType = "PaymentCharged"
+	PaymentDeclined     EventType = "PaymentDeclined"
+	PaymentRefunded     EventType = "PaymentRefunded"
+	PaymentRefundFailed EventType = "PaymentRefundFailed"
+
+	ShipmentScheduled EventType = "ShipmentScheduled"
+	ShipmentFailed    EventType = "ShipmentFailed"
+)
+
+// Envelope is what travels on a stream, as JSON in the entry's "event" field.
+type Envelope struct {
+	ID            string          `json:"id"`
+	Type          EventType       `json:"type"`
+	OrderID       string          `json:"order_id"`
+	CorrelationID string          `json:"correlation_id"`
+	CausationID   string          `json:"causation_id,omitempty"`
+	Time          time.Time       `json:"time"`
+	Version       int             `json:"version"`
+	Source        string          `json:"source"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// Saga is the payload of every event: the order itself (so its fault plan
+// travels with it) and what has happened to it so far.
+//
+// The fields a participant fills in (Detail, Reason, CompensationErrors) come
+// before the order, so the script that fills them meets them first.
+type Saga struct {
+	// Detail is what the producing operation reported (amount, tracking ID…).
+	Detail string `json:"detail,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// CompensationErrors lists compensations that could not finish; any
+	// entry makes the order FAILED instead of COMPENSATED.
+	CompensationErrors []string `json:"compensation_errors,omitempty"`
+	// FailedStep is the step whose failure started the compensation.
+	FailedStep  shop.Step   `json:"failed_step,omitempty"`
+	Done        []shop.Step `json:"done,omitempty"`
+	Compensated []shop.Step `json:"compensated,omitempty"`
+	Order       shop.Order  `json:"order"`
+}
+
+// Errors of decoding. Entries that fail to decode are dead-lettered.
+var (
+	ErrMalformed      = errors.New("malformed event")
+	ErrUnknownVersion = errors.New("unknown schema version")
+)
+
+// NewEvent builds an envelope caused by parent (nil for the first event).
+func NewEvent(t EventType, source string, parent *Envelope, s Saga, now time.Time) (*Envelope, error) {
+	payload, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s payload: %w", t, err)
+	}
+	e := &Envelope{
+		ID:      uuid.NewString(),
+		Type:    t,
+		OrderID: s.Order.ID,
+		Time:    now.UTC(),
+		Version: SchemaVersion,
+		Source:  source,
+		Payload: payload,
+	}
+	e.CorrelationID = e.ID
+	if parent != nil {
+		e.CorrelationID = parent.CorrelationID
+		e.CausationID = parent.ID
+	}
+	return e, nil
+}
+
+// Encode returns the envelope as JSON.
+func (e *Envelope) Encode() ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", e.Type, err)
+	}
+	return b, nil
+}
+
+// Decode reads an envelope and checks what every consumer relies on.
+func Decode(b []byte) (*Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if e.Version != SchemaVersion {
+		return nil, fmt.Errorf("%w: %d (this service reads %d)", ErrUnknownVersion, e.Version, SchemaVersion)
+	}
+	if e.ID == "" || e.Type == "" || e.OrderID == "" || len(e.Payload) == 0 {
+		return nil, fmt.Errorf("%w: missing id, type, order_id or payload", ErrMalformed)
+	}
+	return &e, nil
+}
+
+// Saga decodes the payload.
+func (e *Envelope) Saga() (Saga, error) {
+	var s Saga
+	if err := json.Unmarshal(e.Payload, &s); err != nil {
+		return s, fmt.Errorf("%w: %s payload: %v", ErrMalformed, e.Type, err)
+	}
+	if s.Order.ID != e.OrderID {
+		return s, fmt.Errorf("%w: payload order %q differs from envelope order %q", ErrMalformed, s.Order.ID, e.OrderID)
+	}
+	return s, nil
+}

@@ -1,0 +1,427 @@
+package choreography_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/scenarios"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// duplicator re-publishes every entry of every stream once, as a copy.
+func (h *harness) duplicator(ctx context.Context) *atomic.Int64 {
+	var copies atomic.Int64
+	streams := []string{}
+	for _, s := range choreography.Services {
+		streams = append(streams, h.node.Bus.Stream(s))
+	}
+	go func() {
+		ids := make([]string, len(streams))
+		for i := range ids {
+			ids[i] = "0"
+		}
+		copied := map[string]bool{}
+		for ctx.Err() == nil {
+			res, err := h.rdb.XRead(ctx, &redis.XReadArgs{Streams: append(append([]string{}, streams...), ids...), Block: 50 * time.Millisecond}).Result()
+			if err != nil {
+				continue
+			}
+			for _, s := range res {
+				for _, m := range s.Messages {
+					for i, name := range streams {
+						if name == s.Stream {
+							ids[i] = m.ID
+						}
+					}
+					if copied[m.ID] {
+						continue
+					}
+					id, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.Stream, Values: m.Values}).Result()
+					if err == nil {
+						copied[id] = true
+						copies.Add(1)
+					}
+				}
+			}
+		}
+	}()
+	return &copies
+}
+
+func TestDuplicatesChangeNothing(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	copies := h.duplicator(ctx)
+	h.startAll()
+	scenarios.Run(t, h.engine, h.rdb, activities.ChoreographyPrefix)
+	// Let the copies of the last events drain too.
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	if copies.Load() == 0 {
+		t.Fatal("no event was duplicated")
+	}
+	t.Logf("re-published %d events", copies.Load())
+	waitDrained(t, h)
+	l, _ := activities.ReadLedger(context.Background(), h.rdb, activities.ChoreographyPrefix)
+	completed := 0
+	for _, sc := range scenarios.Table() {
+		if sc.Status == shop.StatusCompleted {
+			completed++
+		}
+	}
+	// Every charge happened once: charges = completed orders + those later refunded or failed.
+	if l.Charges > int64(len(scenarios.Table())) {
+		t.Fatalf("%d charges for %d orders", l.Charges, len(scenarios.Table()))
+	}
+}
+
+func waitDrained(t *testing.T, h *harness) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending := 0
+		for _, svc := range choreography.Services {
+			groups, _ := h.rdb.XInfoGroups(context.Background(), h.node.Bus.Stream(svc)).Result()
+			for _, g := range groups {
+				pending += int(g.Pending + g.Lag)
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.checkDrained()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A consumer that read entries and died before handling them: another
+// consumer of the group reclaims them and finishes the sagas, once.
+func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
+	h := newHarness(t)
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
+		h.start(s, s+"-1")
+	}
+	const n = 5
+	ctx := context.Background()
+	for i := range n {
+		if err := h.engine.Place(ctx, order(fmt.Sprintf("orphan-%d", i), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The doomed payment consumer takes the InventoryReserved entries and dies.
+	stream := h.node.Bus.Stream(choreography.ServiceInventory)
+	taken := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for taken < n && time.Now().Before(deadline) {
+		res, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: choreography.ServicePayment, Consumer: "payment-doomed", Streams: []string{stream, ">"}, Block: 100 * time.Millisecond}).Result()
+		if err == nil {
+			taken += len(res[0].Messages)
+		}
+	}
+	if taken != n {
+		t.Fatalf("doomed consumer took %d entries, want %d", taken, n)
+	}
+	h.start(choreography.ServicePayment, "payment-2")
+	for i := range n {
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		out, err := h.engine.Wait(wctx, fmt.Sprintf("orphan-%d", i))
+		cancel()
+		if err != nil || out.Status != shop.StatusCompleted {
+			t.Fatalf("orphan-%d: %v %v", i, out.Status, err)
+		}
+	}
+	l, _ := activities.ReadLedger(ctx, h.rdb, activities.ChoreographyPrefix)
+	if l.Charges != n {
+		t.Fatalf("%d charges, want %d", l.Charges, n)
+	}
+	waitDrained(t, h)
+}
+
+// Handlers that die before their commit are retried; handlers that die
+// right after it (the work and the ack already committed together) cause
+// no second effect.
+func TestHandlerDyingBeforeOrAfterCommit(t *testing.T) {
+	h := newHarness(t)
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
+		h.start(s, s+"-1")
+	}
+	hs, err := h.node.Handlers(choreography.ServicePayment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls sync.Map
+	wrapped := map[choreography.EventType]choreography.Handler{}
+	for typ, next := range hs {
+		wrapped[typ] = func(ctx context.Context, d *choreography.Delivery) error {
+			n, _ := calls.LoadOrStore(d.ID, new(atomic.Int32))
+			switch n.(*atomic.Int32).Add(1) {
+			case 1: // dies before doing anything
+				return fmt.Errorf("simulated crash before commit")
+			case 2: // commits, then dies before it can report success
+				if err := next(ctx, d); err != nil {
+					return err
+				}
+				return fmt.Errorf("simulated crash after commit")
+			}
+			return next(ctx, d)
+		}
+	}
+	c, err := h.node.Bus.NewConsumer(choreography.ServicePayment, wrapped, fastConfig, h.node.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	for i := range 4 {
+		o := order(fmt.Sprintf("crashy-%d", i), nil)
+		if i%2 == 1 {
+			o.Faults = shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}}
+		}
+		out := h.run(o)
+		want := shop.StatusCompleted
+		if i%2 == 1 {
+			want = shop.StatusCompensated
+		}
+		if out.Status != want {
+			t.Fatalf("%s: %s, want %s", o.ID, out.Status, want)
+		}
+	}
+	l, _ := activities.ReadLedger(context.Background(), h.rdb, activities.ChoreographyPrefix)
+	if l.Charges != 4 || l.Refunds != 2 {
+		t.Fatalf("ledger %+v, want 4 charges and 2 refunds", l)
+	}
+	waitDrained(t, h)
+}
+
+func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
+	h := newHarness(t)
+	h.startAll()
+	ctx := context.Background()
+	orderStream := h.node.Bus.Stream(choreography.ServiceOrder)
+	poison := []map[string]any{
+		{"type": "OrderPlaced", "event": "{not json"},
+		{"type": "OrderPlaced", "event": `{"id":"x","type":"OrderPlaced","order_id":"p1","version":99,"payload":{}}`},
+		{"type": "OrderPlaced", "event": `{"id":"x","type":"OrderPlaced","version":1}`},
+		{"type": "OrderPlaced", "event": `{"id":"x","type":"OrderPlaced","order_id":"p2","version":1,"payload":{"order":{"id":"other"}}}`},
+		{"something": "else"},
+	}
+	for _, v := range poison {
+		if err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: orderStream, Values: v}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := h.run(order("after-poison", nil)); out.Status != shop.StatusCompleted {
+		t.Fatalf("order after poison: %s", out.Status)
+	}
+	waitDrained(t, h)
+	dl, err := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dl) != len(poison) {
+		t.Fatalf("dead-letter stream holds %d entries, want %d", len(dl), len(poison))
+	}
+	reasons := []string{}
+	for _, m := range dl {
+		r, _ := m.Values["reason"].(string)
+		if r == "" || m.Values["stream"] != orderStream || m.Values["group"] != choreography.ServiceInventory {
+			t.Fatalf("dead letter without reason or origin: %v", m.Values)
+		}
+		reasons = append(reasons, r)
+	}
+	joined := strings.Join(reasons, "\n")
+	for _, want := range []string{"malformed", "unknown schema version"} {
+		if !strings.Contains(joined, want) {
+			t.Fatalf("no dead letter says %q:\n%s", want, joined)
+		}
+	}
+}
+
+func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
+	h := newHarness(t)
+	hs := map[choreography.EventType]choreography.Handler{
+		choreography.OrderPlaced: func(context.Context, *choreography.Delivery) error { return fmt.Errorf("always broken") },
+	}
+	cfg := fastConfig
+	cfg.MaxDeliveries = 3
+	c, err := h.node.Bus.NewConsumer(choreography.ServiceInventory, hs, cfg, h.node.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := h.engine.Place(ctx, order("never", nil)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n, _ := h.rdb.XLen(ctx, h.node.Bus.DeadLetterStream()).Result()
+		if n == 1 {
+			dl, _ := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(), "-", "+").Result()
+			if !strings.Contains(dl[0].Values["reason"].(string), "delivered 3 times") {
+				t.Fatalf("reason %v", dl[0].Values["reason"])
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("entry was never dead-lettered")
+}
+
+func TestServiceDownCatchesUp(t *testing.T) {
+	h := newHarness(t)
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
+		h.start(s, s+"-1")
+	}
+	ctx := context.Background()
+	const n = 20
+	for i := range n {
+		if err := h.engine.Place(ctx, order(fmt.Sprintf("waiting-%d", i), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := h.engine.Status(ctx, fmt.Sprintf("waiting-%d", n-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Current == shop.OpCharge {
+			if p.Status != shop.StatusPending {
+				t.Fatalf("status %s while payment is down", p.Status)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order never reached the charge step: %+v", p)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.start(choreography.ServicePayment, "payment-1")
+	for i := range n {
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		out, err := h.engine.Wait(wctx, fmt.Sprintf("waiting-%d", i))
+		cancel()
+		if err != nil || out.Status != shop.StatusCompleted {
+			t.Fatalf("waiting-%d: %v %v", i, out.Status, err)
+		}
+	}
+	waitDrained(t, h)
+}
+
+func TestSeveralInstancesShareAGroup(t *testing.T) {
+	h := newHarness(t)
+	h.startAll()
+	h.start(choreography.ServicePayment, "payment-2")
+	h.start(choreography.ServiceInventory, "inventory-2")
+	ctx := context.Background()
+	const n = 60
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := order(fmt.Sprintf("many-%d", i), nil)
+			if i%3 == 0 {
+				o.Faults = shop.FaultPlan{shop.OpCharge: {Kind: shop.FaultDecline}}
+			}
+			if err := h.engine.Place(ctx, o); err != nil {
+				t.Error(err)
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if _, err := h.engine.Wait(wctx, o.ID); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	l, _ := activities.ReadLedger(ctx, h.rdb, activities.ChoreographyPrefix)
+	if l.Charges != n-n/3 {
+		t.Fatalf("%d charges, want %d", l.Charges, n-n/3)
+	}
+	waitDrained(t, h)
+}
+
+func TestDuplicatePlaceIsRejected(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.engine.Place(ctx, order("twice", nil)); err != nil {
+		t.Fatal(err)
+	}
+	err := h.engine.Place(ctx, order("twice", nil))
+	if err == nil || !errorsIs(err, shop.ErrDuplicateOrder) {
+		t.Fatalf("second place: %v, want ErrDuplicateOrder", err)
+	}
+	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n != 1 {
+		t.Fatalf("order stream holds %d entries, want 1", n)
+	}
+	if _, err := h.engine.Status(ctx, "nope"); !errorsIs(err, shop.ErrUnknownOrder) {
+		t.Fatalf("status of unknown order: %v", err)
+	}
+	if err := h.engine.Place(ctx, shop.Order{ID: "bad", Items: []shop.Item{{SKU: "nope", Quantity: 1}}}); !errorsIs(err, shop.ErrInvalidOrder) {
+		t.Fatalf("invalid order: %v", err)
+	}
+}
+
+func TestTrimKeepsUnackedEntries(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	for i := range 10 {
+		if err := h.engine.Place(ctx, order(fmt.Sprintf("trim-%d", i), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nobody has read the order stream: nothing may go.
+	if n, err := h.node.Bus.Trim(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("trimmed %d (err %v) before anything was read", n, err)
+	}
+	h.startAll()
+	for i := range 10 {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if _, err := h.engine.Wait(wctx, fmt.Sprintf("trim-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	waitDrained(t, h)
+	before, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result()
+	if before != 20 { // 10 OrderPlaced, 10 OrderCompleted
+		t.Fatalf("order stream holds %d entries, want 20", before)
+	}
+	if _, err := h.node.Bus.Trim(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n != before {
+		t.Fatalf("retention of an hour kept %d of %d entries", n, before)
+	}
+	if _, err := h.node.Bus.Trim(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n > 1 {
+		t.Fatalf("order stream still holds %d acked entries", n)
+	}
+	// History survives trimming.
+	if hist, err := h.engine.History(ctx, "trim-0"); err != nil || len(hist) != 5 {
+		t.Fatalf("history after trim: %d entries, %v", len(hist), err)
+	}
+}

@@ -1,0 +1,265 @@
+package choreography
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// reaction is what a participant service does on one event type: run an
+// operation, then publish the success or the failure event.
+type reaction struct {
+	op        shop.Op
+	onSuccess EventType
+	onFailure EventType
+}
+
+// reactions is the choreography, read as "on this event, this service does
+// that". It is the only place the flow is written down; no service knows more
+// than its own line.
+var reactions = map[string]map[EventType]reaction{
+	ServiceInventory: {
+		OrderPlaced:         {shop.OpReserve, InventoryReserved, InventoryRejected},
+		PaymentDeclined:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
+		PaymentRefunded:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
+		PaymentRefundFailed: {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
+	},
+	ServicePayment: {
+		InventoryReserved: {shop.OpCharge, PaymentCharged, PaymentDeclined},
+		ShipmentFailed:    {shop.OpRefund, PaymentRefunded, PaymentRefundFailed},
+	},
+	ServiceShipping: {
+		PaymentCharged: {shop.OpSchedule, ShipmentScheduled, ShipmentFailed},
+	},
+}
+
+// terminal says which events end an order, as seen by the order service.
+var terminal = map[EventType]bool{
+	ShipmentScheduled:      true,
+	InventoryRejected:      true,
+	InventoryReleased:      true,
+	InventoryReleaseFailed: true,
+}
+
+// Node runs choreography services against one Redis.
+type Node struct {
+	Bus          *Bus
+	Participants activities.Participants
+	Log          *slog.Logger
+	Now          func() time.Time
+}
+
+// NewNode returns a node for the choreography prefix.
+func NewNode(rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) *Node {
+	return &Node{
+		Bus:          NewBus(rdb),
+		Participants: activities.New(rdb, activities.ChoreographyPrefix, catalog),
+		Log:          log,
+		Now:          time.Now,
+	}
+}
+
+func (n *Node) orderKey(id string) string   { return n.Bus.Prefix + "order:" + id }
+func (n *Node) historyKey(id string) string { return n.Bus.Prefix + "history:" + id }
+func (n *Node) ordersKey() string           { return n.Bus.Prefix + "orders" }
+
+// Handlers returns the handler set of a service.
+func (n *Node) Handlers(service string) (map[EventType]Handler, error) {
+	if service == ServiceOrder {
+		hs := make(map[EventType]Handler, len(terminal))
+		for t := range terminal {
+			hs[t] = n.finishOrder
+		}
+		return hs, nil
+	}
+	rs, ok := reactions[service]
+	if !ok {
+		return nil, fmt.Errorf("unknown service %q", service)
+	}
+	hs := make(map[EventType]Handler, len(rs))
+	for t, r := range rs {
+		hs[t] = n.participantHandler(service, r)
+	}
+	return hs, nil
+}
+
+// participantHandler calls the participant operation with an outbox, so the
+// operation, the next event and the ack commit together.
+func (n *Node) participantHandler(service string, r reaction) Handler {
+	return func(ctx context.Context, d *Delivery) error {
+		s, err := d.Event.Saga()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrPoison, err)
+		}
+		// The participant's detail (amount, tracking ID, or why it failed)
+		// is filled in by the operation's script.
+		okSaga, failSaga := s, s
+		okSaga.Detail = activities.DetailPlaceholder
+		failSaga.Detail = ""
+		step := r.op.Step()
+		if r.op.IsCompensation() {
+			okSaga.Compensated = append(slices.Clone(s.Compensated), step)
+			failSaga.CompensationErrors = append(slices.Clone(s.CompensationErrors), activities.DetailPlaceholder)
+		} else {
+			okSaga.Done = append(slices.Clone(s.Done), step)
+			failSaga.FailedStep = step
+			failSaga.Reason = activities.DetailPlaceholder
+		}
+		in := activities.InputFor(s.Order)
+		in.Outbox = d.Outbox(n.historyKey(s.Order.ID))
+		in.Outbox.Prepare = func(ob *activities.Outbox) error {
+			var err error
+			if ob.OnSuccess, err = n.message(service, r.onSuccess, d.Event, okSaga); err != nil {
+				return err
+			}
+			ob.OnFailure, err = n.message(service, r.onFailure, d.Event, failSaga)
+			return err
+		}
+		_, err = n.Participants.Do(ctx, r.op, in)
+		if _, business := activities.IsBusiness(err); business {
+			return nil // the failure event is published and the entry acked
+		}
+		if err != nil {
+			d.acked = false
+			return fmt.Errorf("%s on %s: %w", r.op, d.Event.Type, err)
+		}
+		return nil
+	}
+}
+
+func (n *Node) message(service string, t EventType, parent *Envelope, s Saga) (activities.Message, error) {
+	ev, err := NewEvent(t, service, parent, s, n.Now())
+	if err != nil {
+		return activities.Message{}, err
+	}
+	b, err := ev.Encode()
+	if err != nil {
+		return activities.Message{}, err
+	}
+	return activities.Message{Stream: n.Bus.Stream(service), Type: string(t), JSON: b}, nil
+}
+
+// finishScript ends an order once: status, outcome, the terminal event, the
+// history entry and the ack of the causing entry happen together.
+// KEYS: order hash, history list, order stream. ARGV: ack stream, group, id,
+// status, outcome JSON, event type, event JSON, time.
+var finishScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if st and st ~= 'PENDING' then
+  redis.call('XACK', ARGV[1], ARGV[2], ARGV[3])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[4], 'outcome', ARGV[5], 'finished_at', ARGV[8])
+redis.call('XADD', KEYS[3], '*', 'type', ARGV[6], 'event', ARGV[7])
+redis.call('RPUSH', KEYS[2], ARGV[7])
+redis.call('XACK', ARGV[1], ARGV[2], ARGV[3])
+return 1
+`)
+
+// finishOrder is the order service: it turns a terminal event into the order's status.
+func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
+	s, err := d.Event.Saga()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrPoison, err)
+	}
+	out := OutcomeOf(d.Event.Type, s)
+	t := OrderCompensated
+	switch out.Status {
+	case shop.StatusCompleted:
+		t = OrderCompleted
+	case shop.StatusFailed:
+		t = OrderFailed
+	}
+	outJSON, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("encode outcome of %s: %w", s.Order.ID, err)
+	}
+	msg, err := n.message(ServiceOrder, t, d.Event, s)
+	if err != nil {
+		return err
+	}
+	err = finishScript.Run(ctx, n.Bus.Redis,
+		[]string{n.orderKey(s.Order.ID), n.historyKey(s.Order.ID), n.Bus.Stream(ServiceOrder)},
+		d.Stream, d.Group, d.ID, string(out.Status), outJSON, string(t), msg.JSON,
+		n.Now().UTC().Format(time.RFC3339Nano)).Err()
+	if err != nil {
+		return fmt.Errorf("finish order %s: %w", s.Order.ID, err)
+	}
+	d.MarkAcked()
+	return nil
+}
+
+// OutcomeOf is the outcome an order has once the given terminal event happened.
+func OutcomeOf(t EventType, s Saga) shop.Outcome {
+	out := shop.Outcome{
+		OrderID: s.Order.ID, Steps: nonNil(s.Done), Compensated: nonNil(s.Compensated),
+		FailedStep: s.FailedStep, Reason: s.Reason,
+	}
+	switch {
+	case t == ShipmentScheduled:
+		out.Status = shop.StatusCompleted
+	case t == InventoryReleaseFailed || len(s.CompensationErrors) > 0:
+		out.Status = shop.StatusFailed
+		out.Reason = joinReasons(s.Reason, s.CompensationErrors)
+	default:
+		out.Status = shop.StatusCompensated
+	}
+	return out
+}
+
+func joinReasons(reason string, errs []string) string {
+	all := slices.Clone(errs)
+	if reason != "" {
+		all = append([]string{reason}, all...)
+	}
+	b, _ := json.Marshal(all)
+	return "compensation failed: " + string(b)
+}
+
+func nonNil(s []shop.Step) []shop.Step {
+	if s == nil {
+		return []shop.Step{}
+	}
+	return s
+}
+
+// RunService runs one service's consumer until ctx is done.
+func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfig) error {
+	hs, err := n.Handlers(service)
+	if err != nil {
+		return err
+	}
+	c, err := n.Bus.NewConsumer(service, hs, cfg, n.Log)
+	if err != nil {
+		return err
+	}
+	return c.Run(ctx)
+}
+
+// RunTrimmer trims acked stream history older than retention every interval
+// until ctx is done.
+func (n *Node) RunTrimmer(ctx context.Context, interval, retention time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			removed, err := n.Bus.Trim(ctx, retention)
+			if err != nil && ctx.Err() == nil {
+				n.Log.Warn("trim streams failed", "err", err)
+			} else if removed > 0 {
+				n.Log.Debug("trimmed streams", "entries", removed)
+			}
+		}
+	}
+}
