@@ -98,8 +98,8 @@ type Message struct {
 	JSON   []byte
 }
 
-// DetailPlaceholder, as a JSON string in an outbox message, is replaced by
-// the operation's detail (a failure's reason, an amount, a tracking ID).
+// DetailPlaceholder, inside a JSON string of an outbox message, is replaced
+// by the operation's detail (a failure's reason, an amount, a tracking ID).
 const DetailPlaceholder = "@DETAIL@"
 
 // Outbox is written in the same atomic step as an operation's state change.
@@ -396,4 +396,59 @@ func ReadOrderState(ctx context.Context, rdb redis.UniversalClient, prefix, orde
 		}
 	}
 	return out, nil
+}
+
+// Reset deletes every key of an engine's prefix (participant state, orders,
+// streams, ledger) and seeds the catalog again. It returns how many keys it deleted.
+func Reset(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog) (int64, error) {
+	var deleted int64
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	batch := make([]string, 0, 1000)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		n, err := rdb.Unlink(ctx, batch...).Result()
+		deleted += n
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return deleted, fmt.Errorf("reset %s: %w", prefix, err)
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return deleted, fmt.Errorf("reset %s: %w", prefix, err)
+	}
+	if err := flush(); err != nil {
+		return deleted, fmt.Errorf("reset %s: %w", prefix, err)
+	}
+	if err := rdb.Set(ctx, EpochKey(prefix), time.Now().UTC().Format(time.RFC3339Nano), 0).Err(); err != nil {
+		return deleted, fmt.Errorf("reset %s: %w", prefix, err)
+	}
+	return deleted, Seed(ctx, rdb, prefix, catalog)
+}
+
+// EpochKey holds when an engine's state was last reset: orders placed
+// before it are no longer counted.
+func EpochKey(prefix string) string { return prefix + "epoch" }
+
+// Epoch returns when an engine's state was last reset (zero if never).
+func Epoch(ctx context.Context, rdb redis.UniversalClient, prefix string) (time.Time, error) {
+	s, err := rdb.Get(ctx, EpochKey(prefix)).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read reset time: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read reset time %q: %w", s, err)
+	}
+	return t, nil
 }

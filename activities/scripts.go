@@ -11,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 //	ARGV[2..4]   ack: stream, group, entry ID ("" = nothing to ack)
 //	ARGV[5]      history list to append emitted events to ("" = none)
 //	ARGV[6..8]   on success: stream, event type, event JSON ("" stream = publish nothing);
-//	             the first "@DETAIL@" string in the JSON becomes the operation's detail
+//	             the first @DETAIL@ in the JSON becomes the operation's detail
 //	ARGV[9..11]  on business failure: stream, event type, event JSON
 //	ARGV[12]     planned fault kind for this operation ("" = none)
 //	ARGV[13]     transient: how many attempts fail
@@ -22,12 +22,13 @@ import "github.com/redis/go-redis/v9"
 // State of one operation lives in the order's participant hash under the
 // operation's name, as "ok|detail" or "fail|reason".
 const luaPrelude = `
--- fill puts the operation's detail, JSON-encoded, in place of the first
--- "@DETAIL@" string of an event, so a failure event carries its reason.
+-- fill puts the operation's detail, escaped for JSON, in place of the first
+-- @DETAIL@ of an event, so a failure event carries its reason.
 local function fill(e, detail)
-  local i, j = string.find(e, '"@DETAIL@"', 1, true)
+  local i, j = string.find(e, '@DETAIL@', 1, true)
   if not i then return e end
-  return string.sub(e, 1, i - 1) .. cjson.encode(detail) .. string.sub(e, j + 1)
+  local esc = cjson.encode(detail)
+  return string.sub(e, 1, i - 1) .. string.sub(esc, 2, -2) .. string.sub(e, j + 1)
 end
 
 local function finish(status, detail, dup)

@@ -107,11 +107,11 @@ func (n *Node) participantHandler(service string, r reaction) Handler {
 		step := r.op.Step()
 		if r.op.IsCompensation() {
 			okSaga.Compensated = append(slices.Clone(s.Compensated), step)
-			failSaga.CompensationErrors = append(slices.Clone(s.CompensationErrors), activities.DetailPlaceholder)
+			failSaga.CompensationErrors = append(slices.Clone(s.CompensationErrors), activities.FailureType(r.op)+": "+activities.DetailPlaceholder)
 		} else {
 			okSaga.Done = append(slices.Clone(s.Done), step)
 			failSaga.FailedStep = step
-			failSaga.Reason = activities.DetailPlaceholder
+			failSaga.Reason = activities.FailureType(r.op) + ": " + activities.DetailPlaceholder
 		}
 		in := activities.InputFor(s.Order)
 		in.Outbox = d.Outbox(n.historyKey(s.Order.ID))

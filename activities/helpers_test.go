@@ -1,0 +1,151 @@
+package activities_test
+
+import (
+	"errors"
+	"strconv"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+const testPrefix = "t:"
+
+// env is one participant set over its own redis-server.
+type env struct {
+	t      *testing.T
+	rdb    *redis.Client
+	prefix string
+	cat    shop.Catalog
+	p      activities.Participants
+}
+
+func newEnv(t *testing.T, cat shop.Catalog) *env {
+	t.Helper()
+	if cat == nil {
+		cat = shop.DefaultCatalog()
+	}
+	rdb := testenv.StartRedis(t).Client()
+	if err := activities.Seed(t.Context(), rdb, testPrefix, cat); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return &env{t: t, rdb: rdb, prefix: testPrefix, cat: cat, p: activities.New(rdb, testPrefix, cat)}
+}
+
+func (e *env) stock() map[string]int64 {
+	e.t.Helper()
+	s, err := activities.Stock(e.t.Context(), e.rdb, e.prefix, e.cat)
+	if err != nil {
+		e.t.Fatalf("stock: %v", err)
+	}
+	return s
+}
+
+func (e *env) stockOf(sku string) int64 {
+	e.t.Helper()
+	return e.stock()[sku]
+}
+
+func (e *env) ledger() activities.Ledger {
+	e.t.Helper()
+	l, err := activities.ReadLedger(e.t.Context(), e.rdb, e.prefix)
+	if err != nil {
+		e.t.Fatalf("ledger: %v", err)
+	}
+	return l
+}
+
+// shipments reads the shipping participant's counters (scheduled, cancelled).
+func (e *env) shipments() map[string]int64 {
+	e.t.Helper()
+	m, err := e.rdb.HGetAll(e.t.Context(), e.prefix+"shipments").Result()
+	if err != nil {
+		e.t.Fatalf("shipments: %v", err)
+	}
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.t.Fatalf("shipments %s = %q: %v", k, v, err)
+		}
+		out[k] = n
+	}
+	return out
+}
+
+func (e *env) do(op shop.Op, in activities.OrderInput) (activities.Result, error) {
+	e.t.Helper()
+	return e.p.Do(e.t.Context(), op, in)
+}
+
+// mustDo runs op and fails the test on any error.
+func (e *env) mustDo(op shop.Op, in activities.OrderInput) activities.Result {
+	e.t.Helper()
+	res, err := e.do(op, in)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", op, in.OrderID, err)
+	}
+	return res
+}
+
+func input(id string, items ...shop.Item) activities.OrderInput {
+	if len(items) == 0 {
+		items = []shop.Item{{SKU: "book", Quantity: 1}}
+	}
+	return activities.OrderInput{OrderID: id, Items: items}
+}
+
+func item(sku string, qty int) shop.Item { return shop.Item{SKU: sku, Quantity: qty} }
+
+func plan(t *testing.T, specs ...string) shop.FaultPlan {
+	t.Helper()
+	p, err := shop.ParseFaultPlan(specs)
+	if err != nil {
+		t.Fatalf("fault plan %q: %v", specs, err)
+	}
+	return p
+}
+
+// wantBusiness checks that err is a non-retryable business failure of the given type.
+func wantBusiness(t *testing.T, err error, typ string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want business failure %s", typ)
+	}
+	got, ok := activities.IsBusiness(err)
+	if !ok {
+		t.Fatalf("IsBusiness(%v) = false, want %s", err, typ)
+	}
+	if got != typ {
+		t.Fatalf("business failure type = %q, want %q (error %v)", got, typ, err)
+	}
+	if activities.IsTransient(err) {
+		t.Fatalf("IsTransient(%v) = true for a business failure", err)
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
+		t.Fatalf("%v is not a non-retryable ApplicationError", err)
+	}
+}
+
+// wantTransient checks that err is a retryable injected transient fault.
+func wantTransient(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("got no error, want a transient fault")
+	}
+	if !activities.IsTransient(err) {
+		t.Fatalf("IsTransient(%v) = false", err)
+	}
+	if typ, ok := activities.IsBusiness(err); ok {
+		t.Fatalf("IsBusiness(%v) = %q, true for a transient fault", err, typ)
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.Type() != activities.ErrTypeTransient {
+		t.Fatalf("%v is not a retryable ApplicationError of type %s", err, activities.ErrTypeTransient)
+	}
+}

@@ -1,0 +1,359 @@
+package orchestration_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/orchestration"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+const (
+	sku = "mug"
+	qty = 3
+)
+
+// stack is one Temporal dev server, one redis-server, a worker and an engine.
+type stack struct {
+	engine  *orchestration.Engine
+	client  client.Client
+	rdb     redis.UniversalClient
+	catalog shop.Catalog
+}
+
+func quietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	rsrv := testenv.StartRedis(t)
+	tsrv := testenv.StartTemporal(t)
+	rdb := rsrv.Client()
+	catalog := shop.DefaultCatalog()
+	if err := orchestration.Seed(context.Background(), rdb, catalog); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("dial Temporal: %v", err)
+	}
+	t.Cleanup(c.Close)
+	w := orchestration.NewWorker(c, rdb, catalog, worker.Options{})
+	if err := w.Start(); err != nil {
+		t.Fatalf("start worker: %v", err)
+	}
+	t.Cleanup(w.Stop)
+	return &stack{engine: orchestration.NewEngine(c, catalog), client: c, rdb: rdb, catalog: catalog}
+}
+
+func (s *stack) order(t *testing.T, id string, specs ...string) shop.Order {
+	t.Helper()
+	plan, err := shop.ParseFaultPlan(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shop.Order{ID: id, Customer: "grace", Items: []shop.Item{{SKU: sku, Quantity: qty}}, Faults: plan}
+}
+
+// books is the part of the participants' state an order can change.
+type books struct {
+	stock    int64
+	netCents int64
+	charges  int64
+	refunds  int64
+}
+
+func (s *stack) books(t *testing.T) books {
+	t.Helper()
+	ctx := context.Background()
+	st, err := activities.Stock(ctx, s.rdb, orchestration.Prefix, s.catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := activities.ReadLedger(ctx, s.rdb, orchestration.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return books{stock: st[sku], netCents: l.ChargedCents - l.RefundedCents, charges: l.Charges, refunds: l.Refunds}
+}
+
+func (s *stack) run(t *testing.T, o shop.Order) shop.Outcome {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.engine.Place(ctx, o); err != nil {
+		t.Fatalf("place: %v", err)
+	}
+	out, err := s.engine.Wait(ctx, o.ID)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return out
+}
+
+func (s *stack) history(t *testing.T, orderID string) []shop.Event {
+	t.Helper()
+	h, err := s.engine.History(context.Background(), orderID)
+	if err != nil {
+		t.Fatalf("history: %v", err)
+	}
+	return h
+}
+
+// find returns the index of the first event at or after from that matches.
+func find(h []shop.Event, from int, name string, op shop.Op) int {
+	for i := from; i < len(h); i++ {
+		if h[i].Name == name && h[i].Op == op {
+			return i
+		}
+	}
+	return -1
+}
+
+// closings returns the closing activity entries as "op:result", in order.
+func closings(h []shop.Event) []string {
+	var out []string
+	for _, e := range h {
+		switch e.Name {
+		case "ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled":
+			out = append(out, string(e.Op)+":"+e.Result)
+		}
+	}
+	return out
+}
+
+func TestEndToEnd(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+
+	t.Run("completes", func(t *testing.T) {
+		before := s.books(t)
+		o := s.order(t, "e2e-ok")
+		out := s.run(t, o)
+		if out.Status != shop.StatusCompleted || !slices.Equal(out.Steps, shop.Steps) || len(out.Compensated) != 0 || out.OrderID != o.ID {
+			t.Fatalf("outcome = %+v, want COMPLETED with every step", out)
+		}
+		after := s.books(t)
+		if after.stock != before.stock-qty || after.netCents != before.netCents+o.Total(s.catalog) || after.charges != before.charges+1 {
+			t.Errorf("books went from %+v to %+v, want %d %s taken and %d cents charged once", before, after, qty, sku, o.Total(s.catalog))
+		}
+
+		p, err := s.engine.Status(ctx, o.ID)
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		if p.Status != shop.StatusCompleted || p.Current != "" || !slices.Equal(p.Steps, shop.Steps) {
+			t.Errorf("status = %+v, want COMPLETED with every step", p)
+		}
+
+		h := s.history(t, o.ID)
+		if len(h) == 0 || h[0].Name != "WorkflowExecutionStarted" || h[len(h)-1].Name != "WorkflowExecutionCompleted" {
+			t.Fatalf("history = %+v, want it to run from WorkflowExecutionStarted to WorkflowExecutionCompleted", h)
+		}
+		if want := []string{"reserve:ok", "charge:ok", "schedule:ok"}; !slices.Equal(closings(h), want) {
+			t.Errorf("activity results = %v, want %v", closings(h), want)
+		}
+		for _, e := range h {
+			if e.Source != orchestration.SourceWorkflow && e.Source != orchestration.SourceWorker {
+				t.Errorf("entry %s has source %q", e.Name, e.Source)
+			}
+			if e.Name == "ActivityTaskScheduled" && e.Source != orchestration.SourceWorkflow {
+				t.Errorf("ActivityTaskScheduled of %s has source %q, want %q", e.Op, e.Source, orchestration.SourceWorkflow)
+			}
+			if e.Name == "ActivityTaskCompleted" && e.Source != orchestration.SourceWorker {
+				t.Errorf("ActivityTaskCompleted of %s has source %q, want %q", e.Op, e.Source, orchestration.SourceWorker)
+			}
+			if e.Duration < 0 {
+				t.Errorf("entry %s of %s has negative duration %s", e.Name, e.Op, e.Duration)
+			}
+		}
+		if !strings.HasPrefix(h[len(h)-1].Detail, string(shop.StatusCompleted)) {
+			t.Errorf("completion detail = %q, want it to start with COMPLETED", h[len(h)-1].Detail)
+		}
+	})
+
+	t.Run("payment decline compensates", func(t *testing.T) {
+		before := s.books(t)
+		o := s.order(t, "e2e-decline", "payment")
+		out := s.run(t, o)
+		if out.Status != shop.StatusCompensated || out.FailedStep != shop.StepPayment ||
+			!slices.Equal(out.Steps, []shop.Step{shop.StepInventory}) || !slices.Equal(out.Compensated, []shop.Step{shop.StepInventory}) ||
+			!strings.Contains(out.Reason, activities.ErrTypePaymentDeclined) {
+			t.Fatalf("outcome = %+v, want COMPENSATED at payment with inventory undone", out)
+		}
+		if after := s.books(t); after != before {
+			t.Errorf("books went from %+v to %+v, want them unchanged", before, after)
+		}
+
+		h := s.history(t, o.ID)
+		failed := find(h, 0, "ActivityTaskFailed", shop.OpCharge)
+		if failed < 0 {
+			t.Fatalf("history has no failed charge: %+v", h)
+		}
+		if h[failed].Result != orchestration.ResultFail || !strings.Contains(h[failed].Detail, activities.ErrTypePaymentDeclined) {
+			t.Errorf("failed charge entry = %+v, want result fail naming %s", h[failed], activities.ErrTypePaymentDeclined)
+		}
+		released := find(h, failed, "ActivityTaskCompleted", shop.OpRelease)
+		if released < 0 {
+			t.Fatalf("history has no completed release after the failed charge: %+v", h)
+		}
+		if h[released].Result != orchestration.ResultOK || h[released].Source != orchestration.SourceWorker {
+			t.Errorf("release entry = %+v, want result ok from the worker", h[released])
+		}
+		if want := []string{"reserve:ok", "charge:fail", "release:ok"}; !slices.Equal(closings(h), want) {
+			t.Errorf("activity results = %v, want %v", closings(h), want)
+		}
+	})
+
+	t.Run("transient fault is retried", func(t *testing.T) {
+		o := s.order(t, "e2e-transient", "payment:transient:2")
+		if out := s.run(t, o); out.Status != shop.StatusCompleted {
+			t.Fatalf("outcome = %+v, want COMPLETED", out)
+		}
+		h := s.history(t, o.ID)
+		started := find(h, 0, "ActivityTaskStarted", shop.OpCharge)
+		if started < 0 {
+			t.Fatalf("history has no started charge: %+v", h)
+		}
+		if e := h[started]; e.Result != orchestration.ResultRetry || !strings.Contains(e.Detail, "attempt 3") || !strings.Contains(e.Detail, activities.ErrTypeTransient) {
+			t.Errorf("started charge entry = %+v, want a retry on attempt 3 after a %s", e, activities.ErrTypeTransient)
+		}
+	})
+
+	t.Run("compensation failure is FAILED", func(t *testing.T) {
+		before := s.books(t)
+		o := s.order(t, "e2e-refund-declined", "shipping", "refund:decline")
+		out := s.run(t, o)
+		if out.Status != shop.StatusFailed || out.FailedStep != shop.StepShipping ||
+			!slices.Equal(out.Compensated, []shop.Step{shop.StepInventory}) ||
+			!strings.Contains(out.Reason, activities.ErrTypeRefundFailed) {
+			t.Fatalf("outcome = %+v, want FAILED at shipping, refund failed, inventory undone", out)
+		}
+		after := s.books(t)
+		if after.stock != before.stock || after.netCents != before.netCents+o.Total(s.catalog) {
+			t.Errorf("books went from %+v to %+v, want stock back and the charge standing", before, after)
+		}
+		p, err := s.engine.Status(ctx, o.ID)
+		if err != nil || p.Status != shop.StatusFailed {
+			t.Errorf("status = %+v, %v; want FAILED", p, err)
+		}
+		h := s.history(t, o.ID)
+		if last := h[len(h)-1]; last.Name != "WorkflowExecutionFailed" || !strings.Contains(last.Detail, workflows.ErrTypeCompensationFailed) {
+			t.Errorf("last history entry = %+v, want WorkflowExecutionFailed with %s", last, workflows.ErrTypeCompensationFailed)
+		}
+	})
+
+	t.Run("duplicate order", func(t *testing.T) {
+		o := s.order(t, "e2e-dup")
+		s.run(t, o)
+		if err := s.engine.Place(ctx, o); !errors.Is(err, shop.ErrDuplicateOrder) {
+			t.Errorf("placing a finished order again: err = %v, want %v", err, shop.ErrDuplicateOrder)
+		}
+
+		running := s.order(t, "e2e-dup-running", "inventory:delay:2s")
+		if err := s.engine.Place(ctx, running); err != nil {
+			t.Fatalf("place: %v", err)
+		}
+		if err := s.engine.Place(ctx, running); !errors.Is(err, shop.ErrDuplicateOrder) {
+			t.Errorf("placing a running order again: err = %v, want %v", err, shop.ErrDuplicateOrder)
+		}
+		if out, err := s.engine.Wait(ctx, running.ID); err != nil || out.Status != shop.StatusCompleted {
+			t.Errorf("wait = %+v, %v; want COMPLETED", out, err)
+		}
+	})
+
+	t.Run("unknown order", func(t *testing.T) {
+		if _, err := s.engine.Status(ctx, "e2e-nobody"); !errors.Is(err, shop.ErrUnknownOrder) {
+			t.Errorf("status: err = %v, want %v", err, shop.ErrUnknownOrder)
+		}
+		if _, err := s.engine.Wait(ctx, "e2e-nobody"); !errors.Is(err, shop.ErrUnknownOrder) {
+			t.Errorf("wait: err = %v, want %v", err, shop.ErrUnknownOrder)
+		}
+		if _, err := s.engine.History(ctx, "e2e-nobody"); !errors.Is(err, shop.ErrUnknownOrder) {
+			t.Errorf("history: err = %v, want %v", err, shop.ErrUnknownOrder)
+		}
+	})
+
+	t.Run("invalid order starts nothing", func(t *testing.T) {
+		o := shop.Order{ID: "e2e-invalid", Items: []shop.Item{{SKU: "unicorn", Quantity: 1}}}
+		if err := s.engine.Place(ctx, o); !errors.Is(err, shop.ErrInvalidOrder) {
+			t.Errorf("place: err = %v, want %v", err, shop.ErrInvalidOrder)
+		}
+		if _, err := s.engine.Status(ctx, o.ID); !errors.Is(err, shop.ErrUnknownOrder) {
+			t.Errorf("status after a refused order: err = %v, want %v", err, shop.ErrUnknownOrder)
+		}
+	})
+
+	t.Run("cancel mid-saga compensates", func(t *testing.T) {
+		before := s.books(t)
+		o := s.order(t, "e2e-cancel", "shipping:delay:1m")
+		if err := s.engine.Place(ctx, o); err != nil {
+			t.Fatalf("place: %v", err)
+		}
+		waitForOp(t, s.engine, o.ID, shop.OpSchedule)
+		if err := s.client.CancelWorkflow(ctx, shop.WorkflowID(o.ID), ""); err != nil {
+			t.Fatalf("cancel: %v", err)
+		}
+		out, err := s.engine.Wait(ctx, o.ID)
+		if err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+		if out.Status != shop.StatusCompensated || out.Reason != workflows.ReasonCancelled ||
+			!slices.Equal(out.Steps, []shop.Step{shop.StepInventory, shop.StepPayment}) ||
+			!slices.Equal(out.Compensated, []shop.Step{shop.StepPayment, shop.StepInventory}) {
+			t.Fatalf("outcome = %+v, want COMPENSATED (cancelled) with payment and inventory undone", out)
+		}
+		if after := s.books(t); after.stock != before.stock || after.netCents != before.netCents {
+			t.Errorf("books went from %+v to %+v, want stock and money back", before, after)
+		}
+
+		h := s.history(t, o.ID)
+		req := find(h, 0, "WorkflowExecutionCancelRequested", "")
+		if req < 0 {
+			t.Fatalf("history has no cancel request: %+v", h)
+		}
+		at := req
+		for _, op := range []shop.Op{shop.OpCancel, shop.OpRefund, shop.OpRelease} {
+			next := find(h, at, "ActivityTaskCompleted", op)
+			if next < 0 {
+				t.Fatalf("history has no completed %s after the cancel request in order cancel, refund, release: %+v", op, h)
+			}
+			at = next
+		}
+	})
+}
+
+// waitForOp polls the order's status until op is running.
+func waitForOp(t *testing.T, e *orchestration.Engine, orderID string, op shop.Op) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		p, err := e.Status(ctx, orderID)
+		if err == nil && p.Current == op {
+			return
+		}
+		if err == nil && p.Status.Terminal() {
+			t.Fatalf("order ended before %s ran: %+v", op, p)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package orchestration
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Sources of timeline entries: what the workflow decided, and what a worker
+// reported while running an activity.
+const (
+	SourceWorkflow = "workflow"
+	SourceWorker   = "worker"
+)
+
+// Results of timeline entries.
+const (
+	ResultOK    = "ok"
+	ResultFail  = "fail"
+	ResultRetry = "retry"
+)
+
+// OpOfActivity returns the operation an activity type name runs: the names
+// are those of the participants' methods, as the worker registers them.
+func OpOfActivity(activityType string) (shop.Op, bool) {
+	switch activityType {
+	case "Reserve":
+		return shop.OpReserve, true
+	case "Release":
+		return shop.OpRelease, true
+	case "Charge":
+		return shop.OpCharge, true
+	case "Refund":
+		return shop.OpRefund, true
+	case "Schedule":
+		return shop.OpSchedule, true
+	case "Cancel":
+		return shop.OpCancel, true
+	}
+	return "", false
+}
+
+// Timeline renders workflow history events as an order's timeline, oldest
+// first. It keeps the workflow's own lifecycle (started, cancel requested,
+// completed, failed, …) and every activity's scheduled, started and closing
+// events; workflow tasks and other bookkeeping are left out.
+//
+// An ActivityTaskStarted entry carries the attempt that finished: the server
+// records only the last attempt, so an attempt above 1 is shown with result
+// "retry" and the failure of the attempt before it. The closing entry of an
+// activity carries its result and its duration from when it was scheduled,
+// retries and backoff included.
+func Timeline(events []*historypb.HistoryEvent) []shop.Event {
+	var t timeline
+	for _, ev := range events {
+		t.add(ev)
+	}
+	return t.events
+}
+
+type scheduled struct {
+	op   shop.Op
+	name string
+	at   time.Time
+}
+
+type timeline struct {
+	events    []shop.Event
+	started   time.Time
+	scheduled map[int64]scheduled
+}
+
+func (t *timeline) add(ev *historypb.HistoryEvent) {
+	at := ev.GetEventTime().AsTime()
+	e := shop.Event{Time: at, Name: ev.GetEventType().String(), Source: SourceWorkflow}
+	switch ev.GetEventType() {
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+		t.started = at
+		a := ev.GetWorkflowExecutionStartedEventAttributes()
+		e.Detail = fmt.Sprintf("%s on task queue %s", a.GetWorkflowType().GetName(), a.GetTaskQueue().GetName())
+
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+		e.Result, e.Duration = ResultOK, t.since(at)
+		var out shop.Outcome
+		if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionCompletedEventAttributes().GetResult(), &out); err == nil {
+			e.Detail = describeOutcome(out)
+		}
+
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+		e.Result, e.Duration = ResultFail, t.since(at)
+		e.Detail = describeFailure(ev.GetWorkflowExecutionFailedEventAttributes().GetFailure())
+
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+		e.Result, e.Duration = ResultFail, t.since(at)
+
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+		e.Result, e.Duration = ResultFail, t.since(at)
+		e.Detail = ev.GetWorkflowExecutionTerminatedEventAttributes().GetReason()
+
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+		e.Result, e.Duration = ResultFail, t.since(at)
+
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+		a := ev.GetWorkflowExecutionCancelRequestedEventAttributes()
+		e.Detail = strings.TrimSpace(a.GetCause() + " by " + a.GetIdentity())
+
+	case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+		a := ev.GetActivityTaskScheduledEventAttributes()
+		name := a.GetActivityType().GetName()
+		op, _ := OpOfActivity(name)
+		if t.scheduled == nil {
+			t.scheduled = make(map[int64]scheduled)
+		}
+		t.scheduled[ev.GetEventId()] = scheduled{op: op, name: name, at: at}
+		e.Op, e.Detail = op, name
+
+	case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+		a := ev.GetActivityTaskStartedEventAttributes()
+		e.Op, e.Source = t.scheduled[a.GetScheduledEventId()].op, SourceWorker
+		e.Detail = fmt.Sprintf("attempt %d", a.GetAttempt())
+		if a.GetAttempt() > 1 {
+			e.Result = ResultRetry
+			if lf := a.GetLastFailure(); lf != nil {
+				e.Detail += "; previous attempt: " + describeFailure(lf)
+			}
+		}
+
+	case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+		a := ev.GetActivityTaskCompletedEventAttributes()
+		t.closeActivity(&e, a.GetScheduledEventId(), ResultOK)
+		var res activities.Result
+		if err := converter.GetDefaultDataConverter().FromPayloads(a.GetResult(), &res); err == nil {
+			e.Detail = res.Detail
+			if res.Duplicate {
+				e.Detail = strings.TrimSpace(e.Detail + " (already done)")
+			}
+		}
+
+	case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+		a := ev.GetActivityTaskFailedEventAttributes()
+		t.closeActivity(&e, a.GetScheduledEventId(), ResultFail)
+		e.Detail = describeFailure(a.GetFailure())
+
+	case enums.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+		a := ev.GetActivityTaskTimedOutEventAttributes()
+		t.closeActivity(&e, a.GetScheduledEventId(), ResultFail)
+		e.Detail = describeFailure(a.GetFailure())
+
+	case enums.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
+		e.Op = t.scheduled[ev.GetActivityTaskCancelRequestedEventAttributes().GetScheduledEventId()].op
+
+	case enums.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+		a := ev.GetActivityTaskCanceledEventAttributes()
+		t.closeActivity(&e, a.GetScheduledEventId(), ResultFail)
+
+	default:
+		return
+	}
+	t.events = append(t.events, e)
+}
+
+// closeActivity fills in what every closing entry of an activity has.
+func (t *timeline) closeActivity(e *shop.Event, scheduledID int64, result string) {
+	s := t.scheduled[scheduledID]
+	e.Op, e.Source, e.Result = s.op, SourceWorker, result
+	if !s.at.IsZero() {
+		e.Duration = e.Time.Sub(s.at)
+	}
+}
+
+func (t *timeline) since(at time.Time) time.Duration {
+	if t.started.IsZero() {
+		return 0
+	}
+	return at.Sub(t.started)
+}
+
+func describeOutcome(o shop.Outcome) string {
+	s := string(o.Status)
+	if o.FailedStep != "" {
+		s += " at " + string(o.FailedStep)
+	}
+	if o.Reason != "" {
+		s += ": " + o.Reason
+	}
+	return s
+}
+
+// describeFailure returns "Type: message" for application failures and the
+// message otherwise, followed by its causes.
+func describeFailure(f *failurepb.Failure) string {
+	var parts []string
+	for ; f != nil; f = f.GetCause() {
+		msg := f.GetMessage()
+		if typ := f.GetApplicationFailureInfo().GetType(); typ != "" {
+			msg = typ + ": " + msg
+		}
+		parts = append(parts, msg)
+	}
+	return strings.Join(parts, ": ")
+}

@@ -1,0 +1,120 @@
+package orchestration
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/verify"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Source is the engine together with the Redis its participants use: what
+// the invariant checks need.
+type Source struct {
+	*Engine
+	rdb redis.UniversalClient
+}
+
+var _ verify.Source = (*Source)(nil)
+
+// WithRedis returns the engine as a verify.Source over rdb.
+func (e *Engine) WithRedis(rdb redis.UniversalClient) *Source { return &Source{Engine: e, rdb: rdb} }
+
+// Prefix is the Redis key prefix of the orchestration participants.
+func (s *Source) Prefix() string { return Prefix }
+
+// Orders lists the OrderSaga workflows started since the engine's state was
+// last reset, with each one's outcome. Visibility can lag a moment behind,
+// so a workflow listed as running is described again before it counts.
+func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
+	epoch, err := activities.Epoch(ctx, s.rdb, Prefix)
+	if err != nil {
+		return nil, err
+	}
+	query := "WorkflowType = 'OrderSaga'"
+	if !epoch.IsZero() {
+		query += fmt.Sprintf(" AND StartTime >= '%s'", epoch.UTC().Format(time.RFC3339Nano))
+	}
+	type listed struct {
+		id     string
+		start  time.Time
+		status enums.WorkflowExecutionStatus
+	}
+	var all []listed
+	var token []byte
+	for {
+		resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: query, PageSize: 1000, NextPageToken: token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list order workflows: %w", err)
+		}
+		for _, ex := range resp.GetExecutions() {
+			all = append(all, listed{ex.GetExecution().GetWorkflowId(), ex.GetStartTime().AsTime(), ex.GetStatus()})
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+
+	out := make([]verify.Order, len(all))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 16)
+	for i, l := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			o, err := s.order(ctx, l.id, l.start, l.status)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			out[i] = o
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+func (s *Source) order(ctx context.Context, workflowID string, start time.Time, status enums.WorkflowExecutionStatus) (verify.Order, error) {
+	id := workflowID[len(shop.WorkflowID("")):]
+	o := verify.Order{ID: id, Placed: start, Status: shop.StatusPending}
+	if status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		d, err := s.client.DescribeWorkflowExecution(ctx, workflowID, "")
+		if err != nil {
+			return o, fmt.Errorf("describe %s: %w", workflowID, err)
+		}
+		status = d.GetWorkflowExecutionInfo().GetStatus()
+	}
+	switch status {
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return o, nil
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
+		out, err := s.Wait(ctx, id)
+		if err != nil {
+			return o, err
+		}
+		o.Status, o.Outcome = out.Status, out
+		return o, nil
+	}
+	// Terminated, timed out, cancelled without running its handler: the
+	// saga never reached a status of its own.
+	o.Status = shop.Status("ENDED_" + status.String())
+	return o, nil
+}
+
+// Extra has nothing to add for orchestration: Temporal keeps no queue of
+// ours that could be left behind.
+func (s *Source) Extra(context.Context) ([]string, error) { return nil, nil }

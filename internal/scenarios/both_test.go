@@ -1,0 +1,107 @@
+package scenarios_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/orchestration"
+	"github.com/ordersaga/ordersaga/internal/scenarios"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/verify"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// TestBothEnginesAgree runs the scenario table on a real Temporal dev server
+// and on Redis Streams, against one redis-server, and checks that every
+// scenario ends the same way in both, and that the invariants hold after.
+func TestBothEnginesAgree(t *testing.T) {
+	rsrv := testenv.StartRedis(t)
+	tsrv := testenv.StartTemporal(t)
+	rdb := rsrv.Client()
+	catalog := shop.DefaultCatalog()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: tlog.NewStructuredLogger(quiet)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
+		t.Fatal(err)
+	}
+	w := orchestration.NewWorker(tc, rdb, catalog, worker.Options{})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	node := choreography.NewNode(rdb, catalog, quiet)
+	if err := node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for _, svc := range choreography.Services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+			if err := node.RunService(ctx, svc, cfg); err != nil {
+				t.Errorf("%s: %v", svc, err)
+			}
+		}()
+	}
+
+	orch := orchestration.NewEngine(tc, catalog).WithRedis(rdb)
+	chor := choreography.NewEngine(node, catalog)
+	sources := []verify.Source{orch, chor}
+
+	results := make([]map[string]shop.Outcome, len(sources))
+	for i, src := range sources {
+		results[i] = scenarios.Run(t, src, rdb, src.Prefix())
+	}
+	for _, sc := range scenarios.Table() {
+		o, c := results[0][sc.Name], results[1][sc.Name]
+		if o.Status != c.Status || !slices.Equal(o.Steps, c.Steps) || !slices.Equal(o.Compensated, c.Compensated) || o.FailedStep != c.FailedStep {
+			t.Errorf("%s: engines disagree:\n  orchestration %s steps %v compensated %v failed %q\n  choreography  %s steps %v compensated %v failed %q",
+				sc.Name, o.Status, o.Steps, o.Compensated, o.FailedStep, c.Status, c.Steps, c.Compensated, c.FailedStep)
+		}
+	}
+
+	// verify sees the same: only the FAILED scenarios are reported, as FAILED.
+	failed := 0
+	for _, sc := range scenarios.Table() {
+		if sc.Status == shop.StatusFailed {
+			failed++
+		}
+	}
+	for _, src := range sources {
+		rep, err := verify.Check(ctx, rdb, src, catalog, verify.Options{})
+		if err != nil {
+			t.Fatalf("verify %s: %v", src.Mode(), err)
+		}
+		if rep.Orders != len(scenarios.Table()) {
+			t.Errorf("verify %s saw %d orders, want %d", src.Mode(), rep.Orders, len(scenarios.Table()))
+		}
+		if len(rep.Violations) != failed || rep.Statuses[shop.StatusFailed] != failed {
+			t.Errorf("verify %s: want exactly the %d FAILED orders reported, got %d violations: %v", src.Mode(), failed, len(rep.Violations), rep.Violations)
+		}
+		if rep.Histories == 0 {
+			t.Errorf("verify %s checked no history", src.Mode())
+		}
+	}
+}

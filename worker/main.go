@@ -1,0 +1,193 @@
+// Command worker runs the saga's workers: the Temporal worker (orchestration)
+// and any of the choreography services, each selectable so that every
+// service can run as its own process and be stopped alone.
+//
+//	worker                                     # everything
+//	worker --services orchestration            # only the Temporal worker
+//	worker --services payment --consumer-name payment-2
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/orchestration"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// ServiceOrchestration is the --services name of the Temporal worker.
+const ServiceOrchestration = "orchestration"
+
+// errUsage marks a command-line mistake (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	cfg             *config.Config
+	services        []string
+	consumerName    string
+	logLevel        string
+	retention       time.Duration
+	trimEvery       time.Duration
+	claimIdle       time.Duration
+	concurrency     int
+	activityPollers int
+	workflowPollers int
+}
+
+func parse(args []string) (*options, error) {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	o := &options{cfg: config.Register(fs)}
+	all := append([]string{ServiceOrchestration}, choreography.Services...)
+	services := fs.String("services", "all", "comma-separated services to run: all, or any of "+strings.Join(all, ","))
+	host, _ := os.Hostname()
+	fs.StringVar(&o.consumerName, "consumer-name", host, "consumer name prefix within each group; keep it stable across restarts, distinct per instance")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart and never trimmed)")
+	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries")
+	fs.DurationVar(&o.claimIdle, "claim-idle", 30*time.Second, "take over entries another consumer left idle this long")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "handlers in flight per choreography service")
+	fs.IntVar(&o.activityPollers, "activity-pollers", 4, "Temporal activity task pollers")
+	fs.IntVar(&o.workflowPollers, "workflow-pollers", 4, "Temporal workflow task pollers")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: worker [flags]\n\nRuns the Temporal worker and the choreography services.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *services == "all" {
+		o.services = all
+	} else {
+		for _, s := range strings.Split(*services, ",") {
+			s = strings.TrimSpace(s)
+			if !slices.Contains(all, s) {
+				return nil, fmt.Errorf("%w: unknown service %q (want all or any of %s)", errUsage, s, strings.Join(all, ","))
+			}
+			if !slices.Contains(o.services, s) {
+				o.services = append(o.services, s)
+			}
+		}
+	}
+	if o.concurrency < 1 || o.activityPollers < 1 || o.workflowPollers < 1 {
+		return nil, fmt.Errorf("%w: --concurrency and the poller counts must be at least 1", errUsage)
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string) error {
+	o, err := parse(args)
+	if err != nil {
+		return err
+	}
+	log, err := config.Logger(o.logLevel)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	rdb, err := o.cfg.Redis(ctx)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	catalog := shop.DefaultCatalog()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(o.services))
+	for _, svc := range o.services {
+		if svc == ServiceOrchestration {
+			if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
+				return err
+			}
+			tc, err := o.cfg.Temporal(ctx, log.With("component", "temporal"))
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			w := orchestration.NewWorker(tc, rdb, catalog, worker.Options{
+				MaxConcurrentActivityTaskPollers: o.activityPollers,
+				MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
+			})
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start temporal worker: %w", err)
+			}
+			log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
+			defer w.Stop() // drains in-flight activities
+			continue
+		}
+		node := choreography.NewNode(rdb, catalog, log)
+		if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
+			return err
+		}
+		cfg := choreography.ConsumerConfig{
+			Name:        o.consumerName + "-" + svc,
+			Concurrency: o.concurrency,
+			ClaimIdle:   o.claimIdle,
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log.Info("choreography service started", "service", svc, "consumer", cfg.Name)
+			if err := node.RunService(ctx, svc, cfg); err != nil {
+				errs <- fmt.Errorf("service %s: %w", svc, err)
+				cancel()
+			}
+		}()
+		if svc == choreography.ServiceOrder {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				node.RunTrimmer(ctx, o.trimEvery, o.retention)
+			}()
+		}
+	}
+	log.Info("worker running", "services", strings.Join(o.services, ","))
+	<-ctx.Done()
+	log.Info("shutting down: finishing work in flight")
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(errs <-chan error) []error {
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package workflows_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/internal/orchestration"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// recordEnv turns TestRecordHistories on.
+const recordEnv = "ORDERSAGA_RECORD_HISTORY"
+
+// historyCases are the orders whose histories the replay test replays.
+var historyCases = []struct {
+	file   string
+	faults []string
+	cancel bool // cancel the workflow once shipping runs
+}{
+	{file: "completed.json"},
+	{file: "payment_declined.json", faults: []string{"payment"}},
+	{file: "payment_transient.json", faults: []string{"payment:transient:2"}},
+	{file: "refund_declined.json", faults: []string{"shipping", "refund:decline"}},
+	{file: "cancelled.json", faults: []string{"shipping:delay:1m"}, cancel: true},
+}
+
+// TestRecordHistories runs the orders of historyCases on a real Temporal dev
+// server and Redis and writes their histories to testdata/, in the JSON form
+// of `temporal workflow show --output json`. Run it after a deliberate change
+// to the workflow:
+//
+//	ORDERSAGA_RECORD_HISTORY=1 go test ./workflows/ -run TestRecordHistories
+func TestRecordHistories(t *testing.T) {
+	if os.Getenv(recordEnv) != "1" {
+		t.Skipf("set %s=1 to record the replay histories", recordEnv)
+	}
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client()
+	tsrv := testenv.StartTemporal(t)
+	catalog := shop.DefaultCatalog()
+	if err := orchestration.Seed(ctx, rdb, catalog); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	w := orchestration.NewWorker(c, rdb, catalog, worker.Options{})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	engine := orchestration.NewEngine(c, catalog)
+
+	for _, hc := range historyCases {
+		o := orderFor(t, "replay-"+hc.file[:len(hc.file)-len(filepath.Ext(hc.file))], hc.faults)
+		if err := engine.Place(ctx, o); err != nil {
+			t.Fatalf("%s: place: %v", hc.file, err)
+		}
+		if hc.cancel {
+			waitRunning(t, engine, o.ID, shop.OpSchedule)
+			if err := c.CancelWorkflow(ctx, shop.WorkflowID(o.ID), ""); err != nil {
+				t.Fatalf("%s: cancel: %v", hc.file, err)
+			}
+		}
+		out, err := engine.Wait(ctx, o.ID)
+		if err != nil {
+			t.Fatalf("%s: wait: %v", hc.file, err)
+		}
+		var h historypb.History
+		it := c.GetWorkflowHistory(ctx, shop.WorkflowID(o.ID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatalf("%s: history: %v", hc.file, err)
+			}
+			h.Events = append(h.Events, ev)
+		}
+		b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&h)
+		if err != nil {
+			t.Fatalf("%s: marshal history: %v", hc.file, err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", hc.file), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %s, %d events", hc.file, out.Status, len(h.Events))
+	}
+}
+
+func waitRunning(t *testing.T, e *orchestration.Engine, orderID string, op shop.Op) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := e.Status(context.Background(), orderID)
+		if err == nil && p.Current == op {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,475 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+const (
+	sku = "book"
+	qty = 2
+)
+
+// sagaCase is one order with its faults and everything that must follow.
+type sagaCase struct {
+	name   string
+	faults []string // as --fail takes them
+	// calls is every activity attempt in order, one entry per attempt.
+	calls       []string
+	status      shop.Status
+	steps       []shop.Step
+	compensated []shop.Step
+	failedStep  shop.Step
+	reasonHas   []string
+	// After the saga: is the stock still taken, is the money still charged?
+	stockTaken, charged bool
+}
+
+var (
+	inv  = shop.StepInventory
+	pay  = shop.StepPayment
+	ship = shop.StepShipping
+)
+
+func sagaCases() []sagaCase {
+	return []sagaCase{
+		{
+			name:   "no faults",
+			calls:  []string{"Reserve", "Charge", "Schedule"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			stockTaken: true, charged: true,
+		},
+		{
+			name: "inventory decline", faults: []string{"inventory"},
+			calls:  []string{"Reserve"},
+			status: shop.StatusCompensated, failedStep: inv,
+			reasonHas: []string{activities.ErrTypeInventoryRejected},
+		},
+		{
+			name: "payment decline", faults: []string{"payment"},
+			calls:  []string{"Reserve", "Charge", "Release"},
+			status: shop.StatusCompensated, failedStep: pay,
+			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			reasonHas: []string{activities.ErrTypePaymentDeclined},
+		},
+		{
+			name: "shipping decline", faults: []string{"shipping"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release"},
+			status: shop.StatusCompensated, failedStep: ship,
+			steps: []shop.Step{inv, pay}, compensated: []shop.Step{pay, inv},
+			reasonHas: []string{activities.ErrTypeShipmentFailed},
+		},
+		{
+			name: "inventory transient", faults: []string{"inventory:transient:2"},
+			calls:  []string{"Reserve", "Reserve", "Reserve", "Charge", "Schedule"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			stockTaken: true, charged: true,
+		},
+		{
+			name: "payment transient", faults: []string{"payment:transient:2"},
+			calls:  []string{"Reserve", "Charge", "Charge", "Charge", "Schedule"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			stockTaken: true, charged: true,
+		},
+		{
+			name: "shipping transient", faults: []string{"shipping:transient:2"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Schedule", "Schedule"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			stockTaken: true, charged: true,
+		},
+		{
+			// Retries run out: the step failed without a business answer, so
+			// its own compensation runs too, though it is not listed.
+			name: "payment transient beyond the retry limit", faults: []string{fmt.Sprintf("payment:transient:%d", workflows.ForwardAttempts+2)},
+			calls:  append(append([]string{"Reserve"}, repeat("Charge", workflows.ForwardAttempts)...), "Refund", "Release"),
+			status: shop.StatusCompensated, failedStep: pay,
+			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			reasonHas: []string{activities.ErrTypeTransient},
+		},
+		{
+			name: "compensation retried", faults: []string{"payment", "release:transient:2"},
+			calls:  []string{"Reserve", "Charge", "Release", "Release", "Release"},
+			status: shop.StatusCompensated, failedStep: pay,
+			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			reasonHas: []string{activities.ErrTypePaymentDeclined},
+		},
+		{
+			name: "refund declined after shipping decline", faults: []string{"shipping", "refund:decline"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release"},
+			status: shop.StatusFailed, failedStep: ship,
+			steps: []shop.Step{inv, pay}, compensated: []shop.Step{inv},
+			reasonHas: []string{activities.ErrTypeShipmentFailed, activities.ErrTypeRefundFailed},
+			charged:   true,
+		},
+	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+func orderFor(t *testing.T, id string, specs []string) shop.Order {
+	t.Helper()
+	plan, err := shop.ParseFaultPlan(specs)
+	if err != nil {
+		t.Fatalf("fault plan %v: %v", specs, err)
+	}
+	return shop.Order{ID: id, Customer: "ada", Items: []shop.Item{{SKU: sku, Quantity: qty}}, Faults: plan}
+}
+
+// recorder keeps every activity attempt the test environment starts.
+type recorder struct {
+	mu       sync.Mutex
+	calls    []string
+	timeouts map[string]time.Duration
+}
+
+func (r *recorder) listen(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, info.ActivityType.Name)
+	if r.timeouts == nil {
+		r.timeouts = make(map[string]time.Duration)
+	}
+	r.timeouts[info.ActivityType.Name] = info.StartToCloseTimeout
+}
+
+func (r *recorder) sequence() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+func quietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *recorder) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(quietLogger())
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.OrderSaga)
+	rec := &recorder{}
+	env.SetOnActivityStartedListener(rec.listen)
+	return env, rec
+}
+
+// fake returns an activity that honours the order's fault plan the way the
+// participants do, without any state: decline fails for good, transient:N
+// fails the first N attempts, delay is left to the caller's mock.
+func fake(op shop.Op) func(context.Context, activities.OrderInput) (activities.Result, error) {
+	return func(ctx context.Context, in activities.OrderInput) (activities.Result, error) {
+		res := activities.Result{OrderID: in.OrderID, Op: string(op)}
+		f, ok := in.Faults.For(op)
+		switch {
+		case ok && f.Kind == shop.FaultDecline:
+			return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s: declined", op, in.OrderID), activities.FailureType(op), nil)
+		case ok && f.Kind == shop.FaultTransient && int(activity.GetInfo(ctx).Attempt) <= f.Attempts:
+			return res, temporal.NewApplicationError(fmt.Sprintf("%s %s: transient", op, in.OrderID), activities.ErrTypeTransient)
+		}
+		return res, nil
+	}
+}
+
+// mockParticipants mocks the six operations with fakes. slow, when set, makes
+// that activity take the given time on the workflow clock.
+func mockParticipants(env *testsuite.TestWorkflowEnvironment, slow map[shop.Op]time.Duration) {
+	var (
+		i *activities.Inventory
+		p *activities.Payment
+		s *activities.Shipping
+	)
+	for _, m := range []struct {
+		op shop.Op
+		fn any
+	}{
+		{shop.OpReserve, i.Reserve}, {shop.OpRelease, i.Release},
+		{shop.OpCharge, p.Charge}, {shop.OpRefund, p.Refund},
+		{shop.OpSchedule, s.Schedule}, {shop.OpCancel, s.Cancel},
+	} {
+		call := env.OnActivity(m.fn, mock.Anything, mock.Anything).Return(fake(m.op))
+		if d := slow[m.op]; d > 0 {
+			call.After(d)
+		}
+	}
+}
+
+// result returns the workflow's outcome, from its result or, when it failed
+// with CompensationFailed, from the error's details.
+func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) shop.Outcome {
+	t.Helper()
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	var out shop.Outcome
+	err := env.GetWorkflowError()
+	if err == nil {
+		if err := env.GetWorkflowResult(&out); err != nil {
+			t.Fatalf("workflow result: %v", err)
+		}
+		return out
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != workflows.ErrTypeCompensationFailed {
+		t.Fatalf("workflow error = %v, want an ApplicationError of type %s", err, workflows.ErrTypeCompensationFailed)
+	}
+	if !appErr.NonRetryable() {
+		t.Error("CompensationFailed error is retryable")
+	}
+	if err := appErr.Details(&out); err != nil {
+		t.Fatalf("details of %v: %v", appErr, err)
+	}
+	if out.Status != shop.StatusFailed {
+		t.Errorf("workflow failed with outcome status %s, want %s", out.Status, shop.StatusFailed)
+	}
+	return out
+}
+
+func checkOutcome(t *testing.T, c sagaCase, orderID string, got shop.Outcome) {
+	t.Helper()
+	if got.OrderID != orderID {
+		t.Errorf("order ID = %q, want %q", got.OrderID, orderID)
+	}
+	if got.Status != c.status {
+		t.Errorf("status = %s, want %s (reason %q)", got.Status, c.status, got.Reason)
+	}
+	if !slices.Equal(got.Steps, c.steps) {
+		t.Errorf("steps = %v, want %v", got.Steps, c.steps)
+	}
+	if !slices.Equal(got.Compensated, c.compensated) {
+		t.Errorf("compensated = %v, want %v", got.Compensated, c.compensated)
+	}
+	if got.FailedStep != c.failedStep {
+		t.Errorf("failed step = %q, want %q", got.FailedStep, c.failedStep)
+	}
+	if len(c.reasonHas) == 0 && got.Reason != "" {
+		t.Errorf("reason = %q, want none", got.Reason)
+	}
+	for _, s := range c.reasonHas {
+		if !strings.Contains(got.Reason, s) {
+			t.Errorf("reason = %q, want it to mention %s", got.Reason, s)
+		}
+	}
+}
+
+// TestOrderSagaMocked runs every case against fake participants and checks
+// the outcome and the exact activity attempts, compensations included.
+func TestOrderSagaMocked(t *testing.T) {
+	for _, c := range sagaCases() {
+		t.Run(c.name, func(t *testing.T) {
+			env, rec := newEnv(t)
+			mockParticipants(env, nil)
+			o := orderFor(t, "mock-1", c.faults)
+			env.ExecuteWorkflow(workflows.OrderSaga, o)
+			checkOutcome(t, c, o.ID, result(t, env))
+			if got := rec.sequence(); !slices.Equal(got, c.calls) {
+				t.Errorf("activities = %v\nwant         %v", got, c.calls)
+			}
+		})
+	}
+}
+
+// TestOrderSagaRedis runs every case against the real participants on a real
+// redis-server, and checks their state as well: stock and ledger are back
+// where they were unless the step still stands.
+func TestOrderSagaRedis(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	catalog := shop.DefaultCatalog()
+	ctx := context.Background()
+	prefix := activities.OrchestrationPrefix
+	if err := activities.Seed(ctx, rdb, prefix, catalog); err != nil {
+		t.Fatal(err)
+	}
+	parts := activities.New(rdb, prefix, catalog)
+
+	for i, c := range sagaCases() {
+		t.Run(c.name, func(t *testing.T) {
+			env, rec := newEnv(t)
+			env.RegisterActivity(parts.Inventory)
+			env.RegisterActivity(parts.Payment)
+			env.RegisterActivity(parts.Shipping)
+			o := orderFor(t, fmt.Sprintf("redis-%d", i), c.faults)
+
+			stockBefore := readStock(t, rdb)
+			ledgerBefore := readLedger(t, rdb)
+			env.ExecuteWorkflow(workflows.OrderSaga, o)
+			checkOutcome(t, c, o.ID, result(t, env))
+			if got := rec.sequence(); !slices.Equal(got, c.calls) {
+				t.Errorf("activities = %v\nwant         %v", got, c.calls)
+			}
+
+			wantStock := stockBefore
+			if c.stockTaken {
+				wantStock -= qty
+			}
+			if got := readStock(t, rdb); got != wantStock {
+				t.Errorf("stock of %s = %d, want %d", sku, got, wantStock)
+			}
+			var wantNet int64
+			if c.charged {
+				wantNet = o.Total(catalog)
+			}
+			l := readLedger(t, rdb)
+			gotNet := (l.ChargedCents - l.RefundedCents) - (ledgerBefore.ChargedCents - ledgerBefore.RefundedCents)
+			if gotNet != wantNet {
+				t.Errorf("net charged = %d cents, want %d", gotNet, wantNet)
+			}
+		})
+	}
+}
+
+func readStock(t *testing.T, rdb redis.UniversalClient) int64 {
+	t.Helper()
+	s, err := activities.Stock(context.Background(), rdb, activities.OrchestrationPrefix, shop.DefaultCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s[sku]
+}
+
+func readLedger(t *testing.T, rdb redis.UniversalClient) activities.Ledger {
+	t.Helper()
+	l, err := activities.ReadLedger(context.Background(), rdb, activities.OrchestrationPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestOrderSagaCancel cancels the workflow while Schedule runs: everything
+// done so far is undone, the interrupted step included.
+func TestOrderSagaCancel(t *testing.T) {
+	env, rec := newEnv(t)
+	mockParticipants(env, map[shop.Op]time.Duration{shop.OpSchedule: 5 * time.Second})
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Second)
+	o := orderFor(t, "cancel-1", nil)
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+
+	c := sagaCase{
+		status: shop.StatusCompensated,
+		steps:  []shop.Step{inv, pay}, compensated: []shop.Step{pay, inv},
+		reasonHas: []string{workflows.ReasonCancelled},
+	}
+	got := result(t, env)
+	checkOutcome(t, c, o.ID, got)
+	if got.Reason != workflows.ReasonCancelled {
+		t.Errorf("reason = %q, want %q", got.Reason, workflows.ReasonCancelled)
+	}
+	want := []string{"Reserve", "Charge", "Schedule", "Cancel", "Refund", "Release"}
+	if calls := rec.sequence(); !slices.Equal(calls, want) {
+		t.Errorf("activities = %v\nwant         %v", calls, want)
+	}
+}
+
+// TestOrderSagaCancelDuringCompensation: a cancel that arrives while the saga
+// compensates a decline does not stop the compensations.
+func TestOrderSagaCancelDuringCompensation(t *testing.T) {
+	env, rec := newEnv(t)
+	mockParticipants(env, map[shop.Op]time.Duration{shop.OpRefund: 5 * time.Second})
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Second)
+	o := orderFor(t, "cancel-2", []string{"shipping"})
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+
+	c := sagaCase{
+		status: shop.StatusCompensated, failedStep: ship,
+		steps: []shop.Step{inv, pay}, compensated: []shop.Step{pay, inv},
+		reasonHas: []string{activities.ErrTypeShipmentFailed},
+	}
+	checkOutcome(t, c, o.ID, result(t, env))
+	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release"}
+	if calls := rec.sequence(); !slices.Equal(calls, want) {
+		t.Errorf("activities = %v\nwant         %v", calls, want)
+	}
+}
+
+func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) shop.Progress {
+	t.Helper()
+	v, err := env.QueryWorkflow(workflows.QueryStatus)
+	if err != nil {
+		t.Fatalf("query %s: %v", workflows.QueryStatus, err)
+	}
+	var p shop.Progress
+	if err := v.Get(&p); err != nil {
+		t.Fatalf("decode progress: %v", err)
+	}
+	return p
+}
+
+// TestOrderSagaStatusQuery queries the saga while Charge runs, and again
+// once it has ended.
+func TestOrderSagaStatusQuery(t *testing.T) {
+	env, _ := newEnv(t)
+	mockParticipants(env, map[shop.Op]time.Duration{shop.OpCharge: 5 * time.Second})
+	var mid shop.Progress
+	queried := false
+	env.RegisterDelayedCallback(func() {
+		mid = queryStatus(t, env)
+		queried = true
+	}, time.Second)
+	o := orderFor(t, "query-1", nil)
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+	if out := result(t, env); out.Status != shop.StatusCompleted {
+		t.Fatalf("status = %s, want %s", out.Status, shop.StatusCompleted)
+	}
+
+	if !queried {
+		t.Fatal("the mid-run query never ran")
+	}
+	if mid.Status != shop.StatusPending || mid.Current != shop.OpCharge || !slices.Equal(mid.Steps, []shop.Step{inv}) || mid.OrderID != o.ID {
+		t.Errorf("mid-run progress = %+v, want PENDING, running charge, inventory done", mid)
+	}
+
+	end := queryStatus(t, env)
+	if end.Status != shop.StatusCompleted || end.Current != "" || !slices.Equal(end.Steps, []shop.Step{inv, pay, ship}) {
+		t.Errorf("final progress = %+v, want COMPLETED with all steps and nothing running", end)
+	}
+}
+
+// TestOrderSagaDelayExtendsTimeout: a delay fault on an operation adds its
+// delay to the operation's start-to-close timeout, and to no other.
+func TestOrderSagaDelayExtendsTimeout(t *testing.T) {
+	env, rec := newEnv(t)
+	mockParticipants(env, nil)
+	o := orderFor(t, "delay-1", []string{"shipping:delay:1m"})
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+	if out := result(t, env); out.Status != shop.StatusCompleted {
+		t.Fatalf("status = %s, want %s", out.Status, shop.StatusCompleted)
+	}
+	want := map[string]time.Duration{
+		"Reserve":  workflows.BaseTimeout,
+		"Charge":   workflows.BaseTimeout,
+		"Schedule": workflows.BaseTimeout + time.Minute,
+	}
+	for name, d := range want {
+		if got := rec.timeouts[name]; got != d {
+			t.Errorf("start-to-close timeout of %s = %s, want %s", name, got, d)
+		}
+	}
+}
