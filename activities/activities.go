@@ -176,9 +176,9 @@ func (s Store) run(ctx context.Context, script *redis.Script, op shop.Op, orderI
 	case "ok":
 		return res, nil
 	case "fail":
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s: %s", op, orderID, detail), FailureType(op), nil)
+		return res, temporal.NewNonRetryableApplicationError(detail, FailureType(op), nil)
 	case "transient":
-		return res, temporal.NewApplicationError(fmt.Sprintf("%s %s: %s", op, orderID, detail), ErrTypeTransient)
+		return res, temporal.NewApplicationError(detail, ErrTypeTransient)
 	}
 	return res, fmt.Errorf("%s %s: unexpected script status %q", op, orderID, status)
 }
@@ -201,19 +201,32 @@ func InputFor(o shop.Order) OrderInput {
 // Inventory reserves and releases stock.
 type Inventory struct{ Store }
 
-// Reserve takes the order's items out of stock, all or none. Out of stock is
-// a business failure (InventoryRejected).
+// Reserve takes the order's items out of stock, all or none. Out of stock,
+// and items the catalog does not allow, are business failures
+// (InventoryRejected), recorded like any other result.
 func (i *Inventory) Reserve(ctx context.Context, in OrderInput) (Result, error) {
-	keys := make([]string, 0, len(in.Items)+1)
-	keys = append(keys, i.inventoryKey(in.OrderID))
-	qty := make([]any, 0, len(in.Items))
+	keys := []string{i.inventoryKey(in.OrderID)}
+	qty := []any{""} // ARGV[14]: a reason to refuse without looking at stock
+	want := map[string]int{}
+	var skus []string
 	for _, it := range in.Items {
 		if _, ok := i.Catalog[it.SKU]; !ok || it.Quantity < shop.MinQuantity || it.Quantity > shop.MaxQuantity {
-			return Result{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("reserve %s: invalid item %s x%d", in.OrderID, it.SKU, it.Quantity), ErrTypeInventoryRejected, nil)
+			qty[0] = fmt.Sprintf("invalid item %s x%d", it.SKU, it.Quantity)
+			break
 		}
-		keys = append(keys, i.stockKey(it.SKU))
-		qty = append(qty, it.Quantity)
+		if _, seen := want[it.SKU]; !seen {
+			skus = append(skus, it.SKU)
+		}
+		want[it.SKU] += it.Quantity // a SKU listed twice is reserved as one line
+	}
+	if len(in.Items) == 0 {
+		qty[0] = "no items"
+	}
+	if qty[0] == "" {
+		for _, sku := range skus {
+			keys = append(keys, i.stockKey(sku))
+			qty = append(qty, want[sku])
+		}
 	}
 	return i.run(ctx, reserveScript, shop.OpReserve, in.OrderID, in.Faults, in.Outbox, keys, qty...)
 }

@@ -76,7 +76,9 @@ local function fault(h, op)
 end
 `
 
-// reserve: KEYS[1] inventory hash; KEYS[2..] stock keys; ARGV[14..] quantities.
+// reserve: KEYS[1] inventory hash; KEYS[2..] stock keys, one per SKU;
+// ARGV[14] a reason to refuse the items outright ("" = none);
+// ARGV[15..] the quantity for each stock key.
 var reserveScript = redis.NewScript(luaPrelude + `
 local h = KEYS[1]
 local r = done(h, 'reserve'); if r then return r end
@@ -84,16 +86,19 @@ if redis.call('HEXISTS', h, 'release') == 1 then
   return record(h, 'reserve', 'fail', 'order was released before it was reserved')
 end
 r = fault(h, 'reserve'); if r then return r end
+if ARGV[14] ~= '' then
+  return record(h, 'reserve', 'fail', ARGV[14])
+end
 for i = 2, #KEYS do
   local have = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local want = tonumber(ARGV[12 + i])
+  local want = tonumber(ARGV[13 + i])
   if have < want then
     return record(h, 'reserve', 'fail', 'out of stock: ' .. string.match(KEYS[i], '[^:]*$') .. ' has ' .. have .. ', wanted ' .. want)
   end
 end
 for i = 2, #KEYS do
-  redis.call('DECRBY', KEYS[i], ARGV[12 + i])
-  redis.call('HSET', h, 'qty:' .. KEYS[i], ARGV[12 + i])
+  redis.call('DECRBY', KEYS[i], ARGV[13 + i])
+  redis.call('HSET', h, 'qty:' .. KEYS[i], ARGV[13 + i])
 end
 return record(h, 'reserve', 'ok', '')
 `)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -154,7 +155,8 @@ type Consumer struct {
 	cfg      ConsumerConfig
 	log      *slog.Logger
 
-	inflight sync.Map // entry ID -> struct{}
+	inflight sync.Map     // entry ID -> struct{}
+	retrying atomic.Int64 // own entries waiting for a redelivery, as last seen
 	sem      chan struct{}
 	wg       sync.WaitGroup
 }
@@ -202,8 +204,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.claim(ctx)
 			lastClaim = now
 		}
+		// While entries wait for a redelivery, wake up often enough to
+		// redeliver them on time.
 		block := c.cfg.Block
-		if c.hasInflight() && block > c.cfg.RetryBase {
+		if (c.retrying.Load() > 0 || c.hasInflight()) && block > c.cfg.RetryBase {
 			block = c.cfg.RetryBase
 		}
 		streams := make([]string, 0, 2*len(c.streams))
@@ -273,9 +277,11 @@ func (c *Consumer) drainOwnPending(ctx context.Context) error {
 
 // sweep redelivers this consumer's failed entries once their backoff is over.
 func (c *Consumer) sweep(ctx context.Context) {
+	var waiting int64
+	defer func() { c.retrying.Store(waiting) }()
 	for _, stream := range c.streams {
 		pend, err := c.bus.Redis.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: stream, Group: c.group, Idle: c.cfg.RetryBase,
+			Stream: stream, Group: c.group,
 			Start: "-", End: "+", Count: int64(c.cfg.BatchSize), Consumer: c.cfg.Name,
 		}).Result()
 		if err != nil {
@@ -285,7 +291,11 @@ func (c *Consumer) sweep(ctx context.Context) {
 			continue
 		}
 		for _, p := range pend {
-			if _, busy := c.inflight.Load(p.ID); busy || p.Idle < c.backoff(p.RetryCount) {
+			if _, busy := c.inflight.Load(p.ID); busy {
+				continue
+			}
+			if p.Idle < c.backoff(p.RetryCount) {
+				waiting++
 				continue
 			}
 			if p.RetryCount >= c.cfg.MaxDeliveries {
@@ -416,6 +426,7 @@ func (c *Consumer) handle(ctx context.Context, stream string, m redis.XMessage, 
 		if activities.IsTransient(err) {
 			lvl = slog.LevelDebug
 		}
+		c.retrying.Add(1)
 		c.log.Log(ctx, lvl, "handler failed; will redeliver", "type", ev.Type, "order", ev.OrderID,
 			"deliveries", deliveries, "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -107,7 +108,7 @@ func (n *Node) participantHandler(service string, r reaction) Handler {
 		step := r.op.Step()
 		if r.op.IsCompensation() {
 			okSaga.Compensated = append(slices.Clone(s.Compensated), step)
-			failSaga.CompensationErrors = append(slices.Clone(s.CompensationErrors), activities.FailureType(r.op)+": "+activities.DetailPlaceholder)
+			failSaga.CompensationErrors = append(slices.Clone(s.CompensationErrors), string(r.op)+": "+activities.FailureType(r.op)+": "+activities.DetailPlaceholder)
 		} else {
 			okSaga.Done = append(slices.Clone(s.Done), step)
 			failSaga.FailedStep = step
@@ -215,13 +216,9 @@ func OutcomeOf(t EventType, s Saga) shop.Outcome {
 	return out
 }
 
+// joinReasons says why an order FAILED, in the same words the workflow uses.
 func joinReasons(reason string, errs []string) string {
-	all := slices.Clone(errs)
-	if reason != "" {
-		all = append([]string{reason}, all...)
-	}
-	b, _ := json.Marshal(all)
-	return "compensation failed: " + string(b)
+	return reason + "; compensation failed: " + strings.Join(errs, "; ")
 }
 
 func nonNil(s []shop.Step) []shop.Step {

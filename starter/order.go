@@ -121,7 +121,7 @@ func (a *app) order(ctx context.Context, args []string) error {
 					r.Error = oneLine(err)
 					return
 				}
-				r.Status, r.Steps, r.Compensated = out.Status, out.Steps, out.Compensated
+				r.Status, r.Steps, r.Compensated = out.Status, nonNil(out.Steps), nonNil(out.Compensated)
 				r.FailedStep, r.Reason = out.FailedStep, out.Reason
 			}()
 		}

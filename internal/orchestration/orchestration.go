@@ -105,9 +105,28 @@ func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error)
 	return shop.Outcome{}, fmt.Errorf("wait for order %s: %w", orderID, err)
 }
 
-// Status asks the order's workflow for its progress. It works for running
-// and closed workflows alike (a closed one is replayed by a worker).
+// Status returns the order's progress: for a closed workflow its result
+// (no worker needed), for a running one the answer of its status query.
 func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, error) {
+	d, err := e.client.DescribeWorkflowExecution(ctx, shop.WorkflowID(orderID), "")
+	if err != nil {
+		if isNotFound(err) {
+			return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, shop.ErrUnknownOrder)
+		}
+		return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
+	}
+	switch d.GetWorkflowExecutionInfo().GetStatus() {
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
+		out, err := e.Wait(ctx, orderID)
+		if err != nil {
+			return shop.Progress{}, err
+		}
+		return shop.Progress{Outcome: out}, nil
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+	default:
+		return shop.Progress{}, fmt.Errorf("status of order %s: its workflow ended without an outcome (%s)",
+			orderID, d.GetWorkflowExecutionInfo().GetStatus())
+	}
 	v, err := e.client.QueryWorkflow(ctx, shop.WorkflowID(orderID), "", workflows.QueryStatus)
 	if err != nil {
 		if isNotFound(err) {

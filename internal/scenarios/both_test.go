@@ -76,9 +76,9 @@ func TestBothEnginesAgree(t *testing.T) {
 	}
 	for _, sc := range scenarios.Table() {
 		o, c := results[0][sc.Name], results[1][sc.Name]
-		if o.Status != c.Status || !slices.Equal(o.Steps, c.Steps) || !slices.Equal(o.Compensated, c.Compensated) || o.FailedStep != c.FailedStep {
-			t.Errorf("%s: engines disagree:\n  orchestration %s steps %v compensated %v failed %q\n  choreography  %s steps %v compensated %v failed %q",
-				sc.Name, o.Status, o.Steps, o.Compensated, o.FailedStep, c.Status, c.Steps, c.Compensated, c.FailedStep)
+		if o.Status != c.Status || !slices.Equal(o.Steps, c.Steps) || !slices.Equal(o.Compensated, c.Compensated) || o.FailedStep != c.FailedStep || o.Reason != c.Reason {
+			t.Errorf("%s: engines disagree:\n  orchestration %s steps %v compensated %v failed %q: %s\n  choreography  %s steps %v compensated %v failed %q: %s",
+				sc.Name, o.Status, o.Steps, o.Compensated, o.FailedStep, o.Reason, c.Status, c.Steps, c.Compensated, c.FailedStep, c.Reason)
 		}
 	}
 
