@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"errors"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -29,11 +30,38 @@ func newEnv(t *testing.T, cat shop.Catalog) *env {
 	if cat == nil {
 		cat = shop.DefaultCatalog()
 	}
-	rdb := testenv.StartRedis(t).Client()
+	rdb := startRedis(t)
 	if err := activities.Seed(t.Context(), rdb, testPrefix, cat); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	return &env{t: t, rdb: rdb, prefix: testPrefix, cat: cat, p: activities.New(rdb, testPrefix, cat)}
+}
+
+// startRedis starts a redis-server and makes sure the client talks to it and
+// not to another test's server that won a race for the same free port.
+func startRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	for range 5 {
+		srv := testenv.StartRedis(t)
+		rdb := srv.Client()
+		dir, err := rdb.ConfigGet(t.Context(), "dir").Result()
+		if err != nil {
+			t.Fatalf("config get dir: %v", err)
+		}
+		if sameDir(dir["dir"], srv.Dir) {
+			return rdb
+		}
+		t.Logf("redis on %s belongs to another test (dir %s, want %s); starting another", srv.Addr, dir["dir"], srv.Dir)
+		srv.Stop()
+	}
+	t.Fatal("could not start a redis-server of this test's own")
+	return nil
+}
+
+func sameDir(a, b string) bool {
+	ra, errA := filepath.EvalSymlinks(a)
+	rb, errB := filepath.EvalSymlinks(b)
+	return errA == nil && errB == nil && ra == rb
 }
 
 func (e *env) stock() map[string]int64 {

@@ -381,27 +381,41 @@ func TestOutboxWithoutAckOrHistory(t *testing.T) {
 	}
 }
 
-func TestOutboxDetailIsJSONEncoded(t *testing.T) {
+func TestOutboxDetailIsJSONEscaped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	b := newInbox(e)
-	orderID := `q"u\o/te<&>`
+	orderID := `q"u\o/te<&>` + "\n\t\u00e9"
 	in := input(orderID)
 	in.Outbox = newOutbox(b.deliver(), "ShipmentScheduled", "ShipmentFailed")
-	in.Outbox.OnSuccess.JSON = []byte(`{"detail":"@DETAIL@","note":"@DETAIL@","text":"x@DETAIL@"}`)
+	in.Outbox.OnSuccess.JSON = []byte(`{"detail":"tracking @DETAIL@.","note":"@DETAIL@"}`)
 	e.mustDo(shop.OpSchedule, in)
 	out := e.entries(okStream)
 	if len(out) != 1 {
 		t.Fatalf("published %d events", len(out))
 	}
-	if got := eventField(t, out[0].Values["event"], "detail"); got != "SHP-"+orderID {
-		t.Fatalf("detail = %q, want %q", got, "SHP-"+orderID)
+	if got, want := eventField(t, out[0].Values["event"], "detail"), "tracking SHP-"+orderID+"."; got != want {
+		t.Fatalf("detail = %q, want %q", got, want)
 	}
 	if got := eventField(t, out[0].Values["event"], "note"); got != activities.DetailPlaceholder {
-		t.Fatalf("second placeholder = %q, want it left alone", got)
+		t.Fatalf("second placeholder = %q, want only the first one filled", got)
 	}
-	if got := eventField(t, out[0].Values["event"], "text"); got != "x"+activities.DetailPlaceholder {
-		t.Fatalf("placeholder inside a longer string = %q, want it left alone", got)
+	if h := e.history(); len(h) != 1 || h[0] != out[0].Values["event"] {
+		t.Fatalf("history = %q, want the filled event", h)
+	}
+}
+
+func TestOutboxWithoutPlaceholderIsPublishedAsIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	b := newInbox(e)
+	in := input("o1", item("book", 1))
+	in.Outbox = newOutbox(b.deliver(), "PaymentCharged", "PaymentDeclined")
+	in.Outbox.OnSuccess.JSON = []byte(`{"type":"PaymentCharged"}`)
+	e.mustDo(shop.OpCharge, in)
+	out := e.entries(okStream)
+	if len(out) != 1 || out[0].Values["event"] != `{"type":"PaymentCharged"}` {
+		t.Fatalf("published %+v, want the event unchanged", out)
 	}
 }
 

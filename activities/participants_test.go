@@ -501,20 +501,41 @@ func TestReserveIsAllOrNothing(t *testing.T) {
 func TestReserveRejectsInvalidItems(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	bad := map[string][]shop.Item{
-		"unknown SKU":    {item("sofa", 1)},
-		"quantity 0":     {item("poster", 0)},
-		"negative":       {item("poster", -3)},
-		"quantity 1001":  {item("book", 1001)},
-		"bad after good": {item("poster", 1), item("sofa", 1)},
+	bad := []struct {
+		name   string
+		items  []shop.Item
+		reason string
+	}{
+		{"unknown SKU", []shop.Item{item("sofa", 1)}, "invalid item sofa x1"},
+		{"quantity 0", []shop.Item{item("poster", 0)}, "invalid item poster x0"},
+		{"negative", []shop.Item{item("poster", -3)}, "invalid item poster x-3"},
+		{"quantity 1001", []shop.Item{item("book", 1001)}, "invalid item book x1001"},
+		{"bad after good", []shop.Item{item("poster", 1), item("sofa", 1)}, "invalid item sofa x1"},
+		{"empty SKU", []shop.Item{item("", 1)}, "invalid item  x1"},
+		{"no items", nil, "no items"},
 	}
 	before := e.stock()
-	for name, items := range bad {
-		_, err := e.do(shop.OpReserve, input("bad-"+name, items...))
+	for i, c := range bad {
+		in := activities.OrderInput{OrderID: "bad-" + strconv.Itoa(i), Items: c.items}
+		res, err := e.do(shop.OpReserve, in)
 		wantBusiness(t, err, activities.ErrTypeInventoryRejected)
-		if got := e.stock(); !reflect.DeepEqual(got, before) {
-			t.Fatalf("%s: stock = %v, want %v", name, got, before)
+		if res.Detail != c.reason || res.Duplicate {
+			t.Fatalf("%s: reserve = %+v, want detail %q", c.name, res, c.reason)
 		}
+		res, err = e.do(shop.OpReserve, in)
+		wantBusiness(t, err, activities.ErrTypeInventoryRejected)
+		if !res.Duplicate || res.Detail != c.reason {
+			t.Fatalf("%s: retried reserve = %+v, want the recorded refusal", c.name, res)
+		}
+		if got := e.stock(); !reflect.DeepEqual(got, before) {
+			t.Fatalf("%s: stock = %v, want %v", c.name, got, before)
+		}
+		if res := e.mustDo(shop.OpRelease, in); res.Detail != "nothing reserved" {
+			t.Fatalf("%s: release = %+v", c.name, res)
+		}
+	}
+	if got := e.stock(); !reflect.DeepEqual(got, before) {
+		t.Fatalf("stock = %v, want %v", got, before)
 	}
 }
 

@@ -425,3 +425,58 @@ func TestTrimKeepsUnackedEntries(t *testing.T) {
 		t.Fatalf("history after trim: %d entries, %v", len(hist), err)
 	}
 }
+
+// An entry dead-lettered while its handler was broken completes the saga
+// once it is redriven after the fix.
+func TestRedriveAfterFix(t *testing.T) {
+	h := newHarness(t)
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServicePayment, choreography.ServiceShipping} {
+		h.start(s, s+"-1")
+	}
+	broken := map[choreography.EventType]choreography.Handler{
+		choreography.OrderPlaced: func(context.Context, *choreography.Delivery) error { return fmt.Errorf("inventory database is down") },
+	}
+	cfg := fastConfig
+	cfg.MaxDeliveries = 2
+	cfg.Name = "inventory-broken"
+	c, err := h.node.Bus.NewConsumer(choreography.ServiceInventory, broken, cfg, h.node.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	if err := h.engine.Place(context.Background(), order("redrive-me", nil)); err != nil {
+		t.Fatal(err)
+	}
+	var dl []choreography.DeadLetter
+	deadline := time.Now().Add(10 * time.Second)
+	for len(dl) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		dl, _ = h.node.Bus.DeadLetters(context.Background(), 0)
+	}
+	cancel()
+	<-done
+	if len(dl) != 1 || dl[0].Type != string(choreography.OrderPlaced) || dl[0].Group != choreography.ServiceInventory || dl[0].Deliveries < 2 {
+		t.Fatalf("dead letters: %+v", dl)
+	}
+	if _, err := h.node.Bus.Redrive(context.Background(), "0-1"); err == nil {
+		t.Fatal("redrive of an unknown ID succeeded")
+	}
+	// The fix: the real inventory service runs again.
+	h.start(choreography.ServiceInventory, "inventory-1")
+	got, err := h.node.Bus.Redrive(context.Background(), dl[0].ID)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("redrive: %v %v", got, err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	out, err := h.engine.Wait(wctx, "redrive-me")
+	if err != nil || out.Status != shop.StatusCompleted {
+		t.Fatalf("after redrive: %v %v", out.Status, err)
+	}
+	if left, _ := h.node.Bus.DeadLetters(context.Background(), 0); len(left) != 0 {
+		t.Fatalf("dead-letter stream still holds %d entries", len(left))
+	}
+	waitDrained(t, h)
+}

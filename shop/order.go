@@ -170,7 +170,7 @@ func (o Order) Validate(c Catalog) error {
 		seen[it.SKU] = true
 	}
 	if err := o.Faults.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidOrder, err)
+		return fmt.Errorf("%w: %w", ErrInvalidOrder, err)
 	}
 	return nil
 }

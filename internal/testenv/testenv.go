@@ -51,11 +51,12 @@ func FreePort(tb testing.TB) int {
 
 // RedisServer is a redis-server process owned by a test.
 type RedisServer struct {
-	Addr string
-	Dir  string
-	Args []string
-	cmd  *exec.Cmd
-	tb   testing.TB
+	Addr   string
+	Dir    string
+	Args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	tb     testing.TB
 }
 
 // URL is the server's redis:// URL.
@@ -78,32 +79,55 @@ func StartRedis(tb testing.TB, extra ...string) *RedisServer {
 	}
 	s := &RedisServer{Dir: tb.TempDir(), tb: tb}
 	s.Args = append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.Dir}, extra...)
-	s.start(bin, FreePort(tb))
 	tb.Cleanup(s.Stop)
-	return s
+	// A free port can be taken by someone else between the check and the
+	// start; then try another one.
+	for range 5 {
+		if err = s.start(bin, FreePort(tb)); err == nil {
+			return s
+		}
+	}
+	tb.Fatalf("start redis-server: %v", err)
+	return nil
 }
 
-func (s *RedisServer) start(bin string, port int) {
-	s.tb.Helper()
+func (s *RedisServer) start(bin string, port int) error {
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := append([]string{"--port", strconv.Itoa(port)}, s.Args...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = nil, nil
 	if err := s.cmd.Start(); err != nil {
-		s.tb.Fatalf("start redis-server: %v", err)
+		return err
 	}
+	exited := make(chan struct{})
+	cmd := s.cmd
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s.exited = exited
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		select {
+		case <-exited:
+			s.cmd = nil
+			return fmt.Errorf("redis-server on %s exited at start (port taken?)", s.Addr)
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
+		dir, err := c.ConfigGet(ctx, "dir").Result()
 		cancel()
 		if err == nil {
-			return
+			// Answering is not enough: it must be our server, not another
+			// test's that happens to hold the port.
+			if want, _ := filepath.EvalSymlinks(s.Dir); dir["dir"] != s.Dir && dir["dir"] != want {
+				s.Stop()
+				return fmt.Errorf("port %d answered with another server (dir %s)", port, dir["dir"])
+			}
+			return nil
 		}
 		if time.Now().After(deadline) {
-			s.tb.Fatalf("redis-server on %s did not answer: %v", s.Addr, err)
+			s.Stop()
+			return fmt.Errorf("redis-server on %s did not answer: %v", s.Addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -115,7 +139,7 @@ func (s *RedisServer) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -126,7 +150,9 @@ func (s *RedisServer) Restart() {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	p, _ := strconv.Atoi(port)
 	bin, _ := exec.LookPath("redis-server")
-	s.start(bin, p)
+	if err := s.start(bin, p); err != nil {
+		s.tb.Fatalf("restart redis-server: %v", err)
+	}
 }
 
 // TemporalBinary finds the Temporal CLI: $TEMPORAL_CLI, then .bin/temporal

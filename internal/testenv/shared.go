@@ -1,0 +1,142 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+)
+
+// The functions in this file start servers that are not owned by one test:
+// a TestMain (or a sync.Once helper) starts them once for a whole test
+// binary and stops them after m.Run. They return errors instead of failing
+// a test; an error wrapping ErrMissing means a server binary is not
+// installed, which a test turns into MissingErr.
+
+// ErrMissing is wrapped when a server binary is not installed.
+var ErrMissing = errors.New("is missing")
+
+// MissingErr skips the test (or fails it under CI=true, see Missing) when
+// err wraps ErrMissing, and fails it otherwise.
+func MissingErr(tb testing.TB, err error) {
+	tb.Helper()
+	if errors.Is(err, ErrMissing) {
+		if IsCI() {
+			tb.Fatalf("%v, and CI=true forbids skipping: run .ci/run or install it", err)
+		}
+		tb.Skipf("%v; run .ci/run once to install it", err)
+	}
+	tb.Fatalf("%v", err)
+}
+
+// FreePortErr returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePortErr() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// RedisProcess is a redis-server started for a whole test binary.
+type RedisProcess struct {
+	Addr string
+	Dir  string
+	cmd  *exec.Cmd
+}
+
+// URL is the server's redis:// URL.
+func (p *RedisProcess) URL() string { return "redis://" + p.Addr + "/0" }
+
+// StartRedisProcess starts a redis-server on a free port with no
+// persistence (unless extra arguments ask for it) and waits until it
+// answers. The caller stops it with Stop.
+func StartRedisProcess(extra ...string) (*RedisProcess, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server (apt-get install -y redis-server) %w", ErrMissing)
+	}
+	dir, err := os.MkdirTemp("", "ordersaga-redis-")
+	if err != nil {
+		return nil, fmt.Errorf("redis data dir: %w", err)
+	}
+	port, err := FreePortErr()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	p := &RedisProcess{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir}
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, extra...)
+	p.cmd = exec.Command(bin, args...)
+	if err := p.cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: p.Addr})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			return nil, fmt.Errorf("redis-server on %s did not answer: %w", p.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (SIGKILL), waits for it to exit and removes its
+// data directory.
+func (p *RedisProcess) Stop() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		p.cmd = nil
+	}
+	if p.Dir != "" {
+		_ = os.RemoveAll(p.Dir)
+	}
+}
+
+// StartTemporalProcess starts a Temporal dev server (headless, in-memory)
+// on a free port, with DevServerFlags. The caller stops it with Stop.
+func StartTemporalProcess(ctx context.Context) (*TemporalServer, error) {
+	bin, err := TemporalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("the Temporal CLI (.bin/temporal; .ci/run builds it) %w", ErrMissing)
+	}
+	port, err := FreePortErr()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  bin,
+		ClientOptions: &client.Options{HostPort: addr, Namespace: "default"},
+		EnableUI:      false,
+		LogLevel:      "error",
+		ExtraArgs:     DevServerFlags,
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start Temporal dev server: %w", err)
+	}
+	return &TemporalServer{DevServer: srv, Address: addr, Namespace: "default"}, nil
+}
