@@ -76,6 +76,7 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 	if err != nil {
 		return rep, err
 	}
+	orders = slices.Clone(orders)
 	sort.Slice(orders, func(i, j int) bool { return orders[i].ID < orders[j].ID })
 	rep.Orders = len(orders)
 	states, err := readStates(ctx, rdb, src.Prefix(), orders)
@@ -142,7 +143,7 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 			}
 		}
 		if o.Status.Terminal() {
-			if err := outcomeMatches(o.Outcome, st); err != nil {
+			if err := OutcomeMatches(o.Outcome, st); err != nil {
 				bad("order %s: %v", o.ID, err)
 			}
 			if o.Status != shop.StatusCompleted && len(o.Outcome.Steps) > 0 {
@@ -224,8 +225,10 @@ func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, o
 	return out, firstErr
 }
 
-// outcomeMatches checks an outcome against what the participants recorded.
-func outcomeMatches(out shop.Outcome, st activities.OrderState) error {
+// OutcomeMatches checks an outcome against what the participants recorded:
+// every step listed done succeeded, every step listed compensated was
+// undone, and a COMPENSATED order undid each of its done steps.
+func OutcomeMatches(out shop.Outcome, st activities.OrderState) error {
 	for _, s := range out.Steps {
 		if !st.Done(s.Forward()) {
 			return fmt.Errorf("outcome lists %s done, but %s did not succeed", s, s.Forward())

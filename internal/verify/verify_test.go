@@ -1,0 +1,124 @@
+package verify_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/verify"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+func ev(op shop.Op, result string) shop.Event { return shop.Event{Op: op, Result: result} }
+
+func TestCompensationOrder(t *testing.T) {
+	cases := []struct {
+		name string
+		evs  []shop.Event
+		ok   bool
+	}{
+		{"none", nil, true},
+		{"reverse", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpSchedule, "fail"), ev(shop.OpRefund, "ok"), ev(shop.OpRelease, "ok")}, true},
+		{"forward order", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRelease, "ok"), ev(shop.OpRefund, "ok")}, false},
+		{"undo before do", []shop.Event{ev(shop.OpRelease, "ok"), ev(shop.OpReserve, "ok")}, true}, // a tombstone: release of nothing, then a refused reserve is fine
+		{"failed compensation ignored", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRefund, "fail"), ev(shop.OpRelease, "ok")}, true},
+	}
+	for _, c := range cases {
+		err := verify.CompensationOrder(c.evs)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}
+
+// fakeSource reports the orders a test says, over real participant state.
+type fakeSource struct {
+	shop.Engine
+	orders  []verify.Order
+	history map[string][]shop.Event
+}
+
+func (f *fakeSource) Mode() shop.Mode                                { return "fake" }
+func (f *fakeSource) Prefix() string                                 { return "fake:" }
+func (f *fakeSource) Orders(context.Context) ([]verify.Order, error) { return f.orders, nil }
+func (f *fakeSource) Extra(context.Context) ([]string, error)        { return nil, nil }
+func (f *fakeSource) History(_ context.Context, id string) ([]shop.Event, error) {
+	return f.history[id], nil
+}
+
+func TestCheckFindsWhatIsWrong(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	ctx := context.Background()
+	cat := shop.DefaultCatalog()
+	if err := activities.Seed(ctx, rdb, "fake:", cat); err != nil {
+		t.Fatal(err)
+	}
+	p := activities.New(rdb, "fake:", cat)
+	in := func(id string) activities.OrderInput {
+		return activities.OrderInput{OrderID: id, Items: []shop.Item{{SKU: "mug", Quantity: 2}}}
+	}
+	// done: completed. undone: reserved and charged, then compensated.
+	for _, op := range []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule} {
+		if _, err := p.Do(ctx, op, in("done")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, op := range []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpRefund, shop.OpRelease} {
+		if _, err := p.Do(ctx, op, in("undone")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []shop.Step{shop.StepInventory, shop.StepPayment, shop.StepShipping}
+	src := &fakeSource{
+		orders: []verify.Order{
+			{ID: "done", Status: shop.StatusCompleted, Outcome: shop.Outcome{Status: shop.StatusCompleted, Steps: all}},
+			{ID: "undone", Status: shop.StatusCompensated, Outcome: shop.Outcome{Status: shop.StatusCompensated,
+				Steps: all[:2], Compensated: []shop.Step{shop.StepPayment, shop.StepInventory}, FailedStep: shop.StepShipping}},
+		},
+		history: map[string][]shop.Event{"undone": {ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRefund, "ok"), ev(shop.OpRelease, "ok")}},
+	}
+	check := func() verify.Report {
+		t.Helper()
+		rep, err := verify.Check(ctx, rdb, src, cat, verify.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := check(); !rep.OK() || rep.Orders != 2 || rep.Histories != 1 {
+		t.Fatalf("clean state: %+v", rep)
+	}
+
+	expect := func(what string, want string) {
+		t.Helper()
+		rep := check()
+		for _, v := range rep.Violations {
+			if strings.Contains(v, want) {
+				return
+			}
+		}
+		t.Fatalf("%s: no violation mentions %q: %v", what, want, rep.Violations)
+	}
+	// Stock that moved outside any order.
+	rdb.DecrBy(ctx, "fake:stock:mug", 1)
+	expect("stolen stock", "stock of mug")
+	rdb.IncrBy(ctx, "fake:stock:mug", 1)
+	// Money that moved outside any order.
+	rdb.HIncrBy(ctx, "fake:ledger", "charged_cents", 5)
+	expect("ledger drift", "ledger")
+	rdb.HIncrBy(ctx, "fake:ledger", "charged_cents", -5)
+	// An order that never finished.
+	src.orders = append(src.orders, verify.Order{ID: "late", Status: shop.StatusPending, Placed: time.Now().Add(-time.Hour)})
+	expect("stuck order", "order late is stuck")
+	src.orders = src.orders[:2]
+	// An outcome that claims more than happened.
+	src.orders[1].Outcome.Compensated = []shop.Step{shop.StepShipping}
+	expect("false compensation", "cancel did not succeed")
+	src.orders[1].Outcome.Compensated = []shop.Step{shop.StepPayment, shop.StepInventory}
+	// Compensations in the wrong order.
+	src.history["undone"] = []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRelease, "ok"), ev(shop.OpRefund, "ok")}
+	expect("wrong order", "not in reverse saga order")
+}
