@@ -4,11 +4,13 @@ GO            ?= go
 TEMPORAL_CLI  := github.com/temporalio/cli/cmd/temporal@v1.5.1
 BIN           := $(CURDIR)/.bin
 
-.PHONY: test vet build tools redis-check clean
+.PHONY: test vet build tools redis-check clean up down demo
 
-## test: vet, format check and the whole test suite with the race detector
+## test: vet, format check and the whole test suite with the race detector;
+## the fault tests (internal/chaos) run verbosely so they show what they did
 test: vet
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/internal/chaos$$')
+	$(GO) test -race -count=1 -timeout 10m -v ./internal/chaos
 
 vet:
 	$(GO) vet ./...
@@ -23,6 +25,19 @@ tools: $(BIN)/temporal
 
 $(BIN)/temporal:
 	GOBIN=$(BIN) $(GO) install $(TEMPORAL_CLI)
+
+## up: Temporal dev server, redis-server and the five worker processes in the
+## background, without Docker (PID files and logs in .state/; see scripts/up.sh)
+up:
+	@GO="$(GO)" scripts/up.sh
+
+## down: stop exactly what `make up` started
+down:
+	@scripts/down.sh
+
+## demo: make up, then one completed and one compensated order on both engines
+demo: up
+	@scripts/demo.sh
 
 clean:
 	rm -rf bin

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make down: stop exactly the processes `make up` started, found by their PID
+# files in .state/, workers first. A PID whose process is no longer the one
+# make up started is left alone, and so is a Redis make up did not start.
+# Data (.state/temporal.db, .state/redis/) is kept for the next `make up`.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+[ -d "$STATE" ] || {
+	say "nothing to stop"
+	exit 0
+}
+
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$STATE/.lock"
+	flock -w 60 9 || warn "make down: another make up/down still holds .state/.lock; going on anyway"
+fi
+
+stopped=0
+# Stop in reverse start order: services, then Redis, then Temporal.
+for ((i = ${#ALL_NAMES[@]} - 1; i >= 0; i--)); do
+	name=${ALL_NAMES[i]}
+	file="$STATE/$name.pid"
+	[ -f "$file" ] || continue
+	if ! pid=$(running_pid "$name"); then
+		say "== $name: not running (removing a stale PID file)"
+		rm -f "$file"
+		continue
+	fi
+	say "== stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	deadline=$((SECONDS + 30))
+	while running_pid "$name" >/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			warn "   $name did not stop within 30s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.2
+	done
+	rm -f "$file"
+	stopped=$((stopped + 1))
+done
+rm -f "$STATE/env" "$STATE/ports"
+say "make down: stopped $stopped process(es)"
