@@ -155,7 +155,7 @@ type Consumer struct {
 	cfg      ConsumerConfig
 	log      *slog.Logger
 
-	inflight sync.Map     // entry ID -> struct{}
+	inflight sync.Map     // inflightKey(stream, entry ID) -> struct{}
 	retrying atomic.Int64 // own entries waiting for a redelivery, as last seen
 	sem      chan struct{}
 	wg       sync.WaitGroup
@@ -291,7 +291,7 @@ func (c *Consumer) sweep(ctx context.Context) {
 			continue
 		}
 		for _, p := range pend {
-			if _, busy := c.inflight.Load(p.ID); busy {
+			if _, busy := c.inflight.Load(inflightKey(stream, p.ID)); busy {
 				continue
 			}
 			if p.Idle < c.backoff(p.RetryCount) {
@@ -332,7 +332,7 @@ func (c *Consumer) claim(ctx context.Context) {
 				break
 			}
 			for _, m := range msgs {
-				if _, busy := c.inflight.Load(m.ID); busy {
+				if _, busy := c.inflight.Load(inflightKey(stream, m.ID)); busy {
 					continue
 				}
 				n := c.deliveries(ctx, stream, m.ID)
@@ -374,20 +374,21 @@ func (c *Consumer) backoff(n int64) time.Duration {
 // Handlers run on a context that outlives shutdown, bounded by HandlerTimeout,
 // so shutdown waits for them instead of cutting them in half.
 func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage, deliveries int64) {
-	if _, loaded := c.inflight.LoadOrStore(m.ID, struct{}{}); loaded {
+	key := inflightKey(stream, m.ID)
+	if _, loaded := c.inflight.LoadOrStore(key, struct{}{}); loaded {
 		return
 	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		c.inflight.Delete(m.ID)
+		c.inflight.Delete(key)
 		return
 	}
 	c.wg.Add(1)
 	go func() {
 		defer func() {
 			<-c.sem
-			c.inflight.Delete(m.ID)
+			c.inflight.Delete(key)
 			c.wg.Done()
 		}()
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandlerTimeout)
@@ -395,6 +396,10 @@ func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage
 		c.handle(hctx, stream, m, deliveries)
 	}()
 }
+
+// inflightKey names an entry among all the streams a consumer reads: two
+// streams can hand out the same entry ID in the same millisecond.
+func inflightKey(stream, id string) string { return stream + " " + id }
 
 func (c *Consumer) handle(ctx context.Context, stream string, m redis.XMessage, deliveries int64) {
 	raw, _ := m.Values[fieldEvent].(string)

@@ -84,12 +84,12 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error) {
 	d := e.PollMin
 	for {
-		p, err := e.Status(ctx, orderID)
+		out, done, err := e.outcome(ctx, orderID)
 		if err != nil {
 			return shop.Outcome{}, err
 		}
-		if p.Status.Terminal() {
-			return p.Outcome, nil
+		if done {
+			return out, nil
 		}
 		t := time.NewTimer(d)
 		select {
@@ -106,19 +106,11 @@ func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error)
 // events so far say: the steps done and compensated and what runs now.
 func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, error) {
 	n := e.node
-	h, err := n.Bus.Redis.HMGet(ctx, n.orderKey(orderID), "status", "outcome").Result()
+	out, done, err := e.outcome(ctx, orderID)
 	if err != nil {
-		return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
+		return shop.Progress{}, err
 	}
-	status, _ := h[0].(string)
-	if status == "" {
-		return shop.Progress{}, fmt.Errorf("order %s: %w", orderID, shop.ErrUnknownOrder)
-	}
-	if outJSON, _ := h[1].(string); outJSON != "" {
-		var out shop.Outcome
-		if err := json.Unmarshal([]byte(outJSON), &out); err != nil {
-			return shop.Progress{}, fmt.Errorf("decode outcome of order %s: %w", orderID, err)
-		}
+	if done {
 		return shop.Progress{Outcome: out}, nil
 	}
 	last, err := n.Bus.Redis.LIndex(ctx, n.historyKey(orderID), -1).Result()
@@ -141,6 +133,29 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 	p.FailedStep, p.Reason = s.FailedStep, s.Reason
 	p.Current = nextOp(ev.Type)
 	return p, nil
+}
+
+// outcome returns the order's outcome and true once the order is terminal,
+// with one read of the order's hash.
+func (e *Engine) outcome(ctx context.Context, orderID string) (shop.Outcome, bool, error) {
+	n := e.node
+	h, err := n.Bus.Redis.HMGet(ctx, n.orderKey(orderID), "status", "outcome").Result()
+	if err != nil {
+		return shop.Outcome{}, false, fmt.Errorf("status of order %s: %w", orderID, err)
+	}
+	status, _ := h[0].(string)
+	if status == "" {
+		return shop.Outcome{}, false, fmt.Errorf("order %s: %w", orderID, shop.ErrUnknownOrder)
+	}
+	outJSON, _ := h[1].(string)
+	if outJSON == "" {
+		return shop.Outcome{}, false, nil
+	}
+	var out shop.Outcome
+	if err := json.Unmarshal([]byte(outJSON), &out); err != nil {
+		return shop.Outcome{}, false, fmt.Errorf("decode outcome of order %s: %w", orderID, err)
+	}
+	return out, true, nil
 }
 
 // nextOp is the operation an event sets off.

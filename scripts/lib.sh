@@ -20,6 +20,7 @@ REDIS_PASSWORD=${REDIS_PASSWORD:-ordersaga-local-only}
 DEV_SERVER_FLAGS=(
 	--dynamic-config-value system.enableActivityEagerExecution=true
 	--dynamic-config-value system.enableEagerWorkflowStart=true
+	--dynamic-config-value history.transferProcessorMaxPollRPS=1000
 )
 
 # Worker processes: PID-file name and the --services value it runs.

@@ -39,37 +39,65 @@ type statusResult struct {
 	UIURL       string      `json:"ui_url,omitempty"`
 }
 
-func (a *app) status(ctx context.Context, args []string) error {
-	fs := a.flags("status", "ORDER_ID [--mode M] [--json]", "Show an order's current status and step on each engine")
+// lookup is what status and history share: parse ORDER_ID [--mode M]
+// [--json], open the engines and ask each one about the order. An engine
+// that does not know the order is left out of found; none knowing it is an
+// error.
+type lookup[T any] struct {
+	id     string
+	modes  []shop.Mode
+	found  map[shop.Mode]T
+	asJSON bool
+}
+
+func lookupOrder[T any](a *app, ctx context.Context, args []string, name, summary string,
+	ask func(ctx context.Context, e verify.Source, id string) (T, error)) (*lookup[T], error) {
+	fs := a.flags(name, "ORDER_ID [--mode M] [--json]", summary)
 	mode := addMode(fs)
 	asJSON := fs.Bool("json", false, "print one JSON document on stdout")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	id, err := orderArg("status", pos)
+	id, err := orderArg(name, pos)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	eng, err := a.open(ctx, mode.modes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer eng.close()
-
-	var results []statusResult
-	found := false
+	l := &lookup[T]{id: id, modes: eng.modes, found: map[shop.Mode]T{}, asJSON: *asJSON}
 	for _, m := range eng.modes {
-		r := statusResult{Mode: m, OrderID: id, Steps: []shop.Step{}, Compensated: []shop.Step{}}
-		p, err := eng.byMode[m].Status(ctx, id)
+		v, err := ask(ctx, eng.byMode[m], id)
 		switch {
 		case isUnknown(err):
 		case err != nil:
-			return err
+			return nil, err
 		default:
-			found = true
+			l.found[m] = v
+		}
+	}
+	if len(l.found) == 0 {
+		return nil, fmt.Errorf("unknown order %s on %s", id, modesText(eng.modes))
+	}
+	return l, nil
+}
+
+func (a *app) status(ctx context.Context, args []string) error {
+	l, err := lookupOrder(a, ctx, args, "status", "Show an order's current status and step on each engine",
+		func(ctx context.Context, e verify.Source, id string) (shop.Progress, error) { return e.Status(ctx, id) })
+	if err != nil {
+		return err
+	}
+	id := l.id
+	var results []statusResult
+	for _, m := range l.modes {
+		r := statusResult{Mode: m, OrderID: id, Steps: []shop.Step{}, Compensated: []shop.Step{}}
+		if p, ok := l.found[m]; ok {
 			r.Found, r.Status, r.Current = true, p.Status, p.Current
 			r.Steps, r.Compensated, r.FailedStep, r.Reason = nonNil(p.Steps), nonNil(p.Compensated), p.FailedStep, p.Reason
 			if m == shop.ModeOrchestration {
@@ -78,10 +106,7 @@ func (a *app) status(ctx context.Context, args []string) error {
 		}
 		results = append(results, r)
 	}
-	if !found {
-		return fmt.Errorf("unknown order %s on %s", id, modesText(eng.modes))
-	}
-	if *asJSON {
+	if l.asJSON {
 		return a.printJSON(map[string]any{"results": results})
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
@@ -131,42 +156,21 @@ type historyResult struct {
 }
 
 func (a *app) history(ctx context.Context, args []string) error {
-	fs := a.flags("history", "ORDER_ID [--mode M] [--json]", "Show an order's timeline on each engine: every step with its time, duration and outcome")
-	mode := addMode(fs)
-	asJSON := fs.Bool("json", false, "print one JSON document on stdout")
-	pos, err := parse(fs, args)
+	l, err := lookupOrder(a, ctx, args, "history", "Show an order's timeline on each engine: every step with its time, duration and outcome",
+		func(ctx context.Context, e verify.Source, id string) ([]shop.Event, error) { return e.History(ctx, id) })
 	if err != nil {
 		return err
 	}
-	id, err := orderArg("history", pos)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	eng, err := a.open(ctx, mode.modes)
-	if err != nil {
-		return err
-	}
-	defer eng.close()
+	id := l.id
 	var results []historyResult
-	found := false
-	for _, m := range eng.modes {
+	for _, m := range l.modes {
 		r := historyResult{Mode: m, OrderID: id, Events: []shop.Event{}}
-		evs, err := eng.byMode[m].History(ctx, id)
-		switch {
-		case isUnknown(err):
-		case err != nil:
-			return err
-		default:
-			found, r.Found, r.Events = true, true, evs
+		if evs, ok := l.found[m]; ok {
+			r.Found, r.Events = true, evs
 		}
 		results = append(results, r)
 	}
-	if !found {
-		return fmt.Errorf("unknown order %s on %s", id, modesText(eng.modes))
-	}
-	if *asJSON {
+	if l.asJSON {
 		return a.printJSON(map[string]any{"results": results})
 	}
 	for i, r := range results {

@@ -44,6 +44,8 @@ var commands = []command{
 	{"history", "ORDER_ID [--mode M] [--json]", "show an order's timeline, one format for both engines", (*app).history},
 	{"verify", "[--mode M] [--json]", "check the invariants against the live state; exit 1 on any violation", (*app).verify},
 	{"stock", "[--reset] [--mode M]", "show the catalog's stock per engine; --reset starts an engine afresh", (*app).stock},
+	{"bench", benchArgs, "measure both engines on one seeded workload; --baseline compares with the bare engines", (*app).bench},
+	{"dlq", "list | redrive [ID…]", "inspect the choreography's dead-letter stream, or redrive entries after a fix", (*app).dlq},
 }
 
 // app is one invocation of the starter.
@@ -56,13 +58,16 @@ type app struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr}
 	top := flag.NewFlagSet("starter", flag.ContinueOnError)
-	top.SetOutput(stderr)
+	// A bad flag is reported once, as one line, below; the usage only on --help.
+	top.SetOutput(io.Discard)
 	a.cfg = config.Register(top)
-	top.Usage = func() { a.usage(top) }
+	top.Usage = func() {}
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			a.usage(top)
 			return 0
 		}
+		fmt.Fprintf(stderr, "starter: %v (see 'starter --help')\n", oneLine(err))
 		return 2
 	}
 	if top.NArg() == 0 {
@@ -124,6 +129,7 @@ func (a *app) usage(fs *flag.FlagSet) {
 		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintf(w, "\nGlobal flags (also accepted after the command):\n")
+	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprintf(w, "\nRun 'starter COMMAND --help' for a command's flags.\n")
 }
@@ -131,24 +137,31 @@ func (a *app) usage(fs *flag.FlagSet) {
 // flags starts a command's flag set with the global flags on it.
 func (a *app) flags(name, args, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet("starter "+name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
+	fs.SetOutput(io.Discard)
 	a.cfg.Flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(a.stderr, "Usage: starter %s %s\n\n%s.\n\nFlags:\n", name, args, summary)
+		fs.SetOutput(a.stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
 
-// parse parses flags and positional arguments in any order.
+// parse parses flags and positional arguments in any order. It prints the
+// usage on --help; a bad flag is left to the caller to report as one line.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	help := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = help }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				help()
 				return nil, err
 			}
-			return nil, usageError{oneLine(err)}
+			return nil, usagef("%s (see '%s --help')", oneLine(err), fs.Name())
 		}
 		if fs.NArg() == 0 {
 			return pos, nil

@@ -142,9 +142,6 @@ func (a *app) order(ctx context.Context, args []string) error {
 		}
 	}
 	if len(errs) > 0 {
-		if *asJSON {
-			return errReported
-		}
 		return errors.Join(errs...)
 	}
 	return nil

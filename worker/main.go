@@ -75,8 +75,8 @@ func parse(args []string) (*options, error) {
 	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries")
 	fs.DurationVar(&o.claimIdle, "claim-idle", 30*time.Second, "take over entries another consumer left idle this long")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "handlers in flight per choreography service")
-	fs.IntVar(&o.activityPollers, "activity-pollers", 4, "Temporal activity task pollers")
-	fs.IntVar(&o.workflowPollers, "workflow-pollers", 4, "Temporal workflow task pollers")
+	fs.IntVar(&o.activityPollers, "activity-pollers", 16, "Temporal activity task pollers")
+	fs.IntVar(&o.workflowPollers, "workflow-pollers", 16, "Temporal workflow task pollers")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: worker [flags]\n\nRuns the Temporal worker and the choreography services.\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/baseline"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -30,7 +31,8 @@ func Seed(ctx context.Context, rdb redis.UniversalClient, catalog shop.Catalog) 
 }
 
 // NewWorker returns a worker on workflows.TaskQueue that runs OrderSaga and
-// the three participants over rdb. The caller starts and stops it.
+// the three participants over rdb, and the bare baseline workflow the bench
+// compares OrderSaga with. The caller starts and stops it.
 func NewWorker(c client.Client, rdb redis.UniversalClient, catalog shop.Catalog, opts worker.Options) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, opts)
 	w.RegisterWorkflow(workflows.OrderSaga)
@@ -38,6 +40,8 @@ func NewWorker(c client.Client, rdb redis.UniversalClient, catalog shop.Catalog,
 	w.RegisterActivity(&activities.Inventory{Store: st})
 	w.RegisterActivity(&activities.Payment{Store: st})
 	w.RegisterActivity(&activities.Shipping{Store: st})
+	w.RegisterWorkflow(baseline.BaselineWorkflow)
+	w.RegisterActivity(baseline.NoopActivity)
 	return w
 }
 

@@ -1,0 +1,272 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga/internal/baseline"
+	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// Names of the bare engines, as reports show them.
+const (
+	BareTemporalName = "bare Temporal: no-op workflow, 3 no-op activities"
+	BareStreamsName  = "bare Redis Streams: 4 hops, no saga logic"
+)
+
+// TemporalBaseline starts baseline.BaselineWorkflow the way the
+// orchestration engine starts OrderSaga: same task queue, same ID policies,
+// eager start. Workflow IDs are "baseline-<id>" with id from IDs.
+type TemporalBaseline struct {
+	Client client.Client
+	IDs    func(i int) string
+}
+
+var _ Target = TemporalBaseline{}
+
+func (t TemporalBaseline) workflowID(i int) string { return "baseline-" + t.IDs(i) }
+
+// Place starts the i-th baseline workflow.
+func (t TemporalBaseline) Place(ctx context.Context, i int) error {
+	opts := client.StartWorkflowOptions{
+		ID:                                       t.workflowID(i),
+		TaskQueue:                                workflows.TaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		EnableEagerStart:                         true,
+	}
+	if _, err := t.Client.ExecuteWorkflow(ctx, opts, baseline.BaselineWorkflow, t.IDs(i)); err != nil {
+		return fmt.Errorf("start baseline workflow: %w", err)
+	}
+	return nil
+}
+
+// Wait waits for the i-th baseline workflow to complete.
+func (t TemporalBaseline) Wait(ctx context.Context, i int) (shop.Status, error) {
+	if err := t.Client.GetWorkflow(ctx, t.workflowID(i), "").Get(ctx, nil); err != nil {
+		return "", err
+	}
+	return shop.StatusCompleted, nil
+}
+
+// Probe runs one baseline workflow and fails fast when no worker serves it,
+// for instance a worker built before the baseline was registered.
+func (t TemporalBaseline) Probe(ctx context.Context, id string, timeout time.Duration) error {
+	probe := TemporalBaseline{Client: t.Client, IDs: func(int) string { return id }}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := probe.Place(ctx, 0); err != nil {
+		return err
+	}
+	if _, err := probe.Wait(ctx, 0); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("no worker ran the baseline workflow within %s: is an orchestration worker with the %s workflow running on task queue %q?",
+				timeout, "BaselineWorkflow", workflows.TaskQueue)
+		}
+		return fmt.Errorf("baseline workflow: %w", err)
+	}
+	return nil
+}
+
+// StreamPipeline is the bare choreography: four consumer groups, each
+// reading one stream and, per entry, adding an entry to the next stream and
+// acking in one MULTI/EXEC; the last hop sets a done key instead. It has the
+// shape of the saga's choreography (placement, three participants, the order
+// service) without its logic: no decoding, no Lua, no dedupe, no redelivery.
+// Wait polls the done key the way the choreography engine polls the order.
+type StreamPipeline struct {
+	Redis  redis.UniversalClient
+	Prefix string // key prefix, e.g. "ordersaga:bench:"
+	IDs    func(i int) string
+	// BatchSize, Concurrency and Block tune each hop's consumer like the
+	// choreography consumer's.
+	BatchSize   int
+	Concurrency int
+	Block       time.Duration
+	// PollMin and PollMax bound Wait's polling interval, doubling from the one to the other.
+	PollMin, PollMax time.Duration
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	failed atomic.Pointer[error] // the first error of a hop, which Wait reports
+}
+
+// Hops is how many consumer groups an entry passes through.
+const Hops = 4
+
+var _ Target = (*StreamPipeline)(nil)
+
+func (p *StreamPipeline) stream(k int) string      { return fmt.Sprintf("%sstream:%d", p.Prefix, k) }
+func (p *StreamPipeline) doneKey(id string) string { return p.Prefix + "done:" + id }
+
+// Start clears the pipeline's keys, creates its groups and starts one
+// consumer per hop. Stop ends them.
+func (p *StreamPipeline) Start(ctx context.Context) error {
+	if p.Prefix == "" || p.IDs == nil {
+		return errors.New("stream pipeline needs a prefix and IDs")
+	}
+	if p.BatchSize <= 0 {
+		p.BatchSize = 64
+	}
+	if p.Concurrency <= 0 {
+		p.Concurrency = 32
+	}
+	if p.Block <= 0 {
+		p.Block = 500 * time.Millisecond
+	}
+	if p.PollMin <= 0 {
+		p.PollMin = time.Millisecond
+	}
+	p.PollMax = max(p.PollMax, p.PollMin)
+	if err := p.Clear(ctx); err != nil {
+		return err
+	}
+	for k := range Hops {
+		if err := p.Redis.XGroupCreateMkStream(ctx, p.stream(k), hopGroup(k), "0").Err(); err != nil {
+			return fmt.Errorf("create group %s: %w", hopGroup(k), err)
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	p.failed.Store(nil)
+	for k := range Hops {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := p.hop(runCtx, k); err != nil {
+				p.fail(err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (p *StreamPipeline) fail(err error) { p.failed.CompareAndSwap(nil, &err) }
+
+func hopGroup(k int) string { return fmt.Sprintf("hop%d", k+1) }
+
+// hop consumes stream k through its group until ctx is done.
+func (p *StreamPipeline) hop(ctx context.Context, k int) error {
+	sem := make(chan struct{}, p.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stream, group := p.stream(k), hopGroup(k)
+	for ctx.Err() == nil {
+		res, err := p.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: group, Consumer: group + "-1", Streams: []string{stream, ">"},
+			Count: int64(p.BatchSize), Block: p.Block,
+		}).Result()
+		if err != nil {
+			if errors.Is(err, redis.Nil) || ctx.Err() != nil {
+				continue
+			}
+			return fmt.Errorf("hop %d: read: %w", k+1, err)
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return nil
+				}
+				wg.Add(1)
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					id, _ := m.Values["id"].(string)
+					_, err := p.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+						if k+1 < Hops {
+							pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.stream(k + 1), Values: []any{"id", id}})
+						} else {
+							pipe.Set(ctx, p.doneKey(id), "1", 10*time.Minute)
+						}
+						pipe.XAck(ctx, stream, group, m.ID)
+						return nil
+					})
+					if err != nil && ctx.Err() == nil {
+						p.fail(fmt.Errorf("hop %d: %w", k+1, err))
+					}
+				}()
+			}
+		}
+	}
+	return nil
+}
+
+// Place adds the i-th entry to the first stream.
+func (p *StreamPipeline) Place(ctx context.Context, i int) error {
+	return p.Redis.XAdd(ctx, &redis.XAddArgs{Stream: p.stream(0), Values: []any{"id", p.IDs(i)}}).Err()
+}
+
+// Wait polls the i-th entry's done key until it is set.
+func (p *StreamPipeline) Wait(ctx context.Context, i int) (shop.Status, error) {
+	key := p.doneKey(p.IDs(i))
+	d := p.PollMin
+	for {
+		n, err := p.Redis.Exists(ctx, key).Result()
+		if err != nil {
+			return "", err
+		}
+		if n == 1 {
+			return shop.StatusCompleted, nil
+		}
+		if err := p.failed.Load(); err != nil {
+			return "", *err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", ctx.Err()
+		case <-t.C:
+		}
+		d = min(2*d, p.PollMax)
+	}
+}
+
+// Stop ends the consumers, waits for them and deletes the pipeline's keys.
+func (p *StreamPipeline) Stop(ctx context.Context) error {
+	if p.cancel != nil {
+		p.cancel()
+		p.wg.Wait()
+		p.cancel = nil
+	}
+	return p.Clear(ctx)
+}
+
+// Clear deletes every key under the pipeline's prefix.
+func (p *StreamPipeline) Clear(ctx context.Context) error {
+	if !strings.HasSuffix(p.Prefix, ":") {
+		return fmt.Errorf("stream pipeline prefix %q must end with ':'", p.Prefix)
+	}
+	iter := p.Redis.Scan(ctx, 0, p.Prefix+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			if err := p.Redis.Unlink(ctx, batch...).Err(); err != nil {
+				return fmt.Errorf("clear %s: %w", p.Prefix, err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("clear %s: %w", p.Prefix, err)
+	}
+	if len(batch) > 0 {
+		if err := p.Redis.Unlink(ctx, batch...).Err(); err != nil {
+			return fmt.Errorf("clear %s: %w", p.Prefix, err)
+		}
+	}
+	return nil
+}

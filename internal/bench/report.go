@@ -1,0 +1,340 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Result is one saga engine's measurement and verdict.
+type Result struct {
+	Mode shop.Mode `json:"mode"`
+	Stats
+	Statuses map[shop.Status]int `json:"statuses"`
+	// ExpectedStatuses is what the workload's fault plans lead to (see Expected).
+	ExpectedStatuses map[shop.Status]int `json:"expected_statuses"`
+	// Retries is the sum over orders of participant attempts beyond the
+	// first, for operations with a transient fault.
+	Retries int64 `json:"retries"`
+	// InvariantsOK is true when verify found no violation other than the
+	// FAILED orders the workload planned, and saw every order placed.
+	InvariantsOK bool     `json:"invariants_ok"`
+	Violations   []string `json:"violations"`
+	// PlannedFailed is how many FAILED orders verify reported that the
+	// workload planned (a declined compensation); they are not violations here.
+	PlannedFailed int `json:"planned_failed"`
+}
+
+// BaselineResult is one bare engine's measurement, with the saga engine's
+// numbers divided by it.
+type BaselineResult struct {
+	Name string `json:"name"`
+	Stats
+	// ThroughputRatio is the saga engine's throughput over the bare one's.
+	ThroughputRatio float64 `json:"throughput_ratio"`
+	// P50Ratio is the saga engine's median latency over the bare one's.
+	P50Ratio float64 `json:"p50_ratio"`
+}
+
+// SetRatios fills the ratios of b from the saga engine's stats.
+func (b *BaselineResult) SetRatios(ours Stats) {
+	b.ThroughputRatio = ratio(ours.Throughput, b.Throughput)
+	b.P50Ratio = ratio(ours.P50, b.P50)
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs            int    `json:"cpus"`
+	OS              string `json:"os"`
+	Arch            string `json:"arch"`
+	GoVersion       string `json:"go_version"`
+	RedisVersion    string `json:"redis_version,omitempty"`
+	TemporalVersion string `json:"temporal_version,omitempty"`
+	// TemporalVersionFrom says where TemporalVersion comes from.
+	TemporalVersionFrom string `json:"temporal_version_from,omitempty"`
+	TemporalSDK         string `json:"temporal_sdk,omitempty"`
+	// LoadAverage is /proc/loadavg when the run started, where there is one.
+	LoadAverage string `json:"load_average,omitempty"`
+}
+
+// Report is a whole bench run: what `starter bench --json` prints.
+type Report struct {
+	Command     string     `json:"command"`
+	Date        time.Time  `json:"date"`
+	Seed        uint64     `json:"seed"`
+	Orders      int        `json:"orders"`
+	Concurrency int        `json:"concurrency"`
+	Faults      string     `json:"faults"`
+	Results     []Result   `json:"results"`
+	Baseline    *Baselines `json:"baseline,omitempty"`
+	// OutcomesMatch is set when both engines ran: whether their status
+	// counts are the same.
+	OutcomesMatch *bool   `json:"outcomes_match,omitempty"`
+	OK            bool    `json:"ok"`
+	Machine       Machine `json:"machine"`
+}
+
+// Baselines holds the bare engines measured, each next to the saga engine it
+// is the bare form of.
+type Baselines struct {
+	Orchestration *BaselineResult `json:"orchestration,omitempty"`
+	Choreography  *BaselineResult `json:"choreography,omitempty"`
+}
+
+// For returns the baseline of a mode, or nil.
+func (b *Baselines) For(m shop.Mode) *BaselineResult {
+	if b == nil {
+		return nil
+	}
+	switch m {
+	case shop.ModeOrchestration:
+		return b.Orchestration
+	case shop.ModeChoreography:
+		return b.Choreography
+	}
+	return nil
+}
+
+// statusOrder is the order statuses are shown in.
+var statusOrder = []shop.Status{shop.StatusCompleted, shop.StatusCompensated, shop.StatusFailed}
+
+// row is one line of the results table.
+type row struct {
+	engine, throughput, p50, p90, p99, max string
+	statuses                               []string
+	retries, invariants                    string
+}
+
+func (r *Report) rows() []row {
+	var out []row
+	for _, res := range r.Results {
+		inv := "OK"
+		if !res.InvariantsOK {
+			inv = fmt.Sprintf("%d violation(s)", len(res.Violations))
+		}
+		if res.Errors > 0 {
+			inv += fmt.Sprintf(", %d error(s)", res.Errors)
+		}
+		st := make([]string, 0, len(statusOrder)+1)
+		for _, s := range statusOrder {
+			st = append(st, fmt.Sprint(res.Statuses[s]))
+		}
+		st = append(st, otherStatuses(res.Statuses))
+		out = append(out, row{
+			engine: string(res.Mode), throughput: fmt.Sprintf("%.1f", res.Throughput),
+			p50: msText(res.P50), p90: msText(res.P90), p99: msText(res.P99), max: msText(res.Max),
+			statuses: st, retries: fmt.Sprint(res.Retries), invariants: inv,
+		})
+	}
+	for _, m := range shop.Modes {
+		b := r.Baseline.For(m)
+		if b == nil {
+			continue
+		}
+		errs := "-"
+		if b.Errors > 0 {
+			errs = fmt.Sprintf("%d error(s)", b.Errors)
+		}
+		out = append(out, row{
+			engine: b.Name, throughput: fmt.Sprintf("%.1f", b.Throughput),
+			p50: msText(b.P50), p90: msText(b.P90), p99: msText(b.P99), max: msText(b.Max),
+			statuses: []string{fmt.Sprint(b.Orders - b.Errors), "-", "-", "-"}, retries: "-", invariants: errs,
+		})
+	}
+	return out
+}
+
+var tableHeader = []string{"ENGINE", "SAGAS/S", "P50", "P90", "P99", "MAX", "COMPLETED", "COMPENSATED", "FAILED", "OTHER", "RETRIES", "INVARIANTS"}
+
+func (rw row) cells() []string {
+	c := []string{rw.engine, rw.throughput, rw.p50, rw.p90, rw.p99, rw.max}
+	c = append(c, rw.statuses...)
+	return append(c, rw.retries, rw.invariants)
+}
+
+func otherStatuses(m map[shop.Status]int) string {
+	var parts []string
+	for s, n := range m {
+		if !slices.Contains(statusOrder, s) && n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func msText(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.2fs", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0fms", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1fms", v)
+	}
+	return fmt.Sprintf("%.2fms", v)
+}
+
+// RatioLines says, per saga engine with a baseline, how it compares with
+// its bare engine.
+func (r *Report) RatioLines() []string {
+	var out []string
+	for _, res := range r.Results {
+		b := r.Baseline.For(res.Mode)
+		if b == nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s vs %s: throughput %.2f× (%.0f%% of bare), p50 %.2f× (%s vs %s)",
+			res.Mode, b.Name, b.ThroughputRatio, 100*b.ThroughputRatio, b.P50Ratio, msText(res.P50), msText(b.P50)))
+	}
+	return out
+}
+
+// WriteText writes the results table and verdicts for a terminal.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(tableHeader, "\t")+"\t")
+	for _, rw := range r.rows() {
+		fmt.Fprintln(tw, strings.Join(rw.cells(), "\t")+"\t")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if lines := r.RatioLines(); len(lines) > 0 {
+		fmt.Fprintln(w)
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+	}
+	fmt.Fprintln(w)
+	for _, l := range r.verdicts() {
+		fmt.Fprintln(w, l)
+	}
+	return nil
+}
+
+// verdicts are the closing lines: invariants per engine and the agreement.
+func (r *Report) verdicts() []string {
+	var out []string
+	for _, res := range r.Results {
+		v := "invariants hold"
+		if !res.InvariantsOK {
+			v = fmt.Sprintf("%d invariant violation(s)", len(res.Violations))
+		}
+		if res.PlannedFailed > 0 {
+			v += fmt.Sprintf(" (%d FAILED order(s) planned by the workload accepted)", res.PlannedFailed)
+		}
+		if res.Errors > 0 {
+			v += fmt.Sprintf("; %d order(s) not finished: %s", res.Errors, res.FirstError)
+		}
+		out = append(out, fmt.Sprintf("%s: %s", res.Mode, v))
+		for i, vl := range res.Violations {
+			if i == 20 {
+				out = append(out, fmt.Sprintf("  … and %d more", len(res.Violations)-i))
+				break
+			}
+			out = append(out, "  - "+vl)
+		}
+	}
+	if r.OutcomesMatch != nil {
+		if *r.OutcomesMatch {
+			out = append(out, "outcomes: both engines agree ("+countsText(r.Results[0].Statuses)+")")
+		} else {
+			var parts []string
+			for _, res := range r.Results {
+				parts = append(parts, fmt.Sprintf("%s %s", res.Mode, countsText(res.Statuses)))
+			}
+			out = append(out, "outcomes DIFFER for the same seed: "+strings.Join(parts, "; "))
+		}
+	}
+	return out
+}
+
+func countsText(m map[shop.Status]int) string {
+	var parts []string
+	for _, s := range statusOrder {
+		if m[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[s], s))
+		}
+	}
+	if o := otherStatuses(m); o != "-" {
+		parts = append(parts, o)
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteMarkdown writes the report as a Markdown document.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# ordersaga bench\n\n")
+	fmt.Fprintf(&b, "Date: %s\n\n", r.Date.UTC().Format("2006-01-02 15:04:05 UTC"))
+	fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", r.Command)
+	fmt.Fprintf(&b, "Workload: %d orders (seed %d), %d in flight, faults `%s`; every order has 1–%d distinct SKUs (the scarce %q excluded) with quantities 1–%d.\n\n",
+		r.Orders, r.Seed, r.Concurrency, r.Faults, MaxItems, ScarceSKU, MaxQuantity)
+	fmt.Fprintf(&b, "## Results\n\n")
+	fmt.Fprintf(&b, "| %s |\n", strings.Join(tableHeader, " | "))
+	aligns := make([]string, len(tableHeader))
+	for i := range aligns {
+		aligns[i] = "---:"
+	}
+	aligns[0], aligns[len(aligns)-1] = "---", "---"
+	fmt.Fprintf(&b, "| %s |\n", strings.Join(aligns, " | "))
+	for _, rw := range r.rows() {
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(rw.cells(), " | "))
+	}
+	b.WriteString("\nSAGAS/S is orders over the wall time from the first placement to the last terminal status; latencies are from placement to terminal status (HDR histogram, 3 significant digits). " +
+		"RETRIES sums the participant attempts beyond the first caused by transient faults. " +
+		"FAILED orders that the workload planned (a declined compensation after a declined step) are expected and not counted as violations. " +
+		"The engines ran one after the other, each right after a reset of its state; a bare engine ran half of its units just before its saga engine and half just after, " +
+		"so that a server slowing down as work accumulates weighs on both alike.\n")
+	if lines := r.RatioLines(); len(lines) > 0 {
+		b.WriteString("\n### Against the bare engines (same run, same servers, same N and concurrency)\n\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
+	b.WriteString("\n### Verdict\n\n")
+	for _, l := range r.verdicts() {
+		if strings.HasPrefix(l, "  ") {
+			fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(l))
+			continue
+		}
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	m := r.Machine
+	b.WriteString("\n## Machine\n\n")
+	fmt.Fprintf(&b, "- CPUs: %d (runtime.NumCPU), %s/%s\n", m.CPUs, m.OS, m.Arch)
+	fmt.Fprintf(&b, "- Go: %s\n", m.GoVersion)
+	if m.RedisVersion != "" {
+		fmt.Fprintf(&b, "- Redis: %s (INFO server)\n", m.RedisVersion)
+	}
+	if m.TemporalVersion != "" {
+		fmt.Fprintf(&b, "- Temporal server: %s (%s)\n", m.TemporalVersion, m.TemporalVersionFrom)
+	}
+	if m.TemporalSDK != "" {
+		fmt.Fprintf(&b, "- Temporal Go SDK: %s\n", m.TemporalSDK)
+	}
+	if m.LoadAverage != "" {
+		fmt.Fprintf(&b, "- Load average at the start (/proc/loadavg): %s\n", m.LoadAverage)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

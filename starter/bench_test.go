@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/bench"
+	"github.com/ordersaga/ordersaga/internal/orchestration"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// benchRun runs the starter in process and returns its exit code and output.
+func benchRun(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--faults", "payment=decline:2"},
+		{"--faults", "payment=decline"},
+		{"--faults", "billing=decline:0.1"},
+		{"--faults", "payment=decline:0.1,payment=transient:0.1"},
+		{"--orders", "0"},
+		{"--concurrency", "0"},
+		{"--keep-state", "--force"},
+		{"--orders", "ten"},
+		{"--report", "/no/such/dir/bench.md"},
+		{"extra"},
+	} {
+		code, stdout, stderr := benchRun(t, append([]string{"--redis-url", "redis://127.0.0.1:1/0", "bench"}, args...)...)
+		line, ok := strings.CutSuffix(stderr, "\n")
+		if code != 2 || !ok || strings.Contains(line, "\n") || !strings.HasPrefix(line, "starter: ") || stdout != "" {
+			t.Errorf("bench %v: want exit 2 and one line on stderr, got exit %d\nstdout: %q\nstderr: %q", args, code, stdout, stderr)
+		}
+	}
+}
+
+func TestBenchPlannedFailure(t *testing.T) {
+	planned := map[string]bool{"b7-x-3": true}
+	for v, want := range map[string]bool{
+		"order b7-x-3 FAILED: PaymentDeclined: declined; compensation failed: release: x (repair it, then check again)": true,
+		"order b7-x-4 FAILED: PaymentDeclined: declined (repair it, then check again)":                                  false,
+		"order b7-x-3 is stuck: PENDING for 6m0s":                                                                       false,
+		"order b7-x-3 is COMPLETED but charge did not succeed":                                                          false,
+		"stock of book: 1 available + 0 held by orders = 1, want the initial 2":                                         false,
+	} {
+		if got := benchPlannedFailure(v, planned); got != want {
+			t.Errorf("benchPlannedFailure(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestBenchCommandLine(t *testing.T) {
+	got := benchCommandLine([]string{"--mode", "both", "--faults", "payment=decline:0.1", "--report", "my report.md"})
+	if want := "starter bench --mode both --faults payment=decline:0.1 --report 'my report.md'"; got != want {
+		t.Errorf("benchCommandLine = %q, want %q", got, want)
+	}
+}
+
+// benchStack is a redis-server, a Temporal dev server, an orchestration
+// worker and the four choreography services, all owned by one test.
+type benchStack struct {
+	redisURL, temporalAddr string
+	rdb                    *redis.Client
+}
+
+func (s *benchStack) globals() []string {
+	return []string{"--redis-url", s.redisURL, "--temporal-address", s.temporalAddr, "--namespace", "default"}
+}
+
+func startBenchStack(t *testing.T) *benchStack {
+	t.Helper()
+	var rsrv *testenv.RedisServer
+	var rdb *redis.Client
+	// A free port can be taken by another test's server before ours binds
+	// it: make sure the client talks to this test's own server.
+	for range 5 {
+		rsrv = testenv.StartRedis(t)
+		rdb = rsrv.Client()
+		dir, err := rdb.ConfigGet(t.Context(), "dir").Result()
+		if err != nil {
+			t.Fatalf("config get dir: %v", err)
+		}
+		a, _ := filepath.EvalSymlinks(dir["dir"])
+		b, _ := filepath.EvalSymlinks(rsrv.Dir)
+		if a != "" && a == b {
+			break
+		}
+		rsrv.Stop()
+		rsrv = nil
+	}
+	if rsrv == nil {
+		t.Fatal("could not start a redis-server of this test's own")
+	}
+	tsrv := testenv.StartTemporal(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	catalog := shop.DefaultCatalog()
+	ctx := t.Context()
+
+	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: tlog.NewStructuredLogger(quiet)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
+		t.Fatal(err)
+	}
+	w := orchestration.NewWorker(tc, rdb, catalog, worker.Options{})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	node := choreography.NewNode(rdb, catalog, quiet)
+	if err := node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svcCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, svc := range choreography.Services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+			if err := node.RunService(svcCtx, svc, cfg); err != nil {
+				t.Errorf("service %s: %v", svc, err)
+			}
+		}()
+	}
+	t.Cleanup(func() { stop(); wg.Wait() })
+	return &benchStack{redisURL: rsrv.URL(), temporalAddr: tsrv.Address, rdb: rdb}
+}
+
+// benchJSON is what the test reads of `bench --json`.
+type benchJSON struct {
+	Command string `json:"command"`
+	Results []struct {
+		Mode         shop.Mode           `json:"mode"`
+		Orders       int                 `json:"orders"`
+		Throughput   float64             `json:"throughput"`
+		P50          float64             `json:"p50_ms"`
+		P90          float64             `json:"p90_ms"`
+		P99          float64             `json:"p99_ms"`
+		Max          float64             `json:"max_ms"`
+		Statuses     map[shop.Status]int `json:"statuses"`
+		Retries      int64               `json:"retries"`
+		Errors       int                 `json:"errors"`
+		InvariantsOK bool                `json:"invariants_ok"`
+		Violations   []string            `json:"violations"`
+	} `json:"results"`
+	Baseline map[shop.Mode]*struct {
+		Name            string  `json:"name"`
+		Orders          int     `json:"orders"`
+		Throughput      float64 `json:"throughput"`
+		P50             float64 `json:"p50_ms"`
+		Errors          int     `json:"errors"`
+		ThroughputRatio float64 `json:"throughput_ratio"`
+		P50Ratio        float64 `json:"p50_ratio"`
+	} `json:"baseline"`
+	OutcomesMatch *bool `json:"outcomes_match"`
+	OK            bool  `json:"ok"`
+}
+
+func decodeBench(t *testing.T, stdout string) benchJSON {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	var doc benchJSON
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON document:\n%s", stdout)
+	}
+	return doc
+}
+
+func TestBenchEndToEnd(t *testing.T) {
+	s := startBenchStack(t)
+	const faults = "payment=decline:0.2,shipping=transient:0.1"
+	reportFile := filepath.Join(t.TempDir(), "bench.md")
+	args := append(s.globals(), "bench", "--mode", "both", "--orders", "40", "--concurrency", "8", "--seed", "7",
+		"--faults", faults, "--json", "--baseline", "--report", reportFile)
+	code, stdout, stderr := benchRun(t, args...)
+	if code != 0 || stderr != "" {
+		t.Fatalf("bench: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	doc := decodeBench(t, stdout)
+
+	rules, err := bench.ParseFaults(faults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := bench.Generate(7, "any", 40, rules, shop.DefaultCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := work.ExpectedStatuses()
+	if want[shop.StatusCompensated] == 0 || want[shop.StatusCompleted] == 0 {
+		t.Fatalf("seed 7 plans %v: the test needs both outcomes", want)
+	}
+	var wantRetries int64 // shipping=transient:1 retries once when shipping runs
+	for _, o := range work.Orders {
+		if _, ok := o.Faults[shop.OpSchedule]; ok && bench.Expected(o) == shop.StatusCompleted {
+			wantRetries++
+		}
+	}
+	if wantRetries == 0 {
+		t.Fatal("seed 7 plans no transient fault that runs: the test needs one")
+	}
+
+	if len(doc.Results) != 2 || doc.Results[0].Mode != shop.ModeOrchestration || doc.Results[1].Mode != shop.ModeChoreography {
+		t.Fatalf("want results for orchestration then choreography:\n%s", stdout)
+	}
+	for _, r := range doc.Results {
+		if !r.InvariantsOK || len(r.Violations) != 0 || r.Errors != 0 {
+			t.Errorf("%s: invariants_ok %v, violations %v, errors %d", r.Mode, r.InvariantsOK, r.Violations, r.Errors)
+		}
+		if r.Orders != 40 || r.Throughput <= 0 || r.P50 <= 0 || r.P50 > r.P90 || r.P90 > r.P99 || r.P99 > r.Max {
+			t.Errorf("%s: orders %d, throughput %v, p50 %v p90 %v p99 %v max %v", r.Mode, r.Orders, r.Throughput, r.P50, r.P90, r.P99, r.Max)
+		}
+		if !benchSameCounts(r.Statuses, want) {
+			t.Errorf("%s: statuses %v, the workload plans %v", r.Mode, r.Statuses, want)
+		}
+		if r.Retries != wantRetries {
+			t.Errorf("%s: %d retries, want %d", r.Mode, r.Retries, wantRetries)
+		}
+	}
+	if !benchSameCounts(doc.Results[0].Statuses, doc.Results[1].Statuses) || doc.OutcomesMatch == nil || !*doc.OutcomesMatch || !doc.OK {
+		t.Errorf("engines disagree: %v vs %v (outcomes_match %v, ok %v)", doc.Results[0].Statuses, doc.Results[1].Statuses, doc.OutcomesMatch, doc.OK)
+	}
+	for _, m := range shop.Modes {
+		b := doc.Baseline[m]
+		if b == nil {
+			t.Errorf("no %s baseline:\n%s", m, stdout)
+			continue
+		}
+		if b.Orders != 40 || b.Errors != 0 || b.Throughput <= 0 || b.P50 <= 0 || b.ThroughputRatio <= 0 || b.P50Ratio <= 0 {
+			t.Errorf("%s baseline: %+v", m, *b)
+		}
+	}
+
+	md, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	for _, want := range []string{
+		"| ENGINE | SAGAS/S | P50 | P90 | P99 | MAX | COMPLETED | COMPENSATED | FAILED | OTHER | RETRIES | INVARIANTS |",
+		"| orchestration | ", "| choreography | ", "| " + bench.BareTemporalName + " | ", "| " + bench.BareStreamsName + " | ",
+		doc.Command, "--seed 7", "Redis: ", "Temporal server: ", "CPUs: ",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+
+	// Text output: the reset is said, then the table.
+	code, stdout, stderr = benchRun(t, append(s.globals(), "bench", "--mode", "choreography", "--orders", "5", "--concurrency", "2", "--seed", "3")...)
+	if code != 0 || stderr != "" || !strings.Contains(stdout, "choreography: reset (") || !strings.Contains(stdout, "ENGINE") ||
+		!strings.Contains(stdout, "choreography: invariants hold") || strings.Contains(stdout, "orchestration") {
+		t.Errorf("text bench: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	// A broken invariant fails the run: with --keep-state, stock that moved
+	// outside any order is reported.
+	if err := s.rdb.DecrBy(t.Context(), activities.ChoreographyPrefix+"stock:mug", 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = benchRun(t, append(s.globals(), "bench", "--mode", "choreography", "--orders", "3", "--concurrency", "2", "--seed", "3", "--keep-state", "--json")...)
+	doc = decodeBench(t, stdout)
+	if code != 1 || len(doc.Results) != 1 || doc.Results[0].InvariantsOK || doc.OK || !strings.Contains(strings.Join(doc.Results[0].Violations, "\n"), "stock of mug") {
+		t.Errorf("bench after breaking stock: exit %d, want 1 and a stock violation\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
