@@ -7,7 +7,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 )
 
@@ -194,28 +192,14 @@ type TemporalServer struct {
 // ports and stops it when the test ends.
 func StartTemporal(tb testing.TB) *TemporalServer {
 	tb.Helper()
-	bin, err := TemporalBinary()
-	if err != nil {
-		Missing(tb, "the Temporal CLI (.bin/temporal; .ci/run builds it)")
-	}
-	port := FreePort(tb)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  bin,
-		ClientOptions: &client.Options{HostPort: addr, Namespace: "default"},
-		EnableUI:      false,
-		LogLevel:      "error",
-		ExtraArgs:     DevServerFlags,
-		Stdout:        io.Discard,
-		Stderr:        io.Discard,
-	})
+	srv, err := StartTemporalProcess(ctx)
 	if err != nil {
-		tb.Fatalf("start Temporal dev server: %v", err)
+		MissingErr(tb, err)
 	}
 	tb.Cleanup(func() { _ = srv.Stop() })
-	return &TemporalServer{DevServer: srv, Address: addr, Namespace: "default"}
+	return srv
 }
 
 // IsCI reports whether tests run under CI.
