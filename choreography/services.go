@@ -183,6 +183,7 @@ func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
 	if err != nil {
 		return fmt.Errorf("encode outcome of %s: %w", s.Order.ID, err)
 	}
+	s.Detail = "" // the detail of the step before says nothing about the order's end
 	msg, err := n.message(ServiceOrder, t, d.Event, s)
 	if err != nil {
 		return err
