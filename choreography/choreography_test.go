@@ -79,6 +79,24 @@ func (h *harness) start(service, name string) {
 	h.mu.Unlock()
 }
 
+// consume runs a consumer with custom handlers; the returned func stops it.
+func (h *harness) consume(service string, hs map[choreography.EventType]choreography.Handler, cfg choreography.ConsumerConfig) func() {
+	h.t.Helper()
+	c, err := h.node.Bus.NewConsumer(service, hs, cfg, h.node.Log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("consumer of %s: %v", service, err)
+		}
+	}
+}
+
 func (h *harness) startAll() {
 	for _, s := range choreography.Services {
 		h.start(s, s+"-1")

@@ -179,14 +179,7 @@ func TestHandlerDyingBeforeOrAfterCommit(t *testing.T) {
 			return next(ctx, d)
 		}
 	}
-	c, err := h.node.Bus.NewConsumer(choreography.ServicePayment, wrapped, fastConfig, h.node.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer h.consume(choreography.ServicePayment, wrapped, fastConfig)()
 
 	for i := range 4 {
 		o := order(fmt.Sprintf("crashy-%d", i), nil)
@@ -260,14 +253,8 @@ func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
 	}
 	cfg := fastConfig
 	cfg.MaxDeliveries = 3
-	c, err := h.node.Bus.NewConsumer(choreography.ServiceInventory, hs, cfg, h.node.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer h.consume(choreography.ServiceInventory, hs, cfg)()
+	ctx := context.Background()
 	if err := h.engine.Place(ctx, order("never", nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -439,13 +426,7 @@ func TestRedriveAfterFix(t *testing.T) {
 	cfg := fastConfig
 	cfg.MaxDeliveries = 2
 	cfg.Name = "inventory-broken"
-	c, err := h.node.Bus.NewConsumer(choreography.ServiceInventory, broken, cfg, h.node.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	stop := h.consume(choreography.ServiceInventory, broken, cfg)
 	if err := h.engine.Place(context.Background(), order("redrive-me", nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -455,8 +436,7 @@ func TestRedriveAfterFix(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		dl, _ = h.node.Bus.DeadLetters(context.Background(), 0)
 	}
-	cancel()
-	<-done
+	stop()
 	if len(dl) != 1 || dl[0].Type != string(choreography.OrderPlaced) || dl[0].Group != choreography.ServiceInventory || dl[0].Deliveries < 2 {
 		t.Fatalf("dead letters: %+v", dl)
 	}
