@@ -8,7 +8,7 @@ BIN           := $(CURDIR)/.bin
 
 ## test: vet, format check and the whole test suite with the race detector;
 ## the fault tests (internal/chaos) run verbosely so they show what they did
-test: vet
+test: vet tools
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/internal/chaos$$')
 	$(GO) test -race -count=1 -timeout 10m -v ./internal/chaos
 
