@@ -465,3 +465,10 @@ func Epoch(ctx context.Context, rdb redis.UniversalClient, prefix string) (time.
 	}
 	return t, nil
 }
+
+// OrderKeys returns the keys of the participants' records of one order
+// under an engine's prefix.
+func OrderKeys(prefix, orderID string) (inventory, payment, shipping string) {
+	st := Store{Prefix: prefix}
+	return st.inventoryKey(orderID), st.paymentKey(orderID), st.shippingKey(orderID)
+}

@@ -56,6 +56,9 @@ func NewBus(rdb redis.UniversalClient) *Bus {
 // Stream is the stream a service publishes to.
 func (b *Bus) Stream(service string) string { return b.Prefix + "stream:" + service }
 
+// orderKey is the order service's record of an order.
+func (b *Bus) orderKey(id string) string { return b.Prefix + "order:" + id }
+
 // DeadLetterStream holds entries no handler could process, with the reason.
 func (b *Bus) DeadLetterStream() string { return b.Prefix + "stream:deadletter" }
 

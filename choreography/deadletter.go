@@ -79,6 +79,17 @@ func (b *Bus) Redrive(ctx context.Context, ids ...string) ([]DeadLetter, error) 
 		if d.Stream == "" {
 			return done, fmt.Errorf("dead letter %s does not say where it came from", d.ID)
 		}
+		// An event of an order that no longer exists (settled, or reset)
+		// would redo work nobody accounts for any more.
+		if ev, err := Decode([]byte(d.Event)); err == nil {
+			n, err := b.Redis.Exists(ctx, b.orderKey(ev.OrderID)).Result()
+			if err != nil {
+				return done, fmt.Errorf("redrive %s: %w", d.ID, err)
+			}
+			if n == 0 {
+				return done, fmt.Errorf("dead letter %s is an event of order %s, which is unknown or already settled: not redriving it", d.ID, ev.OrderID)
+			}
+		}
 		_, err := b.Redis.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.XAdd(ctx, &redis.XAddArgs{Stream: d.Stream, Values: []any{fieldType, d.Type, fieldEvent, d.Event}})
 			p.XDel(ctx, b.DeadLetterStream(), d.ID)

@@ -2,7 +2,9 @@ package choreography_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/scenarios"
+	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -459,4 +462,83 @@ func TestRedriveAfterFix(t *testing.T) {
 		t.Fatalf("dead-letter stream still holds %d entries", len(left))
 	}
 	waitDrained(t, h)
+}
+
+// Settling folds finished orders into totals and deletes their records:
+// verify still balances, FAILED orders stay, memory goes back down, and an
+// old event of a settled order is not redriven.
+func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
+	h := newHarness(t)
+	h.startAll()
+	ctx := context.Background()
+	scenarios.Run(t, h.engine, h.rdb, activities.ChoreographyPrefix)
+	waitDrained(t, h)
+	before, err := verify.Check(ctx, h.rdb, h.engine, shop.DefaultCatalog(), verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysBefore, _ := h.rdb.DBSize(ctx).Result()
+
+	// A dead letter of a finished order, to redrive after it is settled.
+	var someID string
+	for _, o := range mustOrders(t, h) {
+		if o.Status == shop.StatusCompleted {
+			someID = o.ID
+			break
+		}
+	}
+	placed, _ := h.rdb.LIndex(ctx, activities.ChoreographyPrefix+"history:"+someID, 0).Result()
+	dl, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: h.node.Bus.DeadLetterStream(), Values: []any{
+		"stream", h.node.Bus.Stream(choreography.ServiceOrder), "group", choreography.ServiceInventory, "id", "1-1",
+		"reason", "test", "deliveries", "1", "type", "OrderPlaced", "event", placed}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := h.node.Settle(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := before.Statuses[shop.StatusFailed]
+	if n != before.Orders-failed {
+		t.Fatalf("settled %d orders, want %d (all but the %d FAILED)", n, before.Orders-failed, failed)
+	}
+	if again, _ := h.node.Settle(ctx, 0, 1000); again != 0 {
+		t.Fatalf("a second settle settled %d more", again)
+	}
+	h.engine.ExpectDeadLetters = 1
+	after, err := verify.Check(ctx, h.rdb, h.engine, shop.DefaultCatalog(), verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Orders != before.Orders || after.Settled != n || !maps.Equal(after.Statuses, before.Statuses) {
+		t.Fatalf("after settling: %d orders %v (%d settled), before %d %v", after.Orders, after.Statuses, after.Settled, before.Orders, before.Statuses)
+	}
+	if len(after.Violations) != failed {
+		t.Fatalf("after settling, want only the %d FAILED orders reported: %v", failed, after.Violations)
+	}
+	keysAfter, _ := h.rdb.DBSize(ctx).Result()
+	if keysAfter >= keysBefore-int64(4*n) {
+		t.Fatalf("%d keys before settling, %d after: records were not deleted", keysBefore, keysAfter)
+	}
+	if _, err := h.engine.Status(ctx, someID); !errors.Is(err, shop.ErrUnknownOrder) {
+		t.Fatalf("status of a settled order: %v", err)
+	}
+	if _, err := h.node.Bus.Redrive(ctx, dl); err == nil || !strings.Contains(err.Error(), "already settled") {
+		t.Fatalf("redrive of a settled order's event: %v", err)
+	}
+	// Tampering with the settled totals is caught.
+	h.rdb.HIncrBy(ctx, activities.ChoreographyPrefix+"settled", "net_cents", 1)
+	if rep, _ := verify.Check(ctx, h.rdb, h.engine, shop.DefaultCatalog(), verify.Options{}); rep.OK() || len(rep.Violations) == failed {
+		t.Fatalf("a wrong settled total went unnoticed: %v", rep.Violations)
+	}
+}
+
+func mustOrders(t *testing.T, h *harness) []verify.Order {
+	t.Helper()
+	orders, err := h.engine.Orders(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orders
 }

@@ -68,7 +68,7 @@ func NewNode(rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) 
 	}
 }
 
-func (n *Node) orderKey(id string) string   { return n.Bus.Prefix + "order:" + id }
+func (n *Node) orderKey(id string) string   { return n.Bus.orderKey(id) }
 func (n *Node) historyKey(id string) string { return n.Bus.Prefix + "history:" + id }
 func (n *Node) ordersKey() string           { return n.Bus.Prefix + "orders" }
 
@@ -242,9 +242,10 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 	return c.Run(ctx)
 }
 
-// RunTrimmer trims acked stream history older than retention every interval
-// until ctx is done.
-func (n *Node) RunTrimmer(ctx context.Context, interval, retention time.Duration) {
+// RunTrimmer, every interval until ctx is done, trims acked stream history
+// older than retention and, when orderRetention is positive, settles the
+// finished orders placed longer ago than that (see Settle).
+func (n *Node) RunTrimmer(ctx context.Context, interval, retention, orderRetention time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -257,6 +258,21 @@ func (n *Node) RunTrimmer(ctx context.Context, interval, retention time.Duration
 				n.Log.Warn("trim streams failed", "err", err)
 			} else if removed > 0 {
 				n.Log.Debug("trimmed streams", "entries", removed)
+			}
+			if orderRetention <= 0 {
+				continue
+			}
+			for ctx.Err() == nil {
+				settled, err := n.Settle(ctx, orderRetention, 1000)
+				if err != nil && ctx.Err() == nil {
+					n.Log.Warn("settle orders failed", "err", err)
+				}
+				if settled > 0 {
+					n.Log.Debug("settled orders", "orders", settled)
+				}
+				if err != nil || settled < 1000 {
+					break
+				}
 			}
 		}
 	}

@@ -266,7 +266,11 @@ func (a *app) verify(ctx context.Context, args []string) error {
 			if !r.OK() {
 				verdict = fmt.Sprintf("%d violation(s)", len(r.Violations))
 			}
-			fmt.Fprintf(a.stdout, "%s: %d orders (%s), %d histories checked: %s\n", r.Mode, r.Orders, statusCounts(r.Statuses), r.Histories, verdict)
+			settled := ""
+			if r.Settled > 0 {
+				settled = fmt.Sprintf(", %d of them settled", r.Settled)
+			}
+			fmt.Fprintf(a.stdout, "%s: %d orders (%s%s), %d histories checked: %s\n", r.Mode, r.Orders, statusCounts(r.Statuses), settled, r.Histories, verdict)
 			for _, v := range r.Violations {
 				fmt.Fprintf(a.stdout, "  - %s\n", v)
 			}

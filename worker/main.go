@@ -57,6 +57,7 @@ type options struct {
 	logLevel        string
 	retention       time.Duration
 	trimEvery       time.Duration
+	orderRetention  time.Duration
 	claimIdle       time.Duration
 	concurrency     int
 	activityPollers int
@@ -71,8 +72,9 @@ func parse(args []string) (*options, error) {
 	host, _ := os.Hostname()
 	fs.StringVar(&o.consumerName, "consumer-name", host, "consumer name prefix within each group; keep it stable across restarts, distinct per instance")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart and never trimmed)")
-	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries")
+	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart, see --order-retention)")
+	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries and settles old orders")
+	fs.DurationVar(&o.orderRetention, "order-retention", 24*time.Hour, "keep a finished order's own records (status, history, participant state) this long, then fold it into the settled totals; 0 keeps them forever")
 	fs.DurationVar(&o.claimIdle, "claim-idle", 30*time.Second, "take over entries another consumer left idle this long")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "handlers in flight per choreography service")
 	fs.IntVar(&o.activityPollers, "activity-pollers", 16, "Temporal activity task pollers")
@@ -172,7 +174,7 @@ func run(ctx context.Context, args []string) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				node.RunTrimmer(ctx, o.trimEvery, o.retention)
+				node.RunTrimmer(ctx, o.trimEvery, o.retention, o.orderRetention)
 			}()
 		}
 	}

@@ -118,3 +118,7 @@ func (s *Source) order(ctx context.Context, workflowID string, start time.Time, 
 // Extra has nothing to add for orchestration: Temporal keeps no queue of
 // ours that could be left behind.
 func (s *Source) Extra(context.Context) ([]string, error) { return nil, nil }
+
+// Settled is zero: orchestration keeps each order's participant records, and
+// Temporal applies its own retention to workflow histories.
+func (s *Source) Settled(context.Context) (verify.Settled, error) { return verify.Settled{}, nil }

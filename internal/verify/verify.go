@@ -5,7 +5,9 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -34,6 +36,28 @@ type Source interface {
 	Orders(ctx context.Context) ([]Order, error)
 	// Extra checks that only this engine has (pending stream entries, …).
 	Extra(ctx context.Context) ([]string, error)
+	// Settled returns the totals of orders whose own records were folded
+	// away by the engine's order retention (zero when it has none).
+	Settled(ctx context.Context) (Settled, error)
+}
+
+// Settled is what settled orders still account for: their statuses, the
+// stock they hold per SKU, and their charges and refunds.
+type Settled struct {
+	Statuses map[shop.Status]int `json:"statuses"`
+	Held     map[string]int64    `json:"held"`
+	NetCents int64               `json:"net_cents"`
+	Charges  int64               `json:"charges"`
+	Refunds  int64               `json:"refunds"`
+}
+
+// Count is how many orders were settled.
+func (s Settled) Count() int {
+	n := 0
+	for _, c := range s.Statuses {
+		n += c
+	}
+	return n
 }
 
 // Options tune a check.
@@ -49,8 +73,11 @@ type Options struct {
 
 // Report is the result of checking one engine.
 type Report struct {
-	Mode       shop.Mode           `json:"mode"`
-	Orders     int                 `json:"orders"`
+	Mode   shop.Mode `json:"mode"`
+	Orders int       `json:"orders"`
+	// Settled is how many of the orders were settled by order retention:
+	// they count in Orders and Statuses through their totals only.
+	Settled    int                 `json:"settled"`
 	Statuses   map[shop.Status]int `json:"statuses"`
 	Histories  int                 `json:"histories_checked"`
 	Violations []string            `json:"violations"`
@@ -72,20 +99,22 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 		rep.Violations = append(rep.Violations, fmt.Sprintf(format, args...))
 	}
 
-	orders, err := src.Orders(ctx)
+	orders, states, settled, err := snapshot(ctx, rdb, src)
 	if err != nil {
 		return rep, err
 	}
-	orders = slices.Clone(orders)
-	sort.Slice(orders, func(i, j int) bool { return orders[i].ID < orders[j].ID })
 	rep.Orders = len(orders)
-	states, err := readStates(ctx, rdb, src.Prefix(), orders)
-	if err != nil {
-		return rep, err
+	rep.Settled = settled.Count()
+	rep.Orders += rep.Settled
+	for s, c := range settled.Statuses {
+		rep.Statuses[s] += c
 	}
 
 	unreleased := map[string]int64{}
-	var charges, refunds, net int64
+	for sku, q := range settled.Held {
+		unreleased[sku] += q
+	}
+	charges, refunds, net := settled.Charges, settled.Refunds, settled.NetCents
 	var compensated []Order
 	for i, o := range orders {
 		rep.Statuses[o.Status]++
@@ -201,6 +230,45 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 	return rep, nil
 }
 
+// snapshot reads the orders, their participant records and the settled
+// totals. Settling can run meanwhile (the order service does it in the
+// background), so the read is repeated until the totals did not move during
+// it; an order settled between the listing and the reading of its records
+// would otherwise count twice or not at all.
+func snapshot(ctx context.Context, rdb redis.UniversalClient, src Source) ([]Order, []activities.OrderState, Settled, error) {
+	for attempt := 1; ; attempt++ {
+		before, err := src.Settled(ctx)
+		if err != nil {
+			return nil, nil, Settled{}, err
+		}
+		orders, err := src.Orders(ctx)
+		if err != nil {
+			return nil, nil, Settled{}, err
+		}
+		orders = slices.Clone(orders)
+		sort.Slice(orders, func(i, j int) bool { return orders[i].ID < orders[j].ID })
+		states, err := readStates(ctx, rdb, src.Prefix(), orders)
+		if err != nil {
+			return nil, nil, Settled{}, err
+		}
+		after, err := src.Settled(ctx)
+		if err != nil {
+			return nil, nil, Settled{}, err
+		}
+		if reflect.DeepEqual(before, after) {
+			return orders, states, after, nil
+		}
+		if attempt == 10 {
+			return nil, nil, Settled{}, fmt.Errorf("orders kept being settled while they were read; check again")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, Settled{}, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
 func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, orders []Order) ([]activities.OrderState, error) {
 	out := make([]activities.OrderState, len(orders))
 	var mu sync.Mutex
@@ -263,6 +331,9 @@ func checkHistories(ctx context.Context, src Source, orders []Order) ([]string, 
 			h, err := src.History(ctx, o.ID)
 			mu.Lock()
 			defer mu.Unlock()
+			if errors.Is(err, shop.ErrUnknownOrder) {
+				return // settled since the snapshot: its books were checked there
+			}
 			if err != nil {
 				if firstErr == nil {
 					firstErr = err

@@ -41,10 +41,11 @@ type fakeSource struct {
 	history map[string][]shop.Event
 }
 
-func (f *fakeSource) Mode() shop.Mode                                { return "fake" }
-func (f *fakeSource) Prefix() string                                 { return "fake:" }
-func (f *fakeSource) Orders(context.Context) ([]verify.Order, error) { return f.orders, nil }
-func (f *fakeSource) Extra(context.Context) ([]string, error)        { return nil, nil }
+func (f *fakeSource) Mode() shop.Mode                                 { return "fake" }
+func (f *fakeSource) Prefix() string                                  { return "fake:" }
+func (f *fakeSource) Orders(context.Context) ([]verify.Order, error)  { return f.orders, nil }
+func (f *fakeSource) Extra(context.Context) ([]string, error)         { return nil, nil }
+func (f *fakeSource) Settled(context.Context) (verify.Settled, error) { return verify.Settled{}, nil }
 func (f *fakeSource) History(_ context.Context, id string) ([]shop.Event, error) {
 	return f.history[id], nil
 }
