@@ -258,6 +258,14 @@ func (c *Consumer) drainOwnPending(ctx context.Context) error {
 				Group: c.group, Consumer: c.cfg.Name, Streams: []string{stream, start},
 				Count: int64(c.cfg.BatchSize),
 			}).Result()
+			if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
+				// The stream was deleted under us (a reset): set it up again;
+				// a new group has nothing pending for this consumer.
+				if err := c.bus.Setup(ctx); err != nil {
+					return err
+				}
+				break
+			}
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return fmt.Errorf("read own pending of %s: %w", stream, err)
 			}

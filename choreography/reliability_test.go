@@ -542,3 +542,25 @@ func mustOrders(t *testing.T, h *harness) []verify.Order {
 	}
 	return orders
 }
+
+// A reset deletes the streams and groups under running services; they set
+// them up again and keep serving.
+func TestServicesSurviveAReset(t *testing.T) {
+	h := newHarness(t)
+	h.startAll()
+	ctx := context.Background()
+	if out := h.run(order("before-reset", nil)); out.Status != shop.StatusCompleted {
+		t.Fatalf("before reset: %s", out.Status)
+	}
+	for i := range 3 {
+		if _, err := activities.Reset(ctx, h.rdb, activities.ChoreographyPrefix, shop.DefaultCatalog()); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.node.Bus.Setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if out := h.run(order(fmt.Sprintf("after-reset-%d", i), nil)); out.Status != shop.StatusCompleted {
+			t.Fatalf("after reset %d: %s", i, out.Status)
+		}
+	}
+}
