@@ -458,6 +458,18 @@ func safeCall(ctx context.Context, h Handler, d *Delivery) (err error) {
 	return h(ctx, d)
 }
 
+// deadLetterScript moves an entry that is still pending to the dead-letter
+// stream and acks it. Checking that it is pending makes it safe to run twice
+// (a client retrying after a lost reply must not dead-letter it again).
+// KEYS: stream, dead-letter stream. ARGV: group, entry ID, then the fields.
+var deadLetterScript = redis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
 // deadLetter moves an entry to the dead-letter stream with its reason and
 // acks it, atomically, so the stream keeps flowing.
 func (c *Consumer) deadLetter(ctx context.Context, stream string, m redis.XMessage, deliveries int64, reason string) {
@@ -466,15 +478,12 @@ func (c *Consumer) deadLetter(ctx context.Context, stream string, m redis.XMessa
 	if raw == "" && typ == "" {
 		raw = fmt.Sprint(m.Values)
 	}
-	_, err := c.bus.Redis.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAdd(ctx, &redis.XAddArgs{Stream: c.bus.DeadLetterStream(), Values: []any{
-			"stream", stream, "group", c.group, "id", m.ID, "reason", reason,
-			"deliveries", strconv.FormatInt(deliveries, 10), "time", time.Now().UTC().Format(time.RFC3339Nano),
-			fieldType, typ, fieldEvent, raw,
-		}})
-		p.XAck(ctx, stream, c.group, m.ID)
-		return nil
-	})
+	err := deadLetterScript.Run(ctx, c.bus.Redis, []string{stream, c.bus.DeadLetterStream()},
+		c.group, m.ID,
+		"stream", stream, "group", c.group, "id", m.ID, "reason", reason,
+		"deliveries", strconv.FormatInt(deliveries, 10), "time", time.Now().UTC().Format(time.RFC3339Nano),
+		fieldType, typ, fieldEvent, raw,
+	).Err()
 	if err != nil {
 		c.log.Error("dead-letter failed; entry stays pending", "stream", stream, "id", m.ID, "err", err)
 		return
