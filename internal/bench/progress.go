@@ -62,13 +62,14 @@ func (p *Progress) Add() {
 	}
 }
 
-// Stop stops drawing and clears the line.
+// Stop stops drawing, shows the final count and clears the line.
 func (p *Progress) Stop() {
 	if p == nil {
 		return
 	}
 	close(p.stop)
 	p.finished.Wait()
+	p.draw() // the final count, whatever the ticker last showed
 	fmt.Fprint(p.w, "\r\033[K")
 }
 
