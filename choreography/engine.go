@@ -38,10 +38,16 @@ func (e *Engine) Mode() shop.Mode { return shop.ModeChoreography }
 
 // placeScript records a new order and publishes OrderPlaced, once.
 // KEYS: order hash, history list, order stream, orders index.
-// ARGV: order JSON, event JSON, time, time in ms, order ID.
+// ARGV: order JSON, event JSON, time, time in ms, order ID, placement token.
+// The token tells a client's retry of this very placement (its reply lost
+// to a dropped connection), which succeeds, from a second placement of the
+// same order ID, which is refused.
 var placeScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'PENDING', 'order', ARGV[1], 'placed_at', ARGV[3])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'placement') == ARGV[6] then return 1 end
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'PENDING', 'order', ARGV[1], 'placed_at', ARGV[3], 'placement', ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 redis.call('XADD', KEYS[3], '*', 'type', 'OrderPlaced', 'event', ARGV[2])
 redis.call('RPUSH', KEYS[2], ARGV[2])
@@ -70,7 +76,7 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	}
 	created, err := placeScript.Run(ctx, n.Bus.Redis,
 		[]string{n.orderKey(o.ID), n.historyKey(o.ID), n.Bus.Stream(ServiceOrder), n.ordersKey()},
-		orderJSON, evJSON, now.UTC().Format(time.RFC3339Nano), now.UnixMilli(), o.ID).Int()
+		orderJSON, evJSON, now.UTC().Format(time.RFC3339Nano), now.UnixMilli(), o.ID, ev.ID).Int()
 	if err != nil {
 		return fmt.Errorf("place order %s: %w", o.ID, err)
 	}
