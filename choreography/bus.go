@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +160,7 @@ type Consumer struct {
 	log      *slog.Logger
 
 	inflight sync.Map     // inflightKey(stream, entry ID) -> struct{}
+	running  atomic.Int64 // handlers in flight
 	retrying atomic.Int64 // own entries waiting for a redelivery, as last seen
 	sem      chan struct{}
 	wg       sync.WaitGroup
@@ -196,6 +198,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.drainOwnPending(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
+	// XREADGROUP's arguments: every stream, then ">" (new entries) for each.
+	streams := append(slices.Clone(c.streams), slices.Repeat([]string{">"}, len(c.streams))...)
 	var lastSweep, lastClaim time.Time
 	for ctx.Err() == nil {
 		now := time.Now()
@@ -212,11 +216,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 		block := c.cfg.Block
 		if (c.retrying.Load() > 0 || c.hasInflight()) && block > c.cfg.RetryBase {
 			block = c.cfg.RetryBase
-		}
-		streams := make([]string, 0, 2*len(c.streams))
-		streams = append(streams, c.streams...)
-		for range c.streams {
-			streams = append(streams, ">")
 		}
 		res, err := c.bus.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: c.group, Consumer: c.cfg.Name, Streams: streams,
@@ -243,11 +242,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Consumer) hasInflight() bool {
-	found := false
-	c.inflight.Range(func(any, any) bool { found = true; return false })
-	return found
-}
+func (c *Consumer) hasInflight() bool { return c.running.Load() > 0 }
 
 // drainOwnPending re-reads entries delivered to this consumer name but not acked.
 func (c *Consumer) drainOwnPending(ctx context.Context) error {
@@ -396,10 +391,12 @@ func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage
 		return
 	}
 	c.wg.Add(1)
+	c.running.Add(1)
 	go func() {
 		defer func() {
 			<-c.sem
 			c.inflight.Delete(key)
+			c.running.Add(-1)
 			c.wg.Done()
 		}()
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandlerTimeout)

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/bench"
+	"github.com/ordersaga/ordersaga/internal/parallel"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -396,39 +396,26 @@ func (a *app) benchBaseline(ctx context.Context, eng *engines, m shop.Mode, work
 // attempts beyond the first that the participants counted.
 func benchRetries(ctx context.Context, eng *engines, m shop.Mode, work bench.Workload) (int64, error) {
 	prefix := eng.byMode[m].Prefix()
-	var (
-		total    atomic.Int64
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	sem := make(chan struct{}, 16)
+	var orders []shop.Order
 	for _, o := range work.Orders {
-		if !bench.HasTransient(o) {
-			continue
+		if bench.HasTransient(o) {
+			orders = append(orders, o)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			st, err := activities.ReadOrderState(ctx, eng.rdb, prefix, o.ID)
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-				return
-			}
-			for _, s := range st.Ops {
-				if s.Attempts > 1 {
-					total.Add(s.Attempts - 1)
-				}
-			}
-		}()
 	}
-	wg.Wait()
-	return total.Load(), firstErr
+	var total atomic.Int64
+	err := parallel.Do(len(orders), 16, func(i int) error {
+		st, err := activities.ReadOrderState(ctx, eng.rdb, prefix, orders[i].ID)
+		if err != nil {
+			return err
+		}
+		for _, s := range st.Ops {
+			if s.Attempts > 1 {
+				total.Add(s.Attempts - 1)
+			}
+		}
+		return nil
+	})
+	return total.Load(), err
 }
 
 // benchVerify checks an engine's invariants once its queues have settled: an

@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(o.services))
+	var node *choreography.Node // shared by the choreography services of this process
 	for _, svc := range o.services {
 		if svc == ServiceOrchestration {
 			if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
@@ -152,9 +153,11 @@ func run(ctx context.Context, args []string) error {
 			defer w.Stop() // drains in-flight activities
 			continue
 		}
-		node := choreography.NewNode(rdb, catalog, log)
-		if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
-			return err
+		if node == nil {
+			node = choreography.NewNode(rdb, catalog, log)
+			if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
+				return err
+			}
 		}
 		cfg := choreography.ConsumerConfig{
 			Name:        o.consumerName + "-" + svc,

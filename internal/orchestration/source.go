@@ -3,7 +3,6 @@ package orchestration
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,6 +10,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/parallel"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -66,26 +66,12 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 	}
 
 	out := make([]verify.Order, len(all))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, 16)
-	for i, l := range all {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			o, err := s.order(ctx, l.id, l.start, l.status)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			out[i] = o
-		}()
-	}
-	wg.Wait()
-	return out, firstErr
+	err = parallel.Do(len(all), 16, func(i int) error {
+		var err error
+		out[i], err = s.order(ctx, all[i].id, all[i].start, all[i].status)
+		return err
+	})
+	return out, err
 }
 
 func (s *Source) order(ctx context.Context, workflowID string, start time.Time, status enums.WorkflowExecutionStatus) (verify.Order, error) {

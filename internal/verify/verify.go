@@ -10,12 +10,12 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/parallel"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -271,26 +271,12 @@ func snapshot(ctx context.Context, rdb redis.UniversalClient, src Source) ([]Ord
 
 func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, orders []Order) ([]activities.OrderState, error) {
 	out := make([]activities.OrderState, len(orders))
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i, o := range orders {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			st, err := activities.ReadOrderState(ctx, rdb, prefix, o.ID)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			out[i] = st
-		}()
-	}
-	wg.Wait()
-	return out, firstErr
+	err := parallel.Do(len(orders), 16, func(i int) error {
+		var err error
+		out[i], err = activities.ReadOrderState(ctx, rdb, prefix, orders[i].ID)
+		return err
+	})
+	return out, err
 }
 
 // OutcomeMatches checks an outcome against what the participants recorded:
@@ -318,36 +304,23 @@ func OutcomeMatches(out shop.Outcome, st activities.OrderState) error {
 }
 
 func checkHistories(ctx context.Context, src Source, orders []Order) ([]string, error) {
-	var mu sync.Mutex
-	var problems []string
-	var firstErr error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, o := range orders {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			h, err := src.History(ctx, o.ID)
-			mu.Lock()
-			defer mu.Unlock()
-			if errors.Is(err, shop.ErrUnknownOrder) {
-				return // settled since the snapshot: its books were checked there
-			}
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			if err := CompensationOrder(h); err != nil {
-				problems = append(problems, fmt.Sprintf("order %s: %v", o.ID, err))
-			}
-		}()
-	}
-	wg.Wait()
+	problems := make([]string, len(orders))
+	err := parallel.Do(len(orders), 8, func(i int) error {
+		h, err := src.History(ctx, orders[i].ID)
+		if errors.Is(err, shop.ErrUnknownOrder) {
+			return nil // settled since the snapshot: its books were checked there
+		}
+		if err != nil {
+			return err
+		}
+		if err := CompensationOrder(h); err != nil {
+			problems[i] = fmt.Sprintf("order %s: %v", orders[i].ID, err)
+		}
+		return nil
+	})
+	problems = slices.DeleteFunc(problems, func(p string) bool { return p == "" })
 	sort.Strings(problems)
-	return problems, firstErr
+	return problems, err
 }
 
 // CompensationOrder checks a timeline: each compensation happens after the
