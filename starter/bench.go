@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
@@ -351,10 +352,13 @@ func (a *app) benchBaseline(ctx context.Context, eng *engines, m shop.Mode, work
 	)
 	switch m {
 	case shop.ModeOrchestration:
-		t := bench.TemporalBaseline{Client: eng.tc, IDs: ids}
-		if err := t.Probe(ctx, "probe-"+work.Nonce, 15*time.Second); err != nil {
+		t := &bench.TemporalBaseline{Client: eng.tc, IDs: ids, WorkerOptions: worker.Options{
+			MaxConcurrentActivityTaskPollers: 16, MaxConcurrentWorkflowTaskPollers: 16,
+		}}
+		if err := t.Start(); err != nil {
 			return nil, err
 		}
+		defer t.Stop()
 		name, label = bench.BareTemporalName, "bare Temporal"
 		part = func(base, size int) (bench.Run, error) {
 			return measure(label, size, bench.Offset{Target: t, Base: base}), nil

@@ -21,9 +21,9 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/bench"
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // benchRun runs the starter in process and returns its exit code and output.
@@ -127,7 +127,7 @@ func startBenchStack(t *testing.T) *benchStack {
 	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
 		t.Fatal(err)
 	}
-	w := orchestration.NewWorker(tc, rdb, catalog, worker.Options{})
+	w := workflows.NewWorker(tc, rdb, catalog, worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

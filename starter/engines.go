@@ -11,9 +11,9 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // engines holds the connections one command needs.
@@ -44,7 +44,7 @@ func (a *app) open(ctx context.Context, modes []shop.Mode) (*engines, error) {
 				return nil, err
 			}
 			e.tc = tc
-			e.byMode[m] = orchestration.NewEngine(tc, e.catalog).WithRedis(rdb)
+			e.byMode[m] = workflows.NewEngine(tc, e.catalog).WithRedis(rdb)
 		case shop.ModeChoreography:
 			node := choreography.NewNode(rdb, e.catalog, quiet)
 			if err := node.Bus.Setup(ctx); err != nil {

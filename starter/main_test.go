@@ -23,9 +23,9 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // The tests of this package share one stack, started on first use and
@@ -105,7 +105,7 @@ func startStack() (*stack, error) {
 	if err != nil {
 		return fail(fmt.Errorf("dial temporal: %w", err))
 	}
-	w := orchestration.NewWorker(s.tc, s.rdb, catalog, worker.Options{})
+	w := workflows.NewWorker(s.tc, s.rdb, catalog, worker.Options{})
 	if err := w.Start(); err != nil {
 		return fail(fmt.Errorf("start worker: %w", err))
 	}

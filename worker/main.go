@@ -25,8 +25,8 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/config"
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // ServiceOrchestration is the --services name of the Temporal worker.
@@ -142,7 +142,7 @@ func run(ctx context.Context, args []string) error {
 				return err
 			}
 			defer tc.Close()
-			w := orchestration.NewWorker(tc, rdb, catalog, worker.Options{
+			w := workflows.NewWorker(tc, rdb, catalog, worker.Options{
 				MaxConcurrentActivityTaskPollers: o.activityPollers,
 				MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
 			})

@@ -13,9 +13,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // recordEnv turns TestRecordHistories on.
@@ -48,7 +48,7 @@ func TestRecordHistories(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client()
 	tsrv := testenv.StartTemporal(t)
 	catalog := shop.DefaultCatalog()
-	if err := orchestration.Seed(ctx, rdb, catalog); err != nil {
+	if err := workflows.Seed(ctx, rdb, catalog); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
@@ -56,12 +56,12 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	w := orchestration.NewWorker(c, rdb, catalog, worker.Options{})
+	w := workflows.NewWorker(c, rdb, catalog, worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	engine := orchestration.NewEngine(c, catalog)
+	engine := workflows.NewEngine(c, catalog)
 
 	for _, hc := range historyCases {
 		o := orderFor(t, "replay-"+hc.file[:len(hc.file)-len(filepath.Ext(hc.file))], hc.faults)
@@ -98,7 +98,7 @@ func TestRecordHistories(t *testing.T) {
 	}
 }
 
-func waitRunning(t *testing.T, e *orchestration.Engine, orderID string, op shop.Op) {
+func waitRunning(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

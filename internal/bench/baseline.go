@@ -12,10 +12,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
-	"github.com/ordersaga/ordersaga/internal/baseline"
 	"github.com/ordersaga/ordersaga/shop"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Names of the bare engines, as reports show them.
@@ -24,59 +25,91 @@ const (
 	BareStreamsName  = "bare Redis Streams: 4 hops, no saga logic"
 )
 
-// TemporalBaseline starts baseline.BaselineWorkflow the way the
-// orchestration engine starts OrderSaga: same task queue, same ID policies,
-// eager start. Workflow IDs are "baseline-<id>" with id from IDs.
-type TemporalBaseline struct {
-	Client client.Client
-	IDs    func(i int) string
+// BareTaskQueue is the task queue of the bare Temporal workload. Only the
+// bench's own worker serves it: the production worker runs OrderSaga alone.
+const BareTaskQueue = "ordersaga-bare"
+
+// BareSteps is how many activities BareWorkflow runs, one per saga step.
+const BareSteps = 3
+
+// BareWorkflow runs NoopActivity BareSteps times in a row and returns: the
+// shape of OrderSaga's happy path with no saga logic, no Redis and no
+// fault plan.
+func BareWorkflow(ctx workflow.Context, id string) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 50 * time.Millisecond, MaximumAttempts: 3},
+	})
+	for step := range BareSteps {
+		if err := workflow.ExecuteActivity(ctx, NoopActivity, step).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-var _ Target = TemporalBaseline{}
+// NoopActivity does nothing.
+func NoopActivity(context.Context, int) error { return nil }
 
-func (t TemporalBaseline) workflowID(i int) string { return "baseline-" + t.IDs(i) }
+// TemporalBaseline starts BareWorkflow the way the orchestration engine
+// starts OrderSaga: same ID policies, eager start, on BareTaskQueue, served
+// by a worker of its own with the given options (the production worker's
+// poller counts make the comparison fair). Workflow IDs are
+// "baseline-<id>" with id from IDs.
+type TemporalBaseline struct {
+	Client        client.Client
+	IDs           func(i int) string
+	WorkerOptions worker.Options
+
+	worker worker.Worker
+}
+
+var _ Target = (*TemporalBaseline)(nil)
+
+// Start starts the bench's worker for BareWorkflow; Stop stops it.
+func (t *TemporalBaseline) Start() error {
+	w := worker.New(t.Client, BareTaskQueue, t.WorkerOptions)
+	w.RegisterWorkflow(BareWorkflow)
+	w.RegisterActivity(NoopActivity)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start the bare Temporal worker: %w", err)
+	}
+	t.worker = w
+	return nil
+}
+
+// Stop stops the bench's worker.
+func (t *TemporalBaseline) Stop() {
+	if t.worker != nil {
+		t.worker.Stop()
+		t.worker = nil
+	}
+}
+
+func (t *TemporalBaseline) workflowID(i int) string { return "baseline-" + t.IDs(i) }
 
 // Place starts the i-th baseline workflow.
-func (t TemporalBaseline) Place(ctx context.Context, i int) error {
+func (t *TemporalBaseline) Place(ctx context.Context, i int) error {
 	opts := client.StartWorkflowOptions{
 		ID:                                       t.workflowID(i),
-		TaskQueue:                                workflows.TaskQueue,
+		TaskQueue:                                BareTaskQueue,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		EnableEagerStart:                         true,
 	}
-	if _, err := t.Client.ExecuteWorkflow(ctx, opts, baseline.BaselineWorkflow, t.IDs(i)); err != nil {
+	if _, err := t.Client.ExecuteWorkflow(ctx, opts, BareWorkflow, t.IDs(i)); err != nil {
 		return fmt.Errorf("start baseline workflow: %w", err)
 	}
 	return nil
 }
 
 // Wait waits for the i-th baseline workflow to complete.
-func (t TemporalBaseline) Wait(ctx context.Context, i int) (shop.Status, error) {
+func (t *TemporalBaseline) Wait(ctx context.Context, i int) (shop.Status, error) {
 	if err := t.Client.GetWorkflow(ctx, t.workflowID(i), "").Get(ctx, nil); err != nil {
 		return "", err
 	}
 	return shop.StatusCompleted, nil
-}
-
-// Probe runs one baseline workflow and fails fast when no worker serves it,
-// for instance a worker built before the baseline was registered.
-func (t TemporalBaseline) Probe(ctx context.Context, id string, timeout time.Duration) error {
-	probe := TemporalBaseline{Client: t.Client, IDs: func(int) string { return id }}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := probe.Place(ctx, 0); err != nil {
-		return err
-	}
-	if _, err := probe.Wait(ctx, 0); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("no worker ran the baseline workflow within %s: is an orchestration worker with the %s workflow running on task queue %q?",
-				timeout, "BaselineWorkflow", workflows.TaskQueue)
-		}
-		return fmt.Errorf("baseline workflow: %w", err)
-	}
-	return nil
 }
 
 // StreamPipeline is the bare choreography: four consumer groups, each

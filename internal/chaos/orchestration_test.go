@@ -16,7 +16,6 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
@@ -74,7 +73,7 @@ func TestOrchestrationUnderChaos(t *testing.T) {
 		"--services", "orchestration", "--log-level", "warn")
 	worker.start()
 
-	engine := orchestration.NewEngine(tc, catalog)
+	engine := workflows.NewEngine(tc, catalog)
 	r := &runner{engine: engine}
 	orders := workload(11, n, "orch")
 

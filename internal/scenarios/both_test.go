@@ -15,11 +15,11 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/scenarios"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // TestBothEnginesAgree runs the scenario table on a real Temporal dev server
@@ -42,7 +42,7 @@ func TestBothEnginesAgree(t *testing.T) {
 	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
 		t.Fatal(err)
 	}
-	w := orchestration.NewWorker(tc, rdb, catalog, worker.Options{})
+	w := workflows.NewWorker(tc, rdb, catalog, worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestBothEnginesAgree(t *testing.T) {
 		}()
 	}
 
-	orch := orchestration.NewEngine(tc, catalog).WithRedis(rdb)
+	orch := workflows.NewEngine(tc, catalog).WithRedis(rdb)
 	chor := choreography.NewEngine(node, catalog)
 	sources := []verify.Source{orch, chor}
 

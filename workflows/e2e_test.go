@@ -1,10 +1,8 @@
-package orchestration_test
+package workflows_test
 
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -12,31 +10,25 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
 const (
-	sku = "mug"
-	qty = 3
+	e2eSKU = "mug"
+	e2eQty = 3
 )
 
 // stack is one Temporal dev server, one redis-server, a worker and an engine.
 type stack struct {
-	engine  *orchestration.Engine
+	engine  *workflows.Engine
 	client  client.Client
 	rdb     redis.UniversalClient
 	catalog shop.Catalog
-}
-
-func quietLogger() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func startStack(t *testing.T) *stack {
@@ -45,7 +37,7 @@ func startStack(t *testing.T) *stack {
 	tsrv := testenv.StartTemporal(t)
 	rdb := rsrv.Client()
 	catalog := shop.DefaultCatalog()
-	if err := orchestration.Seed(context.Background(), rdb, catalog); err != nil {
+	if err := workflows.Seed(context.Background(), rdb, catalog); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
@@ -53,12 +45,12 @@ func startStack(t *testing.T) *stack {
 		t.Fatalf("dial Temporal: %v", err)
 	}
 	t.Cleanup(c.Close)
-	w := orchestration.NewWorker(c, rdb, catalog, worker.Options{})
+	w := workflows.NewWorker(c, rdb, catalog, worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}
 	t.Cleanup(w.Stop)
-	return &stack{engine: orchestration.NewEngine(c, catalog), client: c, rdb: rdb, catalog: catalog}
+	return &stack{engine: workflows.NewEngine(c, catalog), client: c, rdb: rdb, catalog: catalog}
 }
 
 func (s *stack) order(t *testing.T, id string, specs ...string) shop.Order {
@@ -67,7 +59,7 @@ func (s *stack) order(t *testing.T, id string, specs ...string) shop.Order {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return shop.Order{ID: id, Customer: "grace", Items: []shop.Item{{SKU: sku, Quantity: qty}}, Faults: plan}
+	return shop.Order{ID: id, Customer: "grace", Items: []shop.Item{{SKU: e2eSKU, Quantity: e2eQty}}, Faults: plan}
 }
 
 // books is the part of the participants' state an order can change.
@@ -81,15 +73,15 @@ type books struct {
 func (s *stack) books(t *testing.T) books {
 	t.Helper()
 	ctx := context.Background()
-	st, err := activities.Stock(ctx, s.rdb, orchestration.Prefix, s.catalog)
+	st, err := activities.Stock(ctx, s.rdb, workflows.Prefix, s.catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := activities.ReadLedger(ctx, s.rdb, orchestration.Prefix)
+	l, err := activities.ReadLedger(ctx, s.rdb, workflows.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return books{stock: st[sku], netCents: l.ChargedCents - l.RefundedCents, charges: l.Charges, refunds: l.Refunds}
+	return books{stock: st[e2eSKU], netCents: l.ChargedCents - l.RefundedCents, charges: l.Charges, refunds: l.Refunds}
 }
 
 func (s *stack) run(t *testing.T, o shop.Order) shop.Outcome {
@@ -148,8 +140,8 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("outcome = %+v, want COMPLETED with every step", out)
 		}
 		after := s.books(t)
-		if after.stock != before.stock-qty || after.netCents != before.netCents+o.Total(s.catalog) || after.charges != before.charges+1 {
-			t.Errorf("books went from %+v to %+v, want %d %s taken and %d cents charged once", before, after, qty, sku, o.Total(s.catalog))
+		if after.stock != before.stock-e2eQty || after.netCents != before.netCents+o.Total(s.catalog) || after.charges != before.charges+1 {
+			t.Errorf("books went from %+v to %+v, want %d %s taken and %d cents charged once", before, after, e2eQty, e2eSKU, o.Total(s.catalog))
 		}
 
 		p, err := s.engine.Status(ctx, o.ID)
@@ -168,14 +160,14 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("activity results = %v, want %v", closings(h), want)
 		}
 		for _, e := range h {
-			if e.Source != orchestration.SourceWorkflow && e.Source != orchestration.SourceWorker {
+			if e.Source != workflows.SourceWorkflow && e.Source != workflows.SourceWorker {
 				t.Errorf("entry %s has source %q", e.Name, e.Source)
 			}
-			if e.Name == "ActivityTaskScheduled" && e.Source != orchestration.SourceWorkflow {
-				t.Errorf("ActivityTaskScheduled of %s has source %q, want %q", e.Op, e.Source, orchestration.SourceWorkflow)
+			if e.Name == "ActivityTaskScheduled" && e.Source != workflows.SourceWorkflow {
+				t.Errorf("ActivityTaskScheduled of %s has source %q, want %q", e.Op, e.Source, workflows.SourceWorkflow)
 			}
-			if e.Name == "ActivityTaskCompleted" && e.Source != orchestration.SourceWorker {
-				t.Errorf("ActivityTaskCompleted of %s has source %q, want %q", e.Op, e.Source, orchestration.SourceWorker)
+			if e.Name == "ActivityTaskCompleted" && e.Source != workflows.SourceWorker {
+				t.Errorf("ActivityTaskCompleted of %s has source %q, want %q", e.Op, e.Source, workflows.SourceWorker)
 			}
 			if e.Duration < 0 {
 				t.Errorf("entry %s of %s has negative duration %s", e.Name, e.Op, e.Duration)
@@ -204,14 +196,14 @@ func TestEndToEnd(t *testing.T) {
 		if failed < 0 {
 			t.Fatalf("history has no failed charge: %+v", h)
 		}
-		if h[failed].Result != orchestration.ResultFail || !strings.Contains(h[failed].Detail, activities.ErrTypePaymentDeclined) {
+		if h[failed].Result != workflows.ResultFail || !strings.Contains(h[failed].Detail, activities.ErrTypePaymentDeclined) {
 			t.Errorf("failed charge entry = %+v, want result fail naming %s", h[failed], activities.ErrTypePaymentDeclined)
 		}
 		released := find(h, failed, "ActivityTaskCompleted", shop.OpRelease)
 		if released < 0 {
 			t.Fatalf("history has no completed release after the failed charge: %+v", h)
 		}
-		if h[released].Result != orchestration.ResultOK || h[released].Source != orchestration.SourceWorker {
+		if h[released].Result != workflows.ResultOK || h[released].Source != workflows.SourceWorker {
 			t.Errorf("release entry = %+v, want result ok from the worker", h[released])
 		}
 		if want := []string{"reserve:ok", "charge:fail", "release:ok"}; !slices.Equal(closings(h), want) {
@@ -229,7 +221,7 @@ func TestEndToEnd(t *testing.T) {
 		if started < 0 {
 			t.Fatalf("history has no started charge: %+v", h)
 		}
-		if e := h[started]; e.Result != orchestration.ResultRetry || !strings.Contains(e.Detail, "attempt 3") || !strings.Contains(e.Detail, activities.ErrTypeTransient) {
+		if e := h[started]; e.Result != workflows.ResultRetry || !strings.Contains(e.Detail, "attempt 3") || !strings.Contains(e.Detail, activities.ErrTypeTransient) {
 			t.Errorf("started charge entry = %+v, want a retry on attempt 3 after a %s", e, activities.ErrTypeTransient)
 		}
 	})
@@ -338,7 +330,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // waitForOp polls the order's status until op is running.
-func waitForOp(t *testing.T, e *orchestration.Engine, orderID string, op shop.Op) {
+func waitForOp(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

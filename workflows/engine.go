@@ -1,7 +1,7 @@
 // Package orchestration wires the Temporal side of the saga: a worker that
 // runs OrderSaga and the participants, and an Engine that places, waits for,
 // queries and shows the history of orders through a Temporal client.
-package orchestration
+package workflows
 
 import (
 	"context"
@@ -16,9 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/baseline"
 	"github.com/ordersaga/ordersaga/shop"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Prefix is the Redis key prefix of the orchestration engine's participants.
@@ -30,22 +28,19 @@ func Seed(ctx context.Context, rdb redis.UniversalClient, catalog shop.Catalog) 
 	return activities.Seed(ctx, rdb, Prefix, catalog)
 }
 
-// NewWorker returns a worker on workflows.TaskQueue that runs OrderSaga and
-// the three participants over rdb, and the bare baseline workflow the bench
-// compares OrderSaga with. The caller starts and stops it.
+// NewWorker returns a worker on TaskQueue that runs OrderSaga and
+// the three participants over rdb, nothing else. The caller starts and stops it.
 func NewWorker(c client.Client, rdb redis.UniversalClient, catalog shop.Catalog, opts worker.Options) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, opts)
-	w.RegisterWorkflow(workflows.OrderSaga)
+	w := worker.New(c, TaskQueue, opts)
+	w.RegisterWorkflow(OrderSaga)
 	st := activities.Store{Redis: rdb, Prefix: Prefix, Catalog: catalog}
 	w.RegisterActivity(&activities.Inventory{Store: st})
 	w.RegisterActivity(&activities.Payment{Store: st})
 	w.RegisterActivity(&activities.Shipping{Store: st})
-	w.RegisterWorkflow(baseline.BaselineWorkflow)
-	w.RegisterActivity(baseline.NoopActivity)
 	return w
 }
 
-// Engine runs orders as OrderSaga workflows.
+// Engine runs orders as OrderSaga
 type Engine struct {
 	client  client.Client
 	catalog shop.Catalog
@@ -71,13 +66,13 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       shop.WorkflowID(o.ID),
-		TaskQueue:                                workflows.TaskQueue,
+		TaskQueue:                                TaskQueue,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		EnableEagerStart:                         true,
 	}
-	if _, err := e.client.ExecuteWorkflow(ctx, opts, workflows.OrderSaga, o); err != nil {
+	if _, err := e.client.ExecuteWorkflow(ctx, opts, OrderSaga, o); err != nil {
 		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 			return fmt.Errorf("place order %s: %w", o.ID, shop.ErrDuplicateOrder)
 		}
@@ -100,7 +95,7 @@ func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error)
 		return shop.Outcome{}, fmt.Errorf("wait for order %s: %w", orderID, shop.ErrUnknownOrder)
 	}
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCompensationFailed && appErr.HasDetails() {
+	if errors.As(err, &appErr) && appErr.Type() == ErrTypeCompensationFailed && appErr.HasDetails() {
 		if derr := appErr.Details(&out); derr != nil {
 			return shop.Outcome{}, fmt.Errorf("wait for order %s: read outcome of %v: %w", orderID, err, derr)
 		}
@@ -131,7 +126,7 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 		return shop.Progress{}, fmt.Errorf("status of order %s: its workflow ended without an outcome (%s)",
 			orderID, d.GetWorkflowExecutionInfo().GetStatus())
 	}
-	v, err := e.client.QueryWorkflow(ctx, shop.WorkflowID(orderID), "", workflows.QueryStatus)
+	v, err := e.client.QueryWorkflow(ctx, shop.WorkflowID(orderID), "", QueryStatus)
 	if err != nil {
 		if isNotFound(err) {
 			return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, shop.ErrUnknownOrder)

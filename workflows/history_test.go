@@ -1,4 +1,4 @@
-package orchestration_test
+package workflows_test
 
 import (
 	"os"
@@ -9,8 +9,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 
-	"github.com/ordersaga/ordersaga/internal/orchestration"
 	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 func recorded(t *testing.T, name string) []*historypb.HistoryEvent {
@@ -29,7 +29,7 @@ func recorded(t *testing.T, name string) []*historypb.HistoryEvent {
 // TestTimelineCancelled renders the recorded history of an order cancelled
 // while shipping ran.
 func TestTimelineCancelled(t *testing.T) {
-	h := orchestration.Timeline(recorded(t, "cancelled.json"))
+	h := workflows.Timeline(recorded(t, "cancelled.json"))
 	var got []string
 	for _, e := range h {
 		got = append(got, e.Name+" "+string(e.Op)+" "+e.Result)
@@ -50,7 +50,7 @@ func TestTimelineCancelled(t *testing.T) {
 		t.Errorf("timeline =\n%q\nwant\n%q", got, want)
 	}
 	for _, e := range h {
-		if e.Name == "ActivityTaskCompleted" && (e.Source != orchestration.SourceWorker || e.Duration <= 0) {
+		if e.Name == "ActivityTaskCompleted" && (e.Source != workflows.SourceWorker || e.Duration <= 0) {
 			t.Errorf("%s of %s: source %q, duration %s; want the worker and a positive duration", e.Name, e.Op, e.Source, e.Duration)
 		}
 	}
@@ -58,9 +58,9 @@ func TestTimelineCancelled(t *testing.T) {
 
 // TestTimelineRetries: the started entry of a retried activity says so.
 func TestTimelineRetries(t *testing.T) {
-	for _, e := range orchestration.Timeline(recorded(t, "payment_transient.json")) {
+	for _, e := range workflows.Timeline(recorded(t, "payment_transient.json")) {
 		if e.Name == "ActivityTaskStarted" && e.Op == "charge" {
-			if e.Result != orchestration.ResultRetry || e.Detail == "" {
+			if e.Result != workflows.ResultRetry || e.Detail == "" {
 				t.Errorf("started charge = %+v, want a retry with its attempt", e)
 			}
 			return
