@@ -1,13 +1,12 @@
 package activities_test
 
 import (
-	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/testenv"
@@ -138,29 +137,25 @@ func plan(t *testing.T, specs ...string) shop.FaultPlan {
 	return p
 }
 
-// wantBusiness checks that err is a non-retryable business failure of the given type.
+// wantBusiness checks that err is a refusal of the given type.
 func wantBusiness(t *testing.T, err error, typ string) {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("got no error, want business failure %s", typ)
+		t.Fatalf("got no error, want refusal %s", typ)
 	}
-	got, ok := activities.IsBusiness(err)
+	r, ok := activities.IsRefusal(err)
 	if !ok {
-		t.Fatalf("IsBusiness(%v) = false, want %s", err, typ)
+		t.Fatalf("IsRefusal(%v) = false, want %s", err, typ)
 	}
-	if got != typ {
-		t.Fatalf("business failure type = %q, want %q (error %v)", got, typ, err)
+	if r.Type() != typ {
+		t.Fatalf("refusal type = %q, want %q (error %v)", r.Type(), typ, err)
 	}
 	if activities.IsTransient(err) {
-		t.Fatalf("IsTransient(%v) = true for a business failure", err)
-	}
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
-		t.Fatalf("%v is not a non-retryable ApplicationError", err)
+		t.Fatalf("IsTransient(%v) = true for a refusal", err)
 	}
 }
 
-// wantTransient checks that err is a retryable injected transient fault.
+// wantTransient checks that err is an injected transient fault.
 func wantTransient(t *testing.T, err error) {
 	t.Helper()
 	if err == nil {
@@ -169,11 +164,10 @@ func wantTransient(t *testing.T, err error) {
 	if !activities.IsTransient(err) {
 		t.Fatalf("IsTransient(%v) = false", err)
 	}
-	if typ, ok := activities.IsBusiness(err); ok {
-		t.Fatalf("IsBusiness(%v) = %q, true for a transient fault", err, typ)
+	if _, ok := activities.IsRefusal(err); ok {
+		t.Fatalf("IsRefusal(%v) = true for a transient fault", err)
 	}
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.Type() != activities.ErrTypeTransient {
-		t.Fatalf("%v is not a retryable ApplicationError of type %s", err, activities.ErrTypeTransient)
+	if !strings.HasPrefix(err.Error(), activities.ErrTypeTransient+": ") {
+		t.Fatalf("transient error %q does not name %s", err, activities.ErrTypeTransient)
 	}
 }

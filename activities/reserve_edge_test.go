@@ -45,30 +45,3 @@ func TestReserveDuplicateSKUIsOneLine(t *testing.T) {
 		t.Fatalf("stock after release = %v, want all back", got)
 	}
 }
-
-// A Reserve refused by its own item check is a business failure like any
-// other: with an outbox the failure event must be published and the incoming
-// entry acked, or the choreographed order never finishes.
-func TestOutboxInvalidItemsPublishFailureAndAck(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, nil)
-	b := newInbox(e)
-	for _, items := range [][]shop.Item{{item("sofa", 1)}, {item("poster", 0)}} {
-		id := b.deliver()
-		in := input("bad-"+items[0].SKU, items...)
-		in.Outbox = newOutbox(id, "InventoryReserved", "InventoryRejected")
-		res, err := e.do(shop.OpReserve, in)
-		wantBusiness(t, err, activities.ErrTypeInventoryRejected)
-		if res.Emitted == "" {
-			t.Errorf("reserve of %v: no failure event emitted", items)
-		} else if got := eventField(t, e.entries(failStream)[len(e.entries(failStream))-1].Values["event"], "reason"); got != res.Detail || res.Detail == "" {
-			t.Errorf("reserve of %v: published reason %q, detail %q", items, got, res.Detail)
-		}
-		if b.isPending(id) {
-			t.Errorf("reserve of %v: entry %s left pending", items, id)
-		}
-	}
-	if got := len(e.entries(failStream)); got != 2 {
-		t.Fatalf("%s has %d entries, want 2 InventoryRejected events", failStream, got)
-	}
-}

@@ -3,10 +3,11 @@ package choreography
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/choreography/stream"
 )
 
 // DeadLetter is one entry of the dead-letter stream.
@@ -24,26 +25,16 @@ type DeadLetter struct {
 
 // DeadLetters lists the dead-letter stream, oldest first, at most limit entries (0 = all).
 func (b *Bus) DeadLetters(ctx context.Context, limit int64) ([]DeadLetter, error) {
-	var msgs []redis.XMessage
-	var err error
-	if limit > 0 {
-		msgs, err = b.Redis.XRangeN(ctx, b.DeadLetterStream(), "-", "+", limit).Result()
-	} else {
-		msgs, err = b.Redis.XRange(ctx, b.DeadLetterStream(), "-", "+").Result()
-	}
+	dl, err := stream.DeadLetters(ctx, b.Redis, b.DeadLetterStream(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("read dead letters: %w", err)
+		return nil, err
 	}
-	out := make([]DeadLetter, 0, len(msgs))
-	for _, m := range msgs {
-		str := func(k string) string { s, _ := m.Values[k].(string); return s }
-		d := DeadLetter{
-			ID: m.ID, Stream: str("stream"), Group: str("group"), EntryID: str("id"),
-			Reason: str("reason"), Type: str(fieldType), Event: str(fieldEvent),
+	out := make([]DeadLetter, len(dl))
+	for i, d := range dl {
+		out[i] = DeadLetter{
+			ID: d.ID, Stream: d.Stream, Group: d.Group, EntryID: d.EntryID, Reason: d.Reason,
+			Deliveries: d.Deliveries, Time: d.Time, Type: d.Values[fieldType], Event: d.Values[fieldEvent],
 		}
-		d.Deliveries, _ = strconv.ParseInt(str("deliveries"), 10, 64)
-		d.Time, _ = time.Parse(time.RFC3339Nano, str("time"))
-		out = append(out, d)
 	}
 	return out, nil
 }

@@ -36,24 +36,6 @@ func NewEngine(n *Node, catalog shop.Catalog) *Engine {
 // Mode is choreography.
 func (e *Engine) Mode() shop.Mode { return shop.ModeChoreography }
 
-// placeScript records a new order and publishes OrderPlaced, once.
-// KEYS: order hash, history list, order stream, orders index.
-// ARGV: order JSON, event JSON, time, time in ms, order ID, placement token.
-// The token tells a client's retry of this very placement (its reply lost
-// to a dropped connection), which succeeds, from a second placement of the
-// same order ID, which is refused.
-var placeScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HGET', KEYS[1], 'placement') == ARGV[6] then return 1 end
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', 'PENDING', 'order', ARGV[1], 'placed_at', ARGV[3], 'placement', ARGV[6])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
-redis.call('XADD', KEYS[3], '*', 'type', 'OrderPlaced', 'event', ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-return 1
-`)
-
 // Place validates the order and publishes OrderPlaced; a second Place of the
 // same ID fails with shop.ErrDuplicateOrder and publishes nothing.
 func (e *Engine) Place(ctx context.Context, o shop.Order) error {

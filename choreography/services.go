@@ -62,7 +62,7 @@ type Node struct {
 func NewNode(rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) *Node {
 	return &Node{
 		Bus:          NewBus(rdb),
-		Participants: activities.New(rdb, activities.ChoreographyPrefix, catalog),
+		Participants: activities.New(rdb, activities.ChoreographyPrefix, catalog).WithOutbox(outboxHook),
 		Log:          log,
 		Now:          time.Now,
 	}
@@ -92,78 +92,67 @@ func (n *Node) Handlers(service string) (map[EventType]Handler, error) {
 	return hs, nil
 }
 
-// participantHandler calls the participant operation with an outbox, so the
-// operation, the next event and the ack commit together.
+// participantHandler runs the participant operation with the outbox, so
+// the operation, the next event and the ack commit together.
 func (n *Node) participantHandler(service string, r reaction) Handler {
 	return func(ctx context.Context, d *Delivery) error {
 		s, err := d.Event.Saga()
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrPoison, err)
 		}
-		// The participant's detail (amount, tracking ID, or why it failed)
-		// is filled in by the operation's script.
-		okSaga, failSaga := s, s
-		okSaga.Detail = activities.DetailPlaceholder
-		failSaga.Detail = ""
-		step := r.op.Step()
-		if r.op.IsCompensation() {
-			okSaga.Compensated = append(slices.Clone(s.Compensated), step)
-			failSaga.CompensationErrors = append(slices.Clone(s.CompensationErrors), string(r.op)+": "+activities.FailureType(r.op)+": "+activities.DetailPlaceholder)
-		} else {
-			okSaga.Done = append(slices.Clone(s.Done), step)
-			failSaga.FailedStep = step
-			failSaga.Reason = activities.FailureType(r.op) + ": " + activities.DetailPlaceholder
+		okSaga, failSaga := outcomes(r.op, s)
+		ob := &activities.Outbox{
+			Keys: []string{d.Stream, n.historyKey(s.Order.ID), n.Bus.Stream(service)},
+			// The events are built when the work is done (after any delay
+			// fault), so their timestamps tell when it happened.
+			Args: func() ([]any, error) {
+				okEv, err := n.encode(service, r.onSuccess, d.Event, okSaga)
+				if err != nil {
+					return nil, err
+				}
+				failEv, err := n.encode(service, r.onFailure, d.Event, failSaga)
+				if err != nil {
+					return nil, err
+				}
+				return []any{d.Group, d.ID, string(r.onSuccess), okEv, string(r.onFailure), failEv}, nil
+			},
 		}
-		in := activities.InputFor(s.Order)
-		in.Outbox = d.Outbox(n.historyKey(s.Order.ID))
-		in.Outbox.Prepare = func(ob *activities.Outbox) error {
-			var err error
-			if ob.OnSuccess, err = n.message(service, r.onSuccess, d.Event, okSaga); err != nil {
-				return err
-			}
-			ob.OnFailure, err = n.message(service, r.onFailure, d.Event, failSaga)
-			return err
+		_, err = n.Participants.Commit(ctx, r.op, activities.InputFor(s.Order), ob)
+		if _, refused := activities.IsRefusal(err); err == nil || refused {
+			d.MarkAcked() // the outbox published the next event and acked
+			return nil
 		}
-		_, err = n.Participants.Do(ctx, r.op, in)
-		if _, business := activities.IsBusiness(err); business {
-			return nil // the failure event is published and the entry acked
-		}
-		if err != nil {
-			d.acked = false
-			return fmt.Errorf("%s on %s: %w", r.op, d.Event.Type, err)
-		}
-		return nil
+		return fmt.Errorf("%s on %s: %w", r.op, d.Event.Type, err)
 	}
 }
 
-func (n *Node) message(service string, t EventType, parent *Envelope, s Saga) (activities.Message, error) {
+// outcomes returns the saga as the success and the failure event of op
+// carry it. The participant's detail (amount, tracking ID, or why it
+// failed) is filled in by the operation's script.
+func outcomes(op shop.Op, s Saga) (ok, fail Saga) {
+	ok, fail = s, s
+	ok.Detail = DetailPlaceholder
+	fail.Detail = ""
+	step := op.Step()
+	if op.IsCompensation() {
+		ok.Compensated = append(slices.Clone(s.Compensated), step)
+		fail.CompensationErrors = append(slices.Clone(s.CompensationErrors), string(op)+": "+activities.FailureType(op)+": "+DetailPlaceholder)
+	} else {
+		ok.Done = append(slices.Clone(s.Done), step)
+		fail.FailedStep = step
+		fail.Reason = activities.FailureType(op) + ": " + DetailPlaceholder
+	}
+	return ok, fail
+}
+
+// encode builds the JSON of an event caused by parent.
+func (n *Node) encode(service string, t EventType, parent *Envelope, s Saga) ([]byte, error) {
 	ev, err := NewEvent(t, service, parent, s, n.Now())
 	if err != nil {
-		return activities.Message{}, err
+		return nil, err
 	}
-	b, err := ev.Encode()
-	if err != nil {
-		return activities.Message{}, err
-	}
-	return activities.Message{Stream: n.Bus.Stream(service), Type: string(t), JSON: b}, nil
+	return ev.Encode()
 }
-
-// finishScript ends an order once: status, outcome, the terminal event, the
-// history entry and the ack of the causing entry happen together.
-// KEYS: order hash, history list, order stream. ARGV: ack stream, group, id,
-// status, outcome JSON, event type, event JSON, time.
-var finishScript = redis.NewScript(`
-local st = redis.call('HGET', KEYS[1], 'status')
-if st and st ~= 'PENDING' then
-  redis.call('XACK', ARGV[1], ARGV[2], ARGV[3])
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[4], 'outcome', ARGV[5], 'finished_at', ARGV[8])
-redis.call('XADD', KEYS[3], '*', 'type', ARGV[6], 'event', ARGV[7])
-redis.call('RPUSH', KEYS[2], ARGV[7])
-redis.call('XACK', ARGV[1], ARGV[2], ARGV[3])
-return 1
-`)
 
 // finishOrder is the order service: it turns a terminal event into the order's status.
 func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
@@ -184,13 +173,13 @@ func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
 		return fmt.Errorf("encode outcome of %s: %w", s.Order.ID, err)
 	}
 	s.Detail = "" // the detail of the step before says nothing about the order's end
-	msg, err := n.message(ServiceOrder, t, d.Event, s)
+	ev, err := n.encode(ServiceOrder, t, d.Event, s)
 	if err != nil {
 		return err
 	}
 	err = finishScript.Run(ctx, n.Bus.Redis,
-		[]string{n.orderKey(s.Order.ID), n.historyKey(s.Order.ID), n.Bus.Stream(ServiceOrder)},
-		d.Stream, d.Group, d.ID, string(out.Status), outJSON, string(t), msg.JSON,
+		[]string{n.orderKey(s.Order.ID), n.historyKey(s.Order.ID), n.Bus.Stream(ServiceOrder), d.Stream},
+		d.Group, d.ID, string(out.Status), outJSON, string(t), ev,
 		n.Now().UTC().Format(time.RFC3339Nano)).Err()
 	if err != nil {
 		return fmt.Errorf("finish order %s: %w", s.Order.ID, err)

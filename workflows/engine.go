@@ -1,6 +1,3 @@
-// Package orchestration wires the Temporal side of the saga: a worker that
-// runs OrderSaga and the participants, and an Engine that places, waits for,
-// queries and shows the history of orders through a Temporal client.
 package workflows
 
 import (
@@ -8,39 +5,16 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// Prefix is the Redis key prefix of the orchestration engine's participants.
-const Prefix = activities.OrchestrationPrefix
-
-// Seed sets the initial stock of the orchestration engine's catalog where it
-// is not set yet. Call it once before the first order.
-func Seed(ctx context.Context, rdb redis.UniversalClient, catalog shop.Catalog) error {
-	return activities.Seed(ctx, rdb, Prefix, catalog)
-}
-
-// NewWorker returns a worker on TaskQueue that runs OrderSaga and
-// the three participants over rdb, nothing else. The caller starts and stops it.
-func NewWorker(c client.Client, rdb redis.UniversalClient, catalog shop.Catalog, opts worker.Options) worker.Worker {
-	w := worker.New(c, TaskQueue, opts)
-	w.RegisterWorkflow(OrderSaga)
-	st := activities.Store{Redis: rdb, Prefix: Prefix, Catalog: catalog}
-	w.RegisterActivity(&activities.Inventory{Store: st})
-	w.RegisterActivity(&activities.Payment{Store: st})
-	w.RegisterActivity(&activities.Shipping{Store: st})
-	return w
-}
-
-// Engine runs orders as OrderSaga
+// Engine runs orders as OrderSaga workflows: it places, waits for, queries
+// and shows the history of orders through a Temporal client.
 type Engine struct {
 	client  client.Client
 	catalog shop.Catalog

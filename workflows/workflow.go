@@ -6,6 +6,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func ForwardRetryPolicy() *temporal.RetryPolicy {
 		BackoffCoefficient:     2,
 		MaximumInterval:        2 * time.Second,
 		MaximumAttempts:        ForwardAttempts,
-		NonRetryableErrorTypes: activities.BusinessTypes,
+		NonRetryableErrorTypes: activities.RefusalTypes,
 	}
 }
 
@@ -61,7 +62,7 @@ func CompensationRetryPolicy() *temporal.RetryPolicy {
 		BackoffCoefficient:     2,
 		MaximumInterval:        10 * time.Second,
 		MaximumAttempts:        CompensationAttempts,
-		NonRetryableErrorTypes: activities.BusinessTypes,
+		NonRetryableErrorTypes: activities.RefusalTypes,
 	}
 }
 
@@ -154,7 +155,7 @@ func OrderSaga(ctx workflow.Context, o shop.Order) (shop.Outcome, error) {
 			logger.Info("step done", "order", o.ID, "op", op)
 			continue
 		}
-		if _, business := activities.IsBusiness(err); business {
+		if isRefusal(err) {
 			stack = stack[:len(stack)-1]
 		}
 		if temporal.IsCanceledError(err) {
@@ -206,7 +207,7 @@ func compensate(ctx workflow.Context, o shop.Order, in activities.OrderInput, st
 			continue
 		}
 		logger.Info("compensation done", "order", o.ID, "op", op)
-		if hasStep(progress.Steps, st.step) {
+		if slices.Contains(progress.Steps, st.step) {
 			progress.Compensated = append(progress.Compensated, st.step)
 		}
 	}
@@ -226,11 +227,9 @@ func describe(err error) string {
 	return err.Error()
 }
 
-func hasStep(steps []shop.Step, s shop.Step) bool {
-	for _, st := range steps {
-		if st == s {
-			return true
-		}
-	}
-	return false
+// isRefusal reports whether an activity failed with a participant's refusal:
+// it recorded the refusal and changed nothing.
+func isRefusal(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable() && slices.Contains(activities.RefusalTypes, appErr.Type())
 }

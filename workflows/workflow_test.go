@@ -19,6 +19,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/testenv"
@@ -312,6 +313,7 @@ func TestOrderSagaRedis(t *testing.T) {
 	for i, c := range sagaCases() {
 		t.Run(c.name, func(t *testing.T) {
 			env, rec := newEnv(t)
+			env.SetWorkerOptions(workflows.WorkerOptions(worker.Options{}))
 			env.RegisterActivity(parts.Inventory)
 			env.RegisterActivity(parts.Payment)
 			env.RegisterActivity(parts.Shipping)

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -122,8 +123,8 @@ type StreamPipeline struct {
 	Redis  redis.UniversalClient
 	Prefix string // key prefix, e.g. "ordersaga:bench:"
 	IDs    func(i int) string
-	// BatchSize, Concurrency and Block tune each hop's consumer like the
-	// choreography consumer's.
+	// BatchSize, Concurrency and Block tune each hop's consumer; they
+	// default to the choreography consumer's (stream.Config).
 	BatchSize   int
 	Concurrency int
 	Block       time.Duration
@@ -149,14 +150,15 @@ func (p *StreamPipeline) Start(ctx context.Context) error {
 	if p.Prefix == "" || p.IDs == nil {
 		return errors.New("stream pipeline needs a prefix and IDs")
 	}
+	def := stream.Config{}.WithDefaults() // the choreography consumer's own defaults
 	if p.BatchSize <= 0 {
-		p.BatchSize = 64
+		p.BatchSize = def.BatchSize
 	}
 	if p.Concurrency <= 0 {
-		p.Concurrency = 32
+		p.Concurrency = def.Concurrency
 	}
 	if p.Block <= 0 {
-		p.Block = 500 * time.Millisecond
+		p.Block = def.Block
 	}
 	if p.PollMin <= 0 {
 		p.PollMin = time.Millisecond

@@ -1,0 +1,66 @@
+// Package stream consumes Redis Streams through consumer groups, the way the
+// choreography needs it and nothing more: a consumer first re-reads its own
+// pending entries, then new ones; an entry whose handler failed is
+// redelivered with backoff; entries that dead consumers left idle are
+// reclaimed; an entry that cannot be processed goes to a dead-letter stream
+// with its reason; acked history is trimmed without losing what a group has
+// not read. It knows nothing of what the entries carry.
+package stream
+
+import "time"
+
+// Config tunes a consumer. Zero values take the defaults.
+type Config struct {
+	Name        string        // consumer name within the group; stable across restarts
+	BatchSize   int           // entries per read (default 64)
+	Concurrency int           // handlers in flight (default 32)
+	Block       time.Duration // how long one read waits for entries (default 500ms)
+	// RetryBase and RetryMax bound the backoff between redeliveries of an
+	// entry whose handler failed (defaults 50ms and 2s).
+	RetryBase, RetryMax time.Duration
+	// ClaimIdle is how long an entry of another consumer must sit idle
+	// before this one takes it over with XAUTOCLAIM (default 30s).
+	ClaimIdle time.Duration
+	// MaxDeliveries: an entry delivered more often is dead-lettered (default 30).
+	MaxDeliveries int64
+	// HandlerTimeout bounds one handler run (default 5m30s).
+	HandlerTimeout time.Duration
+}
+
+// WithDefaults returns c with every zero value replaced by its default.
+func (c Config) WithDefaults() Config {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 64
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 32
+	}
+	if c.Block <= 0 {
+		c.Block = 500 * time.Millisecond
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 50 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 2 * time.Second
+	}
+	if c.ClaimIdle <= 0 {
+		c.ClaimIdle = 30 * time.Second
+	}
+	if c.MaxDeliveries <= 0 {
+		c.MaxDeliveries = 30
+	}
+	if c.HandlerTimeout <= 0 {
+		c.HandlerTimeout = 5*time.Minute + 30*time.Second
+	}
+	return c
+}
+
+// backoff is how long an entry delivered n times waits before the next try.
+func (c Config) backoff(n int64) time.Duration {
+	d := c.RetryBase
+	for i := int64(1); i < n && d < c.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, c.RetryMax)
+}
