@@ -67,6 +67,11 @@ type OrderInput struct {
 	OrderID string         `json:"order_id"`
 	Items   []shop.Item    `json:"items"`
 	Faults  shop.FaultPlan `json:"faults,omitempty"`
+	// Repair, on a compensation, runs it again when an earlier run was
+	// refused (once an operator fixed the cause), instead of returning the
+	// recorded refusal. It changes nothing for a forward operation or a
+	// compensation that succeeded.
+	Repair bool `json:"repair,omitempty"`
 }
 
 // InputFor builds the input of every operation for an order.
@@ -93,7 +98,11 @@ func (s Store) run(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox) (
 	if planned && f.Kind != shop.FaultDelay {
 		kind, attempts = string(f.Kind), f.Attempts
 	}
-	argv := append([]any{len(keys), len(args), kind, attempts}, args...)
+	repair := 0
+	if in.Repair && op.IsCompensation() {
+		repair = 1
+	}
+	argv := append([]any{len(keys), len(args), kind, attempts, repair}, args...)
 	script := plainScripts[op]
 	if ob != nil {
 		if s.scripts == nil {

@@ -745,3 +745,40 @@ func TestOrderInputJSON(t *testing.T) {
 		t.Fatalf("round trip = %+v, want %+v", back, in)
 	}
 }
+
+// A repair runs a refused compensation again, and only that: a refusal of a
+// forward step, or a compensation that succeeded, stays as recorded.
+func TestRepairRunsARefusedCompensationAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	in := input("o1", item("book", 1))
+	e.mustDo(shop.OpCharge, in)
+	declined := in
+	declined.Faults = plan(t, "refund:decline")
+	_, err := e.do(shop.OpRefund, declined)
+	wantBusiness(t, err, activities.ErrTypeRefundFailed)
+	_, err = e.do(shop.OpRefund, in)
+	wantBusiness(t, err, activities.ErrTypeRefundFailed) // recorded: the fault is not needed any more
+
+	repair := in
+	repair.Repair = true
+	if res := e.mustDo(shop.OpRefund, repair); res.Duplicate || res.Detail != "4200" {
+		t.Fatalf("repaired refund = %+v, want a new run refunding 4200", res)
+	}
+	if res := e.mustDo(shop.OpRefund, repair); !res.Duplicate {
+		t.Fatalf("second repair = %+v, want the recorded success", res)
+	}
+	if l := e.ledger(); l.Refunds != 1 || l.RefundedCents != 4200 {
+		t.Fatalf("ledger = %+v, want one refund", l)
+	}
+
+	rejected := input("o2", item("poster", 11))
+	rejected.Repair = true
+	for range 2 {
+		_, err := e.do(shop.OpReserve, rejected)
+		wantBusiness(t, err, activities.ErrTypeInventoryRejected)
+	}
+	if got := e.stockOf("poster"); got != 10 {
+		t.Fatalf("poster = %d: a repair reran a forward step", got)
+	}
+}

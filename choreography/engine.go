@@ -285,3 +285,8 @@ var _ verify.Source = (*Engine)(nil)
 
 // SetExpectedDeadLetters sets how many dead-lettered entries verify accepts.
 func (e *Engine) SetExpectedDeadLetters(n int64) { e.ExpectDeadLetters = n }
+
+// Repair is not implemented yet for choreography.
+func (e *Engine) Repair(_ context.Context, orderID string) error {
+	return fmt.Errorf("repair order %s: %w", orderID, errors.ErrUnsupported)
+}

@@ -31,12 +31,19 @@ type Engine interface {
 	Status(ctx context.Context, orderID string) (Progress, error)
 	// History returns the order's timeline, oldest first.
 	History(ctx context.Context, orderID string) ([]Event, error)
+	// Repair runs again the compensations of a FAILED order, once the cause
+	// of their failure is fixed (an injected fault is cleared by the repair
+	// itself); the order then ends COMPENSATED (see Wait). Repairing an
+	// order that is not FAILED fails with ErrNotRepairable; repairing twice
+	// is harmless.
+	Repair(ctx context.Context, orderID string) error
 }
 
 // Errors every engine returns for the same situations.
 var (
 	ErrDuplicateOrder = errors.New("order already placed")
 	ErrUnknownOrder   = errors.New("unknown order")
+	ErrNotRepairable  = errors.New("order is not FAILED: nothing to repair")
 )
 
 // Progress is an order's state at one moment.

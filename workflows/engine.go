@@ -135,3 +135,8 @@ func isNotFound(err error) bool {
 	var nf *serviceerror.NotFound
 	return errors.As(err, &nf)
 }
+
+// Repair is not implemented yet for orchestration.
+func (e *Engine) Repair(_ context.Context, orderID string) error {
+	return fmt.Errorf("repair order %s: %w", orderID, errors.ErrUnsupported)
+}

@@ -20,6 +20,11 @@ local function step(op, undone_by, refusal, body)
   local g = guard()
   if g then return g end
   local v = redis.call('HGET', K[1], op)
+  if v and REPAIR and string.sub(v, 1, 5) == 'fail|' then
+    -- a repair: forget the refusal and its attempts, and run again
+    redis.call('HDEL', K[1], op, 'attempts:' .. op)
+    v = nil
+  end
   if v then
     local s, d = string.match(v, '^(%a+)|(.*)$')
     return finish(s, d, true)
