@@ -25,6 +25,12 @@ type fakeEngine struct {
 	counts                           Counts
 	books                            Books
 	statusErr, placeErr, overviewErr error
+	// statusHangs makes Status wait for its context, as a query to a
+	// workflow with no worker does.
+	statusHangs bool
+	// overviewHangs makes Overview wait for its context, as a call to a
+	// server that is down does.
+	overviewHangs bool
 
 	overviews atomic.Int64
 }
@@ -56,7 +62,14 @@ func (f *fakeEngine) Place(_ context.Context, o shop.Order) error {
 	return nil
 }
 
-func (f *fakeEngine) Status(_ context.Context, id string) (shop.Progress, error) {
+func (f *fakeEngine) Status(ctx context.Context, id string) (shop.Progress, error) {
+	f.mu.Lock()
+	hangs := f.statusHangs
+	f.mu.Unlock()
+	if hangs {
+		<-ctx.Done()
+		return shop.Progress{}, fmt.Errorf("status of order %s: %w", id, ctx.Err())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.statusErr != nil {
@@ -79,8 +92,15 @@ func (f *fakeEngine) History(_ context.Context, id string) ([]shop.Event, error)
 	return o.history, nil
 }
 
-func (f *fakeEngine) Overview(_ context.Context, n int) (Overview, error) {
+func (f *fakeEngine) Overview(ctx context.Context, n int) (Overview, error) {
 	f.overviews.Add(1)
+	f.mu.Lock()
+	hangs := f.overviewHangs
+	f.mu.Unlock()
+	if hangs {
+		<-ctx.Done()
+		return Overview{}, fmt.Errorf("count order workflows: %w", ctx.Err())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.overviewErr != nil {

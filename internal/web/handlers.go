@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -213,13 +214,24 @@ func (s *Server) order(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, name, v)
 }
 
+// statusWait bounds the wait for an order's status: a running workflow
+// answers it through a worker, which may be down.
+const statusWait = 2 * time.Second
+
+// readOrder reads one order's progress and timeline on one engine. When
+// the status does not come in time, the timeline still shows, with why.
 func readOrder(ctx context.Context, e Engine, id string) orderColumn {
 	c := orderColumn{Mode: e.Mode()}
-	p, err := e.Status(ctx, id)
-	if errors.Is(err, shop.ErrUnknownOrder) {
+	sctx, cancel := context.WithTimeout(ctx, statusWait)
+	p, err := e.Status(sctx, id)
+	cancel()
+	switch {
+	case errors.Is(err, shop.ErrUnknownOrder):
 		return c
-	}
-	if err != nil {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		c.Err = fmt.Sprintf("no status within %s: is the %s worker running?", statusWait, e.Mode())
+		p = shop.Progress{Outcome: shop.Outcome{OrderID: id, Status: shop.StatusPending}}
+	case err != nil:
 		c.Err = oneLine(err)
 		return c
 	}

@@ -34,7 +34,14 @@ func (s *Server) view(snap *Snapshot, f formState) view {
 
 func parseTemplates(workflowURL func(string) string) (*template.Template, error) {
 	funcs := template.FuncMap{
-		"num":       num,
+		"num": num,
+		// count is a count, or a dash when the engine could not be read.
+		"count": func(n int64, err string) string {
+			if err != "" {
+				return "–"
+			}
+			return num(n)
+		},
 		"money":     money,
 		"clock":     func(t time.Time) string { return t.Local().Format("15:04:05") },
 		"rate":      func(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) },

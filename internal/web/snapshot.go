@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -40,11 +42,18 @@ type Row struct {
 	Status map[shop.Mode]shop.Status
 }
 
-// collect reads every engine and the bus, concurrently, within ReadTimeout.
-// An engine that cannot be read shows its error; the others still show.
+// collect reads every engine and the bus, concurrently, within
+// RefreshTimeout. An engine that cannot be read shows why; the others
+// still show.
 func (s *Server) collect(ctx context.Context) *Snapshot {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RefreshTimeout)
 	defer cancel()
+	why := func(err error) string {
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return fmt.Sprintf("no answer within %s (is it running?): %s", s.opts.RefreshTimeout, oneLine(err))
+		}
+		return oneLine(err)
+	}
 	snap := &Snapshot{At: time.Now(), Engines: make([]EngineView, len(s.opts.Engines))}
 	recents := make([][]Order, len(s.opts.Engines))
 	var wg sync.WaitGroup
@@ -55,14 +64,12 @@ func (s *Server) collect(ctx context.Context) *Snapshot {
 			// near the end of one engine's list still finds its status in
 			// the other's.
 			ov, err := e.Overview(ctx, 2*s.opts.Recent)
-			if err != nil {
-				ev.Err = oneLine(err)
-			} else {
+			if err == nil {
 				ev.Counts, recents[i] = ov.Counts, ov.Recent
 				ev.Books, err = e.Books(ctx)
-				if err != nil {
-					ev.Err = oneLine(err)
-				}
+			}
+			if err != nil {
+				ev.Err = why(err)
 			}
 			snap.Engines[i] = ev
 		})
@@ -71,7 +78,7 @@ func (s *Server) collect(ctx context.Context) *Snapshot {
 		wg.Go(func() {
 			bh, err := s.opts.Bus.Health(ctx)
 			if err != nil {
-				snap.BusErr = oneLine(err)
+				snap.BusErr = why(err)
 				return
 			}
 			snap.Bus = &bh

@@ -42,7 +42,10 @@ type Options struct {
 	Interval time.Duration
 	// Recent is how many of the latest orders the page lists (default 20).
 	Recent int
-	// ReadTimeout bounds one refresh and one order page's reads (default 5s).
+	// RefreshTimeout bounds one refresh's reads (default 2s): an engine
+	// that does not answer in time shows that, and the others still show.
+	RefreshTimeout time.Duration
+	// ReadTimeout bounds one order page's reads and one placement (default 5s).
 	ReadTimeout time.Duration
 	// MaxListeners bounds the live connections served at once (default 64).
 	MaxListeners int
@@ -55,6 +58,9 @@ func (o *Options) defaults() {
 	}
 	if o.Recent <= 0 {
 		o.Recent = 20
+	}
+	if o.RefreshTimeout <= 0 {
+		o.RefreshTimeout = 2 * time.Second
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 5 * time.Second

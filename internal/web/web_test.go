@@ -313,6 +313,23 @@ func TestOrderPage(t *testing.T) {
 	wantContains(t, body, "WorkflowExecutionStarted", `<p class="error">temporal at 127.0.0.1:1 is unreachable</p>`, `data-terminal="false"`)
 }
 
+// TestOrderPageWithoutWorker: when an engine does not answer the status
+// (a running workflow with no worker), the page still comes, with the
+// timeline and why the status is missing.
+func TestOrderPageWithoutWorker(t *testing.T) {
+	f := newFixture(t, Options{})
+	t0 := time.Now()
+	f.orch.set("o-1", t0, shop.StatusPending, shop.Event{Time: t0, Name: "WorkflowExecutionStarted", Source: "workflow"})
+	f.chor.set("o-1", t0, shop.StatusCompleted, shop.Event{Time: t0, Name: "OrderCompleted", Source: "order"})
+	f.orch.statusHangs = true
+	start := time.Now()
+	resp, body := f.get(t, "/orders/o-1")
+	if took := time.Since(start); resp.StatusCode != http.StatusOK || took > statusWait+2*time.Second {
+		t.Fatalf("status %d after %s", resp.StatusCode, took)
+	}
+	wantContains(t, body, "no status within 2s: is the orchestration worker running?", "WorkflowExecutionStarted", "OrderCompleted", `data-terminal="false"`)
+}
+
 // event reads one server-sent event's data.
 func event(t *testing.T, r *bufio.Reader) map[string]string {
 	t.Helper()
@@ -435,7 +452,20 @@ func TestEngineDownShowsItsError(t *testing.T) {
 	f.chor.counts = Counts{Placed: 5, Completed: 5}
 	_, body := f.get(t, "/")
 	wantContains(t, body, `<p class="error">temporal at 127.0.0.1:1 is unreachable</p>`, `data-count="completed">5<`,
-		`<p class="error">redis at 127.0.0.1:1 is unreachable</p>`)
+		`<p class="error">redis at 127.0.0.1:1 is unreachable</p>`, `data-count="placed">–<`)
+
+	// An engine that does not answer holds the page up no longer than the
+	// refresh's time limit.
+	f = newFixture(t, Options{RefreshTimeout: 300 * time.Millisecond})
+	f.orch.overviewHangs = true
+	f.chor.counts = Counts{Placed: 5, Completed: 5}
+	start := time.Now()
+	_, body = f.get(t, "/")
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the page took %s", took)
+	}
+	wantContains(t, body, `<p class="error">no answer within 300ms (is it running?): count order workflows: context deadline exceeded</p>`,
+		`data-count="completed">5<`)
 }
 
 // TestServeStops: Serve ends live connections and returns when its context

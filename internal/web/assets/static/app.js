@@ -86,14 +86,15 @@
     });
   }
 
-  // An order page reloads its timelines once a second until the order is
-  // terminal everywhere.
+  // An order page reloads its timelines a second after each answer until
+  // the order is terminal everywhere.
   function followOrder() {
     var el = document.getElementById('order');
     if (!el || el.getAttribute('data-terminal') !== 'false') {
       return;
     }
-    var timer = setInterval(function () {
+    function again() { setTimeout(refresh, 1000); }
+    function refresh() {
       fetch(location.pathname + '?part=body', { headers: { 'Accept': 'text/html' } })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
@@ -103,13 +104,14 @@
           var next = tmp.querySelector('#order');
           if (cur && next) {
             cur.replaceWith(next);
-            if (next.getAttribute('data-terminal') !== 'false') {
-              clearInterval(timer);
+            if (next.getAttribute('data-terminal') === 'false') {
+              again();
             }
           }
         })
-        .catch(function () { /* try again at the next tick */ });
-    }, 1000);
+        .catch(again);
+    }
+    again();
   }
 
   if (page === 'index') {
