@@ -1,0 +1,100 @@
+package choreography_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/poll"
+	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Diagnose names the service whose group does not consume the order's last
+// event: first a group that never had a consumer, then one whose consumer
+// stopped; with the service running it finds nothing.
+func TestDiagnoseNamesTheIdleService(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client()
+	cat := shop.DefaultCatalog()
+	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, cat); err != nil {
+		t.Fatal(err)
+	}
+	node := choreography.NewNode(rdb, cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng := choreography.NewEngine(node, cat)
+	var wg sync.WaitGroup
+	stops := map[string]context.CancelFunc{}
+	start := func(svc string) {
+		sctx, stop := context.WithCancel(ctx)
+		stops[svc] = stop
+		wg.Go(func() {
+			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+			if err := node.RunService(sctx, svc, cfg); err != nil {
+				t.Errorf("%s: %v", svc, err)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		for _, stop := range stops {
+			stop()
+		}
+		wg.Wait()
+	})
+	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
+		start(svc)
+	}
+
+	place := func(id string) {
+		t.Helper()
+		o := shop.Order{ID: id, Customer: "t", Items: []shop.Item{{SKU: "book", Quantity: 1}}}
+		if err := eng.Place(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// diagnosed waits until Diagnose says something with every one of want.
+	diagnosed := func(id string, want ...string) {
+		t.Helper()
+		var got []string
+		err := poll.For(ctx, 15*time.Second, poll.Every(100*time.Millisecond), func(ctx context.Context) (bool, error) {
+			var err error
+			got, err = eng.Diagnose(ctx, id)
+			return len(got) == 1 && diagnosisSays(got[0], want), err
+		})
+		if err != nil {
+			t.Fatalf("order %s: diagnosis %q, want one mentioning %q: %v", id, got, want, err)
+		}
+	}
+
+	place("diag-1")
+	diagnosed("diag-1", "no payment service consumes the stream ordersaga:chor:stream:inventory", "group payment has no consumer", "InventoryReserved")
+
+	start(choreography.ServicePayment)
+	if out, err := eng.Wait(ctx, "diag-1"); err != nil || out.Status != shop.StatusCompleted {
+		t.Fatalf("with payment running: %+v, %v", out, err)
+	}
+	if why, err := eng.Diagnose(ctx, "diag-1"); err != nil || len(why) != 0 {
+		t.Fatalf("a completed order: %q, %v; want nothing", why, err)
+	}
+
+	stops[choreography.ServicePayment]()
+	place("diag-2")
+	diagnosed("diag-2", "the payment service is not consuming", "payment-1 idle", "start the payment service")
+}
+
+func diagnosisSays(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
