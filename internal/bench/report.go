@@ -253,11 +253,11 @@ func (r *Report) verdicts() []string {
 	}
 	if r.OutcomesMatch != nil {
 		if *r.OutcomesMatch {
-			out = append(out, "outcomes: both engines agree ("+countsText(r.Results[0].Statuses)+")")
+			out = append(out, "outcomes: both engines agree ("+CountsText(r.Results[0].Statuses)+")")
 		} else {
 			var parts []string
 			for _, res := range r.Results {
-				parts = append(parts, fmt.Sprintf("%s %s", res.Mode, countsText(res.Statuses)))
+				parts = append(parts, fmt.Sprintf("%s %s", res.Mode, CountsText(res.Statuses)))
 			}
 			out = append(out, "outcomes DIFFER for the same seed: "+strings.Join(parts, "; "))
 		}
@@ -265,7 +265,8 @@ func (r *Report) verdicts() []string {
 	return out
 }
 
-func countsText(m map[shop.Status]int) string {
+// CountsText says how many orders ended in each status, e.g. "9 COMPLETED, 1 COMPENSATED".
+func CountsText(m map[shop.Status]int) string {
 	var parts []string
 	for _, s := range statusOrder {
 		if m[s] > 0 {
