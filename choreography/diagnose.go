@@ -11,14 +11,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// StuckAfter is how long an order's last event must wait before Diagnose
-// looks for a service that does not consume it.
-const StuckAfter = time.Second
-
-// LiveWithin: a running consumer reads at least this often (its reads block
-// for at most ConsumerConfig.Block, 500ms by default), so one idle for
-// longer is not running.
-const LiveWithin = 3 * time.Second
+const (
+	// StuckAfter is how long an order's last event must wait before
+	// Diagnose looks for a service that does not consume it.
+	StuckAfter = time.Second
+	// LiveWithin: a running consumer reads at least this often (its reads
+	// block for at most ConsumerConfig.Block, 500ms by default), so one idle
+	// for longer is not running.
+	LiveWithin = 3 * time.Second
+)
 
 // Diagnose says why an order does not move when a service that should react
 // to its last event does not consume: the group of that service on the

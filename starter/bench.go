@@ -28,36 +28,28 @@ const benchSummary = "Place N seeded orders with C in flight on each engine of -
 	"same servers (a no-op 3-activity Temporal workflow, a 4-hop Redis Streams pipeline) and prints our/bare ratios"
 
 type benchFlags struct {
-	mode               *cli.Modes
+	runFlags
+	cfg                bench.Config
 	orders             int
 	seed               uint64
 	faults, reportFile string
-	asJSON             bool
-	timeout            time.Duration
-	cfg                bench.Config
 }
 
 func (a *app) benchCmd() *cobra.Command {
 	var f benchFlags
-	cmd := &cobra.Command{
-		Use:   "bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--json] [--report FILE.md]",
-		Short: "measure both engines on one seeded workload; --baseline compares with the bare engines",
-		Long:  benchSummary,
-		Args:  cli.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return a.bench(cmd, f) },
-	}
-	f.mode = cli.Mode(cmd)
+	cmd := newCmd("bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--json] [--report FILE.md]",
+		"measure both engines on one seeded workload; --baseline compares with the bare engines", benchSummary, cli.NoArgs,
+		func(cmd *cobra.Command, args []string) error { return a.bench(cmd, f) })
+	f.add(cmd, "print one JSON document on stdout, and no progress bar", 30*time.Minute, "give up after this long")
 	fs := cmd.Flags()
 	fs.IntVar(&f.orders, "orders", 1000, "orders per engine")
 	fs.IntVar(&f.cfg.Concurrency, "concurrency", 64, "sagas in flight")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the workload: the same seed gives the same orders and faults")
 	fs.StringVar(&f.faults, "faults", "", "comma-separated TARGET=KIND:PROB, e.g. payment=decline:0.1,shipping=transient:0.05")
-	fs.BoolVar(&f.asJSON, "json", false, "print one JSON document on stdout, and no progress bar")
 	fs.StringVar(&f.reportFile, "report", "", "also write a Markdown report to this file")
 	fs.BoolVar(&f.cfg.Baseline, "baseline", false, "also measure the bare engines and print our/bare ratios")
 	fs.BoolVar(&f.cfg.KeepState, "keep-state", false, "do not reset the engines' state first (verify then sees earlier orders too)")
 	fs.BoolVar(&f.cfg.Force, "force", false, "reset even while orders are in flight")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	return cmd
 }
 

@@ -17,35 +17,26 @@ import (
 func (a *app) dlqCmd() *cobra.Command {
 	var asJSON *bool
 	var limit int64
-	cmd := &cobra.Command{
-		Use:   "dlq list | redrive [ID…]",
-		Short: "inspect the choreography's dead-letter stream, or redrive entries after a fix",
-		Long: "Inspect the choreography's dead-letter stream (list), or put entries back on the\n" +
+	cmd := newCmd("dlq list | redrive [ID…]", "inspect the choreography's dead-letter stream, or redrive entries after a fix",
+		"Inspect the choreography's dead-letter stream (list), or put entries back on the\n"+
 			"stream they came from once the cause is fixed (redrive; all entries when no ID is given)",
-		Args: func(_ *cobra.Command, args []string) error {
+		func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("unknown dlq subcommand %q (want list or redrive)", args[0])
 			}
 			return usagef("dlq needs a subcommand: list or redrive")
 		},
-		RunE: func(*cobra.Command, []string) error { return nil },
-	}
+		func(*cobra.Command, []string) error { return nil })
 	asJSON = cmd.PersistentFlags().Bool("json", false, "print one JSON document on stdout")
 	cmd.PersistentFlags().Int64Var(&limit, "limit", 100, "list: show at most this many entries (0 = all)")
-	list := &cobra.Command{
-		Use:   "list [--limit N] [--json]",
-		Short: "list the dead-lettered entries",
-		Long:  "List the dead-lettered entries, oldest first, with where they came from and why",
-		Args:  cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	list := newCmd("list [--limit N] [--json]", "list the dead-lettered entries",
+		"List the dead-lettered entries, oldest first, with where they came from and why", cli.NoArgs,
+		func(cmd *cobra.Command, _ []string) error {
 			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqList(ctx, bus, limit, *asJSON) })
-		},
-	}
-	redrive := &cobra.Command{
-		Use:   "redrive [ID…] [--json]",
-		Short: "put entries back on the stream they came from",
-		Long:  "Put dead-lettered entries back on the stream they came from (every entry when no ID is given)",
-		Args: func(_ *cobra.Command, ids []string) error {
+		})
+	redrive := newCmd("redrive [ID…] [--json]", "put entries back on the stream they came from",
+		"Put dead-lettered entries back on the stream they came from (every entry when no ID is given)",
+		func(_ *cobra.Command, ids []string) error {
 			for _, id := range ids {
 				if !validStreamID(id) {
 					return usagef("%q is not a stream entry ID (like 1700000000000-0)", id)
@@ -53,10 +44,9 @@ func (a *app) dlqCmd() *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, ids []string) error {
+		func(cmd *cobra.Command, ids []string) error {
 			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqRedrive(ctx, bus, ids, *asJSON) })
-		},
-	}
+		})
 	cmd.AddCommand(list, redrive)
 	return cmd
 }

@@ -38,22 +38,20 @@ func (a *app) lookupCmd(use, short, long, liveFlag, liveUsage string,
 ) *cobra.Command {
 	var mode *cli.Modes
 	var live, asJSON *bool
-	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: orderArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if !*live {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
-				defer cancel()
-			}
-			eng, err := a.open(ctx, mode.List)
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			return run(ctx, eng, args[0], *live, *asJSON)
-		},
-	}
+	cmd := newCmd(use, short, long, orderArg, func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		if !*live {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+		}
+		eng, err := a.open(ctx, mode.List)
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		return run(ctx, eng, args[0], *live, *asJSON)
+	})
 	mode = cli.Mode(cmd)
 	live = cmd.Flags().Bool(liveFlag, false, liveUsage)
 	asJSON = cli.JSON(cmd.Flags())
@@ -67,25 +65,24 @@ func (a *app) statusCmd() *cobra.Command {
 }
 
 func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, asJSON bool) error {
-	uiURL := func(id string) string { return a.cfg.WorkflowURL(shop.WorkflowID(id)) }
 	if !watch {
 		s, err := eng.Snapshot(ctx, id, 0)
 		if err != nil {
 			return err
 		}
 		if asJSON {
-			return a.printJSON(map[string]any{"results": render.StatusResults(s, uiURL)})
+			return a.printJSON(map[string]any{"results": render.StatusResults(s, a.uiURL)})
 		}
-		_, err = io.WriteString(a.stdout, render.Status(render.StatusResults(s, uiURL)))
+		_, err = io.WriteString(a.stdout, render.Status(render.StatusResults(s, a.uiURL)))
 		return err
 	}
 	screen, last := &render.Redrawer{W: a.stdout, TTY: bench.IsTerminal(a.stdout)}, ""
 	return eng.Watch(ctx, id, 500*time.Millisecond, func(s admin.Snapshot) {
 		if !asJSON {
-			screen.Draw(render.Status(render.StatusResults(s, uiURL)))
+			screen.Draw(render.Status(render.StatusResults(s, a.uiURL)))
 			return
 		}
-		if b, _ := json.Marshal(map[string]any{"results": render.StatusResults(s, uiURL)}); string(b) != last {
+		if b, _ := json.Marshal(map[string]any{"results": render.StatusResults(s, a.uiURL)}); string(b) != last {
 			fmt.Fprintf(a.stdout, "%s\n", b)
 			last = string(b)
 		}
@@ -137,13 +134,10 @@ func (a *app) verifyCmd() *cobra.Command {
 	var asJSON *bool
 	var opts verify.Options
 	var deadLetters int64
-	cmd := &cobra.Command{
-		Use:   "verify [--mode M] [--json]",
-		Short: "check the invariants against the live state; exit 1 on any violation",
-		Long: "Check the invariants against the live state: every order terminal, stock and money conserved,\n" +
+	cmd := newCmd("verify [--mode M] [--json]", "check the invariants against the live state; exit 1 on any violation",
+		"Check the invariants against the live state: every order terminal, stock and money conserved,\n"+
 			"compensations in reverse order, nothing pending on the streams. Exits 1 on any violation",
-		Args: cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
 			eng, err := admin.Open(ctx, a.cfg, mode.List, admin.Options{ExpectDeadLetters: deadLetters})
@@ -169,8 +163,7 @@ func (a *app) verifyCmd() *cobra.Command {
 				err = cli.ErrReported
 			}
 			return err
-		},
-	}
+		})
 	mode = cli.Mode(cmd)
 	asJSON = cli.JSON(cmd.Flags())
 	fs := cmd.Flags()
@@ -183,13 +176,10 @@ func (a *app) verifyCmd() *cobra.Command {
 func (a *app) stockCmd() *cobra.Command {
 	var mode *cli.Modes
 	var reset, force, asJSON *bool
-	cmd := &cobra.Command{
-		Use:   "stock [--reset [--force]] [--mode M] [--json]",
-		Short: "show the catalog's stock per engine; --reset starts an engine afresh",
-		Long: "Show the catalog's available stock per engine. --reset deletes an engine's\n" +
+	cmd := newCmd("stock [--reset [--force]] [--mode M] [--json]", "show the catalog's stock per engine; --reset starts an engine afresh",
+		"Show the catalog's available stock per engine. --reset deletes an engine's\n"+
 			"orders, participant state and streams and seeds the catalog again",
-		Args: cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
 			if *force && !*reset {
 				return usagef("--force goes with --reset")
 			}
@@ -220,8 +210,7 @@ func (a *app) stockCmd() *cobra.Command {
 				return a.printJSON(map[string]any{"stock": rows})
 			}
 			return render.Stock(a.stdout, eng.Modes, rows)
-		},
-	}
+		})
 	mode = cli.Mode(cmd)
 	reset = cmd.Flags().Bool("reset", false, "start the engines of --mode afresh")
 	force = cmd.Flags().Bool("force", false, "with --reset: reset even while orders are in flight")

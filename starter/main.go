@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -76,10 +77,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
 
+// newCmd is a command of the starter that runs run.
+func newCmd(use, short, long string, args cobra.PositionalArgs, run func(*cobra.Command, []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Long: long, Args: args, RunE: run}
+}
+
+// runFlags are the flags of a command that runs a while: --mode, --json
+// and --timeout.
+type runFlags struct {
+	mode    *cli.Modes
+	asJSON  bool
+	timeout time.Duration
+}
+
+func (f *runFlags) add(cmd *cobra.Command, jsonUsage string, timeout time.Duration, timeoutUsage string) {
+	f.mode = cli.Mode(cmd)
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, jsonUsage)
+	cmd.Flags().DurationVar(&f.timeout, "timeout", timeout, timeoutUsage)
+}
+
 // open connects to the engines of modes.
 func (a *app) open(ctx context.Context, modes []shop.Mode) (*admin.Engines, error) {
 	return admin.Open(ctx, a.cfg, modes, admin.Options{})
 }
+
+// uiURL is the Temporal UI page of an order's workflow.
+func (a *app) uiURL(orderID string) string { return a.cfg.WorkflowURL(shop.WorkflowID(orderID)) }
 
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/poll"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -399,15 +400,13 @@ func (s *stack) wantUnknown(t *testing.T, id string) {
 // with f's last word.
 func eventually(t *testing.T, timeout time.Duration, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		done, why := f()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s: %s", timeout, why)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var why string
+	err := poll.For(context.Background(), timeout, poll.Every(50*time.Millisecond), func(context.Context) (bool, error) {
+		var done bool
+		done, why = f()
+		return done, nil
+	})
+	if err != nil {
+		t.Fatalf("gave up after %s: %s", timeout, why)
 	}
 }

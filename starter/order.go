@@ -18,38 +18,32 @@ import (
 )
 
 type orderFlags struct {
-	mode           *cli.Modes
-	items, fails   []string
-	id, customer   string
-	noWait, asJSON bool
-	timeout        time.Duration
+	runFlags
+	items, fails []string
+	id, customer string
+	noWait       bool
 }
 
 func (a *app) orderCmd() *cobra.Command {
 	var f orderFlags
-	cmd := &cobra.Command{
-		Use:   "order [--mode M] [--item SKU:QTY]… [--fail STEP[:KIND]]… [--no-wait] [--json]",
-		Short: "place an order and wait for its outcome",
-		Long: "Place one order on each engine of --mode, with the same items and faults, and wait for the outcomes.\n" +
-			"STEP is inventory, payment or shipping (or an operation: reserve, charge, schedule, release, refund, cancel);\n" +
+	cmd := newCmd("order [--mode M] [--item SKU:QTY]… [--fail STEP[:KIND]]… [--no-wait] [--json]", "place an order and wait for its outcome",
+		"Place one order on each engine of --mode, with the same items and faults, and wait for the outcomes.\n"+
+			"STEP is inventory, payment or shipping (or an operation: reserve, charge, schedule, release, refund, cancel);\n"+
 			"KIND is decline (default), transient:N or delay:DURATION. Example: starter order --fail payment",
-		Args: func(_ *cobra.Command, args []string) error {
+		func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("order takes no arguments, got %q (did you mean --item %s?)", args[0], args[0])
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.order(cmd.Context(), f) },
-	}
-	f.mode = cli.Mode(cmd)
+		func(cmd *cobra.Command, _ []string) error { return a.order(cmd.Context(), f) })
+	f.add(cmd, "print one JSON document on stdout", 2*time.Minute, "give up waiting after this long, and say why the order did not finish")
 	fs := cmd.Flags()
 	fs.StringArrayVar(&f.items, "item", nil, "an item as SKU:QTY, repeatable (default "+shop.DefaultSKU+":1)")
 	fs.StringArrayVar(&f.fails, "fail", nil, "inject a fault as STEP[:KIND], repeatable")
 	fs.StringVar(&f.id, "id", "", "order ID (default: a new one)")
 	fs.StringVar(&f.customer, "customer", "ada", "customer name")
 	fs.BoolVar(&f.noWait, "no-wait", false, "place the order and return without waiting")
-	fs.BoolVar(&f.asJSON, "json", false, "print one JSON document on stdout")
-	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up waiting after this long, and say why the order did not finish")
 	return cmd
 }
 
@@ -102,14 +96,11 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 	var errs []error
 	for i, p := range placed {
 		r := &results[i]
-		*r = render.OrderResult{Mode: p.Mode, OrderID: o.ID, Status: shop.StatusPending, Steps: []shop.Step{}, Compensated: []shop.Step{}}
-		if p.Mode == shop.ModeOrchestration {
-			r.UIURL = a.cfg.WorkflowURL(shop.WorkflowID(o.ID))
-		}
+		r.Result = render.NewResult(p.Mode, o.ID, a.uiURL)
 		if f.noWait {
 			continue
 		}
-		r.SetOutcome(p.Outcome, p.Elapsed, p.Err, p.Why)
+		r.SetOutcome(p)
 		switch {
 		case len(p.Why) > 0:
 			errs = append(errs, fmt.Errorf("%s: order %s did not finish within %s: %s", p.Mode, o.ID, f.timeout, strings.Join(p.Why, "; ")))

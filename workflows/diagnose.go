@@ -12,18 +12,16 @@ import (
 )
 
 // StuckAfter is how long a task must wait on its task queue before
-// Diagnose calls it stuck.
-const StuckAfter = time.Second
-
-// pollSlack: the server records a poll when it ends too, so a worker that
-// stopped just before a task was scheduled shows a poll a moment after it.
-const pollSlack = 500 * time.Millisecond
+// Diagnose calls it stuck; pollSlack is how late after the task the last
+// poll may be recorded: the server records a poll when it ends too, so a
+// worker that stopped just before shows a poll a moment after the task.
+const StuckAfter, pollSlack = time.Second, 500 * time.Millisecond
 
 // Diagnose says why an order's workflow does not move when no worker takes
 // its tasks: a workflow or activity task has waited on the task queue for
 // StuckAfter, and no worker polled it since (a worker that polls gets a new
-// task at once, so a poll that waits in vain is one with no worker behind). It returns nothing for a closed workflow, or when every task is
-// taken or waits for a retry.
+// task at once). It returns nothing for a closed workflow, or when every
+// task is taken or waits for a retry.
 func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error) {
 	d, err := e.client.DescribeWorkflowExecution(ctx, shop.WorkflowID(orderID), "")
 	if err != nil {

@@ -15,18 +15,9 @@ import (
 
 // StatusResult is one engine's answer of `starter status`.
 type StatusResult struct {
-	Mode        shop.Mode   `json:"mode"`
-	OrderID     string      `json:"order_id"`
-	Found       bool        `json:"found"`
-	Status      shop.Status `json:"status,omitempty"`
-	Current     shop.Op     `json:"current,omitempty"`
-	Steps       []shop.Step `json:"steps"`
-	Compensated []shop.Step `json:"compensated"`
-	FailedStep  shop.Step   `json:"failed_step,omitempty"`
-	Reason      string      `json:"reason,omitempty"`
-	UIURL       string      `json:"ui_url,omitempty"`
-	// Why says what keeps the order when it does not move (with --watch).
-	Why []string `json:"why,omitempty"`
+	Result
+	Found   bool    `json:"found"`
+	Current shop.Op `json:"current,omitempty"`
 }
 
 // StatusResults turns a snapshot into one result per engine; uiURL gives
@@ -34,13 +25,11 @@ type StatusResult struct {
 func StatusResults(s admin.Snapshot, uiURL func(orderID string) string) []StatusResult {
 	var out []StatusResult
 	for _, m := range s.Modes {
-		r := StatusResult{Mode: m, OrderID: s.OrderID, Steps: []shop.Step{}, Compensated: []shop.Step{}, Why: s.Why[m]}
+		r := StatusResult{Result: Result{Mode: m, OrderID: s.OrderID, Steps: []shop.Step{}, Compensated: []shop.Step{}, Why: s.Why[m]}}
 		if p, ok := s.Found[m]; ok {
-			r.Found, r.Status, r.Current = true, p.Status, p.Current
-			r.Steps, r.Compensated, r.FailedStep, r.Reason = NonNil(p.Steps), NonNil(p.Compensated), p.FailedStep, p.Reason
-			if m == shop.ModeOrchestration {
-				r.UIURL = uiURL(s.OrderID)
-			}
+			r.Result = NewResult(m, s.OrderID, uiURL)
+			r.set(p.Outcome)
+			r.Found, r.Current, r.Why = true, p.Current, s.Why[m]
 		}
 		out = append(out, r)
 	}

@@ -4,37 +4,55 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/ordersaga/ordersaga/internal/admin"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// OrderResult is one engine's result of `starter order`.
-type OrderResult struct {
+// Result is what order and status both say of one engine.
+type Result struct {
 	Mode        shop.Mode   `json:"mode"`
 	OrderID     string      `json:"order_id"`
-	Status      shop.Status `json:"status"`
+	Status      shop.Status `json:"status,omitempty"`
 	Steps       []shop.Step `json:"steps"`
 	Compensated []shop.Step `json:"compensated"`
 	FailedStep  shop.Step   `json:"failed_step,omitempty"`
 	Reason      string      `json:"reason,omitempty"`
-	ElapsedMS   float64     `json:"elapsed_ms"`
 	UIURL       string      `json:"ui_url,omitempty"`
-	Error       string      `json:"error,omitempty"`
-	// Why says, when the order did not finish, what keeps it.
+	// Why says what keeps the order when it does not move or did not finish.
 	Why []string `json:"why,omitempty"`
 }
 
-// SetOutcome fills in an engine's outcome, or why it has none.
-func (r *OrderResult) SetOutcome(out shop.Outcome, elapsed time.Duration, err error, why []string) {
-	r.ElapsedMS = float64(elapsed.Microseconds()) / 1000
-	if err != nil {
-		r.Error, r.Why = strings.Join(strings.Fields(err.Error()), " "), why
-		return
+// NewResult is an engine's result about an order, PENDING, with the
+// Temporal UI link (from uiURL) for orchestration.
+func NewResult(m shop.Mode, orderID string, uiURL func(orderID string) string) Result {
+	r := Result{Mode: m, OrderID: orderID, Status: shop.StatusPending, Steps: []shop.Step{}, Compensated: []shop.Step{}}
+	if m == shop.ModeOrchestration {
+		r.UIURL = uiURL(orderID)
 	}
+	return r
+}
+
+func (r *Result) set(out shop.Outcome) {
 	r.Status, r.Steps, r.Compensated = out.Status, NonNil(out.Steps), NonNil(out.Compensated)
 	r.FailedStep, r.Reason = out.FailedStep, out.Reason
+}
+
+// OrderResult is one engine's result of `starter order`.
+type OrderResult struct {
+	Result
+	ElapsedMS float64 `json:"elapsed_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// SetOutcome fills in an engine's outcome, or why it has none.
+func (r *OrderResult) SetOutcome(p admin.Placement) {
+	r.ElapsedMS = float64(p.Elapsed.Microseconds()) / 1000
+	if p.Err != nil {
+		r.Error, r.Why = strings.Join(strings.Fields(p.Err.Error()), " "), p.Why
+		return
+	}
+	r.set(p.Outcome)
 }
 
 // Order prints an order, then a table of each engine's result (or that it
