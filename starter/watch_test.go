@@ -142,3 +142,14 @@ func TestWatchAndFollow(t *testing.T) {
 		t.Fatalf("want OrderCompensated last, got %s:\n%s", entry.Event.Name, r)
 	}
 }
+
+// A reset is refused while an order is in flight, and nothing is deleted.
+func TestResetRefusedInFlight(t *testing.T) {
+	s := servers(t)
+	id := newID("inflight")
+	s.must(t, "order", "--no-wait", "--mode", "choreography", "--id", id, "--fail", "shipping:delay:1500ms")
+	r := s.run(t, "stock", "--reset", "--mode", "choreography")
+	wantCode(t, r, 1)
+	wantOneLine(t, r, "not resetting choreography", id, "--force")
+	followToEnd(t, s, id, []string{"choreography"})
+}
