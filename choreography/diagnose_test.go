@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,23 +30,24 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := choreography.NewEngine(node, cat)
-	var wg sync.WaitGroup
-	stops := map[string]context.CancelFunc{}
+	// stops[svc] stops a running service and waits until it has stopped.
+	stops := map[string]func(){}
 	start := func(svc string) {
-		sctx, stop := context.WithCancel(ctx)
-		stops[svc] = stop
-		wg.Go(func() {
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		stops[svc] = func() { cancel(); <-done }
+		go func() {
+			defer close(done)
 			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
 			if err := node.RunService(sctx, svc, cfg); err != nil {
 				t.Errorf("%s: %v", svc, err)
 			}
-		})
+		}()
 	}
 	t.Cleanup(func() {
 		for _, stop := range stops {
 			stop()
 		}
-		wg.Wait()
 	})
 	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
 		start(svc)
@@ -86,6 +86,7 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	}
 
 	stops[choreography.ServicePayment]()
+	delete(stops, choreography.ServicePayment)
 	place("diag-2")
 	diagnosed("diag-2", "the payment service is not consuming", "payment-1 idle", "start the payment service")
 }
