@@ -53,9 +53,13 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 		start(svc)
 	}
 
-	place := func(id string) {
+	place := func(id string, faults ...string) {
 		t.Helper()
-		o := shop.Order{ID: id, Customer: "t", Items: []shop.Item{{SKU: "book", Quantity: 1}}}
+		plan, err := shop.ParseFaultPlan(faults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := shop.Order{ID: id, Customer: "t", Items: []shop.Item{{SKU: "book", Quantity: 1}}, Faults: plan}
 		if err := eng.Place(ctx, o); err != nil {
 			t.Fatal(err)
 		}
@@ -85,10 +89,23 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 		t.Fatalf("a completed order: %q, %v; want nothing", why, err)
 	}
 
+	// A running service busy with a slow step is not taken for a stopped one.
+	place("diag-slow", "payment:delay:4s")
+	if err := poll.Sleep(ctx, choreography.LiveWithin+500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	why, err := eng.Diagnose(ctx, "diag-slow")
+	if err != nil || len(why) != 1 || !diagnosisSays(why[0], []string{"took the order's InventoryReserved event", "has not finished it"}) {
+		t.Fatalf("a slow payment: %q, %v; want that the service took the event and works on it", why, err)
+	}
+	if out, err := eng.Wait(ctx, "diag-slow"); err != nil || out.Status != shop.StatusCompleted {
+		t.Fatalf("slow payment: %+v, %v", out, err)
+	}
+
 	stops[choreography.ServicePayment]()
 	delete(stops, choreography.ServicePayment)
 	place("diag-2")
-	diagnosed("diag-2", "the payment service is not consuming", "payment-1 idle", "start the payment service")
+	diagnosed("diag-2", "the payment service is not consuming", "group payment has unread entries", "payment-1 idle", "start the payment service")
 }
 
 func diagnosisSays(s string, subs []string) bool {

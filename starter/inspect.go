@@ -78,15 +78,27 @@ func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, 
 	}
 	screen, last := &render.Redrawer{W: a.stdout, TTY: bench.IsTerminal(a.stdout)}, ""
 	return eng.Watch(ctx, id, 500*time.Millisecond, func(s admin.Snapshot) {
+		results := render.StatusResults(s, a.uiURL)
 		if !asJSON {
-			screen.Draw(render.Status(render.StatusResults(s, a.uiURL)))
+			screen.DrawKeyed(render.Status(results), statusKey(results))
 			return
 		}
-		if b, _ := json.Marshal(map[string]any{"results": render.StatusResults(s, a.uiURL)}); string(b) != last {
+		if key := statusKey(results); key != last {
+			b, _ := json.Marshal(map[string]any{"results": results})
 			fmt.Fprintf(a.stdout, "%s\n", b)
-			last = string(b)
+			last = key
 		}
 	})
+}
+
+// statusKey is what a status says but for its reasons' wording, which
+// counts the time: a new version is printed off a terminal when it changes.
+func statusKey(results []render.StatusResult) string {
+	key := ""
+	for _, r := range results {
+		key += fmt.Sprintf("%s %s %s %v %v %d;", r.Mode, r.Status, r.Current, r.Steps, r.Compensated, len(r.Why))
+	}
+	return key
 }
 
 func (a *app) historyCmd() *cobra.Command {

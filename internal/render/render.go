@@ -47,11 +47,11 @@ func Dash(s string) string {
 	return s
 }
 
-// Truncate puts s on one line of at most n bytes.
+// Truncate puts s on one line of at most n characters.
 func Truncate(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
 	return s
 }
@@ -67,17 +67,22 @@ func NonNil[T any](s []T) []T {
 // Redrawer shows a block of text that changes: on a terminal it redraws the
 // block in place, elsewhere it prints each new version once, after a blank line.
 type Redrawer struct {
-	W     io.Writer
-	TTY   bool
-	lines int
-	last  string
+	W         io.Writer
+	TTY       bool
+	lines     int
+	last, key string
 }
 
 // Draw shows text unless it is what is shown already.
-func (r *Redrawer) Draw(text string) {
-	if text == r.last {
+func (r *Redrawer) Draw(text string) { r.DrawKeyed(text, text) }
+
+// DrawKeyed is Draw, except that off a terminal a new version is printed
+// only when its key changes (text that only counts time does not).
+func (r *Redrawer) DrawKeyed(text, key string) {
+	if text == r.last || !r.TTY && key == r.key {
 		return
 	}
+	r.key = key
 	switch {
 	case r.TTY && r.lines > 0:
 		fmt.Fprintf(r.W, "\033[%dF\033[J", r.lines)
