@@ -249,8 +249,8 @@ func (e *Engine) Orders(ctx context.Context) ([]verify.Order, error) {
 
 // Extra reports entries left pending or unread in any consumer group, and
 // entries in the dead-letter stream.
-func (e *Engine) Extra(ctx context.Context) ([]string, error) {
-	var out []string
+func (e *Engine) Extra(ctx context.Context) ([]verify.Violation, error) {
+	var out []verify.Violation
 	b := e.node.Bus
 	for _, svc := range Services {
 		groups, err := b.Redis.XInfoGroups(ctx, b.Stream(svc)).Result()
@@ -262,10 +262,10 @@ func (e *Engine) Extra(ctx context.Context) ([]string, error) {
 		}
 		for _, g := range groups {
 			if g.Pending > 0 {
-				out = append(out, fmt.Sprintf("group %s has %d pending entries on the %s stream", g.Name, g.Pending, svc))
+				out = append(out, verify.Newf(verify.KindPending, "", "group %s has %d pending entries on the %s stream", g.Name, g.Pending, svc))
 			}
 			if g.Lag > 0 {
-				out = append(out, fmt.Sprintf("group %s has %d unread entries on the %s stream (is the %s service running?)", g.Name, g.Lag, svc, g.Name))
+				out = append(out, verify.Newf(verify.KindUnread, "", "group %s has %d unread entries on the %s stream (is the %s service running?)", g.Name, g.Lag, svc, g.Name))
 			}
 		}
 	}
@@ -274,17 +274,14 @@ func (e *Engine) Extra(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("dead-letter stream: %w", err)
 	}
 	if n > e.ExpectDeadLetters {
-		out = append(out, fmt.Sprintf("the dead-letter stream holds %d entries", n))
+		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries", n))
 	} else if n < e.ExpectDeadLetters {
-		out = append(out, fmt.Sprintf("the dead-letter stream holds %d entries, %d were expected", n, e.ExpectDeadLetters))
+		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries, %d were expected", n, e.ExpectDeadLetters))
 	}
 	return out, nil
 }
 
 var _ verify.Source = (*Engine)(nil)
-
-// SetExpectedDeadLetters sets how many dead-lettered entries verify accepts.
-func (e *Engine) SetExpectedDeadLetters(n int64) { e.ExpectDeadLetters = n }
 
 // Repair is not implemented yet for choreography.
 func (e *Engine) Repair(_ context.Context, orderID string) error {

@@ -7,31 +7,35 @@ import (
 	"net"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/web"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-const serveArgs = "[--addr HOST:PORT]"
+// serveCmd runs the live page until interrupted.
+func (a *app) serveCmd() *cobra.Command {
+	var addr string
+	cmd := newCmd("serve [--addr HOST:PORT]", "serve a live page of both engines side by side, with a form to place orders",
+		"Serve a live page with both engines side by side: counts and rates, the latest orders,\n"+
+			"each order's two timelines, a form to place orders with faults, stock, money and the choreography's services",
+		cli.NoArgs,
+		func(cmd *cobra.Command, _ []string) error {
+			if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+				return usagef("bad --addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", addr)
+			}
+			return a.serve(cmd.Context(), addr)
+		})
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen on HOST:PORT")
+	return cmd
+}
 
-// serve runs the live page until interrupted.
-func (a *app) serve(ctx context.Context, args []string) error {
-	fs := a.flags("serve", serveArgs, "Serve a live page with both engines side by side: counts and rates, the latest orders,\n"+
-		"each order's two timelines, a form to place orders with faults, stock, money and the choreography's services")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen on HOST:PORT")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("serve takes no arguments, got %q", pos[0])
-	}
-	if _, port, err := net.SplitHostPort(*addr); err != nil || port == "" {
-		return usagef("bad --addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", *addr)
-	}
+// serve connects first, then listens: an unreachable server or a busy
+// port stops the command before anything serves.
+func (a *app) serve(ctx context.Context, addr string) error {
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	// Connect first, then listen: an unreachable server or a busy port
-	// stops the command before anything serves.
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	rdb, err := a.cfg.Redis(cctx)
@@ -57,9 +61,9 @@ func (a *app) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", *addr)
+	l, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
+		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	fmt.Fprintf(a.stdout, "serving the live page on http://%s (Ctrl-C to stop)\n", l.Addr())
 	return srv.Serve(ctx, l)

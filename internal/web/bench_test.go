@@ -10,7 +10,6 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/ordersaga/ordersaga/internal/parallel"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -32,7 +31,7 @@ func BenchmarkChoreographyRefresh(b *testing.B) {
 				b.Fatal(err)
 			}
 			chor := engines[1]
-			err = parallel.Do(orders, 16, func(i int) error {
+			err = doEach(orders, 16, func(i int) error {
 				return chor.Place(ctx, shop.Order{ID: fmt.Sprintf("o-%d", i), Customer: "b", Items: []shop.Item{{SKU: "pen", Quantity: 1}}})
 			})
 			if err != nil {
@@ -84,7 +83,7 @@ func BenchmarkOrchestrationRefresh(b *testing.B) {
 			}
 			defer w.Stop()
 			orch := engines[0]
-			err = parallel.Do(orders, 32, func(i int) error {
+			err = doEach(orders, 32, func(i int) error {
 				o := shop.Order{ID: fmt.Sprintf("o-%d", i), Customer: "b", Items: []shop.Item{{SKU: "pen", Quantity: 1}}}
 				if i%10 == 0 {
 					o.Faults = shop.FaultPlan{shop.OpCharge: {Kind: shop.FaultDecline}}

@@ -19,9 +19,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/parallel"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -255,7 +256,7 @@ func (o *orchestrationView) list(ctx context.Context, query string, n int) ([]Or
 	o.mu.Unlock()
 	// A workflow whose outcome cannot be read shows as ended without one,
 	// and is asked again at the next refresh.
-	_ = parallel.Do(len(unresolved), 8, func(j int) error {
+	_ = doEach(len(unresolved), 8, func(j int) error {
 		i := unresolved[j]
 		out[i].Status = shop.Status("ENDED_" + strings.ToUpper(execs[i].GetStatus().String()))
 		if res, err := o.Wait(ctx, out[i].ID); err == nil {
@@ -440,4 +441,14 @@ func healthOf[R any](reads []R, deadLetters int64, get func(R) (redis.XInfoGroup
 
 func isNoSuchKey(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "no such key")
+}
+
+// doEach runs f for 0..n-1 with at most limit at once, and returns the first error.
+func doEach(n, limit int, f func(i int) error) error {
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i := range n {
+		g.Go(func() error { return f(i) })
+	}
+	return g.Wait()
 }
