@@ -283,7 +283,7 @@ func (a *app) awaitReaders(ctx context.Context, eng *engines, before int) error 
 }
 
 // blockedReaders counts the clients blocked in XREADGROUP right now.
-func blockedReaders(ctx context.Context, rdb *redis.Client) (int, error) {
+func blockedReaders(ctx context.Context, rdb redis.UniversalClient) (int, error) {
 	list, err := rdb.ClientList(ctx).Result()
 	if err != nil {
 		return 0, err
@@ -308,7 +308,7 @@ func blockedReaders(ctx context.Context, rdb *redis.Client) (int, error) {
 
 // readersNow samples blockedReaders a few times and returns the most seen:
 // a service is briefly not blocked between two reads.
-func readersNow(ctx context.Context, rdb *redis.Client) int {
+func readersNow(ctx context.Context, rdb redis.UniversalClient) int {
 	most := 0
 	for i := range 5 {
 		if i > 0 && sleepCtx(ctx, 20*time.Millisecond) != nil {

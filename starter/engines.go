@@ -18,7 +18,7 @@ import (
 
 // engines holds the connections one command needs.
 type engines struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	tc      client.Client
 	catalog shop.Catalog
 	byMode  map[shop.Mode]verify.Source
