@@ -56,7 +56,6 @@ DEV_SERVER_FLAGS=(
 	--dynamic-config-value history.transferProcessorMaxPollRPS=1000
 )
 # The project's search attributes, registered wherever a server starts.
-SEARCH_ATTRIBUTES=(OrderStatus OrderFailedStep)
 SEARCH_ATTRIBUTE_FLAGS=(
 	--search-attribute OrderStatus=Keyword
 	--search-attribute OrderFailedStep=Keyword

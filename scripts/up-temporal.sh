@@ -95,21 +95,11 @@ temporal_server_env() {
 	export TEMPORAL_SQL_TOOL="$BIN/temporal-sql-tool"
 }
 
-# register_namespace: the namespace and the search attributes, if missing.
+# register_namespace: the namespace and the search attributes, if missing
+# (deploy/temporal/register.sh, as the Compose job temporal-setup does).
 register_namespace() {
-	local t=("$TEMPORAL_BIN" operator --address "localhost:$TEMPORAL_PORT")
-	if ! "${t[@]}" namespace describe --namespace "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; then
-		say "== creating the namespace $TEMPORAL_NAMESPACE"
-		"${t[@]}" namespace create --namespace "$TEMPORAL_NAMESPACE" --retention 72h >/dev/null || return 1
-	fi
-	local have missing=()
-	have=$("${t[@]}" search-attribute list --namespace "$TEMPORAL_NAMESPACE" 2>/dev/null) || return 1
-	for sa in "${SEARCH_ATTRIBUTES[@]}"; do
-		grep -qw "$sa" <<<"$have" || missing+=(--name "$sa" --type Keyword)
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	say "== registering the search attributes ${SEARCH_ATTRIBUTES[*]}"
-	"${t[@]}" search-attribute create --namespace "$TEMPORAL_NAMESPACE" "${missing[@]}" >/dev/null
+	TEMPORAL_CLI="$TEMPORAL_BIN" TEMPORAL_ADDRESS="localhost:$TEMPORAL_PORT" TEMPORAL_NAMESPACE="$TEMPORAL_NAMESPACE" \
+		sh "$ROOT/deploy/temporal/register.sh" >>"$STATE/temporal-server.log" 2>&1
 }
 
 up_postgres_backend() {
