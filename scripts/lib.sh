@@ -169,7 +169,7 @@ tail_log() {
 # $PG_BINDIR, else the newest /usr/lib/postgresql/*/bin (Debian).
 pg_bindir() {
 	if [ -n "${PG_BINDIR:-}" ]; then
-		echo "$PG_BINDIR"
+		[ -x "$PG_BINDIR/postgres" ] && echo "$PG_BINDIR"
 		return
 	fi
 	local d
