@@ -182,8 +182,8 @@ func TestLeastPrivilege(t *testing.T) {
 	startWorker(t, workerBin, env)
 
 	for _, args := range [][]string{
-		{"order", "--id", "acl-1"},
-		{"order", "--id", "acl-2", "--fail", "payment"},
+		{"order", "--id", "acl-1", "--timeout", "60s"},
+		{"order", "--id", "acl-2", "--fail", "payment", "--timeout", "60s"},
 		{"status", "acl-2"},
 		{"history", "acl-2"},
 		{"verify"},
