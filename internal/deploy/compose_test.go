@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -816,4 +817,25 @@ func containsRun(args, run []string) bool {
 		}
 	}
 	return false
+}
+
+// TestScriptsParse: every shell script of make up and of the Compose
+// containers at least parses, in the shell that runs it (bash for scripts/,
+// POSIX sh for deploy/, which runs inside the images too).
+func TestScriptsParse(t *testing.T) {
+	root := testenv.RepoRoot()
+	for shell, pattern := range map[string]string{"bash": "scripts/*.sh", "sh": "deploy/*/*.sh"} {
+		files, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no %s: %v", pattern, err)
+		}
+		for _, f := range append(files, filepath.Join(root, ".ci", "run")) {
+			if shell == "sh" && strings.HasSuffix(f, "run") {
+				continue
+			}
+			if out, err := exec.Command(shell, "-n", f).CombinedOutput(); err != nil {
+				t.Errorf("%s -n %s: %v\n%s", shell, f, err, out)
+			}
+		}
+	}
 }
