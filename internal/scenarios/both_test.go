@@ -24,10 +24,16 @@ import (
 
 // TestBothEnginesAgree runs the scenario table on a real Temporal dev server
 // and on Redis Streams, against one redis-server, and checks that every
-// scenario ends the same way in both, and that the invariants hold after.
+// scenario ends the same way in both, and that the invariants hold after;
+// once per Temporal backend (the dev server, and Temporal on PostgreSQL).
 func TestBothEnginesAgree(t *testing.T) {
+	for _, backend := range testenv.TemporalBackends {
+		t.Run(backend, func(t *testing.T) { bothEnginesAgree(t, testenv.StartTemporalBackend(t, backend)) })
+	}
+}
+
+func bothEnginesAgree(t *testing.T, tsrv *testenv.RunningTemporal) {
 	rsrv := testenv.StartRedis(t)
-	tsrv := testenv.StartTemporal(t)
 	rdb := rsrv.Client()
 	catalog := shop.DefaultCatalog()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
