@@ -56,8 +56,8 @@ func OpOfActivity(activityType string) (shop.Op, bool) {
 // completed, failed, cancelled, …), the order turning FAILED (its outcome
 // written to the memo) and a repair being accepted, and every activity's
 // scheduled, started and closing events; workflow tasks and other
-// bookkeeping are left out. A scheduled activity's detail is its summary
-// when it has one ("refund 42.00 after ShipmentFailed"), else its type.
+// bookkeeping are left out. A scheduled activity's detail is its type and,
+// when it has one, its summary ("Refund: refund 42.00 after ShipmentFailed").
 //
 // An ActivityTaskStarted entry carries the attempt that finished: the server
 // records only the last attempt, so an attempt above 1 is shown with result
@@ -172,7 +172,7 @@ func (t *timeline) activity(ev *historypb.HistoryEvent, e *shop.Event) bool {
 		e.Op, e.Detail = op, name
 		var summary string
 		if p := ev.GetUserMetadata().GetSummary(); p != nil && converter.GetDefaultDataConverter().FromPayload(p, &summary) == nil && summary != "" {
-			e.Detail = summary
+			e.Detail = name + ": " + summary
 		}
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:

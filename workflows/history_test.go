@@ -88,15 +88,15 @@ func TestTimelineCancelledCanceled(t *testing.T) {
 	}
 	want := []string{
 		"WorkflowExecutionStarted   OrderSaga on task queue ordersaga",
-		"ActivityTaskScheduled reserve  reserve book:2", "ActivityTaskCompleted reserve ok ",
-		"ActivityTaskScheduled charge  charge 84.00", "ActivityTaskCompleted charge ok 8400",
-		"ActivityTaskScheduled schedule  schedule shipment of book:2",
+		"ActivityTaskScheduled reserve  Reserve: reserve book:2", "ActivityTaskCompleted reserve ok ",
+		"ActivityTaskScheduled charge  Charge: charge 84.00", "ActivityTaskCompleted charge ok 8400",
+		"ActivityTaskScheduled schedule  Schedule: schedule shipment of book:2",
 		"WorkflowExecutionCancelRequested   by …",
 		"ActivityTaskCancelRequested schedule  ",
 		"ActivityTaskCanceled schedule fail ",
-		"ActivityTaskScheduled cancel  defensive cancel: schedule was still in flight", "ActivityTaskCompleted cancel ok nothing scheduled",
-		"ActivityTaskScheduled refund  refund 84.00 after the cancel", "ActivityTaskCompleted refund ok 8400",
-		"ActivityTaskScheduled release  release book:2 after the cancel", "ActivityTaskCompleted release ok released",
+		"ActivityTaskScheduled cancel  Cancel: defensive cancel: schedule was still in flight", "ActivityTaskCompleted cancel ok nothing scheduled",
+		"ActivityTaskScheduled refund  Refund: refund 84.00 after the cancel", "ActivityTaskCompleted refund ok 8400",
+		"ActivityTaskScheduled release  Release: release book:2 after the cancel", "ActivityTaskCompleted release ok released",
 		"WorkflowExecutionCanceled  ok COMPENSATED: cancelled",
 	}
 	if !slices.Equal(got, want) {

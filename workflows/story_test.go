@@ -74,7 +74,7 @@ func TestStory(t *testing.T) {
 			scheduled = append(scheduled, e.Detail)
 		}
 	}
-	if want := []string{"reserve mug:3", "charge 37.50", "release mug:3 after PaymentDeclined"}; !slices.Equal(scheduled, want) {
+	if want := []string{"Reserve: reserve mug:3", "Charge: charge 37.50", "Release: release mug:3 after PaymentDeclined"}; !slices.Equal(scheduled, want) {
 		t.Errorf("activity summaries = %q, want %q", scheduled, want)
 	}
 
