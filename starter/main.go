@@ -46,6 +46,7 @@ var commands = []command{
 	{"stock", "[--reset] [--mode M]", "show the catalog's stock per engine; --reset starts an engine afresh", (*app).stock},
 	{"bench", benchArgs, "measure both engines on one seeded workload; --baseline compares with the bare engines", (*app).bench},
 	{"dlq", "list | redrive [ID…]", "inspect the choreography's dead-letter stream, or redrive entries after a fix", (*app).dlq},
+	{"repair", "ORDER_ID [--mode M] [--json]", "run again the refused compensations of a FAILED order and wait for the outcome", (*app).repair},
 }
 
 // app is one invocation of the starter.

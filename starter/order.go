@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // orderResult is one engine's result of `starter order`.
@@ -196,6 +197,7 @@ func (a *app) printOrder(o shop.Order, results []orderResult, placedOnly bool) {
 	for _, r := range results {
 		if r.UIURL != "" {
 			fmt.Fprintf(w, "\nTemporal UI: %s", r.UIURL)
+			fmt.Fprintf(w, "\nAll %s orders: %s", r.Status, workflows.ListURL(a.cfg.UIURL, a.cfg.Namespace, workflows.StatusQuery(r.Status)))
 		}
 	}
 	fmt.Fprintln(w)
