@@ -213,9 +213,11 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 	if err != nil {
 		return nil, err
 	}
-	if err := workflows.CheckSearchAttributes(ctx, tc, o.cfg.Namespace); err != nil {
+	if err := workflows.CheckSearchAttributes(ctx, tc, o.cfg.Namespace); errors.Is(err, workflows.ErrMissingSearchAttributes) {
 		tc.Close()
 		return nil, err
+	} else if err != nil {
+		log.Warn("could not check the namespace's search attributes; OrderSaga needs OrderStatus and OrderFailedStep", "error", err)
 	}
 	fatal := make(chan error, 1)
 	w := workflows.NewConfiguredWorker(tc, rdb, workflows.Config{Catalog: catalog, CompensationMaxInterval: o.compensationMaxBackoff}, worker.Options{

@@ -190,6 +190,8 @@ func waitRunning(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) 
 type goneNamespace struct {
 	workflowservice.UnimplementedWorkflowServiceServer
 	operatorservice.UnimplementedOperatorServiceServer
+	// noSearchAttributes: the namespace lacks OrderSaga's search attributes.
+	noSearchAttributes bool
 }
 
 func (goneNamespace) GetSystemInfo(context.Context, *workflowservice.GetSystemInfoRequest) (*workflowservice.GetSystemInfoResponse, error) {
@@ -200,7 +202,10 @@ func (goneNamespace) DescribeNamespace(_ context.Context, r *workflowservice.Des
 	return &workflowservice.DescribeNamespaceResponse{NamespaceInfo: &namespacepb.NamespaceInfo{Name: r.GetNamespace(), State: enums.NAMESPACE_STATE_REGISTERED}}, nil
 }
 
-func (goneNamespace) ListSearchAttributes(context.Context, *operatorservice.ListSearchAttributesRequest) (*operatorservice.ListSearchAttributesResponse, error) {
+func (g goneNamespace) ListSearchAttributes(context.Context, *operatorservice.ListSearchAttributesRequest) (*operatorservice.ListSearchAttributesResponse, error) {
+	if g.noSearchAttributes {
+		return &operatorservice.ListSearchAttributesResponse{}, nil
+	}
 	return &operatorservice.ListSearchAttributesResponse{CustomAttributes: map[string]enums.IndexedValueType{
 		workflows.SearchAttrOrderStatus: enums.INDEXED_VALUE_TYPE_KEYWORD, workflows.SearchAttrOrderFailedStep: enums.INDEXED_VALUE_TYPE_KEYWORD,
 	}}, nil
@@ -218,6 +223,34 @@ func (g goneNamespace) PollActivityTaskQueue(context.Context, *workflowservice.P
 	return nil, g.gone()
 }
 
+// fakeFrontend serves g on a free port until the test ends.
+func fakeFrontend(t *testing.T, g goneNamespace) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	workflowservice.RegisterWorkflowServiceServer(srv, g)
+	operatorservice.RegisterOperatorServiceServer(srv, g)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	return l.Addr().String()
+}
+
+// TestMissingSearchAttributesRefused: a namespace without OrderSaga's
+// search attributes would leave every order stuck; the worker refuses to
+// start, saying how to register them.
+func TestMissingSearchAttributesRefused(t *testing.T) {
+	rsrv := testenv.StartRedis(t)
+	addr := fakeFrontend(t, goneNamespace{noSearchAttributes: true})
+	err := run(context.Background(), []string{"--services", "orchestration", "--redis-url", rsrv.URL(), "--temporal-address", addr, "--log-level", "error"})
+	if !errors.Is(err, workflows.ErrMissingSearchAttributes) || !strings.Contains(err.Error(), "OrderStatus, OrderFailedStep") ||
+		!strings.Contains(err.Error(), "temporal operator search-attribute create") {
+		t.Fatalf("run: %v, want the missing search attributes named, with how to register them", err)
+	}
+}
+
 // TestFatalWorkerErrorExits: when the Temporal worker fails for good, the
 // process ends with the error instead of running on without it. The SDK
 // retries even a fatal poll error for two minutes before it gives up (proxies
@@ -225,21 +258,13 @@ func (g goneNamespace) PollActivityTaskQueue(context.Context, *workflowservice.P
 func TestFatalWorkerErrorExits(t *testing.T) {
 	t.Parallel()
 	rsrv := testenv.StartRedis(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	workflowservice.RegisterWorkflowServiceServer(srv, goneNamespace{})
-	operatorservice.RegisterOperatorServiceServer(srv, goneNamespace{})
-	go func() { _ = srv.Serve(l) }()
-	defer srv.Stop()
+	addr := fakeFrontend(t, goneNamespace{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--services", "orchestration,payment", "--redis-url", rsrv.URL(), "--temporal-address", l.Addr().String(), "--log-level", "error"})
+		done <- run(ctx, []string{"--services", "orchestration,payment", "--redis-url", rsrv.URL(), "--temporal-address", addr, "--log-level", "error"})
 	}()
 	select {
 	case err := <-done:

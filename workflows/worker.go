@@ -65,9 +65,15 @@ func WorkerOptions(opts worker.Options) worker.Options {
 	return opts
 }
 
-// CheckSearchAttributes reports an error unless the namespace knows the
-// search attributes OrderSaga sets, as keywords: without them every
-// workflow task of a saga would fail and the order would never move.
+// ErrMissingSearchAttributes is wrapped by CheckSearchAttributes when the
+// namespace lacks a search attribute OrderSaga sets.
+var ErrMissingSearchAttributes = errors.New("search attributes are not registered")
+
+// CheckSearchAttributes reports an error wrapping ErrMissingSearchAttributes
+// unless the namespace knows the search attributes OrderSaga sets, as
+// keywords: without them every workflow task of a saga would fail and the
+// order would never move. An error listing them (a server that does not let
+// this client ask) is returned as is.
 func CheckSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
@@ -82,9 +88,9 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 	if len(missing) == 0 {
 		return nil
 	}
-	return fmt.Errorf("namespace %s lacks the keyword search attributes %s: register them, e.g. `temporal operator search-attribute create --namespace %s --name %s --type Keyword` "+
+	return fmt.Errorf("namespace %s: keyword %s %w; register them, e.g. `temporal operator search-attribute create --namespace %s --name %s --type Keyword` "+
 		"(a dev server: start-dev --search-attribute %s=Keyword)",
-		namespace, strings.Join(missing, ", "), namespace, missing[0], missing[0])
+		namespace, strings.Join(missing, ", "), ErrMissingSearchAttributes, namespace, missing[0], missing[0])
 }
 
 // domainErrors is the boundary between the participants and Temporal: a
