@@ -30,7 +30,8 @@ type Engine struct {
 	// PlaceAttempts bounds how often Place starts the workflow when the
 	// server does not answer (each attempt with the SDK's own retries).
 	PlaceAttempts int
-	// FailedPoll is how often Wait looks whether a running order is FAILED.
+	// FailedPoll is how often Wait looks whether a running order is FAILED
+	// (while it long-polls for the workflow to close).
 	FailedPoll time.Duration
 }
 
@@ -136,7 +137,7 @@ func retryable(err error) bool {
 // for it. A workflow that ended without an outcome (terminated, timed out)
 // is an error.
 func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error) {
-	window := 2 * e.FailedPoll
+	window := max(e.FailedPoll, 10*time.Millisecond)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, window)
 		out, err := e.result(wctx, orderID)
@@ -155,7 +156,6 @@ func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error)
 			}
 			return out, err
 		}
-		window = max(e.FailedPoll, 10*time.Millisecond)
 	}
 }
 
