@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,9 +31,13 @@ type Engine struct {
 	// PlaceAttempts bounds how often Place starts the workflow when the
 	// server does not answer (each attempt with the SDK's own retries).
 	PlaceAttempts int
-	// FailedPoll is how often Wait looks whether a running order is FAILED
-	// (while it long-polls for the workflow to close).
+	// FailedPoll is how often Wait looks whether an awaited order is
+	// FAILED (while it long-polls for the workflow to close). Set it before
+	// the first Wait.
 	FailedPoll time.Duration
+
+	watchOnce sync.Once
+	watch     *failedWatch
 }
 
 var _ shop.Engine = (*Engine)(nil)
@@ -136,27 +141,55 @@ func retryable(err error) bool {
 // waiting for a repair, and Wait returns the FAILED outcome without waiting
 // for it. A workflow that ended without an outcome (terminated, timed out)
 // is an error.
+//
+// Wait long-polls for the workflow to close; the engine's failedWatch looks
+// for FAILED orders among those awaited, one visibility query every
+// FailedPoll for all of them.
 func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error) {
-	window := max(e.FailedPoll, 10*time.Millisecond)
+	failed, stop := e.failedWatch().watch(shop.WorkflowID(orderID))
+	defer stop()
+	type closed struct {
+		out shop.Outcome
+		err error
+	}
 	for {
-		wctx, cancel := context.WithTimeout(ctx, window)
-		out, err := e.result(wctx, orderID)
-		cancel()
-		if err == nil || ctx.Err() != nil || wctx.Err() == nil {
-			return out, err
+		pctx, cancel := context.WithCancel(ctx)
+		done := make(chan closed, 1)
+		go func() {
+			out, err := e.result(pctx, orderID)
+			done <- closed{out, err}
+		}()
+		var r closed
+		select {
+		case r = <-done:
+			cancel()
+			return r.out, r.err
+		case <-failed:
+			cancel()
+			r = <-done
 		}
-		// Still running after the window: a FAILED order waits for a repair.
+		if r.err == nil || ctx.Err() != nil {
+			return r.out, r.err
+		}
+		// Visibility says FAILED; the workflow's own state decides.
 		d, err := e.describe(ctx, orderID, "wait for order")
 		if err != nil {
 			return shop.Outcome{}, err
 		}
-		if out, failed, err := failedOutcome(d); failed || err != nil {
+		if out, isFailed, err := failedOutcome(d); isFailed || err != nil {
 			if err != nil {
 				err = fmt.Errorf("wait for order %s: %w", orderID, err)
 			}
 			return out, err
 		}
 	}
+}
+
+func (e *Engine) failedWatch() *failedWatch {
+	e.watchOnce.Do(func() {
+		e.watch = &failedWatch{client: e.client, interval: max(e.FailedPoll, 10*time.Millisecond)}
+	})
+	return e.watch
 }
 
 // result waits for the workflow to close and reads its outcome.
