@@ -88,12 +88,14 @@ func ForwardRetryPolicy() *temporal.RetryPolicy {
 // CompensationRetryPolicy is the retry policy of release, refund and cancel:
 // a transient failure is retried until the compensation succeeds, with the
 // backoff capped at maxInterval, so an outage of any length heals by itself.
-// Only a refusal stops it.
+// Only a refusal stops it. A cap below the first interval (100ms) is
+// raised to it, which the server requires.
 func CompensationRetryPolicy(maxInterval time.Duration) *temporal.RetryPolicy {
+	const initial = 100 * time.Millisecond
 	return &temporal.RetryPolicy{
-		InitialInterval:        100 * time.Millisecond,
+		InitialInterval:        initial,
 		BackoffCoefficient:     2,
-		MaximumInterval:        maxInterval,
+		MaximumInterval:        max(maxInterval, initial),
 		MaximumAttempts:        0, // unlimited
 		NonRetryableErrorTypes: activities.RefusalTypes,
 	}
