@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,6 +286,48 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if err := s.engine.Repair(ctx, o.ID); !errors.Is(err, shop.ErrNotRepairable) {
 			t.Errorf("repairing it again: err = %v, want %v", err, shop.ErrNotRepairable)
+		}
+	})
+
+	t.Run("concurrent waits each see their own outcome", func(t *testing.T) {
+		orders := []shop.Order{
+			s.order(t, "e2e-many-failed-1", "shipping", "refund:decline"),
+			s.order(t, "e2e-many-ok"),
+			s.order(t, "e2e-many-failed-2", "payment", "release:decline"),
+			s.order(t, "e2e-many-declined", "payment"),
+		}
+		want := []shop.Status{shop.StatusFailed, shop.StatusCompleted, shop.StatusFailed, shop.StatusCompensated}
+		got := make([]shop.Status, len(orders))
+		var wg sync.WaitGroup
+		for i, o := range orders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.engine.Place(ctx, o); err != nil {
+					t.Errorf("place %s: %v", o.ID, err)
+					return
+				}
+				wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				out, err := s.engine.Wait(wctx, o.ID)
+				if err != nil {
+					t.Errorf("wait %s: %v", o.ID, err)
+				}
+				got[i] = out.Status
+			}()
+		}
+		wg.Wait()
+		if !slices.Equal(got, want) {
+			t.Errorf("outcomes %v, want %v", got, want)
+		}
+		for i, o := range orders {
+			if want[i] == shop.StatusFailed {
+				if err := s.engine.Repair(ctx, o.ID); err != nil {
+					t.Errorf("repair %s: %v", o.ID, err)
+				} else if out := s.wait(t, o.ID); out.Status != shop.StatusCompensated {
+					t.Errorf("%s after the repair: %+v, want COMPENSATED", o.ID, out)
+				}
+			}
 		}
 	})
 
