@@ -11,11 +11,13 @@ import (
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -37,6 +39,8 @@ type Options struct {
 	// ExpectDeadLetters is how many dead-lettered entries the choreography's
 	// invariant check accepts (injected poison); any other count is a violation.
 	ExpectDeadLetters int64
+	// TracerProvider, when set, traces each placement (see PlaceAll).
+	TracerProvider trace.TracerProvider
 }
 
 // Engines holds the connections and engines of one command.
@@ -51,6 +55,8 @@ type Engines struct {
 	Diagnosers map[shop.Mode]Diagnoser
 	// Choreography is the choreography engine, nil when it is not among the modes.
 	Choreography *choreography.Engine
+	// tracer traces placements; nil: no spans.
+	tracer trace.Tracer
 }
 
 // Open connects to what the modes need before anything is changed, so an
@@ -59,6 +65,9 @@ type Engines struct {
 func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Options) (*Engines, error) {
 	e := &Engines{Catalog: shop.DefaultCatalog(), Modes: modes,
 		Sources: map[shop.Mode]verify.Source{}, Diagnosers: map[shop.Mode]Diagnoser{}}
+	if opts.TracerProvider != nil {
+		e.tracer = opts.TracerProvider.Tracer(telemetry.ScopeName)
+	}
 	rdb, err := cfg.Redis(ctx)
 	if err != nil {
 		return nil, err
