@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/interceptor"
 
 	"github.com/ordersaga/ordersaga/internal/admin"
 	"github.com/ordersaga/ordersaga/internal/buildinfo"
@@ -97,19 +96,8 @@ func (a *app) setup(ctx context.Context) error {
 		return cli.UsageError{Msg: err.Error()}
 	}
 	t, err := telemetry.TracingFromEnv(ctx, "ordersaga-starter")
-	if err != nil {
-		return err
-	}
-	if t == nil {
-		return nil
-	}
-	i, err := telemetry.TemporalTracing(t.Provider)
-	if err != nil {
-		return err
-	}
 	a.tracing = t
-	a.cfg.TemporalInterceptors = []interceptor.ClientInterceptor{i}
-	return nil
+	return err
 }
 
 // logger is the logger of commands that log (serve), on stderr in --log-format.

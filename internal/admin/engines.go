@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
@@ -39,7 +40,9 @@ type Options struct {
 	// ExpectDeadLetters is how many dead-lettered entries the choreography's
 	// invariant check accepts (injected poison); any other count is a violation.
 	ExpectDeadLetters int64
-	// TracerProvider, when set, traces each placement (see PlaceAll).
+	// TracerProvider, when set, traces each placement (see PlaceAll) and
+	// carries the trace on: into the workflow through the Temporal client's
+	// tracing interceptor, into the events through their envelope.
 	TracerProvider trace.TracerProvider
 }
 
@@ -66,6 +69,13 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 	e := &Engines{Catalog: shop.DefaultCatalog(), Modes: modes,
 		Sources: map[shop.Mode]verify.Source{}, Diagnosers: map[shop.Mode]Diagnoser{}}
 	if opts.TracerProvider != nil {
+		i, err := telemetry.TemporalTracing(opts.TracerProvider)
+		if err != nil {
+			return nil, err
+		}
+		traced := *cfg
+		traced.TemporalInterceptors = append(slices.Clone(cfg.TemporalInterceptors), i)
+		cfg = &traced
 		e.tracer = opts.TracerProvider.Tracer(telemetry.ScopeName)
 	}
 	rdb, err := cfg.Redis(ctx)
