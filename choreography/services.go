@@ -56,6 +56,8 @@ type Node struct {
 	Participants activities.Participants
 	Log          *slog.Logger
 	Now          func() time.Time
+	// Telemetry reports the handlers' metrics and spans (none by default).
+	Telemetry Telemetry
 }
 
 // NewNode returns a node for the choreography prefix.
@@ -106,11 +108,11 @@ func (n *Node) participantHandler(service string, r reaction) Handler {
 			// The events are built when the work is done (after any delay
 			// fault), so their timestamps tell when it happened.
 			Args: func() ([]any, error) {
-				okEv, err := n.encode(service, r.onSuccess, d.Event, okSaga)
+				okEv, err := n.encode(ctx, service, r.onSuccess, d.Event, okSaga)
 				if err != nil {
 					return nil, err
 				}
-				failEv, err := n.encode(service, r.onFailure, d.Event, failSaga)
+				failEv, err := n.encode(ctx, service, r.onFailure, d.Event, failSaga)
 				if err != nil {
 					return nil, err
 				}
@@ -145,12 +147,13 @@ func outcomes(op shop.Op, s Saga) (ok, fail Saga) {
 	return ok, fail
 }
 
-// encode builds the JSON of an event caused by parent.
-func (n *Node) encode(service string, t EventType, parent *Envelope, s Saga) ([]byte, error) {
+// encode builds the JSON of an event caused by parent, in the trace of ctx.
+func (n *Node) encode(ctx context.Context, service string, t EventType, parent *Envelope, s Saga) ([]byte, error) {
 	ev, err := NewEvent(t, service, parent, s, n.Now())
 	if err != nil {
 		return nil, err
 	}
+	withTraceContext(ctx, ev)
 	return ev.Encode()
 }
 
@@ -173,18 +176,21 @@ func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
 		return fmt.Errorf("encode outcome of %s: %w", s.Order.ID, err)
 	}
 	s.Detail = "" // the detail of the step before says nothing about the order's end
-	ev, err := n.encode(ServiceOrder, t, d.Event, s)
+	ev, err := n.encode(ctx, ServiceOrder, t, d.Event, s)
 	if err != nil {
 		return err
 	}
-	err = finishScript.Run(ctx, n.Bus.Redis,
+	ended, err := finishScript.Run(ctx, n.Bus.Redis,
 		[]string{n.orderKey(s.Order.ID), n.historyKey(s.Order.ID), n.Bus.Stream(ServiceOrder), d.Stream},
 		d.Group, d.ID, string(out.Status), outJSON, string(t), ev,
-		n.Now().UTC().Format(time.RFC3339Nano)).Err()
+		n.Now().UTC().Format(time.RFC3339Nano)).Result()
 	if err != nil {
 		return fmt.Errorf("finish order %s: %w", s.Order.ID, err)
 	}
 	d.MarkAcked()
+	if ended != int64(0) {
+		n.recordSaga(out, ended)
+	}
 	return nil
 }
 
@@ -224,7 +230,7 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 	if err != nil {
 		return err
 	}
-	c, err := n.Bus.NewConsumer(service, hs, cfg, n.Log)
+	c, err := n.Bus.NewConsumer(service, n.instrument(service, hs), cfg, n.Log)
 	if err != nil {
 		return err
 	}

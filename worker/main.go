@@ -228,11 +228,13 @@ func startChoreography(ctx context.Context, wg *sync.WaitGroup, errs chan<- erro
 	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
 		return err
 	}
+	consumers := obs.choreography(node, services)
 	for _, svc := range services {
 		cfg := choreography.ConsumerConfig{
 			Name:        o.consumerName + "-" + svc,
 			Concurrency: o.concurrency,
 			ClaimIdle:   o.claimIdle,
+			Observer:    consumers,
 		}
 		wg.Go(func() {
 			log.Info("choreography service started", "service", svc, "consumer", cfg.Name)

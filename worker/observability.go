@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/interceptor"
 
+	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/telemetry"
 )
@@ -80,6 +81,24 @@ func (obs *observability) temporalOptions(cfg *config.Config) error {
 	}
 	cfg.TemporalInterceptors = []interceptor.ClientInterceptor{i}
 	return nil
+}
+
+// choreography gives the node the process's metrics and tracer, reports
+// the groups of services in the group gauges, and returns the observer of
+// their consumers, which /readyz asks whether they consume.
+func (obs *observability) choreography(node *choreography.Node, services []string) *telemetry.Consumers {
+	node.Telemetry.Metrics = obs.metrics
+	if obs.tp != nil {
+		node.Telemetry.Tracer = obs.tp.Tracer(telemetry.ScopeName)
+	}
+	if err := obs.metrics.ObserveGroups(func(ctx context.Context) ([]telemetry.GroupStat, error) {
+		return node.Bus.GroupStats(ctx, services...)
+	}); err != nil {
+		node.Log.Warn("no consumer group gauges", "err", err)
+	}
+	consumers := telemetry.NewConsumers(obs.metrics)
+	obs.health.Add("choreography", consumers.Check(services...))
+	return consumers
 }
 
 // close stops the server and flushes the spans still buffered.

@@ -327,13 +327,17 @@ func checkDashboard(t *testing.T, fams map[string]*dto.MetricFamily) {
 	}
 }
 
-// injectPoison adds an entry no service can decode to the stream the order
-// service reads: it is dead-lettered at once.
+// injectPoison adds to the inventory stream an entry no service can decode
+// and one whose payload contradicts its envelope: the order and payment
+// groups dead-letter the first at once, the payment handler refuses the
+// second (poison).
 func injectPoison(t *testing.T, rdb redis.UniversalClient) {
 	t.Helper()
-	bus := choreography.NewBus(rdb)
-	if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: bus.Stream(choreography.ServiceInventory),
-		Values: []any{"type", "InventoryReserved", "event", "{not json"}}).Err(); err != nil {
-		t.Fatal(err)
+	s := choreography.NewBus(rdb).Stream(choreography.ServiceInventory)
+	for _, ev := range []string{"{not json",
+		`{"id":"x","type":"InventoryReserved","order_id":"p2","version":1,"payload":{"order":{"id":"other"}}}`} {
+		if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: s, Values: []any{"type", "InventoryReserved", "event", ev}}).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

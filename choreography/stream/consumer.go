@@ -144,6 +144,7 @@ func (c *Consumer) readNew(ctx context.Context, streams []string) {
 		Group: c.group, Consumer: c.cfg.Name, Streams: streams,
 		Count: int64(c.cfg.BatchSize), Block: block,
 	}).Result()
+	c.observeRead(ctx, err)
 	switch {
 	case err == nil:
 	case errors.Is(err, redis.Nil) || ctx.Err() != nil:
@@ -294,6 +295,9 @@ func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage
 	if _, loaded := c.inflight.LoadOrStore(key, struct{}{}); loaded {
 		return
 	}
+	if deliveries > 1 && c.cfg.Observer != nil {
+		c.cfg.Observer.Redelivered(c.group, stream, deliveries)
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -340,6 +344,18 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		c.log.Log(ctx, lvl, "handler failed; will redeliver", "stream", d.Stream, "id", d.ID,
 			"deliveries", d.Deliveries, "err", err)
 	}
+}
+
+// observeRead tells the observer how a read of new entries went; a read
+// cut short by shutdown or a missing group (set up again) tells nothing.
+func (c *Consumer) observeRead(ctx context.Context, err error) {
+	if c.cfg.Observer == nil || ctx.Err() != nil || redis.HasErrorPrefix(err, "NOGROUP") {
+		return
+	}
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	c.cfg.Observer.Read(c.group, c.streams, err)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -53,6 +53,9 @@ func (c *Consumer) deadLetter(ctx context.Context, stream string, m redis.XMessa
 		return
 	}
 	c.log.Warn("dead-lettered entry", "stream", stream, "id", m.ID, "reason", reason)
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.DeadLettered(c.group, stream, reason)
+	}
 }
 
 func (c *Consumer) deadLetterByID(ctx context.Context, stream, id string, deliveries int64, reason string) {
