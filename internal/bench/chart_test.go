@@ -434,30 +434,30 @@ func TestChartEdgeCases(t *testing.T) {
 }
 
 func TestSeries(t *testing.T) {
-	// 1,000 units ending evenly over 10 s: 50 buckets of 0.2 s, 100/s each.
+	// 1,000 units ending evenly over 10 s: 25 buckets of 0.4 s, 100/s each.
 	r := fakeRun(1000, 8, func(int) time.Duration { return time.Millisecond }, func(i int) time.Duration {
 		return time.Duration(i)*10*time.Millisecond + 5*time.Millisecond
 	})
 	r.Wall = 10 * time.Second
 	s := r.Stats().Series
-	if s == nil || len(s.PerSecond) != 1000/bench.PerBucket || math.Abs(s.BucketSeconds-0.2) > 1e-9 {
-		t.Fatalf("series %+v, want 50 buckets of 0.2 s", s)
+	if s == nil || len(s.PerSecond) != 25 || math.Abs(s.BucketSeconds-0.4) > 1e-9 {
+		t.Fatalf("series %+v, want 25 buckets of 0.4 s", s)
 	}
 	for i, v := range s.PerSecond {
 		if math.Abs(v-100) > 1e-6 {
 			t.Errorf("bucket %d: %v/s, want 100", i, v)
 		}
 	}
-	// Failed units are not counted; a short run has one bucket per 20 units.
-	r = fakeRun(100, 1, func(int) time.Duration { return time.Millisecond }, func(i int) time.Duration { return time.Duration(i+1) * time.Millisecond })
+	// Failed units are not counted; a short run has one bucket per PerBucket units.
+	r = fakeRun(200, 1, func(int) time.Duration { return time.Millisecond }, func(i int) time.Duration { return time.Duration(i+1) * time.Millisecond })
 	r.Statuses[0], r.Statuses[1] = bench.StatusError, bench.StatusError
 	s = r.Series()
 	total := 0.0
 	for _, v := range s.PerSecond {
 		total += v * s.BucketSeconds
 	}
-	if len(s.PerSecond) != 98/bench.PerBucket || math.Abs(total-98) > 1e-6 {
-		t.Errorf("%d buckets holding %v units, want %d holding 98", len(s.PerSecond), total, 98/bench.PerBucket)
+	if len(s.PerSecond) != 198/bench.PerBucket || math.Abs(total-198) > 1e-6 {
+		t.Errorf("%d buckets holding %v units, want %d holding 198", len(s.PerSecond), total, 198/bench.PerBucket)
 	}
 	if (bench.Run{Latency: bench.NewHistogram()}).Series() != nil {
 		t.Error("an empty run has a series")

@@ -121,7 +121,7 @@ body { margin: 0; background: #f6f7f9; color: #1b1f24; font: 15px/1.5 system-ui,
 main { max-width: 1080px; margin: 0 auto; padding: 24px 20px 48px; }
 h1 { margin: 0 0 4px; font-size: 26px; }
 h2 { margin-top: 36px; border-bottom: 1px solid #d8dde3; padding-bottom: 4px; }
-pre { background: #fff; border: 1px solid #d8dde3; border-radius: 6px; padding: 10px 12px; overflow-x: auto; }
+pre { background: #fff; border: 1px solid #d8dde3; border-radius: 6px; padding: 10px 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .meta, .stack, .notes { color: #444c56; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; background: #fff; font-size: 12.5px; font-variant-numeric: tabular-nums; }

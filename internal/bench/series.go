@@ -55,11 +55,11 @@ type Series struct {
 	JoinsSeconds []float64 `json:"joins_s,omitempty"`
 }
 
-// Bucket bounds: about PerBucket units per bucket, so that each rate is
-// drawn from enough of them, and at most MaxBuckets buckets.
+// Bucket bounds: at least PerBucket units per bucket on average, so that
+// each rate is drawn from enough of them, and at most MaxBuckets buckets.
 const (
-	PerBucket  = 20
-	MaxBuckets = 60
+	PerBucket  = 40
+	MaxBuckets = 50
 )
 
 // Series returns the run's throughput over time, or nil when the run has
