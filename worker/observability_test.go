@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -189,6 +190,8 @@ func TestMetricsAndReadiness(t *testing.T) {
 		{ID: "m-ok", Items: []shop.Item{{SKU: "pen", Quantity: 1}}},
 		{ID: "m-declined", Items: []shop.Item{{SKU: "pen", Quantity: 1}}, Faults: shop.FaultPlan{shop.OpCharge: {Kind: shop.FaultDecline}}},
 		{ID: "m-transient", Items: []shop.Item{{SKU: "pen", Quantity: 1}}, Faults: shop.FaultPlan{shop.OpCharge: {Kind: shop.FaultTransient, Attempts: 1}}},
+		{ID: "m-failed", Items: []shop.Item{{SKU: "pen", Quantity: 1}},
+			Faults: shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}, shop.OpRefund: {Kind: shop.FaultDecline}}},
 	}
 	for _, o := range orders {
 		for mode, out := range placeAndWait(t, eng, o) {
@@ -218,6 +221,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 }
 
 func wantStatus(o shop.Order) shop.Status {
+	if _, ok := o.Faults[shop.OpRefund]; ok {
+		return shop.StatusFailed
+	}
 	if f, ok := o.Faults[shop.OpCharge]; ok && f.Kind == shop.FaultDecline {
 		return shop.StatusCompensated
 	}
@@ -231,8 +237,8 @@ func waitMetrics(t *testing.T, addr string) map[string]*dto.MetricFamily {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		fams := scrape(t, addr)
-		done := sum(fams, telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineChoreography}) >= 3 &&
-			sum(fams, telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineOrchestration}) >= 3 &&
+		done := sum(fams, telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineChoreography}) >= 4 &&
+			sum(fams, telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineOrchestration}) >= 4 &&
 			sum(fams, telemetry.MetricDeadLetters, nil) >= 1
 		if done || time.Now().After(deadline) {
 			return fams
@@ -257,7 +263,7 @@ func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 		match map[string]string
 		min   float64
 	}{
-		{"temporal_workflow_completed_total", nil, 3},
+		{"temporal_workflow_completed_total", nil, 3}, // the FAILED order's workflow waits for a repair
 		{"temporal_activity_execution_failed_total", nil, 1},
 		{telemetry.MetricEventsHandled, map[string]string{"result": telemetry.ResultOK}, 10},
 		{telemetry.MetricEventsHandled, map[string]string{"service": choreography.ServicePayment, "result": telemetry.ResultRetry}, 1},
@@ -267,8 +273,10 @@ func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 		{telemetry.MetricDeadLetters, map[string]string{"group": choreography.ServiceOrder}, 1},
 		{telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineOrchestration, "outcome": string(shop.StatusCompleted)}, 2},
 		{telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineChoreography, "outcome": string(shop.StatusCompensated)}, 1},
-		{telemetry.MetricSagaDuration, map[string]string{"engine": telemetry.EngineChoreography}, 3},
-		{telemetry.MetricSagaDuration, map[string]string{"engine": telemetry.EngineOrchestration}, 3},
+		{telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineOrchestration, "outcome": string(shop.StatusFailed)}, 1},
+		{telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineChoreography, "outcome": string(shop.StatusFailed)}, 1},
+		{telemetry.MetricSagaDuration, map[string]string{"engine": telemetry.EngineChoreography}, 4},
+		{telemetry.MetricSagaDuration, map[string]string{"engine": telemetry.EngineOrchestration}, 4},
 		{telemetry.MetricCompensations, map[string]string{"engine": telemetry.EngineOrchestration, "step": string(shop.StepInventory)}, 1},
 		{telemetry.MetricCompensations, map[string]string{"engine": telemetry.EngineChoreography, "step": string(shop.StepInventory)}, 1},
 	} {
@@ -339,5 +347,26 @@ func injectPoison(t *testing.T, rdb redis.UniversalClient) {
 		if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: s, Values: []any{"type", "InventoryReserved", "event", ev}}).Err(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestHealthcheckUsage: the health check needs an address; the worker
+// refuses a bad --metrics-addr or --log-format before starting anything.
+func TestHealthcheckUsage(t *testing.T) {
+	t.Setenv(EnvMetricsAddr, "")
+	if err := healthcheck(context.Background(), nil); !errors.Is(err, errUsage) {
+		t.Errorf("healthcheck without an address: %v, want a usage error", err)
+	}
+	if err := healthcheck(context.Background(), []string{"--addr", "127.0.0.1:1"}); err == nil || errors.Is(err, errUsage) {
+		t.Errorf("healthcheck of nothing: %v, want it to fail", err)
+	}
+	for _, bad := range [][]string{{"--metrics-addr", "9464"}, {"--log-format", "xml"}} {
+		if _, err := parse(bad); !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v, want a usage error", bad, err)
+		}
+	}
+	t.Setenv(EnvMetricsAddr, "127.0.0.1:9464")
+	if o, err := parse(nil); err != nil || o.metricsAddr != "127.0.0.1:9464" || o.logFormat != "text" {
+		t.Errorf("defaults: %+v %v", o, err)
 	}
 }
