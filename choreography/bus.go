@@ -117,7 +117,7 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 		}
 		return h(ctx, &Delivery{Delivery: sd, Event: ev})
 	}
-	return stream.NewConsumer(b.Redis, service, b.streamsOf(service), b.DeadLetterStream(), dispatch, cfg,
+	return stream.NewConsumer(b.Redis, service, b.streamsOf(service), stream.OneDeadLetter(b.DeadLetterStream()), dispatch, cfg,
 		log.With("service", service)), nil
 }
 
@@ -134,4 +134,13 @@ func (b *Bus) Trim(ctx context.Context, retention time.Duration) (int64, error) 
 		}
 	}
 	return removed, nil
+}
+
+// Streams lists every service stream.
+func (b *Bus) Streams() []string {
+	var out []string
+	for _, svc := range Services {
+		out = append(out, b.Stream(svc))
+	}
+	return out
 }
