@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,45 +40,143 @@ const (
 	fieldEvent = "event"
 )
 
-// Bus names the streams of one key prefix and sets them up.
+// Bus names the streams and records of the choreography's key layout and
+// sets the streams up. Every order lives in one partition (see
+// activities.Layout); each service has one stream per partition, and each
+// partition a dead-letter stream, all under the partition's hash tag:
+//
+//	ordersaga:chor:{p3}:stream:<service>     what <service> published
+//	ordersaga:chor:{p3}:stream:deadletter    entries no handler could process
+//	ordersaga:chor:{p3}:order:<id>           the order service's record
+//	ordersaga:chor:{p3}:history:<id>         the order's events, in order
+//	ordersaga:chor:{p3}:orders               the partition's orders, by placement time
+//	ordersaga:chor:{p3}:settled              totals of its settled orders
+//	ordersaga:chor:{p3}:done                 markers of its settled orders
+//
+// so a handler's commit (dedupe, state change, next event, history, ack)
+// is one script in one slot, on one Redis as on a Redis Cluster.
 type Bus struct {
 	Redis  redis.UniversalClient
 	Prefix string
+	Layout activities.Layout
+
+	layoutErr error
+	checked   atomic.Bool
 }
 
-// NewBus returns the bus for the choreography engine's key prefix.
-func NewBus(rdb redis.UniversalClient) *Bus {
-	return &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix}
+// Option tunes a Bus or a Node.
+type Option func(*options)
+
+type options struct{ partitions int }
+
+// WithPartitions sets the number of partitions (default
+// activities.DefaultPartitions). Every process of a deployment must use the
+// same; Setup refuses another than the one recorded in Redis.
+func WithPartitions(n int) Option { return func(o *options) { o.partitions = n } }
+
+// NewBus returns the bus of the choreography engine's key prefix.
+func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
+	o := options{partitions: activities.DefaultPartitions}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	lay, err := activities.NewLayout(activities.ChoreographyPrefix, o.partitions)
+	return &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix, Layout: lay, layoutErr: err}
 }
 
-// Stream is the stream a service publishes to.
-func (b *Bus) Stream(service string) string { return b.Prefix + "stream:" + service }
+// check makes sure, once, that the bus's number of partitions is the one
+// recorded in Redis (recording it when none is).
+func (b *Bus) check(ctx context.Context) error {
+	if b.layoutErr != nil {
+		return b.layoutErr
+	}
+	if b.checked.Load() {
+		return nil
+	}
+	if _, err := activities.EnsurePartitions(ctx, b.Redis, b.Prefix, b.Layout.Partitions); err != nil {
+		return err
+	}
+	b.checked.Store(true)
+	return nil
+}
 
-// orderKey is the order service's record of an order.
-func (b *Bus) orderKey(id string) string { return b.Prefix + "order:" + id }
+// StreamOf is the stream a service publishes to in partition p.
+func (b *Bus) StreamOf(p int, service string) string {
+	return b.Layout.PartitionPrefix(p) + "stream:" + service
+}
 
-// DeadLetterStream holds entries no handler could process, with the reason.
-func (b *Bus) DeadLetterStream() string { return b.Prefix + "stream:deadletter" }
+// StreamFor is the stream a service publishes an order's events to.
+func (b *Bus) StreamFor(orderID, service string) string {
+	return b.StreamOf(b.Layout.Partition(orderID), service)
+}
 
-// Setup creates every service's consumer groups, idempotently. Groups start
-// at the beginning of their stream, so a service that has never run still
-// sees every event published before it started.
+// DeadLetterStream is partition p's dead-letter stream: entries of its
+// streams that no handler could process, with the reason.
+func (b *Bus) DeadLetterStream(p int) string {
+	return b.Layout.PartitionPrefix(p) + "stream:deadletter"
+}
+
+// DeadLetterStreamFor is the dead-letter stream of an order's partition.
+func (b *Bus) DeadLetterStreamFor(orderID string) string {
+	return b.DeadLetterStream(b.Layout.Partition(orderID))
+}
+
+// HistoryKey is the list of an order's events.
+func (b *Bus) HistoryKey(orderID string) string {
+	return b.Layout.OrderPrefix(orderID) + "history:" + orderID
+}
+
+func (b *Bus) orderKey(id string) string     { return b.Layout.OrderPrefix(id) + "order:" + id }
+func (b *Bus) ordersKey(p int) string        { return b.Layout.PartitionPrefix(p) + "orders" }
+func (b *Bus) settledKey(p int) string       { return b.Layout.PartitionPrefix(p) + "settled" }
+func (b *Bus) doneKey(p int) string          { return b.Layout.PartitionPrefix(p) + "done" }
+func (b *Bus) orderDoneKey(id string) string { return b.doneKey(b.Layout.Partition(id)) }
+func (b *Bus) orderSettledKey(id string) string {
+	return b.settledKey(b.Layout.Partition(id))
+}
+
+// Streams lists every service stream of every partition.
+func (b *Bus) Streams() []string {
+	var out []string
+	for p := range b.Layout.Partitions {
+		for _, svc := range Services {
+			out = append(out, b.StreamOf(p, svc))
+		}
+	}
+	return out
+}
+
+// Setup checks the number of partitions against the one recorded in Redis
+// (recording it when none is) and creates every service's consumer groups,
+// idempotently. Groups start at the beginning of their stream, so a
+// service that has never run still sees every event published before it
+// started.
 func (b *Bus) Setup(ctx context.Context) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
 	for _, svc := range Services {
-		if err := stream.CreateGroups(ctx, b.Redis, svc, b.streamsOf(svc)...); err != nil {
+		streams, _ := b.streamsOf(svc)
+		if err := stream.CreateGroups(ctx, b.Redis, svc, streams...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// streamsOf lists the streams a service consumes.
-func (b *Bus) streamsOf(service string) []string {
+// streamsOf lists the streams a service consumes, partition by partition,
+// and maps each to its partition's dead-letter stream.
+func (b *Bus) streamsOf(service string) ([]string, stream.DeadLetterFor) {
 	var out []string
-	for _, src := range subscriptions[service] {
-		out = append(out, b.Stream(src))
+	dead := map[string]string{}
+	for p := range b.Layout.Partitions {
+		for _, src := range subscriptions[service] {
+			s := b.StreamOf(p, src)
+			out = append(out, s)
+			dead[s] = b.DeadLetterStream(p)
+		}
 	}
-	return out
+	return out, func(s string) string { return dead[s] }
 }
 
 // Delivery is one event handed to a service's handler.
@@ -96,9 +195,10 @@ var ErrPoison = stream.ErrPoison
 // ConsumerConfig tunes a service's consumer; see stream.Config.
 type ConsumerConfig = stream.Config
 
-// NewConsumer returns a consumer for a service that decodes each entry and
-// hands it to the handler of its event type. An entry that does not decode
-// is dead-lettered; one of a type the service does not react to is acked.
+// NewConsumer returns a consumer for a service, over every partition's
+// streams it subscribes to, that decodes each entry and hands it to the
+// handler of its event type. An entry that does not decode is
+// dead-lettered; one of a type the service does not react to is acked.
 func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg ConsumerConfig, log *slog.Logger) (*stream.Consumer, error) {
 	if _, ok := subscriptions[service]; !ok {
 		return nil, fmt.Errorf("unknown service %q (want one of %s)", service, strings.Join(Services, ", "))
@@ -117,8 +217,8 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 		}
 		return h(ctx, &Delivery{Delivery: sd, Event: ev})
 	}
-	return stream.NewConsumer(b.Redis, service, b.streamsOf(service), stream.OneDeadLetter(b.DeadLetterStream()), dispatch, cfg,
-		log.With("service", service)), nil
+	streams, deadLetter := b.streamsOf(service)
+	return stream.NewConsumer(b.Redis, service, streams, deadLetter, dispatch, cfg, log.With("service", service)), nil
 }
 
 // Trim deletes the entries of every service stream that every group has
@@ -126,21 +226,12 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 // how many it removed.
 func (b *Bus) Trim(ctx context.Context, retention time.Duration) (int64, error) {
 	var removed int64
-	for _, svc := range Services {
-		n, err := stream.Trim(ctx, b.Redis, b.Stream(svc), retention)
+	for _, s := range b.Streams() {
+		n, err := stream.Trim(ctx, b.Redis, s, retention)
 		removed += n
 		if err != nil {
 			return removed, err
 		}
 	}
 	return removed, nil
-}
-
-// Streams lists every service stream.
-func (b *Bus) Streams() []string {
-	var out []string
-	for _, svc := range Services {
-		out = append(out, b.Stream(svc))
-	}
-	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/scenarios"
 	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -37,7 +38,14 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	srv := testenv.StartRedis(t)
+	h, _ := newHarnessOn(t)
+	return h
+}
+
+// newHarnessOn is newHarness on a redis-server started with extra arguments.
+func newHarnessOn(t *testing.T, args ...string) (*harness, *testenv.RedisServer) {
+	t.Helper()
+	srv := testenv.StartRedis(t, args...)
 	rdb := srv.Client()
 	ctx := context.Background()
 	cat := shop.DefaultCatalog()
@@ -54,7 +62,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{t: t, rdb: rdb, node: node, engine: choreography.NewEngine(node, cat), stops: map[string]func(){}}
 	t.Cleanup(h.stopAll)
-	return h
+	return h, srv
 }
 
 type testWriter struct{ t *testing.T }
@@ -178,21 +186,26 @@ func TestScenarioTable(t *testing.T) {
 	h.checkDrained()
 }
 
-// checkDrained asserts that every consumer group has nothing pending.
+// checkDrained asserts that every consumer group has nothing pending or unread.
 func (h *harness) checkDrained() {
 	h.t.Helper()
-	ctx := context.Background()
-	for _, svc := range choreography.Services {
-		groups, err := h.rdb.XInfoGroups(ctx, h.node.Bus.Stream(svc)).Result()
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, g := range groups {
-			if g.Pending != 0 || g.Lag != 0 {
-				h.t.Errorf("group %s on %s: %d pending, lag %d", g.Name, svc, g.Pending, g.Lag)
-			}
-		}
+	backlog, err := h.node.Bus.Backlog(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, b := range backlog {
+		h.t.Error(b)
 	}
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// verify checks the invariants of the choreography engine.
+func (h *harness) verify() verify.Report {
+	h.t.Helper()
+	rep, err := verify.Check(context.Background(), h.rdb, h.engine, shop.DefaultCatalog(), verify.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return rep
+}

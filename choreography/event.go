@@ -41,6 +41,10 @@ const (
 
 	ShipmentScheduled EventType = "ShipmentScheduled"
 	ShipmentFailed    EventType = "ShipmentFailed"
+
+	// RepairRequested asks the service of a compensation that was refused
+	// to run it again (see Engine.Repair); its Detail names the operation.
+	RepairRequested EventType = "RepairRequested"
 )
 
 // Envelope is what travels on a stream, as JSON in the entry's "event" field.
@@ -72,7 +76,11 @@ type Saga struct {
 	FailedStep  shop.Step   `json:"failed_step,omitempty"`
 	Done        []shop.Step `json:"done,omitempty"`
 	Compensated []shop.Step `json:"compensated,omitempty"`
-	Order       shop.Order  `json:"order"`
+	// Repair marks the events of a repair run: refused compensations run
+	// again, and every step publishes its event even when it had already
+	// run, so that the order service sees the order's end again.
+	Repair bool       `json:"repair,omitempty"`
+	Order  shop.Order `json:"order"`
 }
 
 // Errors of decoding. Entries that fail to decode are dead-lettered.

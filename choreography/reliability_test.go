@@ -23,34 +23,29 @@ import (
 // duplicator re-publishes every entry of every stream once, as a copy.
 func (h *harness) duplicator(ctx context.Context) *atomic.Int64 {
 	var copies atomic.Int64
-	streams := []string{}
-	for _, s := range choreography.Services {
-		streams = append(streams, h.node.Bus.Stream(s))
-	}
+	streams := h.node.Bus.Streams()
 	go func() {
-		ids := make([]string, len(streams))
-		for i := range ids {
-			ids[i] = "0"
-		}
+		last := map[string]string{}
 		copied := map[string]bool{}
 		for ctx.Err() == nil {
-			res, err := h.rdb.XRead(ctx, &redis.XReadArgs{Streams: append(append([]string{}, streams...), ids...), Block: 50 * time.Millisecond}).Result()
-			if err != nil {
-				continue
-			}
-			for _, s := range res {
-				for _, m := range s.Messages {
-					for i, name := range streams {
-						if name == s.Stream {
-							ids[i] = m.ID
-						}
-					}
-					if copied[m.ID] {
+			time.Sleep(5 * time.Millisecond)
+			for _, s := range streams {
+				from := "-"
+				if id, ok := last[s]; ok {
+					from = "(" + id
+				}
+				msgs, err := h.rdb.XRange(ctx, s, from, "+").Result()
+				if err != nil {
+					continue
+				}
+				for _, m := range msgs {
+					last[s] = m.ID
+					if copied[s+m.ID] {
 						continue
 					}
-					id, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.Stream, Values: m.Values}).Result()
+					id, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s, Values: m.Values}).Result()
 					if err == nil {
-						copied[id] = true
+						copied[s+id] = true
 						copies.Add(1)
 					}
 				}
@@ -92,22 +87,25 @@ func waitDrained(t *testing.T, h *harness) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		pending := 0
-		for _, svc := range choreography.Services {
-			groups, _ := h.rdb.XInfoGroups(context.Background(), h.node.Bus.Stream(svc)).Result()
-			for _, g := range groups {
-				pending += int(g.Pending + g.Lag)
-			}
-		}
-		if pending == 0 {
+		backlog, err := h.node.Bus.Backlog(context.Background())
+		if err == nil && len(backlog) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			h.checkDrained()
-			return
+			t.Fatalf("not drained: %v %v", backlog, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// streamLen sums the length of a service's streams over the partitions.
+func (h *harness) streamLen(service string) int64 {
+	h.t.Helper()
+	var n int64
+	for p := range h.node.Bus.Layout.Partitions {
+		n += h.rdb.XLen(context.Background(), h.node.Bus.StreamOf(p, service)).Val()
+	}
+	return n
 }
 
 // A consumer that read entries and died before handling them: another
@@ -125,14 +123,17 @@ func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
 		}
 	}
 	// The doomed payment consumer takes the InventoryReserved entries and dies.
-	stream := h.node.Bus.Stream(choreography.ServiceInventory)
 	taken := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for taken < n && time.Now().Before(deadline) {
-		res, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: choreography.ServicePayment, Consumer: "payment-doomed", Streams: []string{stream, ">"}, Block: 100 * time.Millisecond}).Result()
-		if err == nil {
-			taken += len(res[0].Messages)
+		for p := range h.node.Bus.Layout.Partitions {
+			stream := h.node.Bus.StreamOf(p, choreography.ServiceInventory)
+			res, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: choreography.ServicePayment, Consumer: "payment-doomed", Streams: []string{stream, ">"}, Block: -1}).Result()
+			if err == nil {
+				taken += len(res[0].Messages)
+			}
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if taken != n {
 		t.Fatalf("doomed consumer took %d entries, want %d", taken, n)
@@ -209,7 +210,7 @@ func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
 	h := newHarness(t)
 	h.startAll()
 	ctx := context.Background()
-	orderStream := h.node.Bus.Stream(choreography.ServiceOrder)
+	orderStream := h.node.Bus.StreamOf(0, choreography.ServiceOrder)
 	poison := []map[string]any{
 		{"type": "OrderPlaced", "event": "{not json"},
 		{"type": "OrderPlaced", "event": `{"id":"x","type":"OrderPlaced","order_id":"p1","version":99,"payload":{}}`},
@@ -226,7 +227,7 @@ func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
 		t.Fatalf("order after poison: %s", out.Status)
 	}
 	waitDrained(t, h)
-	dl, err := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(), "-", "+").Result()
+	dl, err := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(0), "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,11 +264,10 @@ func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		n, _ := h.rdb.XLen(ctx, h.node.Bus.DeadLetterStream()).Result()
-		if n == 1 {
-			dl, _ := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(), "-", "+").Result()
-			if !strings.Contains(dl[0].Values["reason"].(string), "delivered 3 times") {
-				t.Fatalf("reason %v", dl[0].Values["reason"])
+		dl, _ := h.node.Bus.DeadLetters(ctx, 0)
+		if len(dl) == 1 {
+			if !strings.Contains(dl[0].Reason, "delivered 3 times") {
+				t.Fatalf("reason %v", dl[0].Reason)
 			}
 			return
 		}
@@ -362,7 +362,7 @@ func TestDuplicatePlaceIsRejected(t *testing.T) {
 	if err == nil || !errorsIs(err, shop.ErrDuplicateOrder) {
 		t.Fatalf("second place: %v, want ErrDuplicateOrder", err)
 	}
-	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n != 1 {
+	if n := h.streamLen(choreography.ServiceOrder); n != 1 {
 		t.Fatalf("order stream holds %d entries, want 1", n)
 	}
 	if _, err := h.engine.Status(ctx, "nope"); !errorsIs(err, shop.ErrUnknownOrder) {
@@ -394,21 +394,21 @@ func TestTrimKeepsUnackedEntries(t *testing.T) {
 		cancel()
 	}
 	waitDrained(t, h)
-	before, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result()
+	before := h.streamLen(choreography.ServiceOrder)
 	if before != 20 { // 10 OrderPlaced, 10 OrderCompleted
 		t.Fatalf("order stream holds %d entries, want 20", before)
 	}
 	if _, err := h.node.Bus.Trim(ctx, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n != before {
+	if n := h.streamLen(choreography.ServiceOrder); n != before {
 		t.Fatalf("retention of an hour kept %d of %d entries", n, before)
 	}
 	if _, err := h.node.Bus.Trim(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n > 1 {
-		t.Fatalf("order stream still holds %d acked entries", n)
+	if n := h.streamLen(choreography.ServiceOrder); n > int64(h.node.Bus.Layout.Partitions) {
+		t.Fatalf("order streams still hold %d acked entries", n)
 	}
 	// History survives trimming.
 	if hist, err := h.engine.History(ctx, "trim-0"); err != nil || len(hist) != 5 {
@@ -477,23 +477,24 @@ func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keysBefore, _ := h.rdb.DBSize(ctx).Result()
 
 	// A dead letter of a finished order, to redrive after it is settled.
 	var someID string
-	for _, o := range mustOrders(t, h) {
+	orders := mustOrders(t, h)
+	for _, o := range orders {
 		if o.Status == shop.StatusCompleted {
 			someID = o.ID
 			break
 		}
 	}
-	placed, _ := h.rdb.LIndex(ctx, activities.ChoreographyPrefix+"history:"+someID, 0).Result()
-	dl, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: h.node.Bus.DeadLetterStream(), Values: []any{
-		"stream", h.node.Bus.Stream(choreography.ServiceOrder), "group", choreography.ServiceInventory, "id", "1-1",
-		"reason", "test", "deliveries", "1", "type", "OrderPlaced", "event", placed}}).Result()
+	placed, _ := h.rdb.LIndex(ctx, h.node.Bus.HistoryKey(someID), 0).Result()
+	err = h.node.Bus.AddDeadLetter(ctx, h.node.Bus.StreamFor(someID, choreography.ServiceOrder), choreography.ServiceInventory,
+		map[string]any{"type": "OrderPlaced", "event": placed})
 	if err != nil {
 		t.Fatal(err)
 	}
+	dls, _ := h.node.Bus.DeadLetters(ctx, 0)
+	dl := dls[0].ID
 
 	n, err := h.node.Settle(ctx, 0, 1000)
 	if err != nil {
@@ -517,9 +518,14 @@ func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
 	if len(after.Violations) != failed {
 		t.Fatalf("after settling, want only the %d FAILED orders reported: %v", failed, after.Violations)
 	}
-	keysAfter, _ := h.rdb.DBSize(ctx).Result()
-	if keysAfter >= keysBefore-int64(4*n) {
-		t.Fatalf("%d keys before settling, %d after: records were not deleted", keysBefore, keysAfter)
+	for _, o := range orders {
+		if o.Status == shop.StatusFailed {
+			continue
+		}
+		inv, pay, ship := h.node.Bus.Layout.OrderKeys(o.ID)
+		if n := h.rdb.Exists(ctx, inv, pay, ship, h.node.Bus.HistoryKey(o.ID)).Val(); n != 0 {
+			t.Fatalf("settled order %s keeps %d records", o.ID, n)
+		}
 	}
 	if _, err := h.engine.Status(ctx, someID); !errors.Is(err, shop.ErrUnknownOrder) {
 		t.Fatalf("status of a settled order: %v", err)
@@ -528,7 +534,7 @@ func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
 		t.Fatalf("redrive of a settled order's event: %v", err)
 	}
 	// Tampering with the settled totals is caught.
-	h.rdb.HIncrBy(ctx, activities.ChoreographyPrefix+"settled", "net_cents", 1)
+	h.rdb.HIncrBy(ctx, h.node.Bus.SettledKey(0), "net_cents", 1)
 	if rep, _ := verify.Check(ctx, h.rdb, h.engine, shop.DefaultCatalog(), verify.Options{}); rep.OK() || len(rep.Violations) == failed {
 		t.Fatalf("a wrong settled total went unnoticed: %v", rep.Violations)
 	}

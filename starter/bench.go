@@ -265,7 +265,7 @@ func (a *app) benchReset(ctx context.Context, eng *engines, force, quiet bool) e
 // XREADGROUP coming back to what it was before the reset (before); when
 // CLIENT LIST is not allowed, a fixed pause stands in for it.
 func (a *app) awaitReaders(ctx context.Context, eng *engines, before int) error {
-	if err := choreography.NewBus(eng.rdb).Setup(ctx); err != nil {
+	if err := choreography.NewBus(eng.rdb, choreography.WithPartitions(a.cfg.Partitions)).Setup(ctx); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(benchReaderWait)
@@ -366,7 +366,7 @@ func (a *app) benchBaseline(ctx context.Context, eng *engines, m shop.Mode, work
 	case shop.ModeChoreography:
 		name, label = bench.BareStreamsName, "bare Redis Streams"
 		part = func(base, size int) (bench.Run, error) {
-			p := &bench.StreamPipeline{Redis: eng.rdb, Prefix: benchKeyPrefix, IDs: ids}
+			p := &bench.StreamPipeline{Redis: eng.rdb, Prefix: benchKeyPrefix, IDs: ids, Partitions: a.cfg.Partitions}
 			if ce, ok := eng.byMode[m].(*choreography.Engine); ok {
 				p.PollMin, p.PollMax = ce.PollMin, ce.PollMax
 			}

@@ -41,21 +41,21 @@ func (a *app) dlq(ctx context.Context, args []string) error {
 		return err
 	}
 	defer eng.close()
-	bus := choreography.NewBus(eng.rdb)
+	bus := choreography.NewBus(eng.rdb, choreography.WithPartitions(a.cfg.Partitions))
 
 	if sub == "list" {
 		dl, err := bus.DeadLetters(ctx, *limit)
 		if err != nil {
 			return err
 		}
-		total, err := eng.rdb.XLen(ctx, bus.DeadLetterStream()).Result()
+		total, err := bus.DeadLetterCount(ctx)
 		if err != nil {
-			return fmt.Errorf("count dead letters: %w", err)
+			return err
 		}
 		if *asJSON {
 			return a.printJSON(map[string]any{"total": total, "entries": nonNilDL(dl)})
 		}
-		fmt.Fprintf(a.stdout, "%d dead-lettered entries in %s\n", total, bus.DeadLetterStream())
+		fmt.Fprintf(a.stdout, "%d dead-lettered entries in %s\n", total, bus.DeadLetterStreams())
 		if len(dl) == 0 {
 			return nil
 		}

@@ -29,6 +29,10 @@ type engines struct {
 // unreachable server stops the command with nothing half-done.
 func (a *app) open(ctx context.Context, modes []shop.Mode) (*engines, error) {
 	e := &engines{catalog: shop.DefaultCatalog(), byMode: map[shop.Mode]verify.Source{}, modes: modes}
+	partitions, err := a.cfg.PartitionCount()
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
 	rdb, err := a.cfg.Redis(ctx)
 	if err != nil {
 		return nil, err
@@ -38,6 +42,10 @@ func (a *app) open(ctx context.Context, modes []shop.Mode) (*engines, error) {
 	for _, m := range modes {
 		switch m {
 		case shop.ModeOrchestration:
+			if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, partitions); err != nil {
+				e.close()
+				return nil, err
+			}
 			tc, err := a.cfg.Temporal(ctx, quiet)
 			if err != nil {
 				e.close()
@@ -46,7 +54,7 @@ func (a *app) open(ctx context.Context, modes []shop.Mode) (*engines, error) {
 			e.tc = tc
 			e.byMode[m] = workflows.NewEngine(tc, e.catalog).WithRedis(rdb)
 		case shop.ModeChoreography:
-			node := choreography.NewNode(rdb, e.catalog, quiet)
+			node := choreography.NewNode(rdb, e.catalog, quiet, choreography.WithPartitions(partitions))
 			if err := node.Bus.Setup(ctx); err != nil {
 				e.close()
 				return nil, err

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,7 +71,7 @@ func parse(args []string) (*options, error) {
 	all := append([]string{ServiceOrchestration}, choreography.Services...)
 	services := fs.String("services", "all", "comma-separated services to run: all, or any of "+strings.Join(all, ","))
 	host, _ := os.Hostname()
-	fs.StringVar(&o.consumerName, "consumer-name", host, "consumer name prefix within each group; keep it stable across restarts, distinct per instance")
+	fs.StringVar(&o.consumerName, "consumer-name", host+"-"+strconv.Itoa(os.Getpid()), "consumer name prefix within each group, distinct per instance (default host-pid); a name kept across restarts gets its pending entries back at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart, see --order-retention)")
 	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries and settles old orders")
@@ -120,6 +121,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	partitions, err := o.cfg.PartitionCount()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	rdb, err := o.cfg.Redis(ctx)
 	if err != nil {
 		return err
@@ -134,6 +139,9 @@ func run(ctx context.Context, args []string) error {
 	var node *choreography.Node // shared by the choreography services of this process
 	for _, svc := range o.services {
 		if svc == ServiceOrchestration {
+			if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, partitions); err != nil {
+				return err
+			}
 			if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
 				return err
 			}
@@ -154,7 +162,10 @@ func run(ctx context.Context, args []string) error {
 			continue
 		}
 		if node == nil {
-			node = choreography.NewNode(rdb, catalog, log)
+			node = choreography.NewNode(rdb, catalog, log, choreography.WithPartitions(partitions))
+			if err := node.Bus.Setup(ctx); err != nil {
+				return err
+			}
 			if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
 				return err
 			}

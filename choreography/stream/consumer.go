@@ -137,7 +137,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.drainOwnPending(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
-	readers, closeReaders := readerClient(c.rdb, len(Shards(c.rdb, c.streams)))
+	readers, closeReaders := ReaderClient(c.rdb, len(Shards(c.rdb, c.streams)))
 	defer closeReaders()
 	var loops sync.WaitGroup
 	for _, shard := range Shards(c.rdb, c.streams) {

@@ -82,10 +82,11 @@ func TestChoreographyUnderChaos(t *testing.T) {
 	go func() {
 		defer chaos.Done()
 		rnd := rand.New(rand.NewPCG(1, 2))
+		streams := node.Bus.Streams()
 		for chaosCtx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
-			svc := choreography.Services[rnd.IntN(len(choreography.Services))]
-			msgs, err := rdb.XRevRangeN(chaosCtx, node.Bus.Stream(svc), "+", "-", 5).Result()
+			s := streams[rnd.IntN(len(streams))]
+			msgs, err := rdb.XRevRangeN(chaosCtx, s, "+", "-", 5).Result()
 			if err != nil || len(msgs) == 0 {
 				continue
 			}
@@ -95,7 +96,7 @@ func TestChoreographyUnderChaos(t *testing.T) {
 			} else if _, err := choreography.Decode([]byte(raw)); err != nil {
 				continue
 			}
-			if rdb.XAdd(chaosCtx, &redis.XAddArgs{Stream: node.Bus.Stream(svc), Values: m.Values}).Err() == nil {
+			if rdb.XAdd(chaosCtx, &redis.XAddArgs{Stream: s, Values: m.Values}).Err() == nil {
 				dups.Add(1)
 			}
 		}
@@ -110,7 +111,7 @@ func TestChoreographyUnderChaos(t *testing.T) {
 		}
 		for i := 0; i < 6 && chaosCtx.Err() == nil; i++ {
 			at(chaosCtx, r, int64((i+1)*n/8), func() {
-				if rdb.XAdd(chaosCtx, &redis.XAddArgs{Stream: node.Bus.Stream(choreography.ServiceOrder), Values: bad[i%len(bad)]}).Err() == nil {
+				if rdb.XAdd(chaosCtx, &redis.XAddArgs{Stream: node.Bus.StreamOf(i, choreography.ServiceOrder), Values: bad[i%len(bad)]}).Err() == nil {
 					poison.Add(1)
 				}
 			})

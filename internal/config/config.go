@@ -43,6 +43,8 @@ type Config struct {
 	UIURL string
 	// ConnectTimeout bounds how long a connection attempt may take.
 	ConnectTimeout time.Duration
+	// Partitions of the key layout (see partitions.go).
+	Partitions int
 }
 
 // FromEnv returns the settings from the environment, with localhost defaults.
@@ -53,6 +55,7 @@ func FromEnv() *Config {
 		RedisURL:        env("REDIS_URL", DefaultRedisURL),
 		UIURL:           env("TEMPORAL_UI_URL", DefaultUIURL),
 		ConnectTimeout:  5 * time.Second,
+		Partitions:      partitionsFromEnv(),
 	}
 }
 
@@ -69,6 +72,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TemporalAddress, "temporal-address", c.TemporalAddress, "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL, redis://[:password@]host:port/db (env REDIS_URL)")
+	c.partitionsFlag(fs)
 }
 
 func env(key, def string) string {

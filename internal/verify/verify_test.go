@@ -103,14 +103,15 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 		}
 		t.Fatalf("%s: no violation mentions %q: %v", what, want, rep.Violations)
 	}
+	lay, _ := activities.NewLayout("fake:", activities.DefaultPartitions)
 	// Stock that moved outside any order.
-	rdb.DecrBy(ctx, "fake:stock:mug", 1)
+	rdb.DecrBy(ctx, lay.StockKey("mug"), 1)
 	expect("stolen stock", "stock of mug")
-	rdb.IncrBy(ctx, "fake:stock:mug", 1)
+	rdb.IncrBy(ctx, lay.StockKey("mug"), 1)
 	// Money that moved outside any order.
-	rdb.HIncrBy(ctx, "fake:ledger", "charged_cents", 5)
+	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", 5)
 	expect("ledger drift", "ledger")
-	rdb.HIncrBy(ctx, "fake:ledger", "charged_cents", -5)
+	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", -5)
 	// An order that never finished.
 	src.orders = append(src.orders, verify.Order{ID: "late", Status: shop.StatusPending, Placed: time.Now().Add(-time.Hour)})
 	expect("stuck order", "order late is stuck")
