@@ -14,21 +14,34 @@ const unreadCap = 1000
 // groupStream is one consumer group on one service's streams.
 type groupStream struct{ group, service string }
 
+// Lag is what one consumer group has not finished on one service's
+// streams, summed over the partitions.
+type Lag struct {
+	Group   string // the consumer group, named after the service that reads
+	Service string // the service whose streams it reads
+	Pending int64  // entries delivered and not acked
+	Unread  int    // entries not delivered yet (at most 1,000 per stream counted)
+}
+
 // Backlog reports, per consumer group and service stream (summed over the
-// partitions), the entries left pending and those not read yet. "Unread"
+// partitions), the entries left pending and those not read yet, for the
+// groups that have any. "Unread"
 // is judged from entry IDs, an entry after the group's last-delivered ID,
 // not from the entries-read and lag that XINFO reports: those do not
 // survive an append-only file rewrite and reload on Redis 7.0.
-func (b *Bus) Backlog(ctx context.Context) ([]string, error) {
+func (b *Bus) Backlog(ctx context.Context) ([]Lag, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
 	type probe struct {
 		at     groupStream
 		unread *redis.XMessageSliceCmd
 	}
 	type svcStream struct{ name, service string }
-	streams := make([]svcStream, 0, b.Layout.Partitions*len(Services))
+	streams := make([]svcStream, 0, b.Layout().Partitions*len(Services))
 	infos := make([]*redis.XInfoGroupsCmd, 0, cap(streams))
 	pipe := b.Redis.Pipeline()
-	for p := range b.Layout.Partitions {
+	for p := range b.Layout().Partitions {
 		for _, svc := range Services {
 			streams = append(streams, svcStream{b.StreamOf(p, svc), svc})
 			infos = append(infos, pipe.XInfoGroups(ctx, b.StreamOf(p, svc)))
@@ -65,13 +78,10 @@ func (b *Bus) Backlog(ctx context.Context) ([]string, error) {
 		}
 		unread[pr.at] += len(pr.unread.Val())
 	}
-	var out []string
+	var out []Lag
 	for _, at := range order {
-		if n := pending[at]; n > 0 {
-			out = append(out, fmt.Sprintf("group %s has %d pending entries on the %s stream", at.group, n, at.service))
-		}
-		if n := unread[at]; n > 0 {
-			out = append(out, fmt.Sprintf("group %s has %d unread entries on the %s stream (is the %s service running?)", at.group, n, at.service, at.group))
+		if pending[at] > 0 || unread[at] > 0 {
+			out = append(out, Lag{Group: at.group, Service: at.service, Pending: pending[at], Unread: unread[at]})
 		}
 	}
 	return out, nil

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/ordersaga/ordersaga/internal/parallel"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -23,13 +23,19 @@ var _ verify.Source = (*Engine)(nil)
 // Orders lists every order placed, with its status and outcome.
 func (e *Engine) Orders(ctx context.Context) ([]verify.Order, error) {
 	b := e.node.Bus
-	parts := make([][]verify.Order, b.Layout.Partitions)
-	err := parallel.Do(b.Layout.Partitions, 4, func(p int) error {
-		var err error
-		parts[p], err = e.ordersOf(ctx, p)
-		return err
-	})
-	if err != nil {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	parts := make([][]verify.Order, b.Layout().Partitions)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for p := range parts {
+		g.Go(func() (err error) {
+			parts[p], err = e.ordersOf(gctx, p)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	var out []verify.Order
@@ -78,8 +84,11 @@ func (e *Engine) ordersOf(ctx context.Context, p int) ([]verify.Order, error) {
 
 // totals reads every partition's settled totals.
 func (b *Bus) totals(ctx context.Context) ([]map[string]string, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
 	pipe := b.Redis.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, b.Layout.Partitions)
+	cmds := make([]*redis.MapStringStringCmd, b.Layout().Partitions)
 	for p := range cmds {
 		cmds[p] = pipe.HGetAll(ctx, b.settledKey(p))
 	}
@@ -137,20 +146,29 @@ func (e *Engine) Dropped(ctx context.Context) (int64, error) {
 
 // Extra reports entries left pending or unread in any consumer group, and
 // entries in the dead-letter streams.
-func (e *Engine) Extra(ctx context.Context) ([]string, error) {
+func (e *Engine) Extra(ctx context.Context) ([]verify.Violation, error) {
 	b := e.node.Bus
-	out, err := b.Backlog(ctx)
+	lags, err := b.Backlog(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var out []verify.Violation
+	for _, l := range lags {
+		if l.Pending > 0 {
+			out = append(out, verify.Newf(verify.KindPending, "", "group %s has %d pending entries on the %s stream", l.Group, l.Pending, l.Service))
+		}
+		if l.Unread > 0 {
+			out = append(out, verify.Newf(verify.KindUnread, "", "group %s has %d unread entries on the %s stream (is the %s service running?)", l.Group, l.Unread, l.Service, l.Group))
+		}
 	}
 	n, err := b.DeadLetterCount(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if n > e.ExpectDeadLetters {
-		out = append(out, fmt.Sprintf("the dead-letter stream holds %d entries", n))
+		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries", n))
 	} else if n < e.ExpectDeadLetters {
-		out = append(out, fmt.Sprintf("the dead-letter stream holds %d entries, %d were expected", n, e.ExpectDeadLetters))
+		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries, %d were expected", n, e.ExpectDeadLetters))
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package choreography
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -58,8 +59,9 @@ const (
 type Bus struct {
 	Redis  redis.UniversalClient
 	Prefix string
-	Layout activities.Layout
 
+	layout    atomic.Pointer[activities.Layout]
+	pinned    bool // the number of partitions was given: Redis must agree
 	layoutErr error
 	checked   atomic.Bool
 }
@@ -69,23 +71,34 @@ type Option func(*options)
 
 type options struct{ partitions int }
 
-// WithPartitions sets the number of partitions (default
-// activities.DefaultPartitions). Every process of a deployment must use the
-// same; Setup refuses another than the one recorded in Redis.
+// WithPartitions sets the number of partitions. Every process of a
+// deployment must use the same: Setup, RunService and the engine refuse
+// another than the one recorded in Redis. Without it, a bus uses the
+// number recorded in Redis (activities.DefaultPartitions when none is,
+// which it then records).
 func WithPartitions(n int) Option { return func(o *options) { o.partitions = n } }
 
 // NewBus returns the bus of the choreography engine's key prefix.
 func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
-	o := options{partitions: activities.DefaultPartitions}
+	o := options{}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	lay, err := activities.NewLayout(activities.ChoreographyPrefix, o.partitions)
-	return &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix, Layout: lay, layoutErr: err}
+	b := &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix, pinned: o.partitions != 0}
+	lay, err := activities.NewLayout(b.Prefix, cmp.Or(o.partitions, activities.DefaultPartitions))
+	b.layout.Store(&lay)
+	b.layoutErr = err
+	return b
 }
 
+// Layout is the bus's key layout. Until the bus has checked it against
+// Redis (Setup, or any call with a context), a bus built without
+// WithPartitions assumes activities.DefaultPartitions.
+func (b *Bus) Layout() activities.Layout { return *b.layout.Load() }
+
 // check makes sure, once, that the bus's number of partitions is the one
-// recorded in Redis (recording it when none is).
+// recorded in Redis (recording it when none is); a bus built without
+// WithPartitions takes the recorded one.
 func (b *Bus) check(ctx context.Context) error {
 	if b.layoutErr != nil {
 		return b.layoutErr
@@ -93,52 +106,71 @@ func (b *Bus) check(ctx context.Context) error {
 	if b.checked.Load() {
 		return nil
 	}
-	if _, err := activities.EnsurePartitions(ctx, b.Redis, b.Prefix, b.Layout.Partitions); err != nil {
+	n := b.Layout().Partitions
+	if !b.pinned {
+		recorded, err := activities.RecordedPartitions(ctx, b.Redis, b.Prefix)
+		if err != nil {
+			return err
+		}
+		n = recorded
+	}
+	lay, err := activities.EnsurePartitions(ctx, b.Redis, b.Prefix, n)
+	if err != nil {
 		return err
 	}
+	b.layout.Store(&lay)
 	b.checked.Store(true)
 	return nil
 }
 
 // StreamOf is the stream a service publishes to in partition p.
 func (b *Bus) StreamOf(p int, service string) string {
-	return b.Layout.PartitionPrefix(p) + "stream:" + service
+	return b.Layout().PartitionPrefix(p) + "stream:" + service
 }
 
 // StreamFor is the stream a service publishes an order's events to.
 func (b *Bus) StreamFor(orderID, service string) string {
-	return b.StreamOf(b.Layout.Partition(orderID), service)
+	return b.StreamOf(b.Layout().Partition(orderID), service)
 }
 
 // DeadLetterStream is partition p's dead-letter stream: entries of its
 // streams that no handler could process, with the reason.
 func (b *Bus) DeadLetterStream(p int) string {
-	return b.Layout.PartitionPrefix(p) + "stream:deadletter"
+	return b.Layout().PartitionPrefix(p) + "stream:deadletter"
 }
 
 // DeadLetterStreamFor is the dead-letter stream of an order's partition.
 func (b *Bus) DeadLetterStreamFor(orderID string) string {
-	return b.DeadLetterStream(b.Layout.Partition(orderID))
+	return b.DeadLetterStream(b.Layout().Partition(orderID))
 }
 
 // HistoryKey is the list of an order's events.
 func (b *Bus) HistoryKey(orderID string) string {
-	return b.Layout.OrderPrefix(orderID) + "history:" + orderID
+	return b.Layout().OrderPrefix(orderID) + "history:" + orderID
 }
 
-func (b *Bus) orderKey(id string) string     { return b.Layout.OrderPrefix(id) + "order:" + id }
-func (b *Bus) ordersKey(p int) string        { return b.Layout.PartitionPrefix(p) + "orders" }
-func (b *Bus) settledKey(p int) string       { return b.Layout.PartitionPrefix(p) + "settled" }
-func (b *Bus) doneKey(p int) string          { return b.Layout.PartitionPrefix(p) + "done" }
-func (b *Bus) orderDoneKey(id string) string { return b.doneKey(b.Layout.Partition(id)) }
+func (b *Bus) orderKey(id string) string     { return b.Layout().OrderPrefix(id) + "order:" + id }
+func (b *Bus) ordersKey(p int) string        { return b.Layout().PartitionPrefix(p) + "orders" }
+func (b *Bus) settledKey(p int) string       { return b.Layout().PartitionPrefix(p) + "settled" }
+func (b *Bus) doneKey(p int) string          { return b.Layout().PartitionPrefix(p) + "done" }
+func (b *Bus) orderDoneKey(id string) string { return b.doneKey(b.Layout().Partition(id)) }
 func (b *Bus) orderSettledKey(id string) string {
-	return b.settledKey(b.Layout.Partition(id))
+	return b.settledKey(b.Layout().Partition(id))
+}
+
+// StreamsOf lists a service's stream of every partition.
+func (b *Bus) StreamsOf(service string) []string {
+	out := make([]string, b.Layout().Partitions)
+	for p := range out {
+		out[p] = b.StreamOf(p, service)
+	}
+	return out
 }
 
 // Streams lists every service stream of every partition.
 func (b *Bus) Streams() []string {
 	var out []string
-	for p := range b.Layout.Partitions {
+	for p := range b.Layout().Partitions {
 		for _, svc := range Services {
 			out = append(out, b.StreamOf(p, svc))
 		}
@@ -169,7 +201,7 @@ func (b *Bus) Setup(ctx context.Context) error {
 func (b *Bus) streamsOf(service string) ([]string, stream.DeadLetterFor) {
 	var out []string
 	dead := map[string]string{}
-	for p := range b.Layout.Partitions {
+	for p := range b.Layout().Partitions {
 		for _, src := range subscriptions[service] {
 			s := b.StreamOf(p, src)
 			out = append(out, s)
@@ -225,6 +257,9 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 // acked and that are older than retention (see stream.Trim), and returns
 // how many it removed.
 func (b *Bus) Trim(ctx context.Context, retention time.Duration) (int64, error) {
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
 	var removed int64
 	for _, s := range b.Streams() {
 		n, err := stream.Trim(ctx, b.Redis, s, retention)

@@ -194,7 +194,7 @@ func (h *harness) checkDrained() {
 		h.t.Fatal(err)
 	}
 	for _, b := range backlog {
-		h.t.Error(b)
+		h.t.Errorf("not drained: %+v", b)
 	}
 }
 

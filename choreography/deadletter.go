@@ -30,8 +30,11 @@ type DeadLetter struct {
 // DeadLetters lists the dead-letter streams of every partition, oldest
 // first, at most limit entries (0 = all).
 func (b *Bus) DeadLetters(ctx context.Context, limit int64) ([]DeadLetter, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
 	var out []DeadLetter
-	for p := range b.Layout.Partitions {
+	for p := range b.Layout().Partitions {
 		dl, err := stream.DeadLetters(ctx, b.Redis, b.DeadLetterStream(p), limit)
 		if err != nil {
 			return nil, err
@@ -53,8 +56,11 @@ func (b *Bus) DeadLetters(ctx context.Context, limit int64) ([]DeadLetter, error
 
 // DeadLetterCount counts the entries of every partition's dead-letter stream.
 func (b *Bus) DeadLetterCount(ctx context.Context) (int64, error) {
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
 	pipe := b.Redis.Pipeline()
-	cmds := make([]*redis.IntCmd, b.Layout.Partitions)
+	cmds := make([]*redis.IntCmd, b.Layout().Partitions)
 	for p := range cmds {
 		cmds[p] = pipe.XLen(ctx, b.DeadLetterStream(p))
 	}
@@ -70,7 +76,7 @@ func (b *Bus) DeadLetterCount(ctx context.Context) (int64, error) {
 
 // DeadLetterStreams describes where the dead letters are, for people.
 func (b *Bus) DeadLetterStreams() string {
-	return fmt.Sprintf("%s{…}:stream:deadletter (%d partitions)", b.Prefix, b.Layout.Partitions)
+	return fmt.Sprintf("%s{…}:stream:deadletter (%d partitions)", b.Prefix, b.Layout().Partitions)
 }
 
 // Redrive puts dead-lettered entries back on the stream they came from (all
@@ -111,7 +117,7 @@ func (b *Bus) redrive(ctx context.Context, d DeadLetter) error {
 	if d.Stream == "" {
 		return fmt.Errorf("dead letter %s does not say where it came from", d.ID)
 	}
-	pp := b.Layout.PartitionPrefix(d.partition)
+	pp := b.Layout().PartitionPrefix(d.partition)
 	if !strings.HasPrefix(d.Stream, pp) || !slices.Contains(b.Streams(), d.Stream) {
 		return fmt.Errorf("dead letter %s came from %s, not a stream of its partition", d.ID, d.Stream)
 	}

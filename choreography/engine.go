@@ -59,7 +59,7 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	}
 	created, err := placeScript.Run(ctx, n.Bus.Redis,
 		[]string{n.orderKey(o.ID), n.historyKey(o.ID), n.Bus.StreamFor(o.ID, ServiceOrder),
-			n.Bus.ordersKey(n.Bus.Layout.Partition(o.ID)), n.Bus.orderDoneKey(o.ID)},
+			n.Bus.ordersKey(n.Bus.Layout().Partition(o.ID)), n.Bus.orderDoneKey(o.ID)},
 		orderJSON, evJSON, now.UTC().Format(time.RFC3339Nano), now.UnixMilli(), o.ID, ev.ID).Int()
 	if err != nil {
 		return fmt.Errorf("place order %s: %w", o.ID, err)
@@ -132,6 +132,9 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 // with one read of the order's hash.
 func (e *Engine) outcome(ctx context.Context, orderID string) (shop.Outcome, bool, error) {
 	n := e.node
+	if err := n.Bus.check(ctx); err != nil {
+		return shop.Outcome{}, false, err
+	}
 	h, err := n.Bus.Redis.HMGet(ctx, n.orderKey(orderID), "status", "outcome").Result()
 	if err != nil {
 		return shop.Outcome{}, false, fmt.Errorf("status of order %s: %w", orderID, err)
@@ -180,6 +183,9 @@ func opOf(t EventType) (shop.Op, string) {
 // service that produced it and the time since the event that caused it.
 func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, error) {
 	n := e.node
+	if err := n.Bus.check(ctx); err != nil {
+		return nil, err
+	}
 	raw, err := n.Bus.Redis.LRange(ctx, n.historyKey(orderID), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("history of order %s: %w", orderID, err)
@@ -214,6 +220,9 @@ func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, err
 	}
 	return out, nil
 }
+
+// Bus is the engine's bus: its streams and dead letters.
+func (e *Engine) Bus() *Bus { return e.node.Bus }
 
 // Prefix is the key prefix of the choreography engine's state.
 func (e *Engine) Prefix() string { return e.node.Bus.Prefix }

@@ -102,7 +102,7 @@ func waitDrained(t *testing.T, h *harness) {
 func (h *harness) streamLen(service string) int64 {
 	h.t.Helper()
 	var n int64
-	for p := range h.node.Bus.Layout.Partitions {
+	for p := range h.node.Bus.Layout().Partitions {
 		n += h.rdb.XLen(context.Background(), h.node.Bus.StreamOf(p, service)).Val()
 	}
 	return n
@@ -126,7 +126,7 @@ func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
 	taken := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for taken < n && time.Now().Before(deadline) {
-		for p := range h.node.Bus.Layout.Partitions {
+		for p := range h.node.Bus.Layout().Partitions {
 			stream := h.node.Bus.StreamOf(p, choreography.ServiceInventory)
 			res, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: choreography.ServicePayment, Consumer: "payment-doomed", Streams: []string{stream, ">"}, Block: -1}).Result()
 			if err == nil {
@@ -407,7 +407,7 @@ func TestTrimKeepsUnackedEntries(t *testing.T) {
 	if _, err := h.node.Bus.Trim(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.streamLen(choreography.ServiceOrder); n > int64(h.node.Bus.Layout.Partitions) {
+	if n := h.streamLen(choreography.ServiceOrder); n > int64(h.node.Bus.Layout().Partitions) {
 		t.Fatalf("order streams still hold %d acked entries", n)
 	}
 	// History survives trimming.
@@ -522,7 +522,7 @@ func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
 		if o.Status == shop.StatusFailed {
 			continue
 		}
-		inv, pay, ship := h.node.Bus.Layout.OrderKeys(o.ID)
+		inv, pay, ship := h.node.Bus.Layout().OrderKeys(o.ID)
 		if n := h.rdb.Exists(ctx, inv, pay, ship, h.node.Bus.HistoryKey(o.ID)).Val(); n != 0 {
 			t.Fatalf("settled order %s keeps %d records", o.ID, n)
 		}

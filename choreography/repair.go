@@ -89,7 +89,7 @@ func (e *Engine) refusedCompensation(ctx context.Context, orderID string) (shop.
 		}
 		return "", fmt.Errorf("repair order %s: %w", orderID, shop.ErrNotRepairable)
 	}
-	st, err := e.node.Bus.Layout.ReadOrderState(ctx, e.node.Bus.Redis, orderID)
+	st, err := e.node.Bus.Layout().ReadOrderState(ctx, e.node.Bus.Redis, orderID)
 	if err != nil {
 		return "", err
 	}

@@ -69,9 +69,15 @@ func NewNode(rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Without a given number of partitions, the participants take the one
+	// recorded, as the bus does.
+	parts := activities.New(rdb, bus.Prefix, catalog)
+	if bus.pinned {
+		parts = activities.NewWith(rdb, bus.Layout(), catalog)
+	}
 	return &Node{
 		Bus:             bus,
-		Participants:    activities.NewWith(rdb, bus.Layout, catalog).WithOutbox(outboxHook),
+		Participants:    parts.WithOutbox(outboxHook),
 		Log:             log,
 		Now:             time.Now,
 		MarkerRetention: 7 * 24 * time.Hour,

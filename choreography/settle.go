@@ -29,11 +29,14 @@ import (
 // MarkerRetention ago. It returns how many orders it settled.
 func (n *Node) Settle(ctx context.Context, retention time.Duration, limit int64) (int, error) {
 	b := n.Bus
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
 	now := n.Now()
 	cutoff := strconv.FormatInt(now.Add(-retention).UnixMilli(), 10)
 	forget := strconv.FormatInt(now.Add(-n.MarkerRetention).UnixMilli(), 10)
 	settled := 0
-	for p := range b.Layout.Partitions {
+	for p := range b.Layout().Partitions {
 		if int64(settled) >= limit {
 			break
 		}
@@ -63,7 +66,7 @@ func (n *Node) Settle(ctx context.Context, retention time.Duration, limit int64)
 // deletes what its reservation recorded per SKU.
 func (n *Node) settleOrder(ctx context.Context, p int, id string, now time.Time) (bool, error) {
 	b := n.Bus
-	inv, pay, ship := b.Layout.OrderKeys(id)
+	inv, pay, ship := b.Layout().OrderKeys(id)
 	keys := []string{n.orderKey(id), n.historyKey(id), inv, pay, ship, b.ordersKey(p), b.settledKey(p), b.doneKey(p)}
 	orderJSON, err := settleScript.Run(ctx, b.Redis, keys, id, now.UnixMilli()).Text()
 	if errors.Is(err, redis.Nil) {
@@ -78,7 +81,7 @@ func (n *Node) settleOrder(ctx context.Context, p int, id string, now time.Time)
 	}
 	pipe := b.Redis.Pipeline()
 	for _, it := range o.Items {
-		pipe.HDel(ctx, b.Layout.HoldsKey(it.SKU), id)
+		pipe.HDel(ctx, b.Layout().HoldsKey(it.SKU), id)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return true, fmt.Errorf("clean up the stock records of settled order %s: %w", id, err)

@@ -94,7 +94,7 @@ func TestSettledOrdersDropLateEvents(t *testing.T) {
 	waitDrained(t, h)
 	after := h.books()
 	for _, sku := range []string{"book", "pen"} {
-		t.Logf("%s holds %v", sku, h.rdb.HGetAll(ctx, h.node.Bus.Layout.HoldsKey(sku)).Val())
+		t.Logf("%s holds %v", sku, h.rdb.HGetAll(ctx, h.node.Bus.Layout().HoldsKey(sku)).Val())
 	}
 	d, _ := h.engine.Dropped(ctx)
 	t.Logf("dropped %d of %d copies", d, len(copies))
@@ -110,7 +110,7 @@ func TestSettledOrdersDropLateEvents(t *testing.T) {
 		if _, err := h.engine.Status(ctx, o.ID); !errors.Is(err, shop.ErrUnknownOrder) {
 			t.Errorf("status of settled order %s: %v, want unknown", o.ID, err)
 		}
-		inv, pay, ship := h.node.Bus.Layout.OrderKeys(o.ID)
+		inv, pay, ship := h.node.Bus.Layout().OrderKeys(o.ID)
 		if n := h.rdb.Exists(ctx, inv, pay, ship).Val(); n != 0 {
 			t.Errorf("order %s: %d participant records recreated", o.ID, n)
 		}

@@ -208,8 +208,13 @@ func isSubsequence(want, got []string) bool {
 
 // verifyJSON is `verify --json`.
 type verifyJSON struct {
-	OK         *bool    `json:"ok"`
-	Violations []string `json:"violations"`
+	OK         *bool `json:"ok"`
+	Violations []struct {
+		Kind    string `json:"kind"`
+		Engine  string `json:"engine"`
+		OrderID string `json:"order_id"`
+		Message string `json:"message"`
+	} `json:"violations"`
 }
 
 func TestVerify(t *testing.T) {
@@ -251,7 +256,10 @@ func TestVerify(t *testing.T) {
 			r := s.run(t, "verify", "--json", "--mode", m)
 			v = verifyJSON{}
 			decodeOne(t, r, &v)
-			found := slices.ContainsFunc(v.Violations, func(s string) bool { return strings.HasPrefix(s, m+": ") && strings.Contains(s, want) })
+			found := false
+			for _, vl := range v.Violations {
+				found = found || vl.Kind == "failed-needs-repair" && vl.Engine == m && vl.OrderID == failed && strings.Contains(vl.Message, want)
+			}
 			return r.code == 1 && r.stderr == "" && v.OK != nil && !*v.OK && found, r.String()
 		})
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/poll"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -73,8 +74,7 @@ type stack struct {
 	tc       client.Client
 	worker   worker.Worker
 	node     *choreography.Node
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	stops    map[string]func() // stop and wait, by running choreography service
 	mu       sync.Mutex
 	errs     []error
 }
@@ -105,11 +105,9 @@ func startStack() (*stack, error) {
 	if err != nil {
 		return fail(fmt.Errorf("dial temporal: %w", err))
 	}
-	w := workflows.NewWorker(s.tc, s.rdb, catalog, worker.Options{})
-	if err := w.Start(); err != nil {
-		return fail(fmt.Errorf("start worker: %w", err))
+	if err := s.startWorker(); err != nil {
+		return fail(err)
 	}
-	s.worker = w
 
 	s.node = choreography.NewNode(s.rdb, catalog, quiet)
 	if err := s.node.Bus.Setup(ctx); err != nil {
@@ -118,31 +116,64 @@ func startStack() (*stack, error) {
 	if err := activities.Seed(ctx, s.rdb, activities.ChoreographyPrefix, catalog); err != nil {
 		return fail(err)
 	}
-	svcCtx, stopServices := context.WithCancel(context.Background())
-	s.cancel = stopServices
+	s.stops = map[string]func(){}
 	for _, svc := range choreography.Services {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
-			if err := s.node.RunService(svcCtx, svc, cfg); err != nil {
-				s.mu.Lock()
-				s.errs = append(s.errs, fmt.Errorf("service %s: %w", svc, err))
-				s.mu.Unlock()
-			}
-		}()
+		s.startService(svc)
 	}
 	return s, nil
 }
 
-func (s *stack) stop() error {
-	if s.cancel != nil {
-		s.cancel()
-		s.wg.Wait()
+// startWorker starts the orchestration worker in process.
+func (s *stack) startWorker() error {
+	w := workflows.NewWorker(s.tc, s.rdb, shop.DefaultCatalog(), worker.Options{})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
 	}
+	s.worker = w
+	return nil
+}
+
+// stopWorker stops the orchestration worker.
+func (s *stack) stopWorker() {
 	if s.worker != nil {
 		s.worker.Stop()
+		s.worker = nil
 	}
+}
+
+// startService runs a choreography service in process until stopService,
+// unless it runs already.
+func (s *stack) startService(svc string) {
+	if s.stops[svc] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stops[svc] = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+		if err := s.node.RunService(ctx, svc, cfg); err != nil {
+			s.mu.Lock()
+			s.errs = append(s.errs, fmt.Errorf("service %s: %w", svc, err))
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// stopService stops a choreography service and waits until it has stopped.
+func (s *stack) stopService(svc string) {
+	if stop := s.stops[svc]; stop != nil {
+		stop()
+		delete(s.stops, svc)
+	}
+}
+
+func (s *stack) stop() error {
+	for svc := range s.stops {
+		s.stopService(svc)
+	}
+	s.stopWorker()
 	if s.tc != nil {
 		s.tc.Close()
 	}
@@ -369,15 +400,13 @@ func (s *stack) wantUnknown(t *testing.T, id string) {
 // with f's last word.
 func eventually(t *testing.T, timeout time.Duration, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		done, why := f()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %s: %s", timeout, why)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var why string
+	err := poll.For(context.Background(), timeout, poll.Every(50*time.Millisecond), func(context.Context) (bool, error) {
+		var done bool
+		done, why = f()
+		return done, nil
+	})
+	if err != nil {
+		t.Fatalf("gave up after %s: %s", timeout, why)
 	}
 }

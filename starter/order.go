@@ -5,216 +5,138 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/admin"
+	"github.com/ordersaga/ordersaga/internal/bench"
+	"github.com/ordersaga/ordersaga/internal/cli"
+	"github.com/ordersaga/ordersaga/internal/render"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// orderResult is one engine's result of `starter order`.
-type orderResult struct {
-	Mode        shop.Mode   `json:"mode"`
-	OrderID     string      `json:"order_id"`
-	Status      shop.Status `json:"status"`
-	Steps       []shop.Step `json:"steps"`
-	Compensated []shop.Step `json:"compensated"`
-	FailedStep  shop.Step   `json:"failed_step,omitempty"`
-	Reason      string      `json:"reason,omitempty"`
-	ElapsedMS   float64     `json:"elapsed_ms"`
-	UIURL       string      `json:"ui_url,omitempty"`
-	Error       string      `json:"error,omitempty"`
+type orderFlags struct {
+	runFlags
+	items, fails []string
+	id, customer string
+	noWait       bool
 }
 
-// newOrderID returns a short, readable, unique order ID.
-func newOrderID() string {
-	return "o-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+func (a *app) orderCmd() *cobra.Command {
+	var f orderFlags
+	cmd := newCmd("order [--mode M] [--item SKU:QTY]… [--fail STEP[:KIND]]… [--no-wait] [--json]", "place an order and wait for its outcome",
+		"Place one order on each engine of --mode, with the same items and faults, and wait for the outcomes.\n"+
+			"STEP is inventory, payment or shipping (or an operation: reserve, charge, schedule, release, refund, cancel);\n"+
+			"KIND is decline (default), transient:N or delay:DURATION. Example: starter order --fail payment",
+		func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("order takes no arguments, got %q (did you mean --item %s?)", args[0], args[0])
+			}
+			return nil
+		},
+		func(cmd *cobra.Command, _ []string) error { return a.order(cmd.Context(), f) })
+	f.add(cmd, "print one JSON document on stdout", 2*time.Minute, "give up waiting after this long, and say why the order did not finish")
+	fs := cmd.Flags()
+	fs.StringArrayVar(&f.items, "item", nil, "an item as SKU:QTY, repeatable (default "+shop.DefaultSKU+":1)")
+	fs.StringArrayVar(&f.fails, "fail", nil, "inject a fault as STEP[:KIND], repeatable")
+	fs.StringVar(&f.id, "id", "", "order ID (default: a new one)")
+	fs.StringVar(&f.customer, "customer", "ada", "customer name")
+	fs.BoolVar(&f.noWait, "no-wait", false, "place the order and return without waiting")
+	return cmd
 }
 
-func (a *app) order(ctx context.Context, args []string) error {
-	const usageArgs = "[--mode M] [--item SKU:QTY]… [--fail STEP[:KIND]]… [--no-wait] [--json]"
-	fs := a.flags("order", usageArgs, "Place one order on each engine of --mode, with the same items and faults, and wait for the outcomes.\n"+
-		"STEP is inventory, payment or shipping (or an operation: reserve, charge, schedule, release, refund, cancel);\n"+
-		"KIND is decline (default), transient:N or delay:DURATION. Example: starter order --fail payment")
-	mode := addMode(fs)
-	var items, fails listFlag
-	fs.Var(&items, "item", "an item as SKU:QTY, repeatable (default "+shop.DefaultSKU+":1)")
-	fs.Var(&fails, "fail", "inject a fault as STEP[:KIND], repeatable")
-	id := fs.String("id", "", "order ID (default: a new one)")
-	customer := fs.String("customer", "ada", "customer name")
-	noWait := fs.Bool("no-wait", false, "place the order and return without waiting")
-	asJSON := fs.Bool("json", false, "print one JSON document on stdout")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting after this long")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("order takes no arguments, got %q (did you mean --item %s?)", pos[0], pos[0])
-	}
-
-	o := shop.Order{ID: *id, Customer: *customer}
+// build turns the flags into a valid order.
+func (f orderFlags) build() (shop.Order, error) {
+	o := shop.Order{ID: f.id, Customer: f.customer}
 	if o.ID == "" {
-		o.ID = newOrderID()
+		o.ID = "o-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 	}
-	if len(items) == 0 {
-		items = listFlag{shop.DefaultSKU + ":1"}
+	if len(f.items) == 0 {
+		f.items = []string{shop.DefaultSKU + ":1"}
 	}
-	for _, s := range items {
+	for _, s := range f.items {
 		it, err := shop.ParseItem(s)
 		if err != nil {
-			return usageError{err.Error()}
+			return o, cli.UsageError{Msg: err.Error()}
 		}
 		o.Items = append(o.Items, it)
 	}
-	if o.Faults, err = shop.ParseFaultPlan(fails); err != nil {
-		return usageError{err.Error()}
+	var err error
+	if o.Faults, err = shop.ParseFaultPlan(f.fails); err != nil {
+		return o, cli.UsageError{Msg: err.Error()}
 	}
-	catalog := shop.DefaultCatalog()
-	if err := o.Validate(catalog); err != nil {
-		return usageError{err.Error()}
+	if err := o.Validate(shop.DefaultCatalog()); err != nil {
+		return o, cli.UsageError{Msg: err.Error()}
 	}
+	return o, nil
+}
 
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	eng, err := a.open(ctx, mode.modes)
+func (a *app) order(ctx context.Context, f orderFlags) error {
+	o, err := f.build()
 	if err != nil {
 		return err
 	}
-	defer eng.close()
-
-	// Nothing is placed unless the ID is new on every engine.
-	for _, m := range eng.modes {
-		_, err := eng.byMode[m].Status(ctx, o.ID)
-		if err == nil {
-			return fmt.Errorf("order %s already exists on %s: %w", o.ID, m, shop.ErrDuplicateOrder)
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	eng, err := a.open(ctx, f.mode.List)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	placed, err := eng.PlaceAll(ctx, o)
+	if err != nil {
+		return err
+	}
+	if !f.noWait {
+		a.waitAll(ctx, eng, o.ID, placed, !f.asJSON && bench.IsTerminal(a.stderr))
+	}
+	results := make([]render.OrderResult, len(placed))
+	var errs []error
+	for i, p := range placed {
+		r := &results[i]
+		r.Result = render.NewResult(p.Mode, o.ID, a.uiURL)
+		if f.noWait {
+			continue
 		}
-		if !isUnknown(err) {
-			return err
+		r.SetOutcome(p)
+		switch {
+		case len(p.Why) > 0:
+			errs = append(errs, fmt.Errorf("%s: order %s did not finish within %s: %s", p.Mode, o.ID, f.timeout, strings.Join(p.Why, "; ")))
+		case p.Err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", p.Mode, p.Err))
 		}
 	}
-
-	results := make([]orderResult, len(eng.modes))
-	starts := make([]time.Time, len(eng.modes))
-	for i, m := range eng.modes {
-		results[i] = orderResult{Mode: m, OrderID: o.ID, Status: shop.StatusPending, Steps: []shop.Step{}, Compensated: []shop.Step{}}
-		if m == shop.ModeOrchestration {
-			results[i].UIURL = a.cfg.WorkflowURL(shop.WorkflowID(o.ID))
-		}
-		starts[i] = time.Now()
-		if err := eng.byMode[m].Place(ctx, o); err != nil {
-			return fmt.Errorf("place order %s on %s: %w", o.ID, m, err)
-		}
-	}
-	if !*noWait {
-		var wg sync.WaitGroup
-		for i, m := range eng.modes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out, err := eng.byMode[m].Wait(ctx, o.ID)
-				r := &results[i]
-				r.ElapsedMS = float64(time.Since(starts[i]).Microseconds()) / 1000
-				if err != nil {
-					r.Error = oneLine(err)
-					return
-				}
-				r.Status, r.Steps, r.Compensated = out.Status, nonNil(out.Steps), nonNil(out.Compensated)
-				r.FailedStep, r.Reason = out.FailedStep, out.Reason
-			}()
-		}
-		wg.Wait()
-	}
-
-	if *asJSON {
+	if f.asJSON {
 		if err := a.printJSON(map[string]any{"results": results}); err != nil {
 			return err
 		}
 	} else {
-		a.printOrder(o, results, *noWait)
+		render.Order(a.stdout, o, results, f.noWait)
 	}
-	var errs []error
-	for _, r := range results {
-		if r.Error != "" {
-			errs = append(errs, fmt.Errorf("%s: %s", r.Mode, r.Error))
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-func (a *app) printOrder(o shop.Order, results []orderResult, placedOnly bool) {
-	w := a.stdout
-	var items []string
-	for _, it := range o.Items {
-		items = append(items, fmt.Sprintf("%s:%d", it.SKU, it.Quantity))
+// waitAll waits for the outcomes; when live, it shows on stderr meanwhile
+// where the order is on each engine and, when it does not move, why.
+func (a *app) waitAll(ctx context.Context, eng *admin.Engines, id string, placed []admin.Placement, live bool) {
+	if !live {
+		eng.WaitAll(ctx, id, placed)
+		return
 	}
-	faults := "none"
-	if len(o.Faults) > 0 {
-		var fs []string
-		for _, op := range shop.Ops {
-			if f, ok := o.Faults[op]; ok {
-				target := string(op)
-				if !op.IsCompensation() {
-					target = string(op.Step())
-				}
-				fs = append(fs, fmt.Sprintf("%s:%s", target, f))
-			}
-		}
-		faults = strings.Join(fs, " ")
-	}
-	fmt.Fprintf(w, "order %s  items: %s  faults: %s\n\n", o.ID, strings.Join(items, " "), faults)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if placedOnly {
-		fmt.Fprintln(tw, "MODE\tSTATUS\t")
-		for _, r := range results {
-			fmt.Fprintf(tw, "%s\tplaced, not waiting\t\n", r.Mode)
-		}
-	} else {
-		fmt.Fprintln(tw, "MODE\tSTATUS\tSTEPS DONE\tCOMPENSATED\tELAPSED\t")
-		for _, r := range results {
-			status := string(r.Status)
-			if r.Error != "" {
-				status = "ERROR"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", r.Mode, status, steps(r.Steps), steps(r.Compensated), ms(r.ElapsedMS))
-		}
-	}
-	_ = tw.Flush()
-	for _, r := range results {
-		switch {
-		case r.Error != "":
-			fmt.Fprintf(w, "\n%s error: %s", r.Mode, r.Error)
-		case r.Reason != "":
-			fmt.Fprintf(w, "\n%s: %s failed: %s", r.Mode, r.FailedStep, r.Reason)
-		}
-	}
-	for _, r := range results {
-		if r.UIURL != "" {
-			fmt.Fprintf(w, "\nTemporal UI: %s", r.UIURL)
-		}
-	}
-	fmt.Fprintln(w)
-}
-
-func steps(s []shop.Step) string {
-	if len(s) == 0 {
-		return "-"
-	}
-	out := make([]string, len(s))
-	for i, st := range s {
-		out[i] = string(st)
-	}
-	return strings.Join(out, ",")
-}
-
-func ms(v float64) string {
-	if v >= 1000 {
-		return fmt.Sprintf("%.2fs", v/1000)
-	}
-	return fmt.Sprintf("%.1fms", v)
+	start := time.Now()
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		screen := &render.Redrawer{W: a.stderr, TTY: true}
+		_ = eng.Watch(wctx, id, 250*time.Millisecond, func(s admin.Snapshot) {
+			screen.Draw(fmt.Sprintf("waiting %s\n%s", time.Since(start).Round(100*time.Millisecond), render.Progress(s)))
+		})
+		screen.Draw("")
+	}()
+	eng.WaitAll(ctx, id, placed)
+	stop()
+	<-done
 }

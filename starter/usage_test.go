@@ -32,11 +32,11 @@ func TestHelp(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r := starter(t, tt.args...)
 			wantCode(t, r, 0)
-			if r.stdout != "" {
-				t.Fatalf("help wrote to stdout:\n%s", r)
+			if r.stderr != "" {
+				t.Fatalf("help wrote to stderr:\n%s", r)
 			}
 			for _, w := range tt.want {
-				if !strings.Contains(r.stderr, w) {
+				if !strings.Contains(r.stdout, w) {
 					t.Fatalf("help does not mention %q:\n%s", w, r)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/buildinfo"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -80,15 +82,20 @@ func parse(args []string) (*options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 32, "handlers in flight per choreography service")
 	fs.IntVar(&o.activityPollers, "activity-pollers", 16, "Temporal activity task pollers")
 	fs.IntVar(&o.workflowPollers, "workflow-pollers", 16, "Temporal workflow task pollers")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: worker [flags]\n\nRuns the Temporal worker and the choreography services.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.SetOutput(io.Discard) // a bad flag is one line from main; the usage goes to stdout on --help
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stdout, "Usage: worker [flags]\n\nRuns the Temporal worker and the choreography services.\n\nFlags:\n")
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *version {
+		fmt.Println("worker", buildinfo.Version())
+		return nil, flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

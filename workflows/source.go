@@ -8,9 +8,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/parallel"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -66,12 +66,15 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 	}
 
 	out := make([]verify.Order, len(all))
-	err = parallel.Do(len(all), 16, func(i int) error {
-		var err error
-		out[i], err = s.order(ctx, all[i].id, all[i].start, all[i].status)
-		return err
-	})
-	return out, err
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, l := range all {
+		g.Go(func() (err error) {
+			out[i], err = s.order(gctx, l.id, l.start, l.status)
+			return err
+		})
+	}
+	return out, g.Wait()
 }
 
 func (s *Source) order(ctx context.Context, workflowID string, start time.Time, status enums.WorkflowExecutionStatus) (verify.Order, error) {
@@ -103,7 +106,7 @@ func (s *Source) order(ctx context.Context, workflowID string, start time.Time, 
 
 // Extra has nothing to add for orchestration: Temporal keeps no queue of
 // ours that could be left behind.
-func (s *Source) Extra(context.Context) ([]string, error) { return nil, nil }
+func (s *Source) Extra(context.Context) ([]verify.Violation, error) { return nil, nil }
 
 // Settled is zero: orchestration keeps each order's participant records, and
 // Temporal applies its own retention to workflow histories.

@@ -30,6 +30,36 @@ type Result struct {
 	PlannedFailed int `json:"planned_failed"`
 }
 
+// invariants says ok when the invariants held, else how many broke (bad
+// formats the count).
+func (res Result) invariants(ok, bad string) string {
+	if res.InvariantsOK {
+		return ok
+	}
+	return fmt.Sprintf(bad, len(res.Violations))
+}
+
+// invariantsCell is the INVARIANTS cell of the results table.
+func (res Result) invariantsCell() string {
+	cell := res.invariants("OK", "%d violation(s)")
+	if res.Errors > 0 {
+		cell += fmt.Sprintf(", %d error(s)", res.Errors)
+	}
+	return cell
+}
+
+// verdict is the closing line of one engine.
+func (res Result) verdict() string {
+	v := res.invariants("invariants hold", "%d invariant violation(s)")
+	if res.PlannedFailed > 0 {
+		v += fmt.Sprintf(" (%d FAILED order(s) planned by the workload accepted)", res.PlannedFailed)
+	}
+	if res.Errors > 0 {
+		v += fmt.Sprintf("; %d order(s) not finished: %s", res.Errors, res.FirstError)
+	}
+	return fmt.Sprintf("%s: %s", res.Mode, v)
+}
+
 // BaselineResult is one bare engine's measurement, with the saga engine's
 // numbers divided by it.
 type BaselineResult struct {
@@ -120,13 +150,7 @@ type row struct {
 func (r *Report) rows() []row {
 	var out []row
 	for _, res := range r.Results {
-		inv := "OK"
-		if !res.InvariantsOK {
-			inv = fmt.Sprintf("%d violation(s)", len(res.Violations))
-		}
-		if res.Errors > 0 {
-			inv += fmt.Sprintf(", %d error(s)", res.Errors)
-		}
+		inv := res.invariantsCell()
 		st := make([]string, 0, len(statusOrder)+1)
 		for _, s := range statusOrder {
 			st = append(st, fmt.Sprint(res.Statuses[s]))
@@ -232,17 +256,7 @@ func (r *Report) WriteText(w io.Writer) error {
 func (r *Report) verdicts() []string {
 	var out []string
 	for _, res := range r.Results {
-		v := "invariants hold"
-		if !res.InvariantsOK {
-			v = fmt.Sprintf("%d invariant violation(s)", len(res.Violations))
-		}
-		if res.PlannedFailed > 0 {
-			v += fmt.Sprintf(" (%d FAILED order(s) planned by the workload accepted)", res.PlannedFailed)
-		}
-		if res.Errors > 0 {
-			v += fmt.Sprintf("; %d order(s) not finished: %s", res.Errors, res.FirstError)
-		}
-		out = append(out, fmt.Sprintf("%s: %s", res.Mode, v))
+		out = append(out, res.verdict())
 		for i, vl := range res.Violations {
 			if i == 20 {
 				out = append(out, fmt.Sprintf("  … and %d more", len(res.Violations)-i))
@@ -253,11 +267,11 @@ func (r *Report) verdicts() []string {
 	}
 	if r.OutcomesMatch != nil {
 		if *r.OutcomesMatch {
-			out = append(out, "outcomes: both engines agree ("+countsText(r.Results[0].Statuses)+")")
+			out = append(out, "outcomes: both engines agree ("+CountsText(r.Results[0].Statuses)+")")
 		} else {
 			var parts []string
 			for _, res := range r.Results {
-				parts = append(parts, fmt.Sprintf("%s %s", res.Mode, countsText(res.Statuses)))
+				parts = append(parts, fmt.Sprintf("%s %s", res.Mode, CountsText(res.Statuses)))
 			}
 			out = append(out, "outcomes DIFFER for the same seed: "+strings.Join(parts, "; "))
 		}
@@ -265,7 +279,8 @@ func (r *Report) verdicts() []string {
 	return out
 }
 
-func countsText(m map[shop.Status]int) string {
+// CountsText says how many orders ended in each status, e.g. "9 COMPLETED, 1 COMPENSATED".
+func CountsText(m map[shop.Status]int) string {
 	var parts []string
 	for _, s := range statusOrder {
 		if m[s] > 0 {

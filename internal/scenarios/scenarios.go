@@ -106,27 +106,61 @@ func Run(t *testing.T, eng shop.Engine, rdb redis.UniversalClient, prefix string
 	if err := activities.Seed(ctx, rdb, prefix, cat); err != nil {
 		t.Fatal(err)
 	}
-	stockBefore, err := activities.Stock(ctx, rdb, prefix, cat)
+	before, err := readBooks(ctx, rdb, prefix, cat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledgerBefore, err := activities.ReadLedger(ctx, rdb, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	run := fmt.Sprintf("%d", time.Now().UnixNano())
 	table := Table()
-	outcomes := make(map[string]shop.Outcome, len(table))
 	orders := make(map[string]shop.Order, len(table))
+	for _, sc := range table {
+		orders[sc.Name] = sc.Order(sc.Name + "-" + run)
+	}
+	outcomes := placeAll(ctx, t, eng, table, orders)
+	want := before
+	for _, sc := range table {
+		out, ok := outcomes[sc.Name]
+		if !ok {
+			continue
+		}
+		if err := sc.Check(out); err != nil {
+			t.Errorf("%s (%s): %v", sc.Name, eng.Mode(), err)
+		}
+		st, err := activities.ReadOrderState(ctx, rdb, prefix, orders[sc.Name].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckCompensations(out, st); err != nil {
+			t.Errorf("%s (%s): %v", sc.Name, eng.Mode(), err)
+		}
+		want.take(out.Status, orders[sc.Name], st, cat)
+	}
+	if t.Failed() {
+		return outcomes
+	}
+	after, err := readBooks(ctx, rdb, prefix, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sku, n := range want.stock {
+		if after.stock[sku] != n {
+			t.Errorf("%s: stock of %s is %d, want %d", eng.Mode(), sku, after.stock[sku], n)
+		}
+	}
+	if after.net != want.net {
+		t.Errorf("%s: charged minus refunded moved by %d cents, want %d", eng.Mode(), after.net-before.net, want.net-before.net)
+	}
+	return outcomes
+}
+
+// placeAll places every scenario's order at once and waits for each outcome.
+func placeAll(ctx context.Context, t *testing.T, eng shop.Engine, table []Scenario, orders map[string]shop.Order) map[string]shop.Outcome {
+	outcomes := make(map[string]shop.Outcome, len(table))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, sc := range table {
-		o := sc.Order(sc.Name + "-" + run)
-		orders[sc.Name] = o
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		o := orders[sc.Name]
+		wg.Go(func() {
 			if err := eng.Place(ctx, o); err != nil {
 				t.Errorf("%s: place: %v", sc.Name, err)
 				return
@@ -139,73 +173,50 @@ func Run(t *testing.T, eng shop.Engine, rdb redis.UniversalClient, prefix string
 			mu.Lock()
 			outcomes[sc.Name] = out
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
+	return outcomes
+}
 
-	wantStock := stockBefore
-	var wantCharged int64
-	for _, sc := range table {
-		out, ok := outcomes[sc.Name]
-		if !ok {
-			continue
-		}
-		if err := sc.Check(out); err != nil {
-			t.Errorf("%s (%s): %v", sc.Name, eng.Mode(), err)
-		}
-		o := orders[sc.Name]
-		st, err := activities.ReadOrderState(ctx, rdb, prefix, o.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := CheckCompensations(out, st); err != nil {
-			t.Errorf("%s (%s): %v", sc.Name, eng.Mode(), err)
-		}
-		if out.Status == shop.StatusCompleted {
-			for _, it := range o.Items {
-				wantStock[it.SKU] -= int64(it.Quantity)
-			}
-			wantCharged += o.Total(cat)
-		}
+// books is the stock per SKU and the net amount charged of one engine.
+type books struct {
+	stock map[string]int64
+	net   int64
+}
+
+func readBooks(ctx context.Context, rdb redis.UniversalClient, prefix string, cat shop.Catalog) (books, error) {
+	stock, err := activities.Stock(ctx, rdb, prefix, cat)
+	if err != nil {
+		return books{}, err
 	}
-	if t.Failed() {
-		return outcomes
+	ledger, err := activities.ReadLedger(ctx, rdb, prefix)
+	if err != nil {
+		return books{}, err
 	}
-	// The FAILED scenarios leave something not undone on purpose: a refund
-	// or a release that could not happen. Account for it.
-	for _, sc := range table {
-		if sc.Status != shop.StatusFailed {
-			continue
+	return books{stock: stock, net: ledger.ChargedCents - ledger.RefundedCents}, nil
+}
+
+// take moves the books by what an order with this outcome keeps: a
+// completed order its items and its total; a FAILED one what its failed
+// compensation left undone (a refund or a release that could not happen).
+func (b *books) take(status shop.Status, o shop.Order, st activities.OrderState, cat shop.Catalog) {
+	switch status {
+	case shop.StatusCompleted:
+		for _, it := range o.Items {
+			b.stock[it.SKU] -= int64(it.Quantity)
 		}
-		o := orders[sc.Name]
-		st, _ := activities.ReadOrderState(ctx, rdb, prefix, o.ID)
+		b.net += o.Total(cat)
+	case shop.StatusFailed:
 		if st.Done(shop.OpCharge) && !st.Done(shop.OpRefund) {
-			wantCharged += st.ChargedCents
+			b.net += st.ChargedCents
 		}
 		if st.Done(shop.OpReserve) && !st.Done(shop.OpRelease) {
 			for sku, q := range st.Reserved {
-				wantStock[sku] -= q
+				b.stock[sku] -= q
 			}
 		}
 	}
-	stockAfter, err := activities.Stock(ctx, rdb, prefix, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for sku, want := range wantStock {
-		if stockAfter[sku] != want {
-			t.Errorf("%s: stock of %s is %d, want %d", eng.Mode(), sku, stockAfter[sku], want)
-		}
-	}
-	ledgerAfter, err := activities.ReadLedger(ctx, rdb, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	net := (ledgerAfter.ChargedCents - ledgerBefore.ChargedCents) - (ledgerAfter.RefundedCents - ledgerBefore.RefundedCents)
-	if net != wantCharged {
-		t.Errorf("%s: charged minus refunded moved by %d cents, want %d", eng.Mode(), net, wantCharged)
-	}
-	return outcomes
 }
 
 // CheckCompensations checks an outcome against what the participants

@@ -6,13 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 )
@@ -47,71 +42,6 @@ func FreePortErr() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// RedisProcess is a redis-server started for a whole test binary.
-type RedisProcess struct {
-	Addr string
-	Dir  string
-	cmd  *exec.Cmd
-}
-
-// URL is the server's redis:// URL.
-func (p *RedisProcess) URL() string { return "redis://" + p.Addr + "/0" }
-
-// StartRedisProcess starts a redis-server on a free port with no
-// persistence (unless extra arguments ask for it) and waits until it
-// answers. The caller stops it with Stop.
-func StartRedisProcess(extra ...string) (*RedisProcess, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("redis-server (apt-get install -y redis-server) %w", ErrMissing)
-	}
-	dir, err := os.MkdirTemp("", "ordersaga-redis-")
-	if err != nil {
-		return nil, fmt.Errorf("redis data dir: %w", err)
-	}
-	port, err := FreePortErr()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	p := &RedisProcess{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir}
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}, extra...)
-	p.cmd = exec.Command(bin, args...)
-	if err := p.cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: p.Addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return p, nil
-		}
-		if time.Now().After(deadline) {
-			p.Stop()
-			return nil, fmt.Errorf("redis-server on %s did not answer: %w", p.Addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Stop kills the server (SIGKILL), waits for it to exit and removes its
-// data directory.
-func (p *RedisProcess) Stop() {
-	if p.cmd != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-		p.cmd = nil
-	}
-	if p.Dir != "" {
-		_ = os.RemoveAll(p.Dir)
-	}
 }
 
 // StartTemporalProcess starts a Temporal dev server (headless, in-memory)

@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/parallel"
+	"github.com/ordersaga/ordersaga/internal/poll"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -34,8 +35,9 @@ type Source interface {
 	Prefix() string
 	// Orders lists every order placed since the engine's state was last reset.
 	Orders(ctx context.Context) ([]Order, error)
-	// Extra checks that only this engine has (pending stream entries, …).
-	Extra(ctx context.Context) ([]string, error)
+	// Extra checks what only this engine has (pending stream entries, …).
+	// Check sets the violations' Engine.
+	Extra(ctx context.Context) ([]Violation, error)
 	// Settled returns the totals of orders whose own records were folded
 	// away by the engine's order retention (zero when it has none).
 	Settled(ctx context.Context) (Settled, error)
@@ -80,7 +82,7 @@ type Report struct {
 	Settled    int                 `json:"settled"`
 	Statuses   map[shop.Status]int `json:"statuses"`
 	Histories  int                 `json:"histories_checked"`
-	Violations []string            `json:"violations"`
+	Violations []Violation         `json:"violations"`
 }
 
 // OK reports whether no invariant broke.
@@ -94,133 +96,37 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 	if opts.StuckAfter <= 0 {
 		opts.StuckAfter = 5 * time.Minute
 	}
-	rep := Report{Mode: src.Mode(), Statuses: map[shop.Status]int{}, Violations: []string{}}
-	bad := func(format string, args ...any) {
-		rep.Violations = append(rep.Violations, fmt.Sprintf(format, args...))
-	}
-
+	rep := Report{Mode: src.Mode(), Statuses: map[shop.Status]int{}, Violations: []Violation{}}
+	defer func() {
+		for i := range rep.Violations {
+			rep.Violations[i].Engine = rep.Mode
+		}
+	}()
 	orders, states, settled, err := snapshot(ctx, rdb, src)
 	if err != nil {
 		return rep, err
 	}
-	rep.Orders = len(orders)
-	rep.Settled = settled.Count()
-	rep.Orders += rep.Settled
-	for s, c := range settled.Statuses {
-		rep.Statuses[s] += c
-	}
-
-	unreleased := map[string]int64{}
-	for sku, q := range settled.Held {
-		unreleased[sku] += q
-	}
-	charges, refunds, net := settled.Charges, settled.Refunds, settled.NetCents
-	var compensated []Order
+	c := newChecker(&rep, opts, settled)
+	rep.Orders = len(orders) + rep.Settled
 	for i, o := range orders {
-		rep.Statuses[o.Status]++
-		st := states[i]
-		// Invariant 1: terminal.
-		if !o.Status.Terminal() {
-			age := opts.Now().Sub(o.Placed).Round(time.Second)
-			if age >= opts.StuckAfter {
-				bad("order %s is stuck: %s for %s", o.ID, o.Status, age)
-			} else {
-				bad("order %s is not terminal yet: %s for %s", o.ID, o.Status, age)
-			}
-		}
-		if o.Status == shop.StatusFailed {
-			bad("order %s FAILED: %s (repair it, then check again)", o.ID, o.Outcome.Reason)
-		}
-		// Invariant 2 and 3, per order.
-		held := st.Done(shop.OpReserve) && !st.Done(shop.OpRelease)
-		if held {
-			for sku, q := range st.Reserved {
-				unreleased[sku] += q
-			}
-		}
-		charged := st.Done(shop.OpCharge) && !st.Done(shop.OpRefund)
-		if st.Done(shop.OpCharge) {
-			charges++
-		}
-		if st.Done(shop.OpRefund) && st.Ops[shop.OpRefund].Detail != "0" {
-			refunds++
-		}
-		if charged {
-			net += st.ChargedCents
-		}
-		switch o.Status {
-		case shop.StatusCompleted:
-			for _, op := range []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule} {
-				if !st.Done(op) {
-					bad("order %s is COMPLETED but %s did not succeed", o.ID, op)
-				}
-			}
-			for _, op := range []shop.Op{shop.OpRelease, shop.OpRefund, shop.OpCancel} {
-				if st.Ops[op].Status != "" {
-					bad("order %s is COMPLETED but was compensated (%s)", o.ID, op)
-				}
-			}
-		case shop.StatusCompensated:
-			if held {
-				bad("order %s is COMPENSATED but still holds its reservation", o.ID)
-			}
-			if charged {
-				bad("order %s is COMPENSATED but its charge of %d cents was not refunded", o.ID, st.ChargedCents)
-			}
-			if st.Done(shop.OpSchedule) && !st.Done(shop.OpCancel) {
-				bad("order %s is COMPENSATED but its shipment was not cancelled", o.ID)
-			}
-		}
-		if o.Status.Terminal() {
-			if err := OutcomeMatches(o.Outcome, st); err != nil {
-				bad("order %s: %v", o.ID, err)
-			}
-			if o.Status != shop.StatusCompleted && len(o.Outcome.Steps) > 0 {
-				compensated = append(compensated, o)
-			}
-		}
+		c.order(o, states[i])
 	}
-
-	// Invariant 2: stock.
-	stock, err := activities.Stock(ctx, rdb, src.Prefix(), catalog)
-	if err != nil {
+	if err := c.stock(ctx, rdb, src.Prefix(), catalog); err != nil {
 		return rep, err
 	}
-	for _, sku := range catalog.SKUs() {
-		avail, held := stock[sku], unreleased[sku]
-		if avail < 0 {
-			bad("stock of %s is negative: %d", sku, avail)
-		}
-		if initial := catalog[sku].InitialStock; avail+held != initial {
-			bad("stock of %s: %d available + %d held by orders = %d, want the initial %d", sku, avail, held, avail+held, initial)
-		}
-	}
-	// Invariant 3: money.
-	ledger, err := activities.ReadLedger(ctx, rdb, src.Prefix())
-	if err != nil {
+	if err := c.money(ctx, rdb, src.Prefix()); err != nil {
 		return rep, err
 	}
-	if got := ledger.ChargedCents - ledger.RefundedCents; got != net {
-		bad("ledger: charged %d − refunded %d = %d cents, but the orders still charged add up to %d", ledger.ChargedCents, ledger.RefundedCents, got, net)
-	}
-	if ledger.Charges != charges {
-		bad("ledger counts %d charges, orders show %d: a charge happened twice or outside an order", ledger.Charges, charges)
-	}
-	if ledger.Refunds != refunds {
-		bad("ledger counts %d refunds, orders show %d: a refund happened twice or outside an order", ledger.Refunds, refunds)
-	}
-
 	// Invariant 4: compensations after the steps they undo, in reverse order.
-	if opts.MaxHistories > 0 && len(compensated) > opts.MaxHistories {
-		compensated = compensated[:opts.MaxHistories]
+	if opts.MaxHistories > 0 && len(c.compensated) > opts.MaxHistories {
+		c.compensated = c.compensated[:opts.MaxHistories]
 	}
-	problems, err := checkHistories(ctx, src, compensated)
+	problems, err := checkHistories(ctx, src, c.compensated)
 	if err != nil {
 		return rep, err
 	}
-	rep.Histories = len(compensated)
+	rep.Histories = len(c.compensated)
 	rep.Violations = append(rep.Violations, problems...)
-
 	// Invariant 5 and anything else the engine knows.
 	extra, err := src.Extra(ctx)
 	if err != nil {
@@ -230,53 +136,189 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 	return rep, nil
 }
 
+// checker adds up what the orders hold while it checks them one by one.
+type checker struct {
+	rep  *Report
+	opts Options
+	// unreleased is the stock per SKU that orders still hold.
+	unreleased map[string]int64
+	// charges and refunds count the orders' charges and refunds; net is
+	// what the orders still charged add up to.
+	charges, refunds, net int64
+	// compensated are the terminal orders whose history is worth reading.
+	compensated []Order
+}
+
+func newChecker(rep *Report, opts Options, settled Settled) *checker {
+	c := &checker{rep: rep, opts: opts, unreleased: map[string]int64{},
+		charges: settled.Charges, refunds: settled.Refunds, net: settled.NetCents}
+	rep.Settled = settled.Count()
+	for s, n := range settled.Statuses {
+		rep.Statuses[s] += n
+	}
+	for sku, q := range settled.Held {
+		c.unreleased[sku] += q
+	}
+	return c
+}
+
+func (c *checker) bad(kind Kind, orderID, format string, args ...any) {
+	c.rep.Violations = append(c.rep.Violations, Newf(kind, orderID, format, args...))
+}
+
+// order checks one order (invariant 1, and 2 and 3 for what it holds).
+func (c *checker) order(o Order, st activities.OrderState) {
+	c.rep.Statuses[o.Status]++
+	if !o.Status.Terminal() {
+		age := c.opts.Now().Sub(o.Placed).Round(time.Second)
+		if age >= c.opts.StuckAfter {
+			c.bad(KindStuck, o.ID, "order %s is stuck: %s for %s", o.ID, o.Status, age)
+		} else {
+			c.bad(KindInFlight, o.ID, "order %s is not terminal yet: %s for %s", o.ID, o.Status, age)
+		}
+	}
+	if o.Status == shop.StatusFailed {
+		c.bad(KindFailed, o.ID, "order %s FAILED: %s (repair it, then check again)", o.ID, o.Outcome.Reason)
+	}
+	held := st.Done(shop.OpReserve) && !st.Done(shop.OpRelease)
+	if held {
+		for sku, q := range st.Reserved {
+			c.unreleased[sku] += q
+		}
+	}
+	charged := st.Done(shop.OpCharge) && !st.Done(shop.OpRefund)
+	if st.Done(shop.OpCharge) {
+		c.charges++
+	}
+	if st.Done(shop.OpRefund) && st.Ops[shop.OpRefund].Detail != "0" {
+		c.refunds++
+	}
+	if charged {
+		c.net += st.ChargedCents
+	}
+	c.statusMatches(o, st, held, charged)
+	if o.Status.Terminal() {
+		if err := OutcomeMatches(o.Outcome, st); err != nil {
+			c.bad(KindOutcome, o.ID, "order %s: %v", o.ID, err)
+		}
+		if o.Status != shop.StatusCompleted && len(o.Outcome.Steps) > 0 {
+			c.compensated = append(c.compensated, o)
+		}
+	}
+}
+
+// statusMatches checks that a COMPLETED order did every step and undid
+// none, and that a COMPENSATED one holds nothing any more.
+func (c *checker) statusMatches(o Order, st activities.OrderState, held, charged bool) {
+	switch o.Status {
+	case shop.StatusCompleted:
+		for _, op := range []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule} {
+			if !st.Done(op) {
+				c.bad(KindOutcome, o.ID, "order %s is COMPLETED but %s did not succeed", o.ID, op)
+			}
+		}
+		for _, op := range []shop.Op{shop.OpRelease, shop.OpRefund, shop.OpCancel} {
+			if st.Ops[op].Status != "" {
+				c.bad(KindOutcome, o.ID, "order %s is COMPLETED but was compensated (%s)", o.ID, op)
+			}
+		}
+	case shop.StatusCompensated:
+		if held {
+			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but still holds its reservation", o.ID)
+		}
+		if charged {
+			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but its charge of %d cents was not refunded", o.ID, st.ChargedCents)
+		}
+		if st.Done(shop.OpSchedule) && !st.Done(shop.OpCancel) {
+			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but its shipment was not cancelled", o.ID)
+		}
+	}
+}
+
+// stock checks invariant 2: per SKU, available plus held is the initial stock.
+func (c *checker) stock(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog) error {
+	stock, err := activities.Stock(ctx, rdb, prefix, catalog)
+	if err != nil {
+		return err
+	}
+	for _, sku := range catalog.SKUs() {
+		avail, held := stock[sku], c.unreleased[sku]
+		if avail < 0 {
+			c.bad(KindStock, "", "stock of %s is negative: %d", sku, avail)
+		}
+		if initial := catalog[sku].InitialStock; avail+held != initial {
+			c.bad(KindStock, "", "stock of %s: %d available + %d held by orders = %d, want the initial %d", sku, avail, held, avail+held, initial)
+		}
+	}
+	return nil
+}
+
+// money checks invariant 3: the ledger agrees with the orders.
+func (c *checker) money(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	ledger, err := activities.ReadLedger(ctx, rdb, prefix)
+	if err != nil {
+		return err
+	}
+	if got := ledger.ChargedCents - ledger.RefundedCents; got != c.net {
+		c.bad(KindMoney, "", "ledger: charged %d − refunded %d = %d cents, but the orders still charged add up to %d", ledger.ChargedCents, ledger.RefundedCents, got, c.net)
+	}
+	if ledger.Charges != c.charges {
+		c.bad(KindMoney, "", "ledger counts %d charges, orders show %d: a charge happened twice or outside an order", ledger.Charges, c.charges)
+	}
+	if ledger.Refunds != c.refunds {
+		c.bad(KindMoney, "", "ledger counts %d refunds, orders show %d: a refund happened twice or outside an order", ledger.Refunds, c.refunds)
+	}
+	return nil
+}
+
 // snapshot reads the orders, their participant records and the settled
 // totals. Settling can run meanwhile (the order service does it in the
 // background), so the read is repeated until the totals did not move during
 // it; an order settled between the listing and the reading of its records
 // would otherwise count twice or not at all.
 func snapshot(ctx context.Context, rdb redis.UniversalClient, src Source) ([]Order, []activities.OrderState, Settled, error) {
-	for attempt := 1; ; attempt++ {
+	var (
+		orders  []Order
+		states  []activities.OrderState
+		settled Settled
+		tries   int
+	)
+	err := poll.Until(ctx, poll.Backoff{Min: 100 * time.Millisecond, Max: time.Second}, func(ctx context.Context) (bool, error) {
+		if tries++; tries > 10 {
+			return false, fmt.Errorf("orders kept being settled while they were read; check again")
+		}
 		before, err := src.Settled(ctx)
 		if err != nil {
-			return nil, nil, Settled{}, err
+			return false, err
 		}
-		orders, err := src.Orders(ctx)
-		if err != nil {
-			return nil, nil, Settled{}, err
+		if orders, err = src.Orders(ctx); err != nil {
+			return false, err
 		}
 		orders = slices.Clone(orders)
 		sort.Slice(orders, func(i, j int) bool { return orders[i].ID < orders[j].ID })
-		states, err := readStates(ctx, rdb, src.Prefix(), orders)
-		if err != nil {
-			return nil, nil, Settled{}, err
+		if states, err = readStates(ctx, rdb, src.Prefix(), orders); err != nil {
+			return false, err
 		}
-		after, err := src.Settled(ctx)
-		if err != nil {
-			return nil, nil, Settled{}, err
+		if settled, err = src.Settled(ctx); err != nil {
+			return false, err
 		}
-		if reflect.DeepEqual(before, after) {
-			return orders, states, after, nil
-		}
-		if attempt == 10 {
-			return nil, nil, Settled{}, fmt.Errorf("orders kept being settled while they were read; check again")
-		}
-		select {
-		case <-ctx.Done():
-			return nil, nil, Settled{}, ctx.Err()
-		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
-		}
-	}
+		return reflect.DeepEqual(before, settled), nil
+	})
+	return orders, states, settled, err
 }
 
 func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, orders []Order) ([]activities.OrderState, error) {
 	out := make([]activities.OrderState, len(orders))
-	err := parallel.Do(len(orders), 16, func(i int) error {
-		var err error
-		out[i], err = activities.ReadOrderState(ctx, rdb, prefix, orders[i].ID)
-		return err
-	})
-	return out, err
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, o := range orders {
+		g.Go(func() error {
+			var err error
+			out[i], err = activities.ReadOrderState(ctx, rdb, prefix, o.ID)
+			return err
+		})
+	}
+	return out, g.Wait()
 }
 
 // OutcomeMatches checks an outcome against what the participants recorded:
@@ -303,24 +345,34 @@ func OutcomeMatches(out shop.Outcome, st activities.OrderState) error {
 	return nil
 }
 
-func checkHistories(ctx context.Context, src Source, orders []Order) ([]string, error) {
-	problems := make([]string, len(orders))
-	err := parallel.Do(len(orders), 8, func(i int) error {
-		h, err := src.History(ctx, orders[i].ID)
-		if errors.Is(err, shop.ErrUnknownOrder) {
-			return nil // settled since the snapshot: its books were checked there
+func checkHistories(ctx context.Context, src Source, orders []Order) ([]Violation, error) {
+	problems := make([]*Violation, len(orders))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, o := range orders {
+		g.Go(func() error {
+			h, err := src.History(gctx, o.ID)
+			if errors.Is(err, shop.ErrUnknownOrder) {
+				return nil // settled since the snapshot: its books were checked there
+			}
+			if err != nil {
+				return err
+			}
+			if err := CompensationOrder(h); err != nil {
+				v := Newf(KindCompensationOrder, o.ID, "order %s: %v", o.ID, err)
+				problems[i] = &v
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	var out []Violation
+	for _, p := range problems {
+		if p != nil {
+			out = append(out, *p)
 		}
-		if err != nil {
-			return err
-		}
-		if err := CompensationOrder(h); err != nil {
-			problems[i] = fmt.Sprintf("order %s: %v", orders[i].ID, err)
-		}
-		return nil
-	})
-	problems = slices.DeleteFunc(problems, func(p string) bool { return p == "" })
-	sort.Strings(problems)
-	return problems, err
+	}
+	return out, err
 }
 
 // CompensationOrder checks a timeline: each compensation happens after the

@@ -39,13 +39,14 @@ type fakeSource struct {
 	shop.Engine
 	orders  []verify.Order
 	history map[string][]shop.Event
+	extra   []verify.Violation
 }
 
-func (f *fakeSource) Mode() shop.Mode                                 { return "fake" }
-func (f *fakeSource) Prefix() string                                  { return "fake:" }
-func (f *fakeSource) Orders(context.Context) ([]verify.Order, error)  { return f.orders, nil }
-func (f *fakeSource) Extra(context.Context) ([]string, error)         { return nil, nil }
-func (f *fakeSource) Settled(context.Context) (verify.Settled, error) { return verify.Settled{}, nil }
+func (f *fakeSource) Mode() shop.Mode                                   { return "fake" }
+func (f *fakeSource) Prefix() string                                    { return "fake:" }
+func (f *fakeSource) Orders(context.Context) ([]verify.Order, error)    { return f.orders, nil }
+func (f *fakeSource) Extra(context.Context) ([]verify.Violation, error) { return f.extra, nil }
+func (f *fakeSource) Settled(context.Context) (verify.Settled, error)   { return verify.Settled{}, nil }
 func (f *fakeSource) History(_ context.Context, id string) ([]shop.Event, error) {
 	return f.history[id], nil
 }
@@ -93,34 +94,43 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 		t.Fatalf("clean state: %+v", rep)
 	}
 
-	expect := func(what string, want string) {
+	// expect checks that exactly one violation is reported, of kind, about
+	// orderID, for this engine, saying want.
+	expect := func(what string, kind verify.Kind, orderID, want string) {
 		t.Helper()
 		rep := check()
-		for _, v := range rep.Violations {
-			if strings.Contains(v, want) {
-				return
-			}
+		if len(rep.Violations) != 1 {
+			t.Fatalf("%s: want one violation, got %v", what, rep.Violations)
 		}
-		t.Fatalf("%s: no violation mentions %q: %v", what, want, rep.Violations)
+		v := rep.Violations[0]
+		if v.Kind != kind || v.OrderID != orderID || v.Engine != "fake" || !strings.Contains(v.Message, want) {
+			t.Fatalf("%s: got %+v, want kind %s about order %q on fake saying %q", what, v, kind, orderID, want)
+		}
 	}
-	lay, _ := activities.NewLayout("fake:", activities.DefaultPartitions)
 	// Stock that moved outside any order.
+	lay, _ := activities.NewLayout("fake:", activities.DefaultPartitions)
 	rdb.DecrBy(ctx, lay.StockKey("mug"), 1)
-	expect("stolen stock", "stock of mug")
+	expect("stolen stock", verify.KindStock, "", "stock of mug")
 	rdb.IncrBy(ctx, lay.StockKey("mug"), 1)
 	// Money that moved outside any order.
 	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", 5)
-	expect("ledger drift", "ledger")
+	expect("ledger drift", verify.KindMoney, "", "ledger")
 	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", -5)
-	// An order that never finished.
+	// An order that never finished, old and young.
 	src.orders = append(src.orders, verify.Order{ID: "late", Status: shop.StatusPending, Placed: time.Now().Add(-time.Hour)})
-	expect("stuck order", "order late is stuck")
+	expect("stuck order", verify.KindStuck, "late", "order late is stuck")
+	src.orders[2].Placed = time.Now()
+	expect("order in flight", verify.KindInFlight, "late", "not terminal yet")
 	src.orders = src.orders[:2]
 	// An outcome that claims more than happened.
 	src.orders[1].Outcome.Compensated = []shop.Step{shop.StepShipping}
-	expect("false compensation", "cancel did not succeed")
+	expect("false compensation", verify.KindOutcome, "undone", "cancel did not succeed")
 	src.orders[1].Outcome.Compensated = []shop.Step{shop.StepPayment, shop.StepInventory}
 	// Compensations in the wrong order.
 	src.history["undone"] = []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRelease, "ok"), ev(shop.OpRefund, "ok")}
-	expect("wrong order", "not in reverse saga order")
+	expect("wrong order", verify.KindCompensationOrder, "undone", "not in reverse saga order")
+	src.history["undone"] = []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRefund, "ok"), ev(shop.OpRelease, "ok")}
+	// What the engine adds is stamped with the engine.
+	src.extra = []verify.Violation{verify.Newf(verify.KindUnread, "", "group payment has 2 unread entries")}
+	expect("engine's own check", verify.KindUnread, "", "2 unread")
 }

@@ -1,0 +1,74 @@
+package choreography
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/internal/verify"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Recent returns the latest n orders placed, newest first, each with its
+// status now, and how many orders the orders indexes hold (settled orders
+// have left them: see Settled). It reads at most n orders of each
+// partition's index, and n order records, however many orders there are,
+// so a live view can call it often.
+func (e *Engine) Recent(ctx context.Context, n int64) ([]verify.Order, int64, error) {
+	b := e.node.Bus
+	if err := b.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	rdb := b.Redis
+	parts := b.Layout().Partitions
+	pipe := rdb.Pipeline()
+	cards := make([]*redis.IntCmd, parts)
+	latest := make([]*redis.ZSliceCmd, parts)
+	for p := range parts {
+		cards[p] = pipe.ZCard(ctx, b.ordersKey(p))
+		if n > 0 {
+			latest[p] = pipe.ZRevRangeWithScores(ctx, b.ordersKey(p), 0, n-1)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, 0, fmt.Errorf("list recent orders: %w", err)
+	}
+	var total int64
+	var zs []redis.Z
+	for p := range parts {
+		total += cards[p].Val()
+		if latest[p] != nil {
+			zs = append(zs, latest[p].Val()...)
+		}
+	}
+	slices.SortStableFunc(zs, func(a, b redis.Z) int { return cmp.Compare(b.Score, a.Score) })
+	zs = zs[:min(int64(len(zs)), max(n, 0))]
+	if len(zs) == 0 {
+		return nil, total, nil
+	}
+	pipe = rdb.Pipeline()
+	statuses := make([]*redis.StringCmd, len(zs))
+	for i, z := range zs {
+		statuses[i] = pipe.HGet(ctx, b.orderKey(z.Member.(string)), "status")
+	}
+	// An order settled between the two reads has no status any more: it
+	// reads as redis.Nil and is left out below.
+	_, _ = pipe.Exec(ctx)
+	out := make([]verify.Order, 0, len(zs))
+	for i, z := range zs {
+		st, err := statuses[i].Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("read recent orders: %w", err)
+		}
+		out = append(out, verify.Order{ID: z.Member.(string), Placed: time.UnixMilli(int64(z.Score)), Status: shop.Status(st)})
+	}
+	return out, total, nil
+}

@@ -1,0 +1,69 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// DiagnoseWithin bounds asking an engine why an order did not finish.
+const DiagnoseWithin = 10 * time.Second
+
+// Placement is one engine's placement of an order and, once waited for,
+// its outcome, or why there is none.
+type Placement struct {
+	Mode    shop.Mode
+	Placed  time.Time
+	Outcome shop.Outcome
+	// Elapsed is the time from placement to the outcome (or to giving up).
+	Elapsed time.Duration
+	Err     error
+	// Why is what the engine found keeps the order, when it did not finish.
+	Why []string
+}
+
+// PlaceAll places o on every engine, once its ID is known to be new on all
+// of them: a duplicate is refused with shop.ErrDuplicateOrder before
+// anything is placed.
+func (e *Engines) PlaceAll(ctx context.Context, o shop.Order) ([]Placement, error) {
+	for _, m := range e.Modes {
+		_, err := e.Sources[m].Status(ctx, o.ID)
+		if err == nil {
+			return nil, fmt.Errorf("order %s already exists on %s: %w", o.ID, m, shop.ErrDuplicateOrder)
+		}
+		if !errors.Is(err, shop.ErrUnknownOrder) {
+			return nil, err
+		}
+	}
+	out := make([]Placement, len(e.Modes))
+	for i, m := range e.Modes {
+		out[i] = Placement{Mode: m, Placed: time.Now()}
+		if err := e.Sources[m].Place(ctx, o); err != nil {
+			return nil, fmt.Errorf("place order %s on %s: %w", o.ID, m, err)
+		}
+	}
+	return out, nil
+}
+
+// WaitAll waits for the order's outcome on every engine of ps at once. An
+// engine where it does not finish before ctx ends is asked why.
+func (e *Engines) WaitAll(ctx context.Context, orderID string, ps []Placement) {
+	var wg sync.WaitGroup
+	for i := range ps {
+		p := &ps[i]
+		wg.Go(func() {
+			p.Outcome, p.Err = e.Sources[p.Mode].Wait(ctx, orderID)
+			p.Elapsed = time.Since(p.Placed)
+			if p.Err != nil {
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DiagnoseWithin)
+				defer cancel()
+				p.Why, _ = e.Diagnose(dctx, p.Mode, orderID)
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,199 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/internal/poll"
+)
+
+// RedisCluster is a Redis Cluster of masters without replicas, each a
+// redis-server started by LaunchRedis in a data directory of its own.
+type RedisCluster struct {
+	Nodes []*RedisServer
+	tb    testing.TB
+}
+
+// ClusterOptions tune LaunchRedisCluster.
+type ClusterOptions struct {
+	// Masters is how many masters share the slots; at least 3.
+	Masters int
+	// AppendOnly turns the AOF on, fsynced at every write, so that a killed
+	// master restarts with every write it acknowledged.
+	AppendOnly bool
+	// Args are extra arguments for every node.
+	Args []string
+}
+
+// ClusterReady bounds how long a cluster may take to report cluster_state:ok.
+const ClusterReady = 30 * time.Second
+
+// LaunchRedisCluster starts opts.Masters redis-servers in cluster mode on
+// free ports, assigns the slots with `redis-cli --cluster create`, and waits
+// until every node reports cluster_state:ok. The caller stops it with Stop.
+func LaunchRedisCluster(opts ClusterOptions) (*RedisCluster, error) {
+	if opts.Masters < 3 {
+		return nil, fmt.Errorf("a Redis Cluster needs at least 3 masters, got %d", opts.Masters)
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		return nil, fmt.Errorf("redis-cli (apt-get install -y redis-tools) %w", ErrMissing)
+	}
+	c := &RedisCluster{}
+	for range opts.Masters {
+		n, err := launchNode(opts)
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
+	}
+	if err := c.WaitOK(context.Background()); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// launchNode starts one cluster node with a free cluster bus port.
+func launchNode(opts ClusterOptions) (*RedisServer, error) {
+	bus, err := FreePortErr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		"--cluster-node-timeout", "2000", "--cluster-port", strconv.Itoa(bus)}
+	if opts.AppendOnly {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	return LaunchRedis(RedisOptions{Args: append(args, opts.Args...)})
+}
+
+// StartRedisCluster starts a cluster for one test (see LaunchRedisCluster)
+// and stops it when the test ends. Missing binaries skip the test, or fail
+// it under CI=true.
+func StartRedisCluster(tb testing.TB, opts ClusterOptions) *RedisCluster {
+	tb.Helper()
+	c, err := LaunchRedisCluster(opts)
+	if err != nil {
+		MissingErr(tb, err)
+	}
+	c.tb = tb
+	for _, n := range c.Nodes {
+		n.tb = tb
+	}
+	tb.Cleanup(c.Stop)
+	return c
+}
+
+// Addrs are the nodes' host:port addresses.
+func (c *RedisCluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.Addr
+	}
+	return out
+}
+
+// URL is the cluster in go-redis's URL form:
+// redis://host1:port1?addr=host2:port2&addr=host3:port3.
+func (c *RedisCluster) URL() string {
+	addrs := c.Addrs()
+	return "redis://" + addrs[0] + "?addr=" + strings.Join(addrs[1:], "&addr=")
+}
+
+// Client returns a new cluster client, closed when the test ends (for a
+// cluster of a whole test binary, by the caller).
+func (c *RedisCluster) Client() *redis.ClusterClient {
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	if c.tb != nil {
+		c.tb.Cleanup(func() { _ = cc.Close() })
+	}
+	return cc
+}
+
+// Node returns the index of the node at addr, or -1.
+func (c *RedisCluster) Node(addr string) int {
+	for i, n := range c.Nodes {
+		if n.Addr == addr {
+			return i
+		}
+	}
+	return -1
+}
+
+// Kill kills master i (SIGKILL); its data directory, AOF and cluster
+// configuration stay for Restart.
+func (c *RedisCluster) Kill(i int) { c.Nodes[i].Kill() }
+
+// RestartErr starts master i again on its port and data directory, so it
+// loads its AOF and rejoins with its slots, and waits for cluster_state:ok.
+func (c *RedisCluster) RestartErr(i int) error {
+	if err := c.Nodes[i].RestartErr(); err != nil {
+		return err
+	}
+	return c.WaitOK(context.Background())
+}
+
+// Restart is RestartErr for a cluster of a test: it fails the test.
+func (c *RedisCluster) Restart(i int) {
+	if err := c.RestartErr(i); err != nil {
+		if c.tb == nil {
+			panic(err)
+		}
+		c.tb.Helper()
+		c.tb.Fatalf("restart master %d: %v", i, err)
+	}
+}
+
+// WaitOK waits until every node reports cluster_state:ok with all its
+// peers known, or ClusterReady has passed.
+func (c *RedisCluster) WaitOK(ctx context.Context) error {
+	var last string
+	err := poll.For(ctx, ClusterReady, poll.Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}, func(ctx context.Context) (bool, error) {
+		for _, n := range c.Nodes {
+			info, err := clusterInfo(ctx, n.Addr)
+			if err != nil {
+				last = fmt.Sprintf("%s: %v", n.Addr, err)
+				return false, nil
+			}
+			known := strconv.Itoa(len(c.Nodes))
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+known) {
+				last = fmt.Sprintf("%s: %s", n.Addr, strings.Join(strings.Fields(info), " "))
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("the cluster did not report cluster_state:ok within %s: %s", ClusterReady, last)
+	}
+	return err
+}
+
+func clusterInfo(ctx context.Context, addr string) (string, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer c.Close()
+	return c.ClusterInfo(ctx).Result()
+}
+
+// Stop kills every node and removes their data directories.
+func (c *RedisCluster) Stop() {
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
+}

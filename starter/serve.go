@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/internal/cli"
+	"github.com/ordersaga/ordersaga/internal/web"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// serveCmd runs the live page until interrupted.
+func (a *app) serveCmd() *cobra.Command {
+	var addr string
+	cmd := newCmd("serve [--addr HOST:PORT]", "serve a live page of both engines side by side, with a form to place orders",
+		"Serve a live page with both engines side by side: counts and rates, the latest orders,\n"+
+			"each order's two timelines, a form to place orders with faults, stock, money and the choreography's services",
+		cli.NoArgs,
+		func(cmd *cobra.Command, _ []string) error {
+			if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+				return usagef("bad --addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", addr)
+			}
+			return a.serve(cmd.Context(), addr)
+		})
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen on HOST:PORT")
+	return cmd
+}
+
+// serve connects first, then listens: an unreachable server or a busy
+// port stops the command before anything serves.
+func (a *app) serve(ctx context.Context, addr string) error {
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rdb, err := a.cfg.Redis(cctx)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	tc, err := a.cfg.Temporal(cctx, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	catalog := shop.DefaultCatalog()
+	engines, bus, err := web.Connect(cctx, rdb, tc, catalog, log)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Options{
+		Engines: engines, Bus: bus, Catalog: catalog, Log: log,
+		WorkflowURL: func(id string) string { return a.cfg.WorkflowURL(shop.WorkflowID(id)) },
+	})
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	fmt.Fprintf(a.stdout, "serving the live page on http://%s (Ctrl-C to stop)\n", l.Addr())
+	return srv.Serve(ctx, l)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestServeUsageErrors: a bad address or a stray argument exits 2 with one
+// line, before connecting to anything.
+func TestServeUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--addr", "localhost"},
+		{"serve", "--addr", ""},
+		{"serve", "now"},
+		{"serve", "--port", "8080"},
+	} {
+		r := starter(t, append([]string{"--redis-url", "redis://127.0.0.1:1/0"}, args...)...)
+		wantCode(t, r, 2)
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stdout != "" {
+			t.Errorf("want one line on stderr:\n%s", r)
+		}
+	}
+}
+
+// TestServeUnreachable: with no server to show, serve says which and exits 1.
+func TestServeUnreachable(t *testing.T) {
+	r := starter(t, "--redis-url", "redis://127.0.0.1:1/0", "serve", "--addr", "127.0.0.1:0")
+	wantCode(t, r, 1)
+	wantOneLine(t, r, "redis at 127.0.0.1:1 is unreachable")
+}
+
+// syncBuffer is a buffer the command writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServe: serve shows the page on the address it prints, refuses a busy
+// port, and stops cleanly on interrupt.
+func TestServe(t *testing.T) {
+	s := servers(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append(s.globals(), "serve", "--addr", "127.0.0.1:0"), &stdout, &stderr)
+	}()
+	addr := regexp.MustCompile(`serving the live page on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	deadline := time.Now().Add(30 * time.Second)
+	for base == "" {
+		if m := addr.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no address; stdout %q, stderr %q", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`id="engine-orchestration"`, `id="engine-choreography"`, `<form id="place"`, `data-service="inventory"`} {
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(want)) {
+			t.Fatalf("GET / = %d, lacks %q", resp.StatusCode, want)
+		}
+	}
+
+	// The port is taken now: a second serve on it says so.
+	r := s.run(t, "serve", "--addr", strings.TrimPrefix(base, "http://"))
+	wantCode(t, r, 1)
+	wantOneLine(t, r, "listen on "+strings.TrimPrefix(base, "http://"))
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 || stderr.String() != "" {
+			t.Fatalf("serve ended with %d, stderr %q", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop on interrupt")
+	}
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
+		t.Fatal("the page still listens after serve stopped")
+	}
+}
