@@ -29,7 +29,7 @@ var fastConfig = choreography.ConsumerConfig{
 
 type harness struct {
 	t      *testing.T
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	node   *choreography.Node
 	engine *choreography.Engine
 	mu     sync.Mutex
@@ -46,7 +46,18 @@ func newHarness(t *testing.T) *harness {
 func newHarnessOn(t *testing.T, args ...string) (*harness, *testenv.RedisServer) {
 	t.Helper()
 	srv := testenv.StartRedis(t, args...)
-	rdb := srv.Client()
+	return newHarnessWith(t, srv.Client()), srv
+}
+
+// onBoth runs a test on one Redis and on a Redis Cluster of three masters.
+func onBoth(t *testing.T, test func(t *testing.T, h *harness)) {
+	t.Run("redis", func(t *testing.T) { test(t, newHarness(t)) })
+	t.Run("cluster", func(t *testing.T) { test(t, newHarnessWith(t, clusterClient(t))) })
+}
+
+// newHarnessWith is newHarness over a given client.
+func newHarnessWith(t *testing.T, rdb redis.UniversalClient) *harness {
+	t.Helper()
 	ctx := context.Background()
 	cat := shop.DefaultCatalog()
 	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, cat); err != nil {
@@ -62,7 +73,21 @@ func newHarnessOn(t *testing.T, args ...string) (*harness, *testenv.RedisServer)
 	}
 	h := &harness{t: t, rdb: rdb, node: node, engine: choreography.NewEngine(node, cat), stops: map[string]func(){}}
 	t.Cleanup(h.stopAll)
-	return h, srv
+	return h
+}
+
+// newClient returns another client to the harness's Redis, closed when
+// the test ends.
+func (h *harness) newClient() redis.UniversalClient {
+	var c redis.UniversalClient
+	switch r := h.rdb.(type) {
+	case *redis.ClusterClient:
+		c = redis.NewClusterClient(r.Options())
+	case *redis.Client:
+		c = redis.NewClient(r.Options())
+	}
+	h.t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 type testWriter struct{ t *testing.T }
@@ -151,8 +176,9 @@ func order(id string, faults shop.FaultPlan) shop.Order {
 	return shop.Order{ID: id, Customer: "ada", Items: []shop.Item{{SKU: "book", Quantity: 2}, {SKU: "pen", Quantity: 3}}, Faults: faults}
 }
 
-func TestHappyPath(t *testing.T) {
-	h := newHarness(t)
+func TestHappyPath(t *testing.T) { onBoth(t, testHappyPath) }
+
+func testHappyPath(t *testing.T, h *harness) {
 	h.startAll()
 	out := h.run(order("happy", nil))
 	if out.Status != shop.StatusCompleted {
@@ -179,8 +205,9 @@ func TestHappyPath(t *testing.T) {
 	}
 }
 
-func TestScenarioTable(t *testing.T) {
-	h := newHarness(t)
+func TestScenarioTable(t *testing.T) { onBoth(t, testScenarioTable) }
+
+func testScenarioTable(t *testing.T, h *harness) {
 	h.startAll()
 	scenarios.Run(t, h.engine, h.rdb, activities.ChoreographyPrefix)
 	h.checkDrained()

@@ -55,8 +55,9 @@ func (h *harness) duplicator(ctx context.Context) *atomic.Int64 {
 	return &copies
 }
 
-func TestDuplicatesChangeNothing(t *testing.T) {
-	h := newHarness(t)
+func TestDuplicatesChangeNothing(t *testing.T) { onBoth(t, testDuplicatesChangeNothing) }
+
+func testDuplicatesChangeNothing(t *testing.T, h *harness) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	copies := h.duplicator(ctx)
@@ -111,7 +112,10 @@ func (h *harness) streamLen(service string) int64 {
 // A consumer that read entries and died before handling them: another
 // consumer of the group reclaims them and finishes the sagas, once.
 func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testDeadConsumerEntriesAreReclaimed)
+}
+
+func testDeadConsumerEntriesAreReclaimed(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -158,7 +162,10 @@ func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
 // right after it (the work and the ack already committed together) cause
 // no second effect.
 func TestHandlerDyingBeforeOrAfterCommit(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testHandlerDyingBeforeOrAfterCommit)
+}
+
+func testHandlerDyingBeforeOrAfterCommit(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -207,7 +214,10 @@ func TestHandlerDyingBeforeOrAfterCommit(t *testing.T) {
 }
 
 func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testPoisonGoesToDeadLetterAndStreamKeepsFlowing)
+}
+
+func testPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	orderStream := h.node.Bus.StreamOf(0, choreography.ServiceOrder)
@@ -250,8 +260,9 @@ func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
 	}
 }
 
-func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
-	h := newHarness(t)
+func TestRetriesExhaustedGoToDeadLetter(t *testing.T) { onBoth(t, testRetriesExhaustedGoToDeadLetter) }
+
+func testRetriesExhaustedGoToDeadLetter(t *testing.T, h *harness) {
 	hs := map[choreography.EventType]choreography.Handler{
 		choreography.OrderPlaced: func(context.Context, *choreography.Delivery) error { return fmt.Errorf("always broken") },
 	}
@@ -276,8 +287,9 @@ func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
 	t.Fatal("entry was never dead-lettered")
 }
 
-func TestServiceDownCatchesUp(t *testing.T) {
-	h := newHarness(t)
+func TestServiceDownCatchesUp(t *testing.T) { onBoth(t, testServiceDownCatchesUp) }
+
+func testServiceDownCatchesUp(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -317,8 +329,9 @@ func TestServiceDownCatchesUp(t *testing.T) {
 	waitDrained(t, h)
 }
 
-func TestSeveralInstancesShareAGroup(t *testing.T) {
-	h := newHarness(t)
+func TestSeveralInstancesShareAGroup(t *testing.T) { onBoth(t, testSeveralInstancesShareAGroup) }
+
+func testSeveralInstancesShareAGroup(t *testing.T, h *harness) {
 	h.startAll()
 	h.start(choreography.ServicePayment, "payment-2")
 	h.start(choreography.ServiceInventory, "inventory-2")
@@ -352,8 +365,9 @@ func TestSeveralInstancesShareAGroup(t *testing.T) {
 	waitDrained(t, h)
 }
 
-func TestDuplicatePlaceIsRejected(t *testing.T) {
-	h := newHarness(t)
+func TestDuplicatePlaceIsRejected(t *testing.T) { onBoth(t, testDuplicatePlaceIsRejected) }
+
+func testDuplicatePlaceIsRejected(t *testing.T, h *harness) {
 	ctx := context.Background()
 	if err := h.engine.Place(ctx, order("twice", nil)); err != nil {
 		t.Fatal(err)
@@ -373,8 +387,9 @@ func TestDuplicatePlaceIsRejected(t *testing.T) {
 	}
 }
 
-func TestTrimKeepsUnackedEntries(t *testing.T) {
-	h := newHarness(t)
+func TestTrimKeepsUnackedEntries(t *testing.T) { onBoth(t, testTrimKeepsUnackedEntries) }
+
+func testTrimKeepsUnackedEntries(t *testing.T, h *harness) {
 	ctx := context.Background()
 	for i := range 10 {
 		if err := h.engine.Place(ctx, order(fmt.Sprintf("trim-%d", i), nil)); err != nil {
@@ -418,8 +433,9 @@ func TestTrimKeepsUnackedEntries(t *testing.T) {
 
 // An entry dead-lettered while its handler was broken completes the saga
 // once it is redriven after the fix.
-func TestRedriveAfterFix(t *testing.T) {
-	h := newHarness(t)
+func TestRedriveAfterFix(t *testing.T) { onBoth(t, testRedriveAfterFix) }
+
+func testRedriveAfterFix(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServicePayment, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -468,7 +484,10 @@ func TestRedriveAfterFix(t *testing.T) {
 // verify still balances, FAILED orders stay, memory goes back down, and an
 // old event of a settled order is not redriven.
 func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testSettleKeepsTheBooksAndFreesMemory)
+}
+
+func testSettleKeepsTheBooksAndFreesMemory(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	scenarios.Run(t, h.engine, h.rdb, activities.ChoreographyPrefix)
@@ -551,8 +570,9 @@ func mustOrders(t *testing.T, h *harness) []verify.Order {
 
 // A reset deletes the streams and groups under running services; they set
 // them up again and keep serving.
-func TestServicesSurviveAReset(t *testing.T) {
-	h := newHarness(t)
+func TestServicesSurviveAReset(t *testing.T) { onBoth(t, testServicesSurviveAReset) }
+
+func testServicesSurviveAReset(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	if out := h.run(order("before-reset", nil)); out.Status != shop.StatusCompleted {

@@ -15,8 +15,9 @@ import (
 // COMPENSATED, with the books balanced and verify clean. A repair asked
 // twice, or while it runs, does no harm; the FAILED order is not settled
 // before its repair.
-func TestRepairAFailedRefund(t *testing.T) {
-	h := newHarness(t)
+func TestRepairAFailedRefund(t *testing.T) { onBoth(t, testRepairAFailedRefund) }
+
+func testRepairAFailedRefund(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	faults := shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}, shop.OpRefund: {Kind: shop.FaultDecline}}
@@ -71,8 +72,9 @@ func TestRepairAFailedRefund(t *testing.T) {
 
 // A refused release, and two refused compensations: each repair runs what
 // was refused, in reverse saga order, and ends COMPENSATED.
-func TestRepairRefusedReleases(t *testing.T) {
-	h := newHarness(t)
+func TestRepairRefusedReleases(t *testing.T) { onBoth(t, testRepairRefusedReleases) }
+
+func testRepairRefusedReleases(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	plans := map[string]shop.FaultPlan{

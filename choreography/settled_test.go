@@ -63,8 +63,9 @@ func (h *harness) books() books {
 
 // Once an order is settled, any later copy of any of its events is acked,
 // counted and dropped: nothing is charged, reserved or recreated again.
-func TestSettledOrdersDropLateEvents(t *testing.T) {
-	h := newHarness(t)
+func TestSettledOrdersDropLateEvents(t *testing.T) { onBoth(t, testSettledOrdersDropLateEvents) }
+
+func testSettledOrdersDropLateEvents(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	orders := []shop.Order{
@@ -132,7 +133,10 @@ func TestSettledOrdersDropLateEvents(t *testing.T) {
 // it back in one step: an order settled just before the redrive commits is
 // never worked on again.
 func TestRedriveOfASettledOrderIsRefused(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testRedriveOfASettledOrderIsRefused)
+}
+
+func testRedriveOfASettledOrderIsRefused(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	h.run(order("redrive-late", nil))
@@ -148,8 +152,7 @@ func TestRedriveOfASettledOrderIsRefused(t *testing.T) {
 	before := h.books()
 	// The order is settled right before the redrive writes anything: before
 	// its first transaction, script or XADD.
-	hooked := redis.NewClient(h.rdb.Options())
-	defer hooked.Close()
+	hooked := h.newClient()
 	bus := choreography.NewBus(hooked)
 	settled := false
 	hooked.AddHook(beforeEach(func(_ context.Context, names []string) {
