@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -26,9 +27,16 @@ import (
 // and on Redis Streams, against one redis-server, and checks that every
 // scenario ends the same way in both, and that the invariants hold after.
 func TestBothEnginesAgree(t *testing.T) {
-	rsrv := testenv.StartRedis(t)
+	bothEnginesAgree(t, testenv.StartRedis(t).Client())
+}
+
+// TestBothEnginesAgreeOnACluster is the same on a Redis Cluster of three masters.
+func TestBothEnginesAgreeOnACluster(t *testing.T) {
+	bothEnginesAgree(t, testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3}).Client())
+}
+
+func bothEnginesAgree(t *testing.T, rdb redis.UniversalClient) {
 	tsrv := testenv.StartTemporal(t)
-	rdb := rsrv.Client()
 	catalog := shop.DefaultCatalog()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
