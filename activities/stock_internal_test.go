@@ -2,8 +2,11 @@ package activities
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/ordersaga/ordersaga/internal/keyspace"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -114,5 +117,63 @@ func TestReleaseOvertakesAReservation(t *testing.T) {
 	st, err := e.lay.ReadOrderState(t.Context(), e.st.Redis, "o1")
 	if err != nil || st.Done(shop.OpReserve) || !st.Done(shop.OpRelease) || len(st.Reserved) != 0 {
 		t.Fatalf("state %+v, %v", st, err)
+	}
+}
+
+// P is recorded once: a process configured with another is refused, with
+// the recorded value and the setting to change in the message.
+func TestEnsurePartitions(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	ctx := t.Context()
+	if n, err := RecordedPartitions(ctx, rdb, "p:"); err != nil || n != DefaultPartitions {
+		t.Fatalf("nothing recorded: %d, %v; want the default", n, err)
+	}
+	if _, err := EnsurePartitions(ctx, rdb, "p:", 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnsurePartitions(ctx, rdb, "p:", 5); err != nil {
+		t.Fatalf("the same again: %v", err)
+	}
+	_, err := EnsurePartitions(ctx, rdb, "p:", 12)
+	if !errors.Is(err, ErrPartitions) || !strings.Contains(err.Error(), "set up with 5 partitions") || !strings.Contains(err.Error(), "ORDERSAGA_PARTITIONS=5") {
+		t.Fatalf("another P: %v", err)
+	}
+	for _, bad := range []int{0, -1, MaxPartitions + 1} {
+		if _, err := EnsurePartitions(ctx, rdb, "q:", bad); err == nil {
+			t.Errorf("P=%d accepted", bad)
+		}
+	}
+	// Participants built without a layout follow the recorded P.
+	lay, _ := NewLayout("p:", 5)
+	p := New(rdb, "p:", shop.Catalog{"a": {Name: "a", PriceCents: 1, InitialStock: 1}})
+	if _, err := p.Payment.Charge(ctx, OrderInput{OrderID: "x", Items: []shop.Item{{SKU: "a", Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, lay.LedgerKey(lay.Partition("x"))).Val(); n != 1 {
+		t.Fatal("the charge did not go to the ledger of the recorded layout")
+	}
+}
+
+// Partition tags spread evenly over equal slot ranges, and are stable.
+func TestPartitionTags(t *testing.T) {
+	for _, n := range []int{1, 3, 12, 16, 100} {
+		lay, err := NewLayout("x:", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range n {
+			s := keyspace.Slot(lay.PartitionPrefix(p) + "k")
+			if s < p*keyspace.Count/n || s >= (p+1)*keyspace.Count/n {
+				t.Errorf("P=%d: partition %d in slot %d, outside its range", n, p, s)
+			}
+		}
+	}
+	// Data in Redis depends on these: they must never change.
+	lay, _ := NewLayout("ordersaga:chor:", 12)
+	if got := lay.PartitionPrefix(0) + lay.PartitionPrefix(11); got != "ordersaga:chor:{p0.1}:ordersaga:chor:{p11.42}:" {
+		t.Errorf("partitions 0 and 11 of 12: %q", got)
+	}
+	if a, b := lay.Partition("order-1"), lay.Partition("a"); a != 1 || b != 4 {
+		t.Errorf("partitions of order-1 and a: %d and %d, want 1 and 4", a, b)
 	}
 }

@@ -1,7 +1,6 @@
 package choreography
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -69,14 +68,17 @@ type Bus struct {
 // Option tunes a Bus or a Node.
 type Option func(*options)
 
-type options struct{ partitions int }
+type options struct {
+	partitions int
+	pinned     bool
+}
 
 // WithPartitions sets the number of partitions. Every process of a
 // deployment must use the same: Setup, RunService and the engine refuse
 // another than the one recorded in Redis. Without it, a bus uses the
 // number recorded in Redis (activities.DefaultPartitions when none is,
 // which it then records).
-func WithPartitions(n int) Option { return func(o *options) { o.partitions = n } }
+func WithPartitions(n int) Option { return func(o *options) { o.partitions, o.pinned = n, true } }
 
 // NewBus returns the bus of the choreography engine's key prefix.
 func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
@@ -84,8 +86,11 @@ func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b := &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix, pinned: o.partitions != 0}
-	lay, err := activities.NewLayout(b.Prefix, cmp.Or(o.partitions, activities.DefaultPartitions))
+	b := &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix, pinned: o.pinned}
+	if !o.pinned {
+		o.partitions = activities.DefaultPartitions
+	}
+	lay, err := activities.NewLayout(b.Prefix, o.partitions)
 	b.layout.Store(&lay)
 	b.layoutErr = err
 	return b

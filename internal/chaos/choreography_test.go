@@ -5,6 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -156,5 +159,24 @@ func TestChoreographyUnderChaos(t *testing.T) {
 	}
 	if got := r.counts(); got[shop.StatusCompleted] == 0 || got[shop.StatusCompensated] == 0 || got[shop.StatusFailed] != 0 {
 		t.Errorf("outcomes %v: want completed and compensated orders and none FAILED", got)
+	}
+}
+
+// A worker configured with another number of partitions than the one
+// recorded refuses to start, and says which to use.
+func TestWorkerRefusesOtherPartitions(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	for _, prefix := range []string{activities.ChoreographyPrefix, activities.OrchestrationPrefix} {
+		if _, err := activities.EnsurePartitions(context.Background(), srv.Client(), prefix, 12); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, svc := range []string{choreography.ServiceOrder, "orchestration"} {
+		cmd := exec.Command(workerBin, "--services", svc, "--partitions", "5")
+		cmd.Env = append(os.Environ(), "REDIS_URL="+srv.URL(), "TEMPORAL_ADDRESS=127.0.0.1:1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "set up with 12 partitions") || !strings.Contains(string(out), "ORDERSAGA_PARTITIONS=12") {
+			t.Fatalf("worker --services %s --partitions 5: %v\n%s", svc, err, out)
+		}
 	}
 }
