@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ordersaga/ordersaga/internal/keyspace"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -149,14 +150,21 @@ func (s Store) settleReservation(ctx context.Context, l Layout, orderID, token s
 	return []any{"fail", reason}, nil
 }
 
-// skuSteps runs one action of sku.lua for every line, in one pipeline, and
+// skuSteps runs one action of sku.lua for every line, one call per slot
+// (all lines in one call on one Redis, in one pipeline on a cluster), and
 // returns each SKU's state after it.
 func (s Store) skuSteps(ctx context.Context, l Layout, action, orderID, token string, lines []stockLine) ([]string, error) {
-	calls := make([]scriptCall, len(lines))
+	stocks := make([]string, len(lines))
 	for i, line := range lines {
-		calls[i] = scriptCall{
-			keys: []string{l.StockKey(line.sku), l.HoldsKey(line.sku)},
-			args: []any{action, orderID, token, line.qty},
+		stocks[i] = l.StockKey(line.sku)
+	}
+	groups := keyspace.Groups(s.Redis, stocks)
+	calls := make([]scriptCall, len(groups))
+	for g, idx := range groups {
+		calls[g].args = []any{action, orderID, token}
+		for _, i := range idx {
+			calls[g].keys = append(calls[g].keys, stocks[i], l.HoldsKey(lines[i].sku))
+			calls[g].args = append(calls[g].args, lines[i].qty)
 		}
 	}
 	replies, err := runEach(ctx, s.Redis, skuScript, calls)
@@ -164,12 +172,18 @@ func (s Store) skuSteps(ctx context.Context, l Layout, action, orderID, token st
 		return nil, err
 	}
 	after := make([]string, len(lines))
-	for i, r := range replies {
-		v, ok := r.([]any)
-		if !ok || len(v) != 2 {
-			return nil, fmt.Errorf("stock of %s: unexpected reply %v", lines[i].sku, r)
+	for g, idx := range groups {
+		v, ok := replies[g].([]any)
+		if !ok || len(v) != len(idx) {
+			return nil, fmt.Errorf("stock of %s: unexpected reply %v", orderID, replies[g])
 		}
-		after[i], _ = v[1].(string)
+		for j, i := range idx {
+			pair, ok := v[j].([]any)
+			if !ok || len(pair) != 2 {
+				return nil, fmt.Errorf("stock of %s: unexpected reply %v", lines[i].sku, v[j])
+			}
+			after[i], _ = pair[1].(string)
+		}
 	}
 	return after, nil
 }

@@ -7,13 +7,13 @@
 -- entry, the partition's settled totals.
 -- ARGV: group, causing entry ID, status, outcome JSON, event type, event
 -- JSON, time, 1 if the event belongs to a repair run.
-local st = redis.call('HGET', KEYS[1], 'status')
-local repairing = redis.call('HGET', KEYS[1], 'repair') == '1'
+local h = redis.call('HMGET', KEYS[1], 'status', 'repair')
+local st, repairing = h[1], h[2] == '1'
 if not st then
   redis.call('HINCRBY', KEYS[5], 'dropped', 1)
 elseif (st == 'PENDING' and repairing == (ARGV[8] == '1')) then
   redis.call('HSET', KEYS[1], 'status', ARGV[3], 'outcome', ARGV[4], 'finished_at', ARGV[7])
-  redis.call('HDEL', KEYS[1], 'repair')
+  if repairing then redis.call('HDEL', KEYS[1], 'repair') end
   redis.call('XADD', KEYS[3], '*', 'type', ARGV[5], 'event', ARGV[6])
   redis.call('RPUSH', KEYS[2], ARGV[6])
   redis.call('XACK', KEYS[4], ARGV[1], ARGV[2])

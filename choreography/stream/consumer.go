@@ -172,13 +172,12 @@ func (c *Consumer) maintain(ctx context.Context) {
 }
 
 // readLoop reads and dispatches new entries of one shard until ctx is done.
-// It reads only when a handler slot is free, and about as many entries as
-// there are free slots.
+// It reads only when a handler slot is free; entries read wait for a slot
+// owned by this consumer (see keepOwned).
 func (c *Consumer) readLoop(ctx context.Context, rdb redis.UniversalClient, shard []string) {
 	args := append(slices.Clone(shard), slices.Repeat([]string{">"}, len(shard))...)
 	for ctx.Err() == nil {
-		free := cap(c.sem) - len(c.sem)
-		if free <= 0 {
+		if len(c.sem) == cap(c.sem) {
 			select {
 			case <-ctx.Done():
 				return
@@ -186,9 +185,8 @@ func (c *Consumer) readLoop(ctx context.Context, rdb redis.UniversalClient, shar
 			}
 			continue
 		}
-		count := min(c.cfg.BatchSize, max(1, free/len(shard)))
 		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: c.group, Consumer: c.cfg.Name, Streams: args, Count: int64(count), Block: c.cfg.Block,
+			Group: c.group, Consumer: c.cfg.Name, Streams: args, Count: int64(c.cfg.BatchSize), Block: c.cfg.Block,
 		}).Result()
 		switch {
 		case err == nil:
@@ -208,9 +206,7 @@ func (c *Consumer) readLoop(ctx context.Context, rdb redis.UniversalClient, shar
 			continue
 		}
 		for _, s := range res {
-			for _, m := range s.Messages {
-				c.dispatch(ctx, s.Stream, m, 1)
-			}
+			c.dispatchAll(ctx, s.Stream, s.Messages, func(string) int64 { return 1 })
 		}
 	}
 }
@@ -242,14 +238,16 @@ func (c *Consumer) drainOwnPending(ctx context.Context) error {
 			if len(res) == 0 || len(res[0].Messages) == 0 {
 				break
 			}
+			var live []redis.XMessage
 			for _, m := range res[0].Messages {
 				start = m.ID
 				if m.Values == nil { // deleted while pending: nothing to process
 					_ = c.rdb.XAck(ctx, stream, c.group, m.ID).Err()
 					continue
 				}
-				c.dispatch(ctx, stream, m, c.deliveries(ctx, stream, m.ID))
+				live = append(live, m)
 			}
+			c.dispatchAll(ctx, stream, live, func(id string) int64 { return c.deliveries(ctx, stream, id) })
 		}
 	}
 	return nil
@@ -286,9 +284,7 @@ func (c *Consumer) sweep(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			for _, m := range msgs {
-				c.dispatch(ctx, stream, m, p.RetryCount+1)
-			}
+			c.dispatchAll(ctx, stream, msgs, func(string) int64 { return p.RetryCount + 1 })
 		}
 		if !waiting {
 			c.retrying.Delete(stream)
@@ -312,14 +308,11 @@ func (c *Consumer) claim(ctx context.Context) {
 				}
 				break
 			}
-			for _, m := range msgs {
-				if _, busy := c.owned.Load(inflightKey(stream, m.ID)); busy {
-					continue
-				}
-				n := c.deliveries(ctx, stream, m.ID)
-				c.log.Info("reclaimed idle entry", "stream", stream, "id", m.ID, "deliveries", n)
-				c.dispatch(ctx, stream, m, n)
-			}
+			c.dispatchAll(ctx, stream, msgs, func(id string) int64 {
+				n := c.deliveries(ctx, stream, id)
+				c.log.Info("reclaimed idle entry", "stream", stream, "id", id, "deliveries", n)
+				return n
+			})
 			if next == "0-0" || next == "" {
 				break
 			}
@@ -338,17 +331,37 @@ func (c *Consumer) deliveries(ctx context.Context, stream, id string) int64 {
 	return p[0].RetryCount
 }
 
-// dispatch runs the handler of one entry on a bounded pool of goroutines,
-// unless the entry was delivered too often: then it is dead-lettered.
-// Handlers run on a context that outlives shutdown, bounded by
-// HandlerTimeout, so shutdown waits for them instead of cutting them in half.
+// own records that this consumer holds an entry it just read or claimed,
+// so that it keeps it (see keepOwned) until its handler is done. It
+// returns false when the entry is held already (another path got it).
+func (c *Consumer) own(stream, id string) bool {
+	f := &flight{stream: stream, id: id}
+	f.since.Store(time.Now().UnixMilli())
+	_, loaded := c.owned.LoadOrStore(inflightKey(stream, id), f)
+	return !loaded
+}
+
+// dispatchAll owns every entry of a batch at once, then dispatches them:
+// those that wait for a handler slot are owned meanwhile.
+func (c *Consumer) dispatchAll(ctx context.Context, stream string, msgs []redis.XMessage, deliveries func(id string) int64) {
+	mine := make([]bool, len(msgs))
+	for i, m := range msgs {
+		mine[i] = c.own(stream, m.ID)
+	}
+	for i, m := range msgs {
+		if mine[i] {
+			c.dispatch(ctx, stream, m, deliveries(m.ID))
+		}
+	}
+}
+
+// dispatch runs the handler of an owned entry on a bounded pool of
+// goroutines, unless the entry was delivered too often: then it is
+// dead-lettered. Handlers run on a context that outlives shutdown, bounded
+// by HandlerTimeout, so shutdown waits for them instead of cutting them in
+// half.
 func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage, deliveries int64) {
 	key := inflightKey(stream, m.ID)
-	f := &flight{stream: stream, id: m.ID}
-	f.since.Store(time.Now().UnixMilli())
-	if _, loaded := c.owned.LoadOrStore(key, f); loaded {
-		return
-	}
 	if deliveries > c.cfg.MaxDeliveries {
 		c.deadLetterEntry(ctx, stream, m, deliveries-1, fmt.Sprintf("delivered %d times without success", deliveries-1))
 		c.owned.Delete(key)

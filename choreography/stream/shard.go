@@ -10,23 +10,13 @@ import (
 // on one Redis, those of one hash slot on a Redis Cluster (a command there
 // names keys of one slot only). The order of streams is kept.
 func Shards(rdb redis.UniversalClient, streams []string) [][]string {
-	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
-		if len(streams) == 0 {
-			return nil
-		}
-		return [][]string{streams}
-	}
 	var out [][]string
-	index := map[int]int{}
-	for _, s := range streams {
-		slot := keyspace.Slot(s)
-		i, ok := index[slot]
-		if !ok {
-			i = len(out)
-			index[slot] = i
-			out = append(out, nil)
+	for _, g := range keyspace.Groups(rdb, streams) {
+		shard := make([]string, len(g))
+		for i, j := range g {
+			shard[i] = streams[j]
 		}
-		out[i] = append(out[i], s)
+		out = append(out, shard)
 	}
 	return out
 }

@@ -3,7 +3,11 @@
 // (one Redis is one master), with no multi-key command across slots.
 package keyspace
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // Count is the number of hash slots of a Redis Cluster.
 const Count = 16384
@@ -34,4 +38,33 @@ func crc16(s string) uint16 {
 		}
 	}
 	return crc
+}
+
+// Groups groups the indexes of keys that one command or script can name
+// together: all of them on one Redis, those of one hash slot on a Redis
+// Cluster (a command there names keys of one slot only). Order is kept.
+func Groups(rdb redis.UniversalClient, keys []string) [][]int {
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+		all := make([]int, len(keys))
+		for i := range all {
+			all[i] = i
+		}
+		return [][]int{all}
+	}
+	var out [][]int
+	index := map[int]int{}
+	for i, k := range keys {
+		slot := Slot(k)
+		g, ok := index[slot]
+		if !ok {
+			g = len(out)
+			index[slot] = g
+			out = append(out, nil)
+		}
+		out[g] = append(out[g], i)
+	}
+	return out
 }
