@@ -1,14 +1,25 @@
 # ordersaga: common tasks. `make test` is the test command CI runs.
+#
+#   make demo                          the whole demo on this machine
+#   make test                          vet, format check and every test
+#   make up [TEMPORAL_BACKEND=postgres] [REDIS_CLUSTER=3]   the stack, see scripts/up.sh
+#   make down                          stop what make up started
 
 GO            ?= go
 TEMPORAL_CLI  := github.com/temporalio/cli/cmd/temporal@v1.5.1
+TEMPORAL_SERVER := go.temporal.io/server/cmd/server@v1.29.1
+TEMPORAL_SQL_TOOL := go.temporal.io/server/cmd/tools/sql@v1.29.1
+TEMPORAL_UI_SERVER := github.com/temporalio/ui-server/v2/cmd/server@v2.42.1
 BIN           := $(CURDIR)/.bin
 
-.PHONY: test vet build tools redis-check clean up down demo
+# make up settings, passed on to the scripts (see scripts/lib.sh).
+STACK := TEMPORAL_BACKEND="$(TEMPORAL_BACKEND)" REDIS_CLUSTER="$(REDIS_CLUSTER)" GO="$(GO)"
+
+.PHONY: test vet build deps tools tools-postgres clean up down demo
 
 ## test: vet, format check and the whole test suite with the race detector;
 ## the fault tests (internal/chaos) run verbosely so they show what they did
-test: vet tools
+test: deps vet tools tools-postgres
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/internal/chaos$$')
 	$(GO) test -race -count=1 -timeout 10m -v ./internal/chaos
 
@@ -20,16 +31,35 @@ vet:
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./worker ./starter
 
-## tools: the pinned Temporal dev server binary into .bin/ (git-ignored)
+## deps: the system packages the tests need (redis-server, PostgreSQL,
+## chromium): installed with apt-get as root, else the exact command to run
+deps:
+	@scripts/deps.sh test
+
+## tools: the pinned Temporal CLI (dev server) into .bin/ (git-ignored); a
+## `temporal` on the PATH at that version is used instead of building one
 tools: $(BIN)/temporal
 
-$(BIN)/temporal:
-	GOBIN=$(BIN) $(GO) install $(TEMPORAL_CLI)
+## tools-postgres: the pinned Temporal server, SQL tool and Web UI server
+tools-postgres: $(BIN)/temporal-server $(BIN)/temporal-sql-tool $(BIN)/temporal-ui-server
 
-## up: Temporal dev server, redis-server and the five worker processes in the
-## background, without Docker (PID files and logs in .state/; see scripts/up.sh)
+$(BIN)/temporal:
+	@GO="$(GO)" scripts/tools.sh temporal
+
+$(BIN)/temporal-server:
+	@GO="$(GO)" scripts/tools.sh temporal-server
+
+$(BIN)/temporal-sql-tool:
+	@GO="$(GO)" scripts/tools.sh temporal-sql-tool
+
+$(BIN)/temporal-ui-server:
+	@GO="$(GO)" scripts/tools.sh temporal-ui-server
+
+## up: Temporal (the dev server, or TEMPORAL_BACKEND=postgres), Redis (one,
+## or REDIS_CLUSTER=3 masters) and the five worker processes in the
+## background, without Docker (PID files and logs in .state/)
 up:
-	@GO="$(GO)" scripts/up.sh
+	@$(STACK) scripts/up.sh
 
 ## down: stop exactly what `make up` started
 down:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make down: stop exactly the processes `make up` started, found by their PID
-# files in .state/, workers first. A PID whose process is no longer the one
-# make up started is left alone, and so is a Redis make up did not start.
-# Data (.state/temporal.db, .state/redis/) is kept for the next `make up`.
+# files in .state/: workers first, then Temporal, Redis and PostgreSQL. A PID
+# whose process is no longer the one make up started is left alone, and so
+# is a Redis make up did not start. Data (.state/temporal.db, .state/redis*/,
+# .state/postgres/) are kept for the next `make up`.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,9 +19,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 stopped=0
-# Stop in reverse start order: services, then Redis, then Temporal.
-for ((i = ${#ALL_NAMES[@]} - 1; i >= 0; i--)); do
-	name=${ALL_NAMES[i]}
+for name in "${STOP_ORDER[@]}"; do
 	file="$STATE/$name.pid"
 	[ -f "$file" ] || continue
 	if ! pid=$(running_pid "$name"); then
@@ -29,7 +28,10 @@ for ((i = ${#ALL_NAMES[@]} - 1; i >= 0; i--)); do
 		continue
 	fi
 	say "== stopping $name (pid $pid)"
-	kill -TERM "$pid" 2>/dev/null || true
+	# PostgreSQL: a fast shutdown (SIGINT) rather than waiting for clients.
+	sig=TERM
+	[ "$name" != postgres ] || sig=INT
+	kill "-$sig" "$pid" 2>/dev/null || true
 	deadline=$((SECONDS + 30))
 	while running_pid "$name" >/dev/null; do
 		if [ "$SECONDS" -ge "$deadline" ]; then
@@ -42,5 +44,5 @@ for ((i = ${#ALL_NAMES[@]} - 1; i >= 0; i--)); do
 	rm -f "$file"
 	stopped=$((stopped + 1))
 done
-rm -f "$STATE/env" "$STATE/ports"
+rm -f "$STATE/env" "$STATE/settings" "$STATE/ports"
 say "make down: stopped $stopped process(es)"

@@ -1,26 +1,64 @@
 # shellcheck shell=bash disable=SC2034
-# Settings and helpers shared by up.sh, down.sh and demo.sh (sourced).
-# Every process `make up` starts has a PID file and a log in .state/;
-# `make down` stops exactly those.
+# Settings and helpers shared by up.sh, down.sh, demo.sh, deps.sh and
+# tools.sh (sourced). Every process `make up` starts has a PID file and a
+# log in .state/; `make down` stops exactly those.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.state"
-TEMPORAL_BIN="$ROOT/.bin/temporal"
+BIN="$ROOT/.bin"
+TEMPORAL_BIN="$BIN/temporal"
 GO=${GO:-go}
 
+# A stack that is up keeps the settings it was started with: whatever the
+# caller does not set is read back from .state/settings (make up writes it,
+# make down removes it), so `make up TEMPORAL_BACKEND=postgres` followed by
+# `make demo` stays on PostgreSQL.
+SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE)
+if [ -f "$STATE/settings" ]; then
+	while IFS='=' read -r key value; do
+		case " ${SETTINGS[*]} " in *" $key "*) ;; *) continue ;; esac
+		[ -n "${!key:-}" ] || printf -v "$key" '%s' "$value"
+	done <"$STATE/settings"
+fi
+
+# dev: the Temporal dev server (SQLite, one shard); postgres: the pinned
+# Temporal server and its Web UI server on a PostgreSQL of their own.
+TEMPORAL_BACKEND=${TEMPORAL_BACKEND:-dev}
+# 0: one redis-server; N (at least 3): a Redis Cluster of N masters on
+# REDIS_PORT .. REDIS_PORT+N-1.
+REDIS_CLUSTER=${REDIS_CLUSTER:-0}
 TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 REDIS_PORT=${REDIS_PORT:-6379}
+POSTGRES_PORT=${POSTGRES_PORT:-5432}
+TEMPORAL_HISTORY_SHARDS=${TEMPORAL_HISTORY_SHARDS:-4}
 TEMPORAL_NAMESPACE=${TEMPORAL_NAMESPACE:-default}
-# The same local-only default as docker-compose.yml; not a secret. Keep an
-# override URL-safe: it becomes part of REDIS_URL.
+# Local-only defaults, the same as docker-compose.yml; not secrets. Keep
+# overrides URL-safe: REDIS_PASSWORD becomes part of REDIS_URL.
+# REDIS_PASSWORD is the application user's (ordersaga, limited by
+# deploy/redis/users.acl); REDIS_ADMIN_PASSWORD the default user's, for
+# administration only.
 REDIS_PASSWORD=${REDIS_PASSWORD:-ordersaga-local-only}
+REDIS_ADMIN_PASSWORD=${REDIS_ADMIN_PASSWORD:-ordersaga-admin-local-only}
+REDIS_APP_USER=ordersaga
+TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-ordersaga-local-only}
 
-# The dev server's dynamic config, as in the tests and docker-compose.yml.
+# The pinned versions (the Makefile and docker-compose.yml say the same).
+TEMPORAL_CLI_VERSION=1.5.1
+TEMPORAL_SERVER_VERSION=1.29.1
+TEMPORAL_UI_VERSION=2.42.1
+
+# The dev server's dynamic config, as in the tests, docker-compose.yml and
+# deploy/temporal/dynamicconfig.yaml (the PostgreSQL backend).
 DEV_SERVER_FLAGS=(
 	--dynamic-config-value system.enableActivityEagerExecution=true
 	--dynamic-config-value system.enableEagerWorkflowStart=true
 	--dynamic-config-value history.transferProcessorMaxPollRPS=1000
+)
+# The project's search attributes, registered wherever a server starts.
+SEARCH_ATTRIBUTE_FLAGS=(
+	--search-attribute OrderStatus=Keyword
+	--search-attribute OrderFailedStep=Keyword
 )
 
 # Worker processes: PID-file name and the --services value it runs.
@@ -29,8 +67,22 @@ worker_service() {
 	if [ "$1" = worker ]; then echo orchestration; else echo "$1"; fi
 }
 
-# Every name `make up` may start, in start order.
-ALL_NAMES=(temporal redis "${WORKER_NAMES[@]}")
+# The servers of the chosen settings, in start order.
+temporal_names() {
+	if [ "$TEMPORAL_BACKEND" = postgres ]; then echo postgres temporal-server temporal-ui; else echo temporal; fi
+}
+redis_names() {
+	local i
+	if [ "$REDIS_CLUSTER" -gt 0 ] 2>/dev/null; then
+		for ((i = 1; i <= REDIS_CLUSTER; i++)); do echo "redis-$i"; done
+	else
+		echo redis
+	fi
+}
+# Every name `make up` may have started, in stop order (make down stops
+# whatever of these has a PID file, whatever the settings now).
+STOP_ORDER=(shipping payment inventory order worker temporal-ui temporal-server temporal
+	redis redis-1 redis-2 redis-3 redis-4 redis-5 redis-6 redis-7 redis-8 redis-9 postgres)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf '%s\n' "$*" >&2; }
@@ -39,7 +91,10 @@ warn() { printf '%s\n' "$*" >&2; }
 signature() {
 	case "$1" in
 	temporal) echo "server start-dev" ;;
-	redis) echo "redis-server" ;;
+	temporal-server) echo "temporal-server --root" ;;
+	temporal-ui) echo "temporal-ui-server --root" ;;
+	postgres) echo "-D $STATE/postgres/data" ;;
+	redis | redis-*) echo "redis-server" ;;
 	*) echo "worker --services $(worker_service "$1")" ;;
 	esac
 }
@@ -58,7 +113,7 @@ proc_args() {
 running_pid() {
 	local file="$STATE/$1.pid" pid args
 	[ -f "$file" ] || return 1
-	pid=$(cat "$file" 2>/dev/null) || return 1
+	pid=$(head -n 1 "$file" 2>/dev/null) || return 1
 	case "$pid" in '' | *[!0-9]*) return 1 ;; esac
 	kill -0 "$pid" 2>/dev/null || return 1
 	args=$(proc_args "$pid") || return 1
@@ -75,15 +130,30 @@ temporal_healthy() {
 	"$TEMPORAL_BIN" operator cluster health --address "localhost:$TEMPORAL_PORT" >/dev/null 2>&1
 }
 
-# redis_ping [PASSWORD]: PONG from the Redis on REDIS_PORT.
+# redis_ping PORT [USER PASSWORD]: PONG from the Redis on PORT, as USER
+# (default user without USER). The password travels in REDISCLI_AUTH,
+# never on the command line.
 redis_ping() {
-	local out
-	if [ -n "${1:-}" ]; then
-		out=$(REDISCLI_AUTH="$1" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) || return 1
-	else
-		out=$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) || return 1
-	fi
+	local out port=$1 user=${2:-} pass=${3:-}
+	local args=(-h 127.0.0.1 -p "$port")
+	[ -z "$user" ] || args+=(--user "$user")
+	out=$(REDISCLI_AUTH="$pass" redis-cli "${args[@]}" ping 2>/dev/null) || return 1
 	[ "$out" = PONG ]
+}
+
+# sha256_hex TEXT: the SHA-256 of TEXT, in hex.
+sha256_hex() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
+
+# render_redis_acl: deploy/redis/users.acl as redis-server loads it:
+# comment lines dropped, the passwords' SHA-256 filled in.
+render_redis_acl() {
+	local app admin
+	app=$(sha256_hex "$REDIS_PASSWORD")
+	admin=$(sha256_hex "$REDIS_ADMIN_PASSWORD")
+	sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' \
+		-e "s/\${REDIS_PASSWORD_SHA256}/$app/g" \
+		-e "s/\${REDIS_ADMIN_PASSWORD_SHA256}/$admin/g" \
+		"$ROOT/deploy/redis/users.acl"
 }
 
 # tail_log NAME: the end of NAME's log, to show why it failed.
@@ -92,5 +162,27 @@ tail_log() {
 		warn "--- last lines of .state/$1.log"
 		tail -n 20 "$STATE/$1.log" >&2
 		warn "---"
+	fi
+}
+
+# pg_bindir: PostgreSQL's server programs (initdb, pg_ctl, postgres, psql):
+# $PG_BINDIR, else the newest /usr/lib/postgresql/*/bin (Debian).
+pg_bindir() {
+	if [ -n "${PG_BINDIR:-}" ]; then
+		[ -x "$PG_BINDIR/postgres" ] && echo "$PG_BINDIR"
+		return
+	fi
+	local d
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$d" ] && [ -x "$d/postgres" ] && echo "$d"
+}
+
+# as_postgres CMD...: PostgreSQL refuses to run as root; as root, run CMD as
+# the system's postgres user.
+as_postgres() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
 	fi
 }

@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# make up: the whole saga on this machine without Docker. Starts the pinned
-# Temporal dev server, redis-server (unless one already answers on
-# REDIS_PORT), the orchestration worker and the four choreography services,
-# each a background process with a PID file and a log in .state/. Running it
-# again starts only what is not running. `make down` stops what it started.
+# make up: the whole saga on this machine without Docker. Starts Temporal
+# (the pinned dev server, or with TEMPORAL_BACKEND=postgres the pinned
+# Temporal server and Web UI server on PostgreSQL), Redis (one
+# redis-server unless one already answers on REDIS_PORT, or with
+# REDIS_CLUSTER=3 a cluster of three masters), the orchestration worker and
+# the four choreography services, each a background process with a PID
+# file and a log in .state/. Running it again starts only what is not
+# running. `make down` stops what it started; the data stay in .state/.
 #
-# Settings (environment): TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233),
-# REDIS_PORT (6379), REDIS_PASSWORD, TEMPORAL_NAMESPACE (default).
+# Settings (environment; see scripts/lib.sh and docs/operations.md):
+# TEMPORAL_BACKEND (dev), REDIS_CLUSTER (0), TEMPORAL_PORT (7233),
+# TEMPORAL_UI_PORT (8233), REDIS_PORT (6379), POSTGRES_PORT (5432),
+# TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), REDIS_PASSWORD,
+# REDIS_ADMIN_PASSWORD, TEMPORAL_PG_PASSWORD.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/up-redis.sh
+. "$(dirname "$0")/up-redis.sh"
+# shellcheck source=scripts/up-temporal.sh
+. "$(dirname "$0")/up-temporal.sh"
 cd "$ROOT"
 mkdir -p "$STATE"
 
@@ -18,6 +28,9 @@ fail() {
 	warn "Whatever did start is still running; 'make down' stops it."
 	exit 1
 }
+
+case "$TEMPORAL_BACKEND" in dev | postgres) ;; *) fail "TEMPORAL_BACKEND=$TEMPORAL_BACKEND: want dev or postgres" ;; esac
+case "$REDIS_CLUSTER" in '' | *[!0-9]*) fail "REDIS_CLUSTER=$REDIS_CLUSTER: want 0 (one Redis) or the number of masters (3 or more)" ;; esac
 
 if command -v flock >/dev/null 2>&1; then
 	exec 9>"$STATE/.lock"
@@ -43,121 +56,58 @@ wait_for() {
 	done
 }
 
-# A stack that is already up keeps the ports it was started with.
-ports="TEMPORAL_PORT=$TEMPORAL_PORT TEMPORAL_UI_PORT=$TEMPORAL_UI_PORT REDIS_PORT=$REDIS_PORT"
+# A stack that is already up keeps the settings it was started with.
+settings=""
+for key in "${SETTINGS[@]}"; do settings+="$key=${!key}"$'\n'; done
 up=no
-for name in "${ALL_NAMES[@]}"; do
+for name in "${STOP_ORDER[@]}"; do
 	if running_pid "$name" >/dev/null; then up=yes; fi
 done
-if [ "$up" = no ] || [ ! -f "$STATE/ports" ]; then
-	echo "$ports" >"$STATE/ports"
-elif [ "$(cat "$STATE/ports")" != "$ports" ]; then
-	fail "already up with $(cat "$STATE/ports"); run 'make down' first, or use those settings"
+if [ "$up" = yes ] && [ -f "$STATE/settings" ] && [ "$(cat "$STATE/settings")"$'\n' != "$settings" ]; then
+	fail "already up with other settings:
+$(cat "$STATE/settings")
+run 'make down' first, or use those settings"
 fi
+printf '%s' "$settings" >"$STATE/settings"
 
-# --- checks before anything starts ---------------------------------------
-if [ ! -x "$TEMPORAL_BIN" ]; then
-	say "== building the pinned Temporal dev server into .bin/ (make tools; once)"
-	make -s -C "$ROOT" tools
-fi
+# --- what must be installed or built first -------------------------------
+"$ROOT/scripts/deps.sh" up
+make -s -C "$ROOT" tools GO="$GO"
+[ "$TEMPORAL_BACKEND" = dev ] || make -s -C "$ROOT" tools-postgres GO="$GO"
 
-START_TEMPORAL=no
-if pid=$(running_pid temporal); then
-	say "== Temporal dev server already running (pid $pid)"
+# --- the servers ------------------------------------------------------------
+if [ "$REDIS_CLUSTER" -gt 0 ]; then
+	up_redis_cluster
+	unset REDIS_URL
+	eval "$REDIS_ENV_LINE"
+	export REDIS_CLUSTER_URL
 else
-	rm -f "$STATE/temporal.pid"
-	for p in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT"; do
-		if port_open "$p"; then
-			fail "port $p is already in use (another Temporal server, or 'docker compose up'?).
-Stop that, or pick other ports: TEMPORAL_PORT=17233 TEMPORAL_UI_PORT=18233 make up"
-		fi
-	done
-	START_TEMPORAL=yes
+	up_redis_single
+	unset REDIS_CLUSTER_URL
+	eval "$REDIS_ENV_LINE"
+	export REDIS_URL
 fi
-
-# Redis: ours if running, else one already answering on REDIS_PORT (used,
-# never stopped), else a new redis-server.
-START_REDIS=no
-REDIS_MANAGED=yes
-REDIS_AUTH=$REDIS_PASSWORD
-if pid=$(running_pid redis); then
-	say "== redis-server already running (pid $pid)"
-elif port_open "$REDIS_PORT"; then
-	rm -f "$STATE/redis.pid"
-	REDIS_MANAGED=no
-	command -v redis-cli >/dev/null 2>&1 ||
-		fail "port $REDIS_PORT is in use and redis-cli (package redis-tools) is missing to check it; set REDIS_PORT"
-	if redis_ping ""; then
-		REDIS_AUTH=""
-		say "== using the Redis already running on port $REDIS_PORT (no password; not started by make up, make down leaves it)"
-	elif redis_ping "$REDIS_PASSWORD"; then
-		say "== using the Redis already running on port $REDIS_PORT (not started by make up, make down leaves it)"
-	else
-		fail "port $REDIS_PORT is in use by something that does not answer as Redis with REDIS_PASSWORD.
-Stop it, or pick another port: REDIS_PORT=16379 make up"
-	fi
+if [ "$TEMPORAL_BACKEND" = postgres ]; then
+	up_postgres_backend
 else
-	rm -f "$STATE/redis.pid"
-	if ! command -v redis-server >/dev/null 2>&1; then
-		fail "redis-server is not installed. Install the package redis-server
-(Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis),
-or run any Redis 7 on port $REDIS_PORT with REDIS_PASSWORD, or use 'docker compose up -d'."
-	fi
-	START_REDIS=yes
+	up_dev_server
+	say "== waiting for Temporal"
+	wait_for 120 temporal temporal_healthy
+	wait_for 30 temporal port_open "$TEMPORAL_UI_PORT"
 fi
 
-# --- start the servers ------------------------------------------------------
-if [ "$START_REDIS" = yes ]; then
-	mkdir -p "$STATE/redis"
-	(
-		umask 077
-		cat >"$STATE/redis/redis.conf" <<-EOF
-			port $REDIS_PORT
-			bind 127.0.0.1 -::1
-			requirepass "$REDIS_PASSWORD"
-			appendonly yes
-			dir "$STATE/redis"
-			daemonize no
-		EOF
-	)
-	say "== starting redis-server on localhost:$REDIS_PORT (append-only file in .state/redis)"
-	nohup redis-server "$STATE/redis/redis.conf" </dev/null >"$STATE/redis.log" 2>&1 9>&- &
-	echo $! >"$STATE/redis.pid"
-fi
-
-if [ "$START_TEMPORAL" = yes ]; then
-	say "== starting the Temporal dev server on localhost:$TEMPORAL_PORT (UI :$TEMPORAL_UI_PORT)"
-	ns=()
-	[ "$TEMPORAL_NAMESPACE" = default ] || ns=(--namespace "$TEMPORAL_NAMESPACE")
-	nohup "$TEMPORAL_BIN" server start-dev \
-		--ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
-		--db-filename "$STATE/temporal.db" ${ns[@]+"${ns[@]}"} \
-		--log-level warn "${DEV_SERVER_FLAGS[@]}" \
-		</dev/null >"$STATE/temporal.log" 2>&1 9>&- &
-	echo $! >"$STATE/temporal.pid"
-fi
-
-if [ -n "$REDIS_AUTH" ]; then
-	REDIS_URL="redis://:$REDIS_AUTH@localhost:$REDIS_PORT/0"
-else
-	REDIS_URL="redis://localhost:$REDIS_PORT/0"
-fi
-export TEMPORAL_ADDRESS="localhost:$TEMPORAL_PORT" TEMPORAL_NAMESPACE REDIS_URL
+export TEMPORAL_ADDRESS="localhost:$TEMPORAL_PORT" TEMPORAL_NAMESPACE
 export TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT"
 (
 	umask 077
 	cat >"$STATE/env" <<-EOF
 		export TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS
 		export TEMPORAL_NAMESPACE=$TEMPORAL_NAMESPACE
-		export REDIS_URL=$REDIS_URL
+		unset REDIS_URL REDIS_CLUSTER_URL
+		$REDIS_ENV_LINE
 		export TEMPORAL_UI_URL=$TEMPORAL_UI_URL
 	EOF
 )
-
-say "== waiting for Redis and Temporal"
-wait_for 30 redis redis_ping "$REDIS_AUTH"
-wait_for 120 temporal temporal_healthy
-wait_for 30 temporal port_open "$TEMPORAL_UI_PORT"
 
 # --- worker and choreography services ------------------------------------------
 say "== building bin/worker and bin/starter"
@@ -202,12 +152,14 @@ proc() {
 say ""
 say "ordersaga is up."
 row "Temporal Web UI" "$TEMPORAL_UI_URL/namespaces/$TEMPORAL_NAMESPACE/workflows"
-row "Temporal frontend" "$TEMPORAL_ADDRESS ($(proc temporal -))"
-if [ "$REDIS_MANAGED" = yes ]; then
-	row "Redis" "localhost:$REDIS_PORT ($(proc redis -))"
+if [ "$TEMPORAL_BACKEND" = postgres ]; then
+	row "Temporal frontend" "$TEMPORAL_ADDRESS (server $TEMPORAL_SERVER_VERSION on PostgreSQL; $(proc temporal-server -))"
+	row "PostgreSQL" "localhost:$POSTGRES_PORT ($(proc postgres -))"
+	row "Temporal Web UI server" "$(proc temporal-ui -)"
 else
-	row "Redis" "localhost:$REDIS_PORT (already running; not managed by make up)"
+	row "Temporal frontend" "$TEMPORAL_ADDRESS (dev server; $(proc temporal -))"
 fi
+row "Redis" "$REDIS_SUMMARY"
 for name in "${WORKER_NAMES[@]}"; do
 	row "$(worker_service "$name")" "$(proc "$name" -)"
 done

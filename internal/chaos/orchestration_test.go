@@ -3,9 +3,6 @@ package chaos_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,7 +10,6 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/testenv"
@@ -22,18 +18,22 @@ import (
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
-// TestOrchestrationUnderChaos: the Temporal dev server keeps its database in
-// a file, Redis its append-only file; mid-run the worker process is
+// TestOrchestrationUnderChaos, on each Temporal backend: the Temporal
+// server keeps its state in a file (dev server) or in PostgreSQL, Redis in
+// its append-only file; mid-run the worker process is
 // SIGKILLed and restarted, redis-server is killed and restarted, and the
 // Temporal server itself is killed and restarted on its database. Orders are
 // placed twice (rejected) and workflows with malformed input are started
 // directly. Afterwards every order is terminal and verify holds.
 func TestOrchestrationUnderChaos(t *testing.T) {
-	const n = 200
-	tbin, err := testenv.TemporalBinary()
-	if err != nil {
-		testenv.Missing(t, "the Temporal CLI (.bin/temporal; .ci/run builds it)")
+	for _, backend := range testenv.TemporalBackends {
+		t.Run(backend, func(t *testing.T) { orchestrationUnderChaos(t, backend) })
 	}
+}
+
+func orchestrationUnderChaos(t *testing.T, backend string) {
+	const n = 200
+	tcmd := testenv.NewTemporalCmd(t, backend)
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	rdb := srv.Client()
 	catalog := shop.DefaultCatalog()
@@ -43,31 +43,14 @@ func TestOrchestrationUnderChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	port := testenv.FreePort(t)
-	addr := "127.0.0.1:" + itoa(port)
-	db := filepath.Join(t.TempDir(), "temporal.db")
-	targs := append([]string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", itoa(port),
-		"--http-port", itoa(testenv.FreePort(t)), "--metrics-port", itoa(testenv.FreePort(t)),
-		"--db-filename", db, "--log-level", "error"}, testenv.DevServerFlags...)
-	temporal := newProc(t, "temporal", tbin, nil, targs...)
+	temporal := newProc(t, "temporal", tcmd.Bin, tcmd.Env, tcmd.Args...)
 	temporal.start()
-
-	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	var tc client.Client
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
-		tc, err = client.DialContext(dctx, client.Options{HostPort: addr, Logger: quiet})
-		dcancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Temporal dev server did not come up: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	tc, err := tcmd.Ready(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer tc.Close()
+	addr := tcmd.Address
 
 	worker := newProc(t, "worker", workerBin, env("REDIS_URL", srv.URL(), "TEMPORAL_ADDRESS", addr),
 		"--services", "orchestration", "--log-level", "warn")
@@ -99,7 +82,7 @@ func TestOrchestrationUnderChaos(t *testing.T) {
 		at(chaosCtx, r, 3*n/5, func() {
 			temporal.kill()
 			temporal.start()
-			note("SIGKILL the Temporal server and restart it on its database file")
+			note("SIGKILL the Temporal server (" + backend + ") and restart it on its database")
 		})
 	}()
 	// Duplicates and malformed starts.
@@ -142,7 +125,7 @@ func TestOrchestrationUnderChaos(t *testing.T) {
 	}
 	src := engine.WithRedis(rdb)
 	var rep verify.Report
-	deadline = time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		rep, err = verify.Check(ctx, rdb, src, catalog, verify.Options{})
 		if err == nil && (rep.OK() || time.Now().After(deadline)) {

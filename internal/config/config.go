@@ -1,5 +1,13 @@
 // Package config reads the connection settings every command shares, from
 // flags with environment fallbacks, and connects with clear errors.
+//
+// Temporal is configured the way Temporal's own tools read it: the SDK's
+// environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and the profiles of
+// temporal.toml, see TEMPORAL_CONFIG_FILE), with --temporal-address and
+// --namespace on top. Redis is one server named by REDIS_URL, or a cluster
+// named by REDIS_CLUSTER_URL. No secret (a password, an API key) ever
+// appears in an error, a log line or a usage text: see Redact.
 package config
 
 import (
@@ -15,6 +23,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 )
 
@@ -38,25 +47,49 @@ const HowToStart = "start them with `docker compose up -d` or `make up` (see REA
 type Config struct {
 	TemporalAddress string
 	Namespace       string
-	RedisURL        string
+	// RedisURL names one Redis: redis://[user:password@]host:port/db.
+	RedisURL string
+	// RedisClusterURL, when set, names a Redis Cluster instead, in
+	// go-redis's cluster URL form:
+	// redis://[user:password@]host:port?addr=host2:port2&addr=host3:port3.
+	RedisClusterURL string
 	// UIURL is the Temporal Web UI's base URL, for links.
 	UIURL string
 	// ConnectTimeout bounds how long a connection attempt may take.
 	ConnectTimeout time.Duration
+
+	// profile is the Temporal client profile loaded from temporal.toml and
+	// the TEMPORAL_* variables; profileErr is why it could not be loaded.
+	profile    envconfig.ClientConfigProfile
+	profileErr error
 	// Partitions of the key layout (see partitions.go).
 	Partitions int
 }
 
-// FromEnv returns the settings from the environment, with localhost defaults.
+// FromEnv returns the settings from the environment, with localhost
+// defaults. A Temporal profile that cannot be loaded (a missing profile, a
+// malformed temporal.toml) is reported by Temporal and TemporalOptions.
 func FromEnv() *Config {
-	return &Config{
-		TemporalAddress: env("TEMPORAL_ADDRESS", DefaultTemporalAddress),
-		Namespace:       env("TEMPORAL_NAMESPACE", DefaultNamespace),
+	c := &Config{
 		RedisURL:        env("REDIS_URL", DefaultRedisURL),
+		RedisClusterURL: os.Getenv("REDIS_CLUSTER_URL"),
 		UIURL:           env("TEMPORAL_UI_URL", DefaultUIURL),
 		ConnectTimeout:  5 * time.Second,
 		Partitions:      partitionsFromEnv(),
 	}
+	c.profile, c.profileErr = envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{})
+	if c.profileErr != nil {
+		c.profileErr = fmt.Errorf("temporal client settings (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE, temporal.toml): %s", redactText(c.profileErr.Error(), c.secrets()))
+	}
+	c.TemporalAddress = c.profile.Address
+	if c.TemporalAddress == "" {
+		c.TemporalAddress = DefaultTemporalAddress
+	}
+	c.Namespace = c.profile.Namespace
+	if c.Namespace == "" {
+		c.Namespace = DefaultNamespace
+	}
+	return c
 }
 
 // Register adds the shared flags to fs, with defaults from the environment.
@@ -67,13 +100,28 @@ func Register(fs *flag.FlagSet) *Config {
 }
 
 // Flags adds the shared flags to fs, writing into c, with c's current
-// values as defaults (so flags given before a subcommand carry over).
+// values as defaults (so flags given before a subcommand carry over). The
+// Redis URLs are shown with their passwords masked.
 func (c *Config) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.TemporalAddress, "temporal-address", c.TemporalAddress, "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE)")
-	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL, redis://[:password@]host:port/db (env REDIS_URL)")
+	fs.StringVar(&c.TemporalAddress, "temporal-address", c.TemporalAddress, "Temporal frontend host:port (env TEMPORAL_ADDRESS, or the TEMPORAL_PROFILE profile of temporal.toml)")
+	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE, or the profile's)")
+	fs.Var(secretURL{&c.RedisURL}, "redis-url", "one Redis, redis://[user:password@]host:port/db (env REDIS_URL)")
+	fs.Var(secretURL{&c.RedisClusterURL}, "redis-cluster-url", "a Redis Cluster instead, redis://[user:password@]host:port?addr=host2:port2&addr=… (env REDIS_CLUSTER_URL)")
 	c.partitionsFlag(fs)
 }
+
+// secretURL is a string flag whose value is printed redacted (in usage
+// texts and defaults).
+type secretURL struct{ p *string }
+
+func (s secretURL) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return Redact(*s.p)
+}
+
+func (s secretURL) Set(v string) error { *s.p = v; return nil }
 
 func env(key, def string) string {
 	if v := os.Getenv(key); v != "" {
@@ -87,28 +135,82 @@ var ErrUnreachable = errors.New("unreachable")
 
 // debugRedisLog sends go-redis's own messages (reconnects, pool dials) to
 // slog at debug level instead of the standard logger.
-type debugRedisLog struct{}
+type debugRedisLog struct{ secrets []string }
 
-func (debugRedisLog) Printf(ctx context.Context, format string, v ...any) {
-	slog.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
+func (l debugRedisLog) Printf(ctx context.Context, format string, v ...any) {
+	slog.DebugContext(ctx, redactText(fmt.Sprintf(format, v...), l.secrets), "component", "redis")
 }
 
-// Redis connects to Redis and checks that it answers.
-func (c *Config) Redis(ctx context.Context) (*redis.Client, error) {
-	redis.SetLogger(debugRedisLog{})
-	opts, err := redis.ParseURL(c.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("bad --redis-url %q: %w", c.RedisURL, err)
+// Redis connects to Redis (the cluster when RedisClusterURL is set) and
+// checks that it answers. A cluster gives a *redis.ClusterClient.
+func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
+	redis.SetLogger(debugRedisLog{secrets: c.secrets()})
+	var (
+		rdb  redis.UniversalClient
+		addr string
+	)
+	if c.RedisClusterURL != "" {
+		opts, err := redis.ParseClusterURL(c.RedisClusterURL)
+		if err != nil {
+			return nil, badURL("--redis-cluster-url", c.RedisClusterURL, err)
+		}
+		opts.DialTimeout = c.ConnectTimeout
+		addr = "cluster " + strings.Join(opts.Addrs, ",")
+		rdb = redis.NewClusterClient(opts)
+	} else {
+		opts, err := redis.ParseURL(c.RedisURL)
+		if err != nil {
+			return nil, badURL("--redis-url", c.RedisURL, err)
+		}
+		opts.DialTimeout = c.ConnectTimeout
+		addr = opts.Addr
+		rdb = redis.NewClient(opts)
 	}
-	opts.DialTimeout = c.ConnectTimeout
-	rdb := redis.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("redis at %s is %w (%v); %s", opts.Addr, ErrUnreachable, err, HowToStart)
+		return nil, fmt.Errorf("redis at %s is %w (%s); %s", addr, ErrUnreachable, redactText(err.Error(), c.secrets()), HowToStart)
 	}
 	return rdb, nil
+}
+
+// badURL is the error for a Redis URL that does not parse, naming the URL
+// with its password masked. When the URL carries credentials and is not
+// even a URL, the parser's own words (which quote pieces of it) are left out.
+func badURL(flagName, raw string, err error) error {
+	want := "redis://[user:password@]host:port/db"
+	if flagName == "--redis-cluster-url" {
+		want = "redis://[user:password@]host:port?addr=host2:port2&addr=…"
+	}
+	detail := err.Error()
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		detail = uerr.Err.Error()
+		if strings.Contains(raw, "@") {
+			detail = "not a valid URL"
+		}
+	}
+	return fmt.Errorf("bad %s %q: %s (want %s)", flagName, Redact(raw), redactText(detail, urlSecrets(raw)), want)
+}
+
+// TemporalOptions returns the client options: the profile from temporal.toml
+// and the TEMPORAL_* variables (API key, TLS, gRPC metadata), then the
+// address and namespace of c on top (flags override the environment).
+func (c *Config) TemporalOptions(log *slog.Logger) (client.Options, error) {
+	if c.profileErr != nil {
+		return client.Options{}, c.profileErr
+	}
+	opts, err := c.profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client settings: %s", redactText(err.Error(), c.secrets()))
+	}
+	opts.HostPort = c.TemporalAddress
+	opts.Namespace = c.Namespace
+	if log != nil {
+		opts.Logger = tlog.NewStructuredLogger(log)
+	}
+	return opts, nil
 }
 
 // Temporal connects to the Temporal frontend and checks that it answers.
@@ -116,15 +218,15 @@ func (c *Config) Temporal(ctx context.Context, log *slog.Logger) (client.Client,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	opts, err := c.TemporalOptions(log)
+	if err != nil {
+		return nil, err
+	}
 	dctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
-	tc, err := client.DialContext(dctx, client.Options{
-		HostPort:  c.TemporalAddress,
-		Namespace: c.Namespace,
-		Logger:    tlog.NewStructuredLogger(log),
-	})
+	tc, err := client.DialContext(dctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("temporal at %s is %w (%v); %s", c.TemporalAddress, ErrUnreachable, err, HowToStart)
+		return nil, fmt.Errorf("temporal at %s is %w (%s); %s", c.TemporalAddress, ErrUnreachable, redactText(err.Error(), c.secrets()), HowToStart)
 	}
 	return tc, nil
 }

@@ -1,12 +1,18 @@
 // Package deploy_test checks the deployment files against the code: the
-// Compose stack (docker-compose.yml), the Dockerfile and the scripts behind
-// `make up`, so that a rename on either side fails a test instead of a demo.
+// Compose stack (docker-compose.yml, with its cluster profile, and
+// docker-compose.postgres.yml), the Dockerfile and the scripts behind
+// `make up`, so that a rename on either side fails a test instead of a
+// demo. There is no Docker engine here: the files are validated (loaded with
+// compose-go), their shell entrypoints run against real servers where they
+// can.
 package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,6 +22,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/config"
@@ -25,22 +32,41 @@ import (
 const (
 	orchestrationService = "orchestration"
 	localRedisPassword   = "ordersaga-local-only"
+	localAdminPassword   = "ordersaga-admin-local-only"
+	postgresFile         = "docker-compose.postgres.yml"
 )
 
 // appServices run the worker binary; longRunning also includes the servers.
 var (
-	appServices = append([]string{"worker"}, choreography.Services...)
-	longRunning = append([]string{"temporal", "redis"}, appServices...)
-	withEnv     = append(slices.Clone(appServices), "starter")
+	appServices  = append([]string{"worker"}, choreography.Services...)
+	longRunning  = append([]string{"temporal", "redis"}, appServices...)
+	withEnv      = append(slices.Clone(appServices), "starter")
+	clusterNodes = []string{"redis-node-1", "redis-node-2", "redis-node-3"}
 )
 
 // load reads docker-compose.yml with every profile active and only env set
 // for interpolation, so defaults are what a fresh checkout gets.
 func load(t *testing.T, env ...string) *types.Project {
 	t.Helper()
+	return loadFiles(t, []string{"docker-compose.yml"}, env...)
+}
+
+// loadPostgres reads docker-compose.yml with docker-compose.postgres.yml
+// over it, as `docker compose -f ... -f ...` does.
+func loadPostgres(t *testing.T, env ...string) *types.Project {
+	t.Helper()
+	return loadFiles(t, []string{"docker-compose.yml", postgresFile}, env...)
+}
+
+func loadFiles(t *testing.T, files []string, env ...string) *types.Project {
+	t.Helper()
 	root := testenv.RepoRoot()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join(root, f))
+	}
 	opts, err := cli.NewProjectOptions(
-		[]string{filepath.Join(root, "docker-compose.yml")},
+		paths,
 		cli.WithWorkingDirectory(root),
 		cli.WithEnv(env),
 		cli.WithProfiles([]string{"*"}),
@@ -50,7 +76,7 @@ func load(t *testing.T, env ...string) *types.Project {
 	}
 	p, err := opts.LoadProject(context.Background())
 	if err != nil {
-		t.Fatalf("load docker-compose.yml: %v", err)
+		t.Fatalf("load %v: %v", files, err)
 	}
 	return p
 }
@@ -110,12 +136,21 @@ func TestComposeServices(t *testing.T) {
 	if p.Name != "ordersaga" {
 		t.Errorf("project name = %q, want ordersaga", p.Name)
 	}
-	want := append(slices.Clone(longRunning), "starter")
+	want := append(slices.Clone(longRunning), "starter", "redis-cluster-create")
+	want = append(want, clusterNodes...)
 	got := p.ServiceNames()
 	slices.Sort(want)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("services = %v, want %v", got, want)
+	}
+	pg := loadPostgres(t)
+	want = append(want, "postgres", "temporal-schema", "temporal-setup", "temporal-ui")
+	got = pg.ServiceNames()
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("with %s: services = %v, want %v", postgresFile, got, want)
 	}
 }
 
@@ -156,8 +191,8 @@ func TestComposeTemporal(t *testing.T) {
 	if !containsRun(cmd, testenv.DevServerFlags) {
 		t.Errorf("temporal command %v lacks the dev server flags %v", cmd, testenv.DevServerFlags)
 	}
-	if slices.Contains(cmd, "--search-attribute") {
-		t.Error("the workflow uses no custom search attributes")
+	if !containsRun(cmd, testenv.SearchAttributeFlags) {
+		t.Errorf("temporal command %v does not register the search attributes %v", cmd, testenv.SearchAttributeFlags)
 	}
 	db := flagValue(cmd, "--db-filename")
 	if db == "" {
@@ -175,33 +210,73 @@ func TestComposeTemporal(t *testing.T) {
 func TestComposeRedis(t *testing.T) {
 	p := load(t)
 	s := service(t, p, "redis")
-	cmd := []string(s.Command)
-	if flagValue(cmd, "--appendonly") != "yes" {
-		t.Errorf("redis command %v: want --appendonly yes", cmd)
-	}
-	if pw := flagValue(cmd, "--requirepass"); pw != localRedisPassword {
-		t.Errorf("redis --requirepass = %q, want the local default %q", pw, localRedisPassword)
-	}
-	assertOnNamedVolume(t, p, s, filepath.Join(flagValue(cmd, "--dir"), "appendonlydir"))
+	assertRedisFromACLFile(t, s)
+	assertOnNamedVolume(t, p, s, "/data")
 	assertPorts(t, s, 6379)
-	test := strings.Join(healthTest(t, s), " ")
-	if !strings.Contains(test, "redis-cli") || !strings.Contains(test, "ping") || !strings.Contains(test, "REDIS_PASSWORD") {
-		t.Errorf("redis healthcheck = %q, want redis-cli with the password, ping", test)
-	}
 	if v := s.Environment["REDIS_PASSWORD"]; v == nil || *v != localRedisPassword {
-		t.Errorf("redis: REDIS_PASSWORD for the healthcheck = %v, want %q", v, localRedisPassword)
+		t.Errorf("redis: REDIS_PASSWORD = %v, want the local default %q", v, localRedisPassword)
+	}
+	if v := s.Environment["REDIS_ADMIN_PASSWORD"]; v == nil || *v != localAdminPassword {
+		t.Errorf("redis: REDIS_ADMIN_PASSWORD = %v, want the local default %q", v, localAdminPassword)
+	}
+}
+
+// assertRedisFromACLFile: a Redis service starts through deploy/redis/start.sh
+// (which loads the repository's ACL file), mounted read-only, and checks its
+// health as the application user with the password from the environment.
+func assertRedisFromACLFile(t *testing.T, s types.ServiceConfig) {
+	t.Helper()
+	if !slices.Equal(s.Entrypoint, types.ShellCommand{"/bin/sh", "/etc/ordersaga/redis/start.sh"}) || len(s.Command) != 0 {
+		t.Errorf("%s: entrypoint %v command %v, want deploy/redis/start.sh alone", s.Name, s.Entrypoint, s.Command)
+	}
+	mounted := false
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind && v.Target == "/etc/ordersaga/redis" {
+			mounted = v.ReadOnly && v.Source == filepath.Join(testenv.RepoRoot(), "deploy", "redis")
+		}
+	}
+	if !mounted {
+		t.Errorf("%s: deploy/redis is not mounted read-only at /etc/ordersaga/redis: %+v", s.Name, s.Volumes)
+	}
+	test := strings.Join(healthTest(t, s), " ")
+	if !strings.Contains(test, `REDISCLI_AUTH="$REDIS_PASSWORD"`) || !strings.Contains(test, "--user "+testenv.RedisAppUser) || !strings.Contains(test, "ping") {
+		t.Errorf("%s healthcheck = %q, want redis-cli ping as %s with REDISCLI_AUTH", s.Name, test, testenv.RedisAppUser)
+	}
+}
+
+// TestComposeNoSecretsOnCommandLines: with distinct passwords set, no
+// entrypoint, command or healthcheck of any service, in any variant,
+// carries one (docker inspect and ps would show it).
+func TestComposeNoSecretsOnCommandLines(t *testing.T) {
+	env := []string{"REDIS_PASSWORD=app-pw-7f3a", "REDIS_ADMIN_PASSWORD=admin-pw-9c1e", "TEMPORAL_PG_PASSWORD=pg-pw-4b2d", "REDIS_CLUSTER=3"}
+	for _, p := range []*types.Project{load(t, env...), loadPostgres(t, env...)} {
+		for name, s := range p.Services {
+			argv := append(slices.Clone([]string(s.Entrypoint)), s.Command...)
+			if s.HealthCheck != nil {
+				argv = append(argv, s.HealthCheck.Test...)
+			}
+			for _, secret := range []string{"app-pw-7f3a", "admin-pw-9c1e", "pg-pw-4b2d"} {
+				if strings.Contains(strings.Join(argv, " "), secret) {
+					t.Errorf("%s: a password is on a command line: %v", name, argv)
+				}
+			}
+		}
 	}
 }
 
 func TestComposePasswordOverride(t *testing.T) {
-	p := load(t, "REDIS_PASSWORD=changed-pw", "TEMPORAL_PORT=17233", "TEMPORAL_UI_PORT=18233", "REDIS_PORT=16379")
-	if pw := flagValue(service(t, p, "redis").Command, "--requirepass"); pw != "changed-pw" {
-		t.Errorf("REDIS_PASSWORD override: --requirepass = %q", pw)
+	p := load(t, "REDIS_PASSWORD=changed-pw", "REDIS_ADMIN_PASSWORD=changed-admin", "TEMPORAL_PORT=17233", "TEMPORAL_UI_PORT=18233", "REDIS_PORT=16379")
+	r := service(t, p, "redis")
+	if v := r.Environment["REDIS_PASSWORD"]; v == nil || *v != "changed-pw" {
+		t.Errorf("REDIS_PASSWORD override: redis has %v", v)
+	}
+	if v := r.Environment["REDIS_ADMIN_PASSWORD"]; v == nil || *v != "changed-admin" {
+		t.Errorf("REDIS_ADMIN_PASSWORD override: redis has %v", v)
 	}
 	for _, name := range withEnv {
 		u := redisURL(t, service(t, p, name))
-		if pw, _ := u.User.Password(); pw != "changed-pw" {
-			t.Errorf("%s: REDIS_URL password %q does not follow REDIS_PASSWORD", name, pw)
+		if pw, _ := u.User.Password(); pw != "changed-pw" || u.User.Username() != testenv.RedisAppUser {
+			t.Errorf("%s: REDIS_URL user %q password %q does not follow REDIS_PASSWORD", name, u.User.Username(), pw)
 		}
 	}
 	published := map[string][]string{}
@@ -215,24 +290,41 @@ func TestComposePasswordOverride(t *testing.T) {
 	}
 }
 
+// jobs run once and exit 0; whatever waits for them waits for that.
+var jobs = []string{"redis-cluster-create", "temporal-schema", "temporal-setup"}
+
 func TestComposeDependsOnHealthy(t *testing.T) {
-	p := load(t)
-	for name, s := range p.Services {
-		for dep, d := range s.DependsOn {
-			if d.Condition != types.ServiceConditionHealthy {
-				t.Errorf("%s depends on %s with condition %q, want %s", name, dep, d.Condition, types.ServiceConditionHealthy)
+	for _, p := range []*types.Project{load(t), loadPostgres(t)} {
+		for name, s := range p.Services {
+			for dep, d := range s.DependsOn {
+				if slices.Contains(jobs, dep) {
+					if d.Condition != types.ServiceConditionCompletedSuccessfully {
+						t.Errorf("%s depends on the job %s with condition %q, want %s", name, dep, d.Condition, types.ServiceConditionCompletedSuccessfully)
+					}
+					if r := service(t, p, dep).Restart; r != "" && r != types.RestartPolicyNo {
+						t.Errorf("job %s: restart = %q, want no", dep, r)
+					}
+					continue
+				}
+				if d.Condition != types.ServiceConditionHealthy {
+					t.Errorf("%s depends on %s with condition %q, want %s", name, dep, d.Condition, types.ServiceConditionHealthy)
+				}
+				healthTest(t, service(t, p, dep))
 			}
-			healthTest(t, service(t, p, dep))
 		}
 	}
-	needs := map[string][]string{"worker": {"redis", "temporal"}, "starter": {"redis", "temporal"}}
+	p := load(t)
+	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal"}, "starter": {"redis", "redis-cluster-create", "temporal"}}
 	for _, svc := range choreography.Services {
-		needs[svc] = []string{"redis"}
+		needs[svc] = []string{"redis", "redis-cluster-create"}
 	}
 	for name, want := range needs {
 		var got []string
-		for dep := range service(t, p, name).DependsOn {
+		for dep, d := range service(t, p, name).DependsOn {
 			got = append(got, dep)
+			if dep == "redis-cluster-create" && d.Required {
+				t.Errorf("%s: the cluster job is only there with --profile cluster; want required: false", name)
+			}
 		}
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
@@ -253,6 +345,21 @@ func TestComposePortsOnLoopback(t *testing.T) {
 			t.Errorf("%s publishes ports; only the servers need to", name)
 		}
 	}
+	pg := loadPostgres(t)
+	for name, s := range pg.Services {
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s: %s publishes %d on %q, want 127.0.0.1", postgresFile, name, port.Target, port.HostIP)
+			}
+		}
+	}
+	assertPorts(t, service(t, pg, "temporal"), 7233)
+	if ports := service(t, pg, "temporal-ui").Ports; len(ports) != 1 || ports[0].Published != "8233" || ports[0].Target != 8080 {
+		t.Errorf("temporal-ui publishes %+v, want 127.0.0.1:8233 -> 8080 (the dev server's UI port)", ports)
+	}
+	if len(service(t, pg, "postgres").Ports) != 0 {
+		t.Error("postgres publishes a port; only Temporal needs it")
+	}
 }
 
 func TestComposeRestartAndProfiles(t *testing.T) {
@@ -264,6 +371,11 @@ func TestComposeRestartAndProfiles(t *testing.T) {
 		}
 		if len(s.Profiles) != 0 {
 			t.Errorf("%s: profiles %v, want none (started by docker compose up)", name, s.Profiles)
+		}
+	}
+	for _, name := range append(slices.Clone(clusterNodes), "redis-cluster-create") {
+		if s := service(t, p, name); !slices.Equal(s.Profiles, []string{"cluster"}) {
+			t.Errorf("%s profiles = %v, want [cluster]", name, s.Profiles)
 		}
 	}
 	s := service(t, p, "starter")
@@ -311,7 +423,7 @@ func TestComposeWorkerServices(t *testing.T) {
 // config.FromEnv, so the variable names are the ones the code reads.
 func TestComposeEnvMatchesConfig(t *testing.T) {
 	p := load(t)
-	redisPW := flagValue(service(t, p, "redis").Command, "--requirepass")
+	redisPW := *service(t, p, "redis").Environment["REDIS_PASSWORD"]
 	for _, name := range withEnv {
 		t.Run(name, func(t *testing.T) {
 			s := service(t, p, name)
@@ -322,6 +434,10 @@ func TestComposeEnvMatchesConfig(t *testing.T) {
 				}
 				t.Setenv(key, *v)
 			}
+			if v := s.Environment["REDIS_CLUSTER_URL"]; v != nil && *v != "" {
+				t.Errorf("REDIS_CLUSTER_URL = %q without REDIS_CLUSTER: the single Redis must be used", *v)
+			}
+			t.Setenv("REDIS_CLUSTER_URL", "")
 			cfg := config.FromEnv()
 			if cfg.TemporalAddress != "temporal:7233" {
 				t.Errorf("TemporalAddress = %q, want temporal:7233", cfg.TemporalAddress)
@@ -336,10 +452,72 @@ func TestComposeEnvMatchesConfig(t *testing.T) {
 			if u.Host != "redis:6379" {
 				t.Errorf("REDIS_URL host = %q, want redis:6379", u.Host)
 			}
-			if pw, _ := u.User.Password(); pw != redisPW {
-				t.Errorf("REDIS_URL password = %q, want redis's --requirepass %q", pw, redisPW)
+			if pw, _ := u.User.Password(); pw != redisPW || u.User.Username() != testenv.RedisAppUser {
+				t.Errorf("REDIS_URL user %q password %q, want %s with redis's REDIS_PASSWORD %q", u.User.Username(), pw, testenv.RedisAppUser, redisPW)
 			}
 		})
+	}
+}
+
+// TestComposeCluster: the cluster profile has three nodes from the same
+// entrypoint and ACL file, each on a volume of its own, a job that assigns
+// the slots once they are healthy, and REDIS_CLUSTER=3 points every
+// application service at them.
+func TestComposeCluster(t *testing.T) {
+	p := load(t, "REDIS_CLUSTER=3", "REDIS_PASSWORD=cluster-pw")
+	for _, name := range clusterNodes {
+		s := service(t, p, name)
+		assertRedisFromACLFile(t, s)
+		assertOnNamedVolume(t, p, s, "/data")
+		if v := s.Environment["REDIS_CLUSTER_NODE"]; v == nil || *v != "yes" {
+			t.Errorf("%s: REDIS_CLUSTER_NODE = %v, want yes", name, v)
+		}
+		if len(s.Ports) != 0 {
+			t.Errorf("%s publishes ports: a cluster redirects to the nodes' own addresses, reachable only inside the network", name)
+		}
+		for _, v := range s.Volumes {
+			for _, other := range clusterNodes {
+				if other != name && v.Source == other+"-data" {
+					t.Errorf("%s shares the volume of %s", name, other)
+				}
+			}
+		}
+	}
+	job := service(t, p, "redis-cluster-create")
+	var deps []string
+	for dep := range job.DependsOn {
+		deps = append(deps, dep)
+	}
+	slices.Sort(deps)
+	if !slices.Equal(deps, clusterNodes) {
+		t.Errorf("redis-cluster-create depends on %v, want %v", deps, clusterNodes)
+	}
+	script := readFile(t, "deploy/redis/create-cluster.sh")
+	for _, want := range []string{"--cluster create", "--cluster-replicas 0", "--cluster-yes", "REDISCLI_AUTH"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("deploy/redis/create-cluster.sh lacks %s", want)
+		}
+	}
+	for _, name := range withEnv {
+		v := service(t, p, name).Environment["REDIS_CLUSTER_URL"]
+		if v == nil {
+			t.Fatalf("%s: REDIS_CLUSTER_URL is not set with REDIS_CLUSTER=3", name)
+		}
+		opts, err := redis.ParseClusterURL(*v)
+		if err != nil {
+			t.Fatalf("%s: REDIS_CLUSTER_URL %q: %v", name, config.Redact(*v), err)
+		}
+		var want []string
+		for _, n := range clusterNodes {
+			want = append(want, n+":6379")
+		}
+		if !slices.Equal(opts.Addrs, want) || opts.Username != testenv.RedisAppUser || opts.Password != "cluster-pw" {
+			t.Errorf("%s: cluster %v as %q, want %v as %s with REDIS_PASSWORD", name, opts.Addrs, opts.Username, want, testenv.RedisAppUser)
+		}
+		t.Setenv("REDIS_CLUSTER_URL", *v)
+		if cfg := config.FromEnv(); cfg.RedisClusterURL != *v {
+			t.Errorf("config.FromEnv does not read REDIS_CLUSTER_URL")
+		}
 	}
 }
 
@@ -398,23 +576,184 @@ func TestDockerfile(t *testing.T) {
 // Redis like the Compose stack does.
 func TestLocalScriptsMatchCompose(t *testing.T) {
 	lib := readFile(t, "scripts/lib.sh")
-	for _, v := range testenv.DevServerFlags {
+	for _, v := range append(slices.Clone(testenv.DevServerFlags), testenv.SearchAttributeFlags...) {
 		if !strings.Contains(lib, v) {
 			t.Errorf("scripts/lib.sh lacks the dev server flag %s", v)
 		}
 	}
-	if !strings.Contains(lib, "REDIS_PASSWORD=${REDIS_PASSWORD:-"+localRedisPassword+"}") {
-		t.Errorf("scripts/lib.sh: want the same Redis password default as docker-compose.yml (%s)", localRedisPassword)
-	}
-	for _, v := range []string{"TEMPORAL_PORT:-7233", "TEMPORAL_UI_PORT:-8233", "REDIS_PORT:-6379"} {
+	for _, v := range []string{
+		"REDIS_PASSWORD=${REDIS_PASSWORD:-" + localRedisPassword + "}",
+		"REDIS_ADMIN_PASSWORD=${REDIS_ADMIN_PASSWORD:-" + localAdminPassword + "}",
+		"REDIS_APP_USER=" + testenv.RedisAppUser,
+		"TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-" + localRedisPassword + "}",
+	} {
 		if !strings.Contains(lib, v) {
-			t.Errorf("scripts/lib.sh lacks the port default %s", v)
+			t.Errorf("scripts/lib.sh: want the same default as the Compose files: %s", v)
 		}
+	}
+	for _, v := range []string{"TEMPORAL_PORT:-7233", "TEMPORAL_UI_PORT:-8233", "REDIS_PORT:-6379", "TEMPORAL_HISTORY_SHARDS:-4", "TEMPORAL_BACKEND:-dev"} {
+		if !strings.Contains(lib, v) {
+			t.Errorf("scripts/lib.sh lacks the default %s", v)
+		}
+	}
+	// One ACL file, one schema script, one registration script, one server
+	// config: make up uses the repository's, as Compose and the tests do.
+	up := readFile(t, "scripts/up-redis.sh") + readFile(t, "scripts/lib.sh") + readFile(t, "scripts/up-temporal.sh")
+	for _, want := range []string{"deploy/redis/users.acl", "deploy/temporal/setup-schema.sh", "deploy/temporal/register.sh", `--root "$ROOT/deploy/temporal" --config config --env ordersaga`, "deploy/temporal/dynamicconfig.yaml", "--config ui --env ordersaga"} {
+		if !strings.Contains(up, want) {
+			t.Errorf("make up's scripts do not use %s", want)
+		}
+	}
+	if strings.Contains(up, "requirepass") || strings.Contains(up, "redis-cli -a") || strings.Contains(up, "--pass ") {
+		t.Error("make up passes a Redis password some other way than the ACL file and REDISCLI_AUTH")
 	}
 	// up.sh takes a worker as ready once its log says so.
 	if !strings.Contains(readFile(t, "scripts/up.sh"), `msg="worker running"`) ||
 		!strings.Contains(readFile(t, "worker/main.go"), `log.Info("worker running"`) {
 		t.Error(`scripts/up.sh waits for the worker's "worker running" log line; keep the two in step`)
+	}
+}
+
+// pins reads the versions scripts/lib.sh pins.
+func pins(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(TEMPORAL_\w+_VERSION)=(\S+)$`).FindAllStringSubmatch(readFile(t, "scripts/lib.sh"), -1) {
+		out[m[1]] = m[2]
+	}
+	return out
+}
+
+// TestPinnedVersionsAgree: the Makefile, make up's scripts and both Compose
+// files name the same Temporal CLI, server and UI versions.
+func TestPinnedVersionsAgree(t *testing.T) {
+	v := pins(t)
+	cli, server, ui := v["TEMPORAL_CLI_VERSION"], v["TEMPORAL_SERVER_VERSION"], v["TEMPORAL_UI_VERSION"]
+	if cli == "" || server == "" || ui == "" {
+		t.Fatalf("scripts/lib.sh pins %v, want the CLI, server and UI versions", v)
+	}
+	if cli != makefileTemporalVersion(t) {
+		t.Errorf("scripts/lib.sh pins the CLI %s, the Makefile %s", cli, makefileTemporalVersion(t))
+	}
+	mk := readFile(t, "Makefile")
+	for _, want := range []string{"go.temporal.io/server/cmd/server@v" + server, "go.temporal.io/server/cmd/tools/sql@v" + server, "github.com/temporalio/ui-server/v2/cmd/server@v" + ui} {
+		if !strings.Contains(mk, want) {
+			t.Errorf("Makefile does not pin %s", want)
+		}
+	}
+	p := loadPostgres(t)
+	for svc, want := range map[string]string{
+		"temporal":        "temporalio/server:" + server,
+		"temporal-schema": "temporalio/admin-tools:" + server,
+		"temporal-setup":  "temporalio/admin-tools:" + server,
+		"temporal-ui":     "temporalio/ui:" + ui,
+	} {
+		if got := service(t, p, svc).Image; got != want {
+			t.Errorf("%s: image %s, want %s", svc, got, want)
+		}
+	}
+	if img, tag := imageTag(service(t, p, "postgres").Image); img != "postgres" || !strings.HasPrefix(tag, "15.") {
+		t.Errorf("postgres image %s:%s, want a pinned postgres:15.x", img, tag)
+	}
+}
+
+// TestComposePostgres: PostgreSQL, then the schema job, then the server
+// (which needs the job to have finished), then the namespace job, then the
+// application; every long-running service with a healthcheck; one password
+// for PostgreSQL, the schema job and the server.
+func TestComposePostgres(t *testing.T) {
+	p := loadPostgres(t, "TEMPORAL_PG_PASSWORD=pg-secret", "TEMPORAL_HISTORY_SHARDS=8")
+	wantDeps := map[string]map[string]string{
+		"temporal-schema": {"postgres": types.ServiceConditionHealthy},
+		"temporal":        {"postgres": types.ServiceConditionHealthy, "temporal-schema": types.ServiceConditionCompletedSuccessfully},
+		"temporal-setup":  {"temporal": types.ServiceConditionHealthy},
+		"temporal-ui":     {"temporal": types.ServiceConditionHealthy},
+	}
+	for name, want := range wantDeps {
+		got := map[string]string{}
+		for dep, d := range service(t, p, name).DependsOn {
+			got[dep] = d.Condition
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s depends on %v, want %v", name, got, want)
+		}
+	}
+	for _, name := range []string{"worker", "starter"} {
+		if d, ok := service(t, p, name).DependsOn["temporal-setup"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("%s does not wait for the namespace and search attributes (temporal-setup)", name)
+		}
+	}
+	for _, name := range []string{"postgres", "temporal", "temporal-ui"} {
+		healthTest(t, service(t, p, name))
+	}
+	env := func(svc, key string) string {
+		v := service(t, p, svc).Environment[key]
+		if v == nil {
+			t.Errorf("%s: %s is not set", svc, key)
+			return ""
+		}
+		return *v
+	}
+	for _, got := range []string{env("postgres", "POSTGRES_PASSWORD"), env("temporal-schema", "SQL_PASSWORD"), env("temporal", "TEMPORAL_PG_PASSWORD")} {
+		if got != "pg-secret" {
+			t.Errorf("the database password %q does not follow TEMPORAL_PG_PASSWORD", got)
+		}
+	}
+	if env("temporal", "TEMPORAL_HISTORY_SHARDS") != "8" {
+		t.Error("TEMPORAL_HISTORY_SHARDS does not reach the server")
+	}
+	s := service(t, p, "temporal")
+	if len(s.Command) != 0 || !slices.Equal(s.Entrypoint, types.ShellCommand{"/bin/sh", "/etc/ordersaga/temporal/start-server.sh"}) {
+		t.Errorf("temporal: entrypoint %v command %v, want deploy/temporal/start-server.sh and no dev server flags", s.Entrypoint, s.Command)
+	}
+	for _, v := range s.Volumes {
+		if v.Target == "/home/temporal" {
+			t.Error("temporal still mounts the dev server's volume")
+		}
+	}
+	// The paths the server's environment names exist in the mounted folder.
+	dyn := env("temporal", "TEMPORAL_DYNAMIC_CONFIG")
+	if rel, ok := strings.CutPrefix(dyn, "/etc/ordersaga/temporal/"); !ok {
+		t.Errorf("TEMPORAL_DYNAMIC_CONFIG %q is outside the mounted deploy/temporal", dyn)
+	} else {
+		readFile(t, filepath.Join("deploy", "temporal", rel))
+	}
+	start := readFile(t, "deploy/temporal/start-server.sh")
+	if !strings.Contains(start, "--root /etc/ordersaga/temporal --config config --env ordersaga") {
+		t.Error("deploy/temporal/start-server.sh does not run the server on the repository's config")
+	}
+	for _, job := range []string{"temporal-schema", "temporal-setup"} {
+		s := service(t, p, job)
+		if len(s.Entrypoint) != 2 || !strings.HasPrefix(s.Entrypoint[1], "/etc/ordersaga/temporal/") {
+			t.Fatalf("%s entrypoint %v, want a script of deploy/temporal", job, s.Entrypoint)
+		}
+		readFile(t, filepath.Join("deploy", "temporal", strings.TrimPrefix(s.Entrypoint[1], "/etc/ordersaga/temporal/")))
+	}
+	assertOnNamedVolume(t, p, service(t, p, "postgres"), "/var/lib/postgresql/data")
+}
+
+// TestDynamicConfigMatchesDevServer: the PostgreSQL-backed server runs with
+// the dev server's dynamic config values.
+func TestDynamicConfigMatchesDevServer(t *testing.T) {
+	text := readFile(t, "deploy/temporal/dynamicconfig.yaml")
+	values := map[string]string{}
+	key := ""
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "":
+		case !strings.HasPrefix(line, " "):
+			key = strings.TrimSuffix(strings.TrimSpace(line), ":")
+		case strings.Contains(line, "- value:"):
+			values[key] = strings.TrimSpace(strings.SplitN(line, "- value:", 2)[1])
+		}
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(testenv.DevServerFlags); i += 2 {
+		k, v, _ := strings.Cut(testenv.DevServerFlags[i+1], "=")
+		want[k] = v
+	}
+	if fmt.Sprint(values) != fmt.Sprint(want) {
+		t.Errorf("deploy/temporal/dynamicconfig.yaml = %v, want the dev server's %v", values, want)
 	}
 }
 
@@ -478,4 +817,25 @@ func containsRun(args, run []string) bool {
 		}
 	}
 	return false
+}
+
+// TestScriptsParse: every shell script of make up and of the Compose
+// containers at least parses, in the shell that runs it (bash for scripts/,
+// POSIX sh for deploy/, which runs inside the images too).
+func TestScriptsParse(t *testing.T) {
+	root := testenv.RepoRoot()
+	for shell, pattern := range map[string]string{"bash": "scripts/*.sh", "sh": "deploy/*/*.sh"} {
+		files, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no %s: %v", pattern, err)
+		}
+		for _, f := range append(files, filepath.Join(root, ".ci", "run")) {
+			if shell == "sh" && strings.HasSuffix(f, "run") {
+				continue
+			}
+			if out, err := exec.Command(shell, "-n", f).CombinedOutput(); err != nil {
+				t.Errorf("%s -n %s: %v\n%s", shell, f, err, out)
+			}
+		}
+	}
 }

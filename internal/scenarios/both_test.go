@@ -25,18 +25,24 @@ import (
 
 // TestBothEnginesAgree runs the scenario table on a real Temporal dev server
 // and on Redis Streams, against one redis-server, and checks that every
-// scenario ends the same way in both, and that the invariants hold after.
+// scenario ends the same way in both, and that the invariants hold after;
+// once per Temporal backend (the dev server, and Temporal on PostgreSQL).
 func TestBothEnginesAgree(t *testing.T) {
-	bothEnginesAgree(t, testenv.StartRedis(t).Client())
+	for _, backend := range testenv.TemporalBackends {
+		t.Run(backend, func(t *testing.T) {
+			bothEnginesAgree(t, testenv.StartTemporalBackend(t, backend), testenv.StartRedis(t).Client())
+		})
+	}
 }
 
-// TestBothEnginesAgreeOnACluster is the same on a Redis Cluster of three masters.
+// TestBothEnginesAgreeOnACluster is the same on a Redis Cluster of three
+// masters, with the dev server.
 func TestBothEnginesAgreeOnACluster(t *testing.T) {
-	bothEnginesAgree(t, testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3}).Client())
+	bothEnginesAgree(t, testenv.StartTemporalBackend(t, testenv.BackendDev),
+		testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3}).Client())
 }
 
-func bothEnginesAgree(t *testing.T, rdb redis.UniversalClient) {
-	tsrv := testenv.StartTemporal(t)
+func bothEnginesAgree(t *testing.T, tsrv *testenv.RunningTemporal, rdb redis.UniversalClient) {
 	catalog := shop.DefaultCatalog()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())

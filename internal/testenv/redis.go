@@ -25,11 +25,12 @@ type RedisServer struct {
 	// Args are the arguments after --port.
 	Args []string
 
-	bin     string
-	ownsDir bool
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	tb      testing.TB
+	bin      string
+	ownsDir  bool
+	password string // the default user's, when the server has an ACL
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	tb       testing.TB
 }
 
 // RedisProcess is a redis-server started for a whole test binary.
@@ -43,6 +44,9 @@ type RedisOptions struct {
 	Args []string
 	// Port is the port to listen on; a free one when 0.
 	Port int
+	// ACL, when set, is an ACL file's content (see RenderRedisACL) the server
+	// loads, and AdminPassword the default user's password in it.
+	ACL, AdminPassword string
 }
 
 // RedisBinary finds redis-server, or returns an error wrapping ErrMissing.
@@ -63,14 +67,23 @@ func LaunchRedis(opts RedisOptions) (*RedisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &RedisServer{Dir: opts.Dir, bin: bin}
+	s := &RedisServer{Dir: opts.Dir, bin: bin, password: opts.AdminPassword}
 	if s.Dir == "" {
 		if s.Dir, err = os.MkdirTemp("", "ordersaga-redis-"); err != nil {
 			return nil, fmt.Errorf("redis data dir: %w", err)
 		}
 		s.ownsDir = true
 	}
-	s.Args = append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.Dir}, opts.Args...)
+	s.Args = []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.Dir}
+	if opts.ACL != "" {
+		path := filepath.Join(s.Dir, "users.acl")
+		if err := os.WriteFile(path, []byte(opts.ACL), 0o600); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("write the ACL file: %w", err)
+		}
+		s.Args = append(s.Args, "--aclfile", path)
+	}
+	s.Args = append(s.Args, opts.Args...)
 	for range 5 {
 		port := opts.Port
 		if port == 0 {
@@ -112,10 +125,10 @@ func StartRedisProcess(extra ...string) (*RedisServer, error) {
 // URL is the server's redis:// URL.
 func (s *RedisServer) URL() string { return "redis://" + s.Addr + "/0" }
 
-// Client returns a new client to the server, closed when the test ends
-// (for a server of a whole test binary, by the caller).
+// Client returns a new client to the server (as the default user), closed
+// when the test ends (for a server of a whole test binary, by the caller).
 func (s *RedisServer) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.password})
 	if s.tb != nil {
 		s.tb.Cleanup(func() { _ = c.Close() })
 	}
@@ -131,7 +144,7 @@ func (s *RedisServer) start(port int) error {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	s.cmd, s.exited = cmd, exited
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.password, MaxRetries: -1})
 	defer c.Close()
 	want, _ := filepath.EvalSymlinks(s.Dir)
 	err := poll.For(context.Background(), 10*time.Second, poll.Every(20*time.Millisecond), func(ctx context.Context) (bool, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -19,7 +21,10 @@ import (
 // redis-server started by LaunchRedis in a data directory of its own.
 type RedisCluster struct {
 	Nodes []*RedisServer
-	tb    testing.TB
+	// AppPassword and AdminPassword are those of the ACL every node loads,
+	// when ClusterOptions set them.
+	AppPassword, AdminPassword string
+	tb                         testing.TB
 }
 
 // ClusterOptions tune LaunchRedisCluster.
@@ -31,6 +36,9 @@ type ClusterOptions struct {
 	AppendOnly bool
 	// Args are extra arguments for every node.
 	Args []string
+	// AdminPassword, when set, makes every node load the project's ACL file
+	// with these passwords (see RenderRedisACL).
+	AppPassword, AdminPassword string
 }
 
 // ClusterReady bounds how long a cluster may take to report cluster_state:ok.
@@ -47,9 +55,15 @@ func LaunchRedisCluster(opts ClusterOptions) (*RedisCluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis-cli (apt-get install -y redis-tools) %w", ErrMissing)
 	}
-	c := &RedisCluster{}
+	c := &RedisCluster{AppPassword: opts.AppPassword, AdminPassword: opts.AdminPassword}
+	acl := ""
+	if opts.AdminPassword != "" {
+		if acl, err = RenderRedisACL(opts.AppPassword, opts.AdminPassword); err != nil {
+			return nil, err
+		}
+	}
 	for range opts.Masters {
-		n, err := launchNode(opts)
+		n, err := launchNode(opts, acl)
 		if err != nil {
 			c.Stop()
 			return nil, err
@@ -58,7 +72,11 @@ func LaunchRedisCluster(opts ClusterOptions) (*RedisCluster, error) {
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+	create := exec.Command(cli, args...)
+	if opts.AdminPassword != "" {
+		create.Env = append(os.Environ(), "REDISCLI_AUTH="+opts.AdminPassword)
+	}
+	if out, err := create.CombinedOutput(); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
 	}
@@ -70,7 +88,7 @@ func LaunchRedisCluster(opts ClusterOptions) (*RedisCluster, error) {
 }
 
 // launchNode starts one cluster node with a free cluster bus port.
-func launchNode(opts ClusterOptions) (*RedisServer, error) {
+func launchNode(opts ClusterOptions, acl string) (*RedisServer, error) {
 	bus, err := FreePortErr()
 	if err != nil {
 		return nil, err
@@ -80,7 +98,7 @@ func launchNode(opts ClusterOptions) (*RedisServer, error) {
 	if opts.AppendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	}
-	return LaunchRedis(RedisOptions{Args: append(args, opts.Args...)})
+	return LaunchRedis(RedisOptions{Args: append(args, opts.Args...), ACL: acl, AdminPassword: opts.AdminPassword})
 }
 
 // StartRedisCluster starts a cluster for one test (see LaunchRedisCluster)
@@ -109,17 +127,26 @@ func (c *RedisCluster) Addrs() []string {
 	return out
 }
 
-// URL is the cluster in go-redis's URL form:
-// redis://host1:port1?addr=host2:port2&addr=host3:port3.
+// URL is the cluster in go-redis's URL form (REDIS_CLUSTER_URL),
+// redis://host1:port1?addr=host2:port2&addr=host3:port3, as the
+// application user when the cluster has the ACL.
 func (c *RedisCluster) URL() string {
-	addrs := c.Addrs()
-	return "redis://" + addrs[0] + "?addr=" + strings.Join(addrs[1:], "&addr=")
+	u := &url.URL{Scheme: "redis", Host: c.Nodes[0].Addr}
+	if c.AdminPassword != "" {
+		u.User = url.UserPassword(RedisAppUser, c.AppPassword)
+	}
+	q := url.Values{}
+	for _, a := range c.Addrs()[1:] {
+		q.Add("addr", a)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
-// Client returns a new cluster client, closed when the test ends (for a
-// cluster of a whole test binary, by the caller).
+// Client returns a new cluster client (as the default user), closed when
+// the test ends (for a cluster of a whole test binary, by the caller).
 func (c *RedisCluster) Client() *redis.ClusterClient {
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: c.AdminPassword})
 	if c.tb != nil {
 		c.tb.Cleanup(func() { _ = cc.Close() })
 	}
@@ -166,7 +193,7 @@ func (c *RedisCluster) WaitOK(ctx context.Context) error {
 	var last string
 	err := poll.For(ctx, ClusterReady, poll.Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}, func(ctx context.Context) (bool, error) {
 		for _, n := range c.Nodes {
-			info, err := clusterInfo(ctx, n.Addr)
+			info, err := clusterInfo(ctx, n.Addr, c.AdminPassword)
 			if err != nil {
 				last = fmt.Sprintf("%s: %v", n.Addr, err)
 				return false, nil
@@ -185,8 +212,8 @@ func (c *RedisCluster) WaitOK(ctx context.Context) error {
 	return err
 }
 
-func clusterInfo(ctx context.Context, addr string) (string, error) {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+func clusterInfo(ctx context.Context, addr, password string) (string, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
 	return c.ClusterInfo(ctx).Result()
 }

@@ -45,7 +45,7 @@ func FreePortErr() (int, error) {
 }
 
 // StartTemporalProcess starts a Temporal dev server (headless, in-memory)
-// on a free port, with DevServerFlags. The caller stops it with Stop.
+// on a free port, with DevServerArgs. The caller stops it with Stop.
 func StartTemporalProcess(ctx context.Context) (*TemporalServer, error) {
 	bin, err := TemporalBinary()
 	if err != nil {
@@ -61,7 +61,7 @@ func StartTemporalProcess(ctx context.Context) (*TemporalServer, error) {
 		ClientOptions: &client.Options{HostPort: addr, Namespace: "default"},
 		EnableUI:      false,
 		LogLevel:      "error",
-		ExtraArgs:     DevServerFlags,
+		ExtraArgs:     DevServerArgs,
 		Stdout:        io.Discard,
 		Stderr:        io.Discard,
 	})

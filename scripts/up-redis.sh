@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# Redis for make up (sourced by up.sh): one redis-server, or a Redis Cluster
+# of REDIS_CLUSTER masters, each with an append-only file and the project's
+# ACL file (deploy/redis/users.acl): the worker and the starter log in as
+# the limited user "ordersaga"; the default user is for administration only,
+# with REDIS_ADMIN_PASSWORD. No password is ever on a command line: the ACL
+# file holds their SHA-256, redis-cli reads REDISCLI_AUTH.
+#
+# Sets REDIS_ENV_LINE (the export line for .state/env) and REDIS_SUMMARY.
+
+# redis_conf DIR PORT [cluster]: a node's config file and ACL file in DIR.
+redis_conf() {
+	local dir=$1 port=$2
+	mkdir -p "$dir"
+	(
+		umask 077
+		render_redis_acl >"$dir/users.acl"
+		cat >"$dir/redis.conf" <<-EOF
+			port $port
+			bind 127.0.0.1 -::1
+			aclfile "$dir/users.acl"
+			appendonly yes
+			dir "$dir"
+			daemonize no
+		EOF
+		if [ "${3:-}" = cluster ]; then
+			cat >>"$dir/redis.conf" <<-EOF
+				cluster-enabled yes
+				cluster-config-file nodes.conf
+				cluster-node-timeout 5000
+			EOF
+		fi
+	)
+}
+
+# start_redis_node NAME DIR PORT [cluster]
+start_redis_node() {
+	local name=$1 dir=$2 port=$3
+	if pid=$(running_pid "$name"); then
+		say "== $name already running (pid $pid)"
+		return
+	fi
+	rm -f "$STATE/$name.pid"
+	port_open "$port" && fail "port $port is already in use; stop that, or pick another port: REDIS_PORT=16379 make up"
+	redis_conf "$dir" "$port" "${4:-}"
+	say "== starting $name on localhost:$port (append-only file in ${dir#"$ROOT/"})"
+	nohup redis-server "$dir/redis.conf" </dev/null >"$STATE/$name.log" 2>&1 9>&- &
+	echo $! >"$STATE/$name.pid"
+}
+
+redis_app_ping() { redis_ping "$1" "$REDIS_APP_USER" "$REDIS_PASSWORD"; }
+
+# up_redis_single: ours if running, else one already answering on
+# REDIS_PORT (used, never stopped), else a new redis-server.
+up_redis_single() {
+	REDIS_SUMMARY="localhost:$REDIS_PORT"
+	local url_user="$REDIS_APP_USER:$REDIS_PASSWORD@"
+	if ! running_pid redis >/dev/null && port_open "$REDIS_PORT"; then
+		rm -f "$STATE/redis.pid"
+		command -v redis-cli >/dev/null 2>&1 ||
+			fail "port $REDIS_PORT is in use and redis-cli (package redis-tools) is missing to check it; set REDIS_PORT"
+		if redis_app_ping "$REDIS_PORT"; then
+			say "== using the Redis already running on port $REDIS_PORT as user $REDIS_APP_USER (not started by make up, make down leaves it)"
+		elif redis_ping "$REDIS_PORT"; then
+			url_user=""
+			warn "== using the Redis already running on port $REDIS_PORT WITHOUT a password or the limited user (not started by make up, make down leaves it)"
+		else
+			fail "port $REDIS_PORT is in use by something that does not answer as Redis with the user $REDIS_APP_USER and REDIS_PASSWORD.
+Stop it, or pick another port: REDIS_PORT=16379 make up"
+		fi
+		REDIS_SUMMARY="$REDIS_SUMMARY (already running; not managed by make up)"
+	else
+		start_redis_node redis "$STATE/redis" "$REDIS_PORT"
+		REDIS_SUMMARY="$REDIS_SUMMARY (user $REDIS_APP_USER; pid file .state/redis.pid, log .state/redis.log)"
+	fi
+	REDIS_ENV_LINE="export REDIS_URL=redis://${url_user}localhost:$REDIS_PORT/0"
+	wait_for 30 redis redis_ping "$REDIS_PORT" "${url_user:+$REDIS_APP_USER}" "${url_user:+$REDIS_PASSWORD}"
+}
+
+cluster_ok() {
+	local info
+	info=$(REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null) || return 1
+	grep -q '^cluster_state:ok' <<<"${info//$'\r'/}"
+}
+
+cluster_slots_assigned() {
+	REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null |
+		tr -d '\r' | awk -F: '$1 == "cluster_slots_assigned" { print $2 }'
+}
+
+# up_redis_cluster: REDIS_CLUSTER masters on REDIS_PORT.., slots assigned
+# once with redis-cli --cluster create; later starts reload nodes.conf.
+up_redis_cluster() {
+	[ "$REDIS_CLUSTER" -ge 3 ] || fail "REDIS_CLUSTER=$REDIS_CLUSTER: a Redis Cluster needs at least 3 masters (or 0 for one Redis)"
+	local i port addrs=() query=""
+	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
+		port=$((REDIS_PORT + i - 1))
+		start_redis_node "redis-$i" "$STATE/redis-$i" "$port" cluster
+		addrs+=("127.0.0.1:$port")
+		[ "$i" = 1 ] || query+="${query:+&}addr=127.0.0.1:$port"
+	done
+	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
+		wait_for 30 "redis-$i" redis_app_ping "$((REDIS_PORT + i - 1))"
+	done
+	if [ "$(cluster_slots_assigned "$REDIS_PORT")" = 0 ]; then
+		say "== creating the Redis Cluster (${addrs[*]}, no replicas)"
+		REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli --cluster create "${addrs[@]}" \
+			--cluster-replicas 0 --cluster-yes >"$STATE/redis-cluster-create.log" 2>&1 || {
+			tail_log redis-cluster-create
+			fail "redis-cli --cluster create failed"
+		}
+	fi
+	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
+		wait_for 60 "redis-$i" cluster_ok "$((REDIS_PORT + i - 1))"
+	done
+	REDIS_ENV_LINE="export REDIS_CLUSTER_URL='redis://$REDIS_APP_USER:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT?$query'"
+	REDIS_SUMMARY="cluster of $REDIS_CLUSTER masters on ports $REDIS_PORT-$((REDIS_PORT + REDIS_CLUSTER - 1)) (user $REDIS_APP_USER; logs .state/redis-N.log)"
+}
