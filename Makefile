@@ -69,5 +69,12 @@ down:
 demo: up
 	@scripts/demo.sh
 
+## bench: make up, then the benchmarks of docs/results.md on that stack; the
+## tables on stdout, reports with charts in BENCH_DIR (see scripts/bench.sh)
+BENCH_DIR ?= .state/bench
+.PHONY: bench
+bench: up
+	@BENCH_DIR="$(BENCH_DIR)" scripts/bench.sh
+
 clean:
 	rm -rf bin

@@ -23,7 +23,12 @@ var Modes = []Mode{ModeOrchestration, ModeChoreography}
 type Engine interface {
 	Mode() Mode
 	// Place starts the saga of a valid order. Placing an order ID twice
-	// fails with ErrDuplicateOrder and changes nothing.
+	// fails with ErrDuplicateOrder and changes nothing, even when the first
+	// saga has ended and the order is the same. Each placement carries a
+	// token: when the reply to it is lost and the placement is sent again
+	// (the client's retry within one Place), finding its own token counts as
+	// success. When Place fails otherwise the order may or may not have been
+	// placed: Status tells, and a new Place of it is a second placement.
 	Place(ctx context.Context, o Order) error
 	// Wait blocks until the order is terminal and returns its outcome.
 	Wait(ctx context.Context, orderID string) (Outcome, error)

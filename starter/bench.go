@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -25,19 +24,22 @@ const benchSummary = "Place N seeded orders with C in flight on each engine of -
 	"Each engine's state is reset first (like 'stock --reset'), so verify sees only this run. Orders the workload plans to\n" +
 	"end FAILED (a declined compensation) are expected, not violations. Exits 1 when an invariant breaks, an order does not\n" +
 	"finish, or with --mode both the two engines' outcome counts differ. --baseline also measures the bare engines on the\n" +
-	"same servers (a no-op 3-activity Temporal workflow, a 4-hop Redis Streams pipeline) and prints our/bare ratios"
+	"same servers (a no-op 3-activity Temporal workflow, a 4-hop Redis Streams pipeline) and prints our/bare ratios.\n" +
+	"--report FILE (repeatable) writes a report by FILE's extension: .html is one page with the charts inline, .json the\n" +
+	"--json document, anything else Markdown with its charts as SVG files next to it (FILE-latency-MODE.svg, …)"
 
 type benchFlags struct {
 	runFlags
-	cfg                bench.Config
-	orders             int
-	seed               uint64
-	faults, reportFile string
+	cfg     bench.Config
+	orders  int
+	seed    uint64
+	faults  string
+	reports []string
 }
 
 func (a *app) benchCmd() *cobra.Command {
 	var f benchFlags
-	cmd := newCmd("bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--json] [--report FILE.md]",
+	cmd := newCmd("bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--json] [--report FILE.md|.html|.json]…",
 		"measure both engines on one seeded workload; --baseline compares with the bare engines", benchSummary, cli.NoArgs,
 		func(cmd *cobra.Command, args []string) error { return a.bench(cmd, f) })
 	f.add(cmd, "print one JSON document on stdout, and no progress bar", 30*time.Minute, "give up after this long")
@@ -46,7 +48,8 @@ func (a *app) benchCmd() *cobra.Command {
 	fs.IntVar(&f.cfg.Concurrency, "concurrency", 64, "sagas in flight")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the workload: the same seed gives the same orders and faults")
 	fs.StringVar(&f.faults, "faults", "", "comma-separated TARGET=KIND:PROB, e.g. payment=decline:0.1,shipping=transient:0.05")
-	fs.StringVar(&f.reportFile, "report", "", "also write a Markdown report to this file")
+	fs.StringArrayVar(&f.reports, "report", nil, "also write a report with charts to this file: .html, .json or else Markdown with SVG files next to it (repeatable)")
+	fs.StringVar(&f.cfg.Stack, "stack", "", "what to call the stack measured in the reports, e.g. \"make up\" (the servers' versions and persistence are added)")
 	fs.BoolVar(&f.cfg.Baseline, "baseline", false, "also measure the bare engines and print our/bare ratios")
 	fs.BoolVar(&f.cfg.KeepState, "keep-state", false, "do not reset the engines' state first (verify then sees earlier orders too)")
 	fs.BoolVar(&f.cfg.Force, "force", false, "reset even while orders are in flight")
@@ -65,10 +68,16 @@ func (f benchFlags) check() error {
 	case f.timeout <= 0:
 		return usagef("--timeout must be positive")
 	}
-	if f.reportFile != "" {
-		if st, err := os.Stat(filepath.Dir(f.reportFile)); err != nil || !st.IsDir() {
-			return usagef("--report %s: no such directory", f.reportFile)
+	for _, r := range f.reports {
+		if r == "" {
+			return usagef("--report needs a file name")
 		}
+		if st, err := os.Stat(filepath.Dir(r)); err != nil || !st.IsDir() {
+			return usagef("--report %s: no such directory", r)
+		}
+	}
+	if strings.ContainsAny(f.cfg.Stack, "\n\r") {
+		return usagef("--stack must be one line")
 	}
 	return nil
 }
@@ -106,28 +115,42 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.reportFile != "" {
-		var buf bytes.Buffer
-		if err := rep.WriteMarkdown(&buf); err != nil {
+	var written [][]string
+	for _, r := range f.reports {
+		files, err := rep.WriteReport(r)
+		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(f.reportFile, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
+		written = append(written, files)
 	}
 	if f.asJSON {
 		err = a.printJSON(rep)
 	} else {
 		fmt.Fprintln(a.stdout)
 		err = rep.WriteText(a.stdout)
-		if err == nil && f.reportFile != "" {
-			fmt.Fprintf(a.stdout, "report written to %s\n", f.reportFile)
+		for _, files := range written {
+			if err == nil {
+				_, err = fmt.Fprintln(a.stdout, reportWrittenText(files))
+			}
 		}
 	}
 	if err == nil && !rep.OK {
 		err = cli.ErrReported
 	}
 	return err
+}
+
+// reportWrittenText says where a report went: its file and its charts'.
+func reportWrittenText(files []string) string {
+	s := "report written to " + files[0]
+	switch n := len(files) - 1; n {
+	case 0:
+	case 1:
+		s += " (and its chart " + files[1] + ")"
+	default:
+		s += fmt.Sprintf(" (and %d charts next to it: %s, …)", n, filepath.Base(files[1]))
+	}
+	return s
 }
 
 // benchCommandLine is the command line that ran bench: the process's own

@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -48,6 +50,9 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"--keep-state", "--force"},
 		{"--orders", "ten"},
 		{"--report", "/no/such/dir/bench.md"},
+		{"--report", ""},
+		{"--report", "ok.md", "--report", "/no/such/dir/bench.html"},
+		{"--stack", "two\nlines"},
 		{"extra"},
 	} {
 		code, stdout, stderr := benchRun(t, append([]string{"--redis-url", "redis://127.0.0.1:1/0", "bench"}, args...)...)
@@ -185,9 +190,11 @@ func decodeBench(t *testing.T, stdout string) benchJSON {
 func TestBenchEndToEnd(t *testing.T) {
 	s := startBenchStack(t)
 	const faults = "payment=decline:0.2,shipping=transient:0.1"
-	reportFile := filepath.Join(t.TempDir(), "bench.md")
+	dir := t.TempDir()
+	reportFile := filepath.Join(dir, "bench.md")
 	args := append(s.globals(), "bench", "--mode", "both", "--orders", "40", "--concurrency", "8", "--seed", "7",
-		"--faults", faults, "--json", "--baseline", "--report", reportFile)
+		"--faults", faults, "--json", "--baseline", "--report", reportFile, "--report", filepath.Join(dir, "bench.html"),
+		"--report", filepath.Join(dir, "bench.json"), "--stack", "test stack")
 	code, stdout, stderr := benchRun(t, args...)
 	if code != 0 || stderr != "" {
 		t.Fatalf("bench: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -255,11 +262,15 @@ func TestBenchEndToEnd(t *testing.T) {
 		"| ENGINE | SAGAS/S | P50 | P90 | P99 | MAX | COMPLETED | COMPENSATED | FAILED | OTHER | RETRIES | INVARIANTS |",
 		"| orchestration | ", "| choreography | ", "| " + bench.BareTemporalName + " | ", "| " + bench.BareStreamsName + " | ",
 		doc.Command, "--seed 7", "Redis: ", "Temporal server: ", "CPUs: ",
+		"Measured on: test stack; ", "Redis persistence: no persistence", "Temporal persistence: sqlite",
+		"![orchestration against its bare engine: latency percentiles](bench-latency-orchestration.svg)",
+		"(bench-throughput-choreography.svg)",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	checkReportFiles(t, dir, stdout)
 
 	// Text output: the reset is said, then the table.
 	code, stdout, stderr = benchRun(t, append(s.globals(), "bench", "--mode", "choreography", "--orders", "5", "--concurrency", "2", "--seed", "3")...)
@@ -277,5 +288,65 @@ func TestBenchEndToEnd(t *testing.T) {
 	doc = decodeBench(t, stdout)
 	if code != 1 || len(doc.Results) != 1 || doc.Results[0].InvariantsOK || doc.OK || !strings.Contains(strings.Join(doc.Results[0].Violations, "\n"), "stock of mug") {
 		t.Errorf("bench after breaking stock: exit %d, want 1 and a stock violation\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// checkReportFiles checks the other reports of TestBenchEndToEnd: the
+// charts next to the Markdown, the HTML page with them inline, and the JSON
+// file, the same document as stdout with every engine's and baseline's
+// latency distribution and throughput series.
+func checkReportFiles(t *testing.T, dir, stdout string) {
+	t.Helper()
+	for _, m := range shop.Modes {
+		for _, kind := range []string{"latency", "throughput"} {
+			svg, err := os.ReadFile(filepath.Join(dir, "bench-"+kind+"-"+string(m)+".svg"))
+			if err != nil || !strings.HasPrefix(string(svg), "<svg ") || !strings.Contains(string(svg), "Measured on: test stack; ") {
+				t.Errorf("%s chart of %s: %v\n%.300s", kind, m, err, svg)
+			}
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "bench.html"))
+	if err != nil || strings.Count(string(page), "<svg ") != 4 || !strings.Contains(string(page), "<table id=\"results\">") {
+		t.Errorf("HTML report: %v, %d charts", err, strings.Count(string(page), "<svg "))
+	}
+	file, err := os.ReadFile(filepath.Join(dir, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b map[string]any
+	if err := json.Unmarshal(file, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(stdout), &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("the JSON report differs from stdout:\n%s\n%s", file, stdout)
+	}
+	var doc struct {
+		Results  []bench.Stats              `json:"results"`
+		Baseline map[shop.Mode]*bench.Stats `json:"baseline"`
+		Machine  bench.Machine              `json:"machine"`
+	}
+	if err := json.Unmarshal(file, &doc); err != nil {
+		t.Fatal(err)
+	}
+	all := append(doc.Results, *doc.Baseline[shop.ModeOrchestration], *doc.Baseline[shop.ModeChoreography])
+	for i, s := range all {
+		n := len(s.Percentiles)
+		if n != len(bench.Quantiles) || s.Percentiles[0].Ms <= 0 || s.Percentiles[n-1].Ms != s.Max || s.Series == nil {
+			t.Errorf("stats %d: percentiles %v, max %v, series %+v", i, s.Percentiles, s.Max, s.Series)
+			continue
+		}
+		total := 0.0
+		for _, v := range s.Series.PerSecond {
+			total += v * s.Series.BucketSeconds
+		}
+		if math.Abs(total-40) > 0.01 {
+			t.Errorf("stats %d: the series counts %.2f sagas, want 40", i, total)
+		}
+	}
+	if m := doc.Machine; m.Stack != "test stack" || m.RedisPersistence != "no persistence" || m.TemporalPersistence != "sqlite" || m.TemporalShards < 1 {
+		t.Errorf("machine %+v", m)
 	}
 }

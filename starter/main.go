@@ -44,6 +44,7 @@ var commands = []command{
 	{"stock", (*app).stockCmd},
 	{"bench", (*app).benchCmd},
 	{"dlq", (*app).dlqCmd},
+	{"repair", (*app).repairCmd},
 	{"serve", (*app).serveCmd},
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/render"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 type orderFlags struct {
@@ -101,6 +102,9 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 			continue
 		}
 		r.SetOutcome(p)
+		if r.UIURL != "" && r.Status.Terminal() {
+			r.ListURL = workflows.ListURL(a.cfg.UIURL, a.cfg.Namespace, workflows.StatusQuery(r.Status))
+		}
 		switch {
 		case len(p.Why) > 0:
 			errs = append(errs, fmt.Errorf("%s: order %s did not finish within %s: %s", p.Mode, o.ID, f.timeout, strings.Join(p.Why, "; ")))

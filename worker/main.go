@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
@@ -54,17 +56,20 @@ func main() {
 }
 
 type options struct {
-	cfg             *config.Config
-	services        []string
-	consumerName    string
-	logLevel        string
-	retention       time.Duration
-	trimEvery       time.Duration
-	orderRetention  time.Duration
-	claimIdle       time.Duration
-	concurrency     int
-	activityPollers int
-	workflowPollers int
+	cfg                    *config.Config
+	services               []string
+	consumerName           string
+	logLevel               string
+	retention              time.Duration
+	trimEvery              time.Duration
+	orderRetention         time.Duration
+	claimIdle              time.Duration
+	concurrency            int
+	activityPollers        int
+	workflowPollers        int
+	stopTimeout            time.Duration
+	compensationMaxBackoff time.Duration
+	partitions             int
 }
 
 func parse(args []string) (*options, error) {
@@ -83,6 +88,9 @@ func parse(args []string) (*options, error) {
 	fs.IntVar(&o.activityPollers, "activity-pollers", 16, "Temporal activity task pollers")
 	fs.IntVar(&o.workflowPollers, "workflow-pollers", 16, "Temporal workflow task pollers")
 	version := fs.Bool("version", false, "print the version and exit")
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, let running Temporal activities finish for up to this long before cancelling them")
+	fs.DurationVar(&o.compensationMaxBackoff, "compensation-max-backoff", workflows.DefaultCompensationMaxInterval,
+		"cap on the backoff between attempts of a compensation, which retries transient failures until it succeeds")
 	fs.SetOutput(io.Discard) // a bad flag is one line from main; the usage goes to stdout on --help
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,6 +124,13 @@ func parse(args []string) (*options, error) {
 	if o.concurrency < 1 || o.activityPollers < 1 || o.workflowPollers < 1 {
 		return nil, fmt.Errorf("%w: --concurrency and the poller counts must be at least 1", errUsage)
 	}
+	if o.stopTimeout < 0 || o.compensationMaxBackoff < 100*time.Millisecond {
+		return nil, fmt.Errorf("%w: --stop-timeout must not be negative, --compensation-max-backoff at least 100ms (the first backoff)", errUsage)
+	}
+	var err error
+	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
 	return o, nil
 }
 
@@ -125,10 +140,6 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log, err := config.Logger(o.logLevel)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	partitions, err := o.cfg.PartitionCount()
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -143,38 +154,31 @@ func run(ctx context.Context, args []string) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(o.services))
-	var node *choreography.Node // shared by the choreography services of this process
+	var node *choreography.Node     // shared by the choreography services of this process
+	fail := func(err error) error { // stop what already runs
+		cancel()
+		wg.Wait()
+		return err
+	}
 	for _, svc := range o.services {
 		if svc == ServiceOrchestration {
-			if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, partitions); err != nil {
-				return err
-			}
-			if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
-				return err
-			}
-			tc, err := o.cfg.Temporal(ctx, log.With("component", "temporal"))
+			wait, err := startOrchestration(ctx, o, rdb, catalog, log)
 			if err != nil {
-				return err
+				return fail(err)
 			}
-			defer tc.Close()
-			w := workflows.NewWorker(tc, rdb, catalog, worker.Options{
-				MaxConcurrentActivityTaskPollers: o.activityPollers,
-				MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
-			})
-			if err := w.Start(); err != nil {
-				return fmt.Errorf("start temporal worker: %w", err)
-			}
-			log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
-			defer w.Stop() // drains in-flight activities
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := wait(); err != nil {
+					errs <- err
+					cancel()
+				}
+			}()
 			continue
 		}
 		if node == nil {
-			node = choreography.NewNode(rdb, catalog, log, choreography.WithPartitions(partitions))
-			if err := node.Bus.Setup(ctx); err != nil {
-				return err
-			}
-			if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
-				return err
+			if node, err = startNode(ctx, o, rdb, catalog, log); err != nil {
+				return fail(err)
 			}
 		}
 		cfg := choreography.ConsumerConfig{
@@ -201,10 +205,73 @@ func run(ctx context.Context, args []string) error {
 	}
 	log.Info("worker running", "services", strings.Join(o.services, ","))
 	<-ctx.Done()
-	log.Info("shutting down: finishing work in flight")
+	log.Info("shutting down: finishing work in flight", "stop_timeout", o.stopTimeout)
 	wg.Wait()
 	close(errs)
 	return errors.Join(collect(errs)...)
+}
+
+// startNode sets up the choreography's streams, refusing another number of
+// partitions than the one recorded, and seeds its catalog.
+func startNode(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (*choreography.Node, error) {
+	node := choreography.NewNode(rdb, catalog, log, choreography.WithPartitions(o.partitions))
+	if err := node.Bus.Setup(ctx); err != nil {
+		return nil, err
+	}
+	return node, activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog)
+}
+
+// startOrchestration starts the Temporal worker, once the namespace is known
+// to have OrderSaga's search attributes. The returned wait blocks until ctx
+// ends, then stops the worker, letting running activities finish for up to
+// --stop-timeout; or until the worker fails for good (the namespace is
+// gone, the server refuses it), which it returns so the process exits
+// non-zero instead of running on without a worker.
+func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (wait func() error, err error) {
+	if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, o.partitions); err != nil {
+		return nil, err
+	}
+	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
+		return nil, err
+	}
+	tc, err := o.cfg.Temporal(ctx, log.With("component", "temporal"))
+	if err != nil {
+		return nil, err
+	}
+	if err := workflows.CheckSearchAttributes(ctx, tc, o.cfg.Namespace); errors.Is(err, workflows.ErrMissingSearchAttributes) {
+		tc.Close()
+		return nil, err
+	} else if err != nil {
+		log.Warn("could not check the namespace's search attributes; OrderSaga needs OrderStatus and OrderFailedStep", "error", err)
+	}
+	fatal := make(chan error, 1)
+	w := workflows.NewConfiguredWorker(tc, rdb, workflows.Config{Catalog: catalog, CompensationMaxInterval: o.compensationMaxBackoff}, worker.Options{
+		MaxConcurrentActivityTaskPollers: o.activityPollers,
+		MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
+		WorkerStopTimeout:                o.stopTimeout,
+		OnFatalError: func(err error) {
+			select {
+			case fatal <- err:
+			default:
+			}
+		},
+	})
+	if err := w.Start(); err != nil {
+		tc.Close()
+		return nil, fmt.Errorf("start temporal worker: %w", err)
+	}
+	log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
+	return func() error {
+		defer tc.Close()
+		select {
+		case <-ctx.Done():
+			w.Stop() // drains running activities for up to the stop timeout
+			return nil
+		case err := <-fatal:
+			w.Stop()
+			return fmt.Errorf("temporal worker stopped: %w", err)
+		}
+	}, nil
 }
 
 func collect(errs <-chan error) []error {

@@ -4,14 +4,27 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
+	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 func TestParse(t *testing.T) {
@@ -84,5 +97,181 @@ func TestRunsServicesAndStops(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("worker did not stop")
+	}
+}
+
+func TestParseOrchestrationFlags(t *testing.T) {
+	o, err := parse([]string{"--stop-timeout", "5s", "--compensation-max-backoff", "250ms"})
+	if err != nil || o.stopTimeout != 5*time.Second || o.compensationMaxBackoff != 250*time.Millisecond {
+		t.Fatalf("parse: %+v %v", o, err)
+	}
+	if o, _ := parse(nil); o.stopTimeout <= 0 || o.compensationMaxBackoff != workflows.DefaultCompensationMaxInterval {
+		t.Errorf("defaults: stop timeout %s, compensation backoff cap %s; want a drain by default and the workflow's cap", o.stopTimeout, o.compensationMaxBackoff)
+	}
+	for _, bad := range [][]string{{"--stop-timeout", "-1s"}, {"--compensation-max-backoff", "10ms"}} {
+		if _, err := parse(bad); !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v, want a usage error", bad, err)
+		}
+	}
+}
+
+// TestShutdownDrains stops the worker (what SIGTERM does) while an activity
+// with a 3 s delay runs: the activity finishes before the worker goes, so
+// its history has no "context canceled" failure and no second attempt. A
+// worker started again finishes the order.
+func TestShutdownDrains(t *testing.T) {
+	rsrv := testenv.StartRedis(t)
+	tsrv := testenv.StartTemporal(t)
+	args := []string{"--services", "orchestration", "--redis-url", rsrv.URL(), "--temporal-address", tsrv.Address, "--log-level", "error"}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args) }()
+
+	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	eng := workflows.NewEngine(tc, shop.DefaultCatalog())
+	o := shop.Order{ID: "drain-1", Items: []shop.Item{{SKU: "pen", Quantity: 1}},
+		Faults: shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDelay, Delay: 3 * time.Second}}}
+	if err := eng.Place(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	waitRunning(t, eng, o.ID, shop.OpSchedule)
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not stop")
+	}
+
+	ctx, stop = context.WithCancel(context.Background())
+	defer stop()
+	go func() { done <- run(ctx, args) }()
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := eng.Wait(wctx, o.ID)
+	if err != nil || out.Status != shop.StatusCompleted {
+		t.Fatalf("order after the restart: %+v, %v; want COMPLETED", out, err)
+	}
+	h, err := eng.History(context.Background(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range h {
+		if strings.Contains(e.Detail, "context canceled") || (e.Op == shop.OpSchedule && e.Result == workflows.ResultRetry) {
+			t.Errorf("history entry %s of %s: %q; want the running attempt to finish, not be cancelled", e.Name, e.Op, e.Detail)
+		}
+	}
+}
+
+func waitRunning(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := e.Status(context.Background(), orderID)
+		if err == nil && p.Current == op {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// goneNamespace is a Temporal frontend whose namespace vanishes once a
+// worker has started: every poll answers NamespaceNotFound, which the SDK
+// treats as fatal.
+type goneNamespace struct {
+	workflowservice.UnimplementedWorkflowServiceServer
+	operatorservice.UnimplementedOperatorServiceServer
+	// noSearchAttributes: the namespace lacks OrderSaga's search attributes.
+	noSearchAttributes bool
+}
+
+func (goneNamespace) GetSystemInfo(context.Context, *workflowservice.GetSystemInfoRequest) (*workflowservice.GetSystemInfoResponse, error) {
+	return &workflowservice.GetSystemInfoResponse{ServerVersion: "1.29.1", Capabilities: &workflowservice.GetSystemInfoResponse_Capabilities{}}, nil
+}
+
+func (goneNamespace) DescribeNamespace(_ context.Context, r *workflowservice.DescribeNamespaceRequest) (*workflowservice.DescribeNamespaceResponse, error) {
+	return &workflowservice.DescribeNamespaceResponse{NamespaceInfo: &namespacepb.NamespaceInfo{Name: r.GetNamespace(), State: enums.NAMESPACE_STATE_REGISTERED}}, nil
+}
+
+func (g goneNamespace) ListSearchAttributes(context.Context, *operatorservice.ListSearchAttributesRequest) (*operatorservice.ListSearchAttributesResponse, error) {
+	if g.noSearchAttributes {
+		return &operatorservice.ListSearchAttributesResponse{}, nil
+	}
+	return &operatorservice.ListSearchAttributesResponse{CustomAttributes: map[string]enums.IndexedValueType{
+		workflows.SearchAttrOrderStatus: enums.INDEXED_VALUE_TYPE_KEYWORD, workflows.SearchAttrOrderFailedStep: enums.INDEXED_VALUE_TYPE_KEYWORD,
+	}}, nil
+}
+
+func (goneNamespace) gone() error {
+	return serviceerror.ToStatus(serviceerror.NewNamespaceNotFound("default")).Err()
+}
+
+func (g goneNamespace) PollWorkflowTaskQueue(context.Context, *workflowservice.PollWorkflowTaskQueueRequest) (*workflowservice.PollWorkflowTaskQueueResponse, error) {
+	return nil, g.gone()
+}
+
+func (g goneNamespace) PollActivityTaskQueue(context.Context, *workflowservice.PollActivityTaskQueueRequest) (*workflowservice.PollActivityTaskQueueResponse, error) {
+	return nil, g.gone()
+}
+
+// fakeFrontend serves g on a free port until the test ends.
+func fakeFrontend(t *testing.T, g goneNamespace) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	workflowservice.RegisterWorkflowServiceServer(srv, g)
+	operatorservice.RegisterOperatorServiceServer(srv, g)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	return l.Addr().String()
+}
+
+// TestMissingSearchAttributesRefused: a namespace without OrderSaga's
+// search attributes would leave every order stuck; the worker refuses to
+// start, saying how to register them.
+func TestMissingSearchAttributesRefused(t *testing.T) {
+	rsrv := testenv.StartRedis(t)
+	addr := fakeFrontend(t, goneNamespace{noSearchAttributes: true})
+	err := run(context.Background(), []string{"--services", "orchestration", "--redis-url", rsrv.URL(), "--temporal-address", addr, "--log-level", "error"})
+	if !errors.Is(err, workflows.ErrMissingSearchAttributes) || !strings.Contains(err.Error(), "OrderStatus, OrderFailedStep") ||
+		!strings.Contains(err.Error(), "temporal operator search-attribute create") {
+		t.Fatalf("run: %v, want the missing search attributes named, with how to register them", err)
+	}
+}
+
+// TestFatalWorkerErrorExits: when the Temporal worker fails for good, the
+// process ends with the error instead of running on without it. The SDK
+// retries even a fatal poll error for two minutes before it gives up (proxies
+// sometimes answer oddly), so this test takes that long; it runs in parallel.
+func TestFatalWorkerErrorExits(t *testing.T) {
+	t.Parallel()
+	rsrv := testenv.StartRedis(t)
+	addr := fakeFrontend(t, goneNamespace{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--services", "orchestration,payment", "--redis-url", rsrv.URL(), "--temporal-address", addr, "--log-level", "error"})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "temporal worker stopped") || !strings.Contains(err.Error(), "default") {
+			t.Fatalf("worker ended with %v, want the fatal error naming the namespace", err)
+		}
+	case <-time.After(4 * time.Minute):
+		t.Fatal("worker still running 4 minutes after its Temporal worker failed for good")
 	}
 }

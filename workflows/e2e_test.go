@@ -3,17 +3,22 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -29,6 +34,7 @@ type stack struct {
 	client  client.Client
 	rdb     redis.UniversalClient
 	catalog shop.Catalog
+	server  *testenv.TemporalServer
 }
 
 func startStack(t *testing.T) *stack {
@@ -50,7 +56,9 @@ func startStack(t *testing.T) *stack {
 		t.Fatalf("start worker: %v", err)
 	}
 	t.Cleanup(w.Stop)
-	return &stack{engine: workflows.NewEngine(c, catalog), client: c, rdb: rdb, catalog: catalog}
+	e := workflows.NewEngine(c, catalog)
+	e.FailedPoll = 100 * time.Millisecond
+	return &stack{engine: e, client: c, rdb: rdb, catalog: catalog, server: tsrv}
 }
 
 func (s *stack) order(t *testing.T, id string, specs ...string) shop.Order {
@@ -226,7 +234,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("compensation failure is FAILED", func(t *testing.T) {
+	t.Run("compensation failure is FAILED until repaired", func(t *testing.T) {
 		before := s.books(t)
 		o := s.order(t, "e2e-refund-declined", "shipping", "refund:decline")
 		out := s.run(t, o)
@@ -240,12 +248,108 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("books went from %+v to %+v, want stock back and the charge standing", before, after)
 		}
 		p, err := s.engine.Status(ctx, o.ID)
-		if err != nil || p.Status != shop.StatusFailed {
-			t.Errorf("status = %+v, %v; want FAILED", p, err)
+		if err != nil || p.Status != shop.StatusFailed || p.Reason != out.Reason {
+			t.Errorf("status = %+v, %v; want FAILED with the reason of the outcome", p, err)
 		}
 		h := s.history(t, o.ID)
-		if last := h[len(h)-1]; last.Name != "WorkflowExecutionFailed" || !strings.Contains(last.Detail, workflows.ErrTypeCompensationFailed) {
-			t.Errorf("last history entry = %+v, want WorkflowExecutionFailed with %s", last, workflows.ErrTypeCompensationFailed)
+		if last := h[len(h)-1]; last.Result != workflows.ResultFail || !strings.Contains(last.Detail, "FAILED") || !strings.Contains(last.Detail, "repair") {
+			t.Errorf("last history entry = %+v, want the order FAILED, waiting for a repair", last)
+		}
+		if d := s.describe(t, o.ID); d.status != "Running" || d.orderStatus != "FAILED" || d.failedStep != "shipping" {
+			t.Errorf("workflow %+v, want it running, OrderStatus FAILED, OrderFailedStep shipping", d)
+		}
+
+		if err := s.engine.Repair(ctx, o.ID); err != nil {
+			t.Fatalf("repair: %v", err)
+		}
+		out = s.wait(t, o.ID)
+		if out.Status != shop.StatusCompensated || !slices.Equal(out.Compensated, []shop.Step{shop.StepInventory, shop.StepPayment}) ||
+			!strings.Contains(out.Reason, activities.ErrTypeShipmentFailed) || strings.Contains(out.Reason, activities.ErrTypeRefundFailed) {
+			t.Fatalf("outcome after the repair = %+v, want COMPENSATED, inventory then payment undone, for the shipment's failure", out)
+		}
+		if got := s.books(t); got.stock != before.stock || got.netCents != before.netCents || got.refunds != before.refunds+1 {
+			t.Errorf("books went from %+v to %+v, want stock and money back, refunded once", before, got)
+		}
+		h = s.history(t, o.ID)
+		accepted := find(h, 0, "WorkflowExecutionUpdateAccepted", "")
+		if accepted < 0 || find(h, accepted, "ActivityTaskCompleted", shop.OpRefund) < 0 {
+			t.Fatalf("history has no repair accepted and refund done after it: %+v", h)
+		}
+		if e := h[find(h, accepted, "ActivityTaskCompleted", shop.OpRefund)]; e.Result != workflows.ResultRepaired {
+			t.Errorf("repaired refund entry = %+v, want result %s", e, workflows.ResultRepaired)
+		}
+		if err := verify.CompensationOrder(h); err != nil {
+			t.Errorf("compensation order of the repaired order: %v", err)
+		}
+		if d := s.describe(t, o.ID); d.status != "Completed" || d.orderStatus != "COMPENSATED" {
+			t.Errorf("workflow %+v, want it completed, OrderStatus COMPENSATED", d)
+		}
+		if err := s.engine.Repair(ctx, o.ID); !errors.Is(err, shop.ErrNotRepairable) {
+			t.Errorf("repairing it again: err = %v, want %v", err, shop.ErrNotRepairable)
+		}
+	})
+
+	t.Run("concurrent waits each see their own outcome", func(t *testing.T) {
+		orders := []shop.Order{
+			s.order(t, "e2e-many-failed-1", "shipping", "refund:decline"),
+			s.order(t, "e2e-many-ok"),
+			s.order(t, "e2e-many-failed-2", "payment", "release:decline"),
+			s.order(t, "e2e-many-declined", "payment"),
+		}
+		want := []shop.Status{shop.StatusFailed, shop.StatusCompleted, shop.StatusFailed, shop.StatusCompensated}
+		got := make([]shop.Status, len(orders))
+		var wg sync.WaitGroup
+		for i, o := range orders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.engine.Place(ctx, o); err != nil {
+					t.Errorf("place %s: %v", o.ID, err)
+					return
+				}
+				wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				out, err := s.engine.Wait(wctx, o.ID)
+				if err != nil {
+					t.Errorf("wait %s: %v", o.ID, err)
+				}
+				got[i] = out.Status
+			}()
+		}
+		wg.Wait()
+		if !slices.Equal(got, want) {
+			t.Errorf("outcomes %v, want %v", got, want)
+		}
+		for i, o := range orders {
+			if want[i] == shop.StatusFailed {
+				if err := s.engine.Repair(ctx, o.ID); err != nil {
+					t.Errorf("repair %s: %v", o.ID, err)
+				} else if out := s.wait(t, o.ID); out.Status != shop.StatusCompensated {
+					t.Errorf("%s after the repair: %+v, want COMPENSATED", o.ID, out)
+				}
+			}
+		}
+	})
+
+	t.Run("repair refuses what is not FAILED", func(t *testing.T) {
+		if err := s.engine.Repair(ctx, "e2e-nobody"); !errors.Is(err, shop.ErrUnknownOrder) {
+			t.Errorf("repair of an unknown order: err = %v, want %v", err, shop.ErrUnknownOrder)
+		}
+		done := s.order(t, "e2e-repair-completed")
+		s.run(t, done)
+		if err := s.engine.Repair(ctx, done.ID); !errors.Is(err, shop.ErrNotRepairable) {
+			t.Errorf("repair of a COMPLETED order: err = %v, want %v", err, shop.ErrNotRepairable)
+		}
+		running := s.order(t, "e2e-repair-running", "payment:delay:3s")
+		if err := s.engine.Place(ctx, running); err != nil {
+			t.Fatal(err)
+		}
+		waitForOp(t, s.engine, running.ID, shop.OpCharge)
+		if err := s.engine.Repair(ctx, running.ID); !errors.Is(err, shop.ErrNotRepairable) {
+			t.Errorf("repair of a PENDING order: err = %v, want %v", err, shop.ErrNotRepairable)
+		}
+		if out := s.wait(t, running.ID); out.Status != shop.StatusCompleted {
+			t.Errorf("the order whose repair was refused: %+v, want COMPLETED", out)
 		}
 	})
 
@@ -290,13 +394,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("cancel mid-saga compensates", func(t *testing.T) {
+	t.Run("cancel stops the running step and compensates", func(t *testing.T) {
 		before := s.books(t)
 		o := s.order(t, "e2e-cancel", "shipping:delay:1m")
 		if err := s.engine.Place(ctx, o); err != nil {
 			t.Fatalf("place: %v", err)
 		}
 		waitForOp(t, s.engine, o.ID, shop.OpSchedule)
+		cancelled := time.Now()
 		if err := s.client.CancelWorkflow(ctx, shop.WorkflowID(o.ID), ""); err != nil {
 			t.Fatalf("cancel: %v", err)
 		}
@@ -304,29 +409,87 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("wait: %v", err)
 		}
-		if out.Status != shop.StatusCompensated || out.Reason != workflows.ReasonCancelled ||
-			!slices.Equal(out.Steps, []shop.Step{shop.StepInventory, shop.StepPayment}) ||
-			!slices.Equal(out.Compensated, []shop.Step{shop.StepPayment, shop.StepInventory}) {
-			t.Fatalf("outcome = %+v, want COMPENSATED (cancelled) with payment and inventory undone", out)
+		if took := time.Since(cancelled); took > 20*time.Second {
+			t.Errorf("the cancelled order took %s to end; want seconds, not the minute of its delay", took.Round(time.Millisecond))
+		}
+		want := shop.Outcome{OrderID: o.ID, Status: shop.StatusCompensated, Reason: workflows.ReasonCancelled,
+			Steps: []shop.Step{shop.StepInventory, shop.StepPayment}, Compensated: []shop.Step{shop.StepPayment, shop.StepInventory}}
+		if !reflect.DeepEqual(out, want) {
+			t.Fatalf("outcome = %+v, want %+v", out, want)
+		}
+		if p, err := s.engine.Status(ctx, o.ID); err != nil || !reflect.DeepEqual(p.Outcome, want) {
+			t.Errorf("status = %+v, %v; want %+v", p, err, want)
 		}
 		if after := s.books(t); after.stock != before.stock || after.netCents != before.netCents {
 			t.Errorf("books went from %+v to %+v, want stock and money back", before, after)
 		}
+		if d := s.describe(t, o.ID); d.status != "Canceled" || d.orderStatus != "COMPENSATED" {
+			t.Errorf("workflow %+v, want it Canceled, OrderStatus COMPENSATED", d)
+		}
 
 		h := s.history(t, o.ID)
 		req := find(h, 0, "WorkflowExecutionCancelRequested", "")
-		if req < 0 {
-			t.Fatalf("history has no cancel request: %+v", h)
+		stopped := find(h, req, "ActivityTaskCanceled", shop.OpSchedule)
+		if req < 0 || stopped < 0 {
+			t.Fatalf("history has no cancel request, then schedule cancelled: %+v", h)
 		}
-		at := req
+		if first := find(h, req, "ActivityTaskScheduled", shop.OpCancel); first < stopped {
+			t.Errorf("the compensation was scheduled (entry %d) before schedule stopped (entry %d): %+v", first, stopped, h)
+		}
+		at := stopped
 		for _, op := range []shop.Op{shop.OpCancel, shop.OpRefund, shop.OpRelease} {
 			next := find(h, at, "ActivityTaskCompleted", op)
 			if next < 0 {
-				t.Fatalf("history has no completed %s after the cancel request in order cancel, refund, release: %+v", op, h)
+				t.Fatalf("history has no completed %s after schedule stopped, in order cancel, refund, release: %+v", op, h)
 			}
 			at = next
 		}
+		if last := h[len(h)-1]; last.Name != "WorkflowExecutionCanceled" || !strings.Contains(last.Detail, "COMPENSATED") {
+			t.Errorf("last history entry = %+v, want WorkflowExecutionCanceled with the COMPENSATED outcome", last)
+		}
 	})
+}
+
+// wait waits for an order's outcome.
+func (s *stack) wait(t *testing.T, orderID string) shop.Outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := s.engine.Wait(ctx, orderID)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return out
+}
+
+// described is what the UI shows of an order's workflow.
+type described struct {
+	status, orderStatus, failedStep string
+	summary, details                string
+}
+
+func (s *stack) describe(t *testing.T, orderID string) described {
+	t.Helper()
+	d, err := s.client.DescribeWorkflowExecution(context.Background(), shop.WorkflowID(orderID), "")
+	if err != nil {
+		t.Fatalf("describe: %v", err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	str := func(p *commonpb.Payload) string {
+		var v string
+		if p != nil {
+			_ = converter.GetDefaultDataConverter().FromPayload(p, &v)
+		}
+		return v
+	}
+	sa := info.GetSearchAttributes().GetIndexedFields()
+	return described{
+		status:      info.GetStatus().String(),
+		orderStatus: str(sa[workflows.SearchAttrOrderStatus]),
+		failedStep:  str(sa[workflows.SearchAttrOrderFailedStep]),
+		summary:     str(d.GetExecutionConfig().GetUserMetadata().GetSummary()),
+		details:     str(d.GetExecutionConfig().GetUserMetadata().GetDetails()),
+	}
 }
 
 // waitForOp polls the order's status until op is running.

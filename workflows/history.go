@@ -26,6 +26,9 @@ const (
 	ResultOK    = "ok"
 	ResultFail  = "fail"
 	ResultRetry = "retry"
+	// ResultRepaired is the result of a compensation that succeeded when a
+	// repair ran it again, after it had been refused.
+	ResultRepaired = "repaired"
 )
 
 // OpOfActivity returns the operation an activity type name runs: the names
@@ -50,14 +53,18 @@ func OpOfActivity(activityType string) (shop.Op, bool) {
 
 // Timeline renders workflow history events as an order's timeline, oldest
 // first. It keeps the workflow's own lifecycle (started, cancel requested,
-// completed, failed, …) and every activity's scheduled, started and closing
-// events; workflow tasks and other bookkeeping are left out.
+// completed, failed, cancelled, …), the order turning FAILED (its outcome
+// written to the memo) and a repair being accepted, and every activity's
+// scheduled, started and closing events; workflow tasks and other
+// bookkeeping are left out. A scheduled activity's detail is its type and,
+// when it has one, its summary ("Refund: refund 42.00 after ShipmentFailed").
 //
 // An ActivityTaskStarted entry carries the attempt that finished: the server
 // records only the last attempt, so an attempt above 1 is shown with result
 // "retry" and the failure of the attempt before it. The closing entry of an
 // activity carries its result and its duration from when it was scheduled,
-// retries and backoff included.
+// retries and backoff included. A compensation that succeeds after a repair
+// was accepted has the result "repaired".
 func Timeline(events []*historypb.HistoryEvent) []shop.Event {
 	var t timeline
 	for _, ev := range events {
@@ -76,11 +83,23 @@ type timeline struct {
 	events    []shop.Event
 	started   time.Time
 	scheduled map[int64]scheduled
+	// repairing: a repair was accepted.
+	repairing bool
 }
 
 func (t *timeline) add(ev *historypb.HistoryEvent) {
 	at := ev.GetEventTime().AsTime()
 	e := shop.Event{Time: at, Name: ev.GetEventType().String(), Source: SourceWorkflow}
+	if !t.lifecycle(ev, &e) && !t.activity(ev, &e) {
+		return
+	}
+	t.events = append(t.events, e)
+}
+
+// lifecycle fills in e for an event of the workflow's own lifecycle and
+// reports whether ev is one.
+func (t *timeline) lifecycle(ev *historypb.HistoryEvent, e *shop.Event) bool {
+	at := e.Time
 	switch ev.GetEventType() {
 	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 		t.started = at
@@ -107,11 +126,41 @@ func (t *timeline) add(ev *historypb.HistoryEvent) {
 
 	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
 		e.Result, e.Duration = ResultFail, t.since(at)
+		var out shop.Outcome
+		if err := converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionCanceledEventAttributes().GetDetails(), &out); err == nil && out.Status != "" {
+			e.Result, e.Detail = ResultOK, describeOutcome(out)
+		}
 
 	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
 		a := ev.GetWorkflowExecutionCancelRequestedEventAttributes()
 		e.Detail = strings.TrimSpace(a.GetCause() + " by " + a.GetIdentity())
 
+	case enums.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+		p := ev.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields()[MemoOutcome]
+		var out shop.Outcome
+		if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &out) != nil || out.Status != shop.StatusFailed {
+			return false
+		}
+		e.Result, e.Duration = ResultFail, t.since(at)
+		e.Detail = describeOutcome(out) + " (waiting for a repair)"
+
+	case enums.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+		a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest()
+		if a.GetInput().GetName() != UpdateRepair {
+			return false
+		}
+		t.repairing = true
+		e.Detail = strings.TrimSpace("repair accepted, requested by " + a.GetMeta().GetIdentity())
+
+	default:
+		return false
+	}
+	return true
+}
+
+// activity fills in e for an activity's event and reports whether ev is one.
+func (t *timeline) activity(ev *historypb.HistoryEvent, e *shop.Event) bool {
+	switch ev.GetEventType() {
 	case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 		a := ev.GetActivityTaskScheduledEventAttributes()
 		name := a.GetActivityType().GetName()
@@ -119,8 +168,12 @@ func (t *timeline) add(ev *historypb.HistoryEvent) {
 		if t.scheduled == nil {
 			t.scheduled = make(map[int64]scheduled)
 		}
-		t.scheduled[ev.GetEventId()] = scheduled{op: op, name: name, at: at}
+		t.scheduled[ev.GetEventId()] = scheduled{op: op, name: name, at: e.Time}
 		e.Op, e.Detail = op, name
+		var summary string
+		if p := ev.GetUserMetadata().GetSummary(); p != nil && converter.GetDefaultDataConverter().FromPayload(p, &summary) == nil && summary != "" {
+			e.Detail = name + ": " + summary
+		}
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
 		a := ev.GetActivityTaskStartedEventAttributes()
@@ -135,7 +188,11 @@ func (t *timeline) add(ev *historypb.HistoryEvent) {
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 		a := ev.GetActivityTaskCompletedEventAttributes()
-		t.closeActivity(&e, a.GetScheduledEventId(), ResultOK)
+		result := ResultOK
+		if op := t.scheduled[a.GetScheduledEventId()].op; t.repairing && op.IsCompensation() {
+			result = ResultRepaired
+		}
+		t.closeActivity(e, a.GetScheduledEventId(), result)
 		var res activities.Result
 		if err := converter.GetDefaultDataConverter().FromPayloads(a.GetResult(), &res); err == nil {
 			e.Detail = res.Detail
@@ -146,12 +203,12 @@ func (t *timeline) add(ev *historypb.HistoryEvent) {
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED:
 		a := ev.GetActivityTaskFailedEventAttributes()
-		t.closeActivity(&e, a.GetScheduledEventId(), ResultFail)
+		t.closeActivity(e, a.GetScheduledEventId(), ResultFail)
 		e.Detail = describeFailure(a.GetFailure())
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
 		a := ev.GetActivityTaskTimedOutEventAttributes()
-		t.closeActivity(&e, a.GetScheduledEventId(), ResultFail)
+		t.closeActivity(e, a.GetScheduledEventId(), ResultFail)
 		e.Detail = describeFailure(a.GetFailure())
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
@@ -159,12 +216,12 @@ func (t *timeline) add(ev *historypb.HistoryEvent) {
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
 		a := ev.GetActivityTaskCanceledEventAttributes()
-		t.closeActivity(&e, a.GetScheduledEventId(), ResultFail)
+		t.closeActivity(e, a.GetScheduledEventId(), ResultFail)
 
 	default:
-		return
+		return false
 	}
-	t.events = append(t.events, e)
+	return true
 }
 
 // closeActivity fills in what every closing entry of an activity has.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,17 +22,27 @@ import (
 // recordEnv turns TestRecordHistories on.
 const recordEnv = "ORDERSAGA_RECORD_HISTORY"
 
-// historyCases are the orders whose histories the replay test replays.
+// legacyHistories were recorded by version 0 of OrderSaga (before search
+// attributes, heartbeats, the Canceled state and repairs). They are kept,
+// never recorded again: workflows that started on that version must still
+// replay.
+var legacyHistories = []string{
+	"completed.json", "payment_declined.json", "payment_transient.json", "refund_declined.json", "cancelled.json",
+}
+
+// historyCases are the orders whose histories TestRecordHistories records
+// with the current OrderSaga; the replay test replays them and the legacy ones.
 var historyCases = []struct {
 	file   string
 	faults []string
 	cancel bool // cancel the workflow once shipping runs
+	repair bool // repair the FAILED order
 }{
-	{file: "completed.json"},
-	{file: "payment_declined.json", faults: []string{"payment"}},
-	{file: "payment_transient.json", faults: []string{"payment:transient:2"}},
-	{file: "refund_declined.json", faults: []string{"shipping", "refund:decline"}},
-	{file: "cancelled.json", faults: []string{"shipping:delay:1m"}, cancel: true},
+	{file: "v1_completed.json"},
+	{file: "v1_payment_declined.json", faults: []string{"payment"}},
+	{file: "v1_payment_transient.json", faults: []string{"payment:transient:2"}},
+	{file: "v1_refund_declined_repaired.json", faults: []string{"shipping", "refund:decline"}, repair: true},
+	{file: "v1_cancelled.json", faults: []string{"shipping:delay:1m"}, cancel: true},
 }
 
 // TestRecordHistories runs the orders of historyCases on a real Temporal dev
@@ -64,7 +75,7 @@ func TestRecordHistories(t *testing.T) {
 	engine := workflows.NewEngine(c, catalog)
 
 	for _, hc := range historyCases {
-		o := orderFor(t, "replay-"+hc.file[:len(hc.file)-len(filepath.Ext(hc.file))], hc.faults)
+		o := orderFor(t, "replay-"+strings.TrimSuffix(hc.file, filepath.Ext(hc.file)), hc.faults)
 		if err := engine.Place(ctx, o); err != nil {
 			t.Fatalf("%s: place: %v", hc.file, err)
 		}
@@ -77,6 +88,14 @@ func TestRecordHistories(t *testing.T) {
 		out, err := engine.Wait(ctx, o.ID)
 		if err != nil {
 			t.Fatalf("%s: wait: %v", hc.file, err)
+		}
+		if hc.repair {
+			if err := engine.Repair(ctx, o.ID); err != nil {
+				t.Fatalf("%s: repair: %v", hc.file, err)
+			}
+			if out, err = engine.Wait(ctx, o.ID); err != nil {
+				t.Fatalf("%s: wait after the repair: %v", hc.file, err)
+			}
 		}
 		var h historypb.History
 		it := c.GetWorkflowHistory(ctx, shop.WorkflowID(o.ID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

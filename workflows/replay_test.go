@@ -16,6 +16,9 @@ import (
 func histories(t *testing.T) []string {
 	t.Helper()
 	var files []string
+	for _, f := range legacyHistories {
+		files = append(files, filepath.Join("testdata", f))
+	}
 	for _, hc := range historyCases {
 		files = append(files, filepath.Join("testdata", hc.file))
 	}

@@ -86,20 +86,32 @@ func (s *Source) order(ctx context.Context, workflowID string, start time.Time, 
 			return o, fmt.Errorf("describe %s: %w", workflowID, err)
 		}
 		status = d.GetWorkflowExecutionInfo().GetStatus()
+		// A FAILED order's workflow runs on, waiting for a repair.
+		out, failed, err := failedOutcome(d)
+		if err != nil {
+			return o, fmt.Errorf("order %s: %w", id, err)
+		}
+		if failed {
+			o.Status, o.Outcome = out.Status, out
+			return o, nil
+		}
 	}
 	switch status {
 	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		return o, nil
-	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
-		out, err := s.Wait(ctx, id)
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED, enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		out, err := s.result(ctx, id)
+		if err != nil && status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED {
+			break // cancelled without an outcome
+		}
 		if err != nil {
 			return o, err
 		}
 		o.Status, o.Outcome = out.Status, out
 		return o, nil
 	}
-	// Terminated, timed out, cancelled without running its handler: the
-	// saga never reached a status of its own.
+	// Terminated, timed out, cancelled without an outcome: the saga never
+	// reached a status of its own.
 	o.Status = shop.Status("ENDED_" + status.String())
 	return o, nil
 }

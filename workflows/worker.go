@@ -3,12 +3,20 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
@@ -23,28 +31,66 @@ func Seed(ctx context.Context, rdb redis.UniversalClient, catalog shop.Catalog) 
 	return activities.Seed(ctx, rdb, Prefix, catalog)
 }
 
-// NewWorker returns a worker on TaskQueue that runs OrderSaga and the three
-// participants over rdb, and nothing else. The caller starts and stops it.
+// NewWorker returns a worker on TaskQueue that runs OrderSaga, with the
+// default Config, and the three participants over rdb, and nothing else.
+// The caller starts and stops it.
 func NewWorker(c client.Client, rdb redis.UniversalClient, catalog shop.Catalog, opts worker.Options) worker.Worker {
+	return NewConfiguredWorker(c, rdb, Config{Catalog: catalog}, opts)
+}
+
+// NewConfiguredWorker is NewWorker with OrderSaga tuned by cfg; cfg.Catalog
+// is the participants' catalog too.
+func NewConfiguredWorker(c client.Client, rdb redis.UniversalClient, cfg Config, opts worker.Options) worker.Worker {
+	cfg = cfg.withDefaults()
 	w := worker.New(c, TaskQueue, WorkerOptions(opts))
-	Register(w, activities.New(rdb, Prefix, catalog))
+	Register(w, activities.New(rdb, Prefix, cfg.Catalog), cfg)
 	return w
 }
 
-// Register registers OrderSaga and the participants' operations as
-// activities (named after their methods: Reserve, Release, Charge, ...).
-func Register(r worker.Registry, p activities.Participants) {
-	r.RegisterWorkflow(OrderSaga)
+// Register registers OrderSaga, tuned by cfg, under WorkflowType and the
+// participants' operations as activities (named after their methods:
+// Reserve, Release, Charge, ...).
+func Register(r worker.Registry, p activities.Participants, cfg Config) {
+	r.RegisterWorkflowWithOptions(cfg.withDefaults().OrderSaga, workflow.RegisterOptions{Name: WorkflowType})
 	r.RegisterActivity(p.Inventory)
 	r.RegisterActivity(p.Payment)
 	r.RegisterActivity(p.Shipping)
 }
 
 // WorkerOptions returns opts with what every worker of OrderSaga needs: the
-// interceptor that turns the participants' domain errors into Temporal's.
+// interceptor that heartbeats while an activity runs and turns the
+// participants' domain errors into Temporal's.
 func WorkerOptions(opts worker.Options) worker.Options {
 	opts.Interceptors = append([]interceptor.WorkerInterceptor{&domainErrors{}}, opts.Interceptors...)
 	return opts
+}
+
+// ErrMissingSearchAttributes is wrapped by CheckSearchAttributes when the
+// namespace lacks a search attribute OrderSaga sets.
+var ErrMissingSearchAttributes = errors.New("search attributes are not registered")
+
+// CheckSearchAttributes reports an error wrapping ErrMissingSearchAttributes
+// unless the namespace knows the search attributes OrderSaga sets, as
+// keywords: without them every workflow task of a saga would fail and the
+// order would never move. An error listing them (a server that does not let
+// this client ask) is returned as is.
+func CheckSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list the search attributes of namespace %s: %w", namespace, err)
+	}
+	var missing []string
+	for _, name := range []string{SearchAttrOrderStatus, SearchAttrOrderFailedStep} {
+		if resp.GetCustomAttributes()[name] != enums.INDEXED_VALUE_TYPE_KEYWORD {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("namespace %s: keyword %s %w; register them, e.g. `temporal operator search-attribute create --namespace %s --name %s --type Keyword` "+
+		"(a dev server: start-dev --search-attribute %s=Keyword)",
+		namespace, strings.Join(missing, ", "), ErrMissingSearchAttributes, namespace, missing[0], missing[0])
 }
 
 // domainErrors is the boundary between the participants and Temporal: a
@@ -66,8 +112,43 @@ type domainErrorsInbound struct {
 }
 
 func (i *domainErrorsInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	stop := heartbeat(ctx)
 	res, err := i.Next.ExecuteActivity(ctx, in)
+	stop()
 	return res, TemporalError(err)
+}
+
+// heartbeat records a heartbeat every quarter of the activity's heartbeat
+// timeout until stop is called. The participants stay engine-neutral: they
+// only watch their context, which the worker cancels when the server answers
+// a heartbeat with a cancel request (or the heartbeat timeout passes).
+func heartbeat(ctx context.Context) (stop func()) {
+	timeout := activity.GetInfo(ctx).HeartbeatTimeout
+	if timeout <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(timeout / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // TemporalError converts a participant's error for Temporal (see domainErrors).

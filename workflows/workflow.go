@@ -1,6 +1,7 @@
 // Package workflows holds OrderSaga, the orchestrated form of the order saga:
 // one Temporal workflow that runs the participants as activities, keeps a
-// compensation stack and answers the status query.
+// compensation stack, answers the status query and waits for a repair when a
+// compensation is refused.
 package workflows
 
 import (
@@ -21,13 +22,38 @@ import (
 const (
 	// TaskQueue is the task queue of the saga's workflow and activities.
 	TaskQueue = "ordersaga"
+	// WorkflowType is the name OrderSaga is registered and started under.
+	WorkflowType = "OrderSaga"
 	// QueryStatus is the query that returns the order's shop.Progress.
 	QueryStatus = "status"
-	// ErrTypeCompensationFailed is the type of the error the workflow fails
-	// with when a compensation could not finish. Its details hold the Outcome.
+	// UpdateRepair is the update that repairs a FAILED order: it is
+	// rejected (ErrTypeNotRepairable) unless the order is FAILED.
+	UpdateRepair = "repair"
+	// ErrTypeNotRepairable is the type of the error a repair of an order
+	// that is not FAILED is rejected with.
+	ErrTypeNotRepairable = "NotRepairable"
+	// ErrTypeCompensationFailed is the type of the error workflows of
+	// version 0 failed with when a compensation could not finish. Its
+	// details hold the FAILED Outcome. Later versions wait for a repair.
 	ErrTypeCompensationFailed = "CompensationFailed"
 	// ReasonCancelled is the Outcome.Reason of an order whose workflow was cancelled.
 	ReasonCancelled = "cancelled"
+	// MemoOutcome is the memo field that holds the Outcome of a FAILED order
+	// while it waits for a repair, so that clients read it without a worker.
+	MemoOutcome = "outcome"
+)
+
+// Versions of OrderSaga. The version a workflow runs is recorded once, when
+// it starts, by workflow.GetVersion under changeID, so histories recorded
+// by earlier versions replay unchanged.
+const (
+	changeID = "order-saga"
+	// versionStory: search attributes, summaries and current details for
+	// the UI; activities heartbeat and a cancel waits for the running
+	// activity to stop; a cancelled order ends in the Canceled state; a
+	// refused compensation leaves the order FAILED, waiting for a repair,
+	// instead of failing the workflow.
+	versionStory workflow.Version = 1
 )
 
 // Timeouts and retry limits of the participant operations.
@@ -35,12 +61,17 @@ const (
 	// BaseTimeout is the start-to-close timeout of one attempt, to which a
 	// planned delay fault of the operation is added.
 	BaseTimeout = 10 * time.Second
+	// HeartbeatTimeout is the heartbeat timeout of every attempt: the
+	// worker heartbeats while an activity runs (see WorkerOptions), so a
+	// cancel reaches a running activity and a lost worker is noticed
+	// within seconds.
+	HeartbeatTimeout = 5 * time.Second
 	// ForwardAttempts bounds the attempts of a forward operation. When they
 	// run out the step counts as failed and the saga compensates.
 	ForwardAttempts = 10
-	// CompensationAttempts bounds the attempts of a compensation. It is above
-	// shop.MaxTransientAttempts, so any injected transient fault heals.
-	CompensationAttempts = shop.MaxTransientAttempts + 5
+	// DefaultCompensationMaxInterval caps the backoff between attempts of
+	// a compensation unless Config says otherwise.
+	DefaultCompensationMaxInterval = 10 * time.Second
 )
 
 // ForwardRetryPolicy is the retry policy of reserve, charge and schedule.
@@ -55,15 +86,39 @@ func ForwardRetryPolicy() *temporal.RetryPolicy {
 }
 
 // CompensationRetryPolicy is the retry policy of release, refund and cancel:
-// more patient than the forward one, but still bounded.
-func CompensationRetryPolicy() *temporal.RetryPolicy {
+// a transient failure is retried until the compensation succeeds, with the
+// backoff capped at maxInterval, so an outage of any length heals by itself.
+// Only a refusal stops it. A cap below the first interval (100ms) is
+// raised to it, which the server requires.
+func CompensationRetryPolicy(maxInterval time.Duration) *temporal.RetryPolicy {
+	const initial = 100 * time.Millisecond
 	return &temporal.RetryPolicy{
-		InitialInterval:        100 * time.Millisecond,
+		InitialInterval:        initial,
 		BackoffCoefficient:     2,
-		MaximumInterval:        10 * time.Second,
-		MaximumAttempts:        CompensationAttempts,
+		MaximumInterval:        max(maxInterval, initial),
+		MaximumAttempts:        0, // unlimited
 		NonRetryableErrorTypes: activities.RefusalTypes,
 	}
+}
+
+// Config tunes OrderSaga on one worker. Zero fields take their defaults.
+type Config struct {
+	// Catalog prices orders in the activities' summaries
+	// (default shop.DefaultCatalog()).
+	Catalog shop.Catalog
+	// CompensationMaxInterval caps the backoff between attempts of a
+	// compensation (default DefaultCompensationMaxInterval).
+	CompensationMaxInterval time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Catalog == nil {
+		c.Catalog = shop.DefaultCatalog()
+	}
+	if c.CompensationMaxInterval <= 0 {
+		c.CompensationMaxInterval = DefaultCompensationMaxInterval
+	}
+	return c
 }
 
 // sagaStep is one step with the activities of its forward operation and of
@@ -90,21 +145,9 @@ func sagaSteps() []sagaStep {
 	}
 }
 
-// activityOptions returns the options of one operation of an order: the base
-// timeout plus the delay the order's fault plan gives the operation.
-func activityOptions(o shop.Order, op shop.Op) workflow.ActivityOptions {
-	timeout := BaseTimeout
-	if f, ok := o.Faults.For(op); ok && f.Kind == shop.FaultDelay {
-		timeout += f.Delay
-	}
-	policy := ForwardRetryPolicy()
-	if op.IsCompensation() {
-		policy = CompensationRetryPolicy()
-	}
-	return workflow.ActivityOptions{
-		StartToCloseTimeout: timeout,
-		RetryPolicy:         policy,
-	}
+// OrderSaga is Config{}.OrderSaga: the workflow with the default settings.
+func OrderSaga(ctx workflow.Context, o shop.Order) (shop.Outcome, error) {
+	return Config{}.OrderSaga(ctx, o)
 }
 
 // OrderSaga runs an order through reserve, charge and schedule. When a step
@@ -116,102 +159,229 @@ func activityOptions(o shop.Order, op shop.Op) workflow.ActivityOptions {
 // undoes it: participants are idempotent and refuse a forward operation that
 // arrives after its compensation. The one case that pops it again is a business
 // failure of the step itself, since the participant then recorded a refusal and
-// changed nothing.
+// changed nothing. A cancel stops the running operation (it heartbeats) and
+// waits until it has stopped before compensating.
 //
 // The Outcome lists in Steps the steps whose forward operation succeeded, and
 // in Compensated those of them whose compensation then succeeded, in the order
-// they were undone; so a COMPENSATED outcome has Compensated equal to Steps
-// reversed. The defensive compensation of an in-flight step is run but not
-// listed; the history shows it.
+// they were undone. The defensive compensation of an in-flight step is run but
+// not listed; the history shows it.
 //
-// The result is the Outcome with a nil error when the order is COMPLETED or
-// COMPENSATED (a cancelled order is COMPENSATED with Reason "cancelled").
-// When a compensation could not finish, the remaining ones still run and the
-// workflow fails with a non-retryable ApplicationError of type
-// CompensationFailed whose details hold the FAILED Outcome.
-func OrderSaga(ctx workflow.Context, o shop.Order) (shop.Outcome, error) {
-	logger := workflow.GetLogger(ctx)
-	progress := shop.Progress{Outcome: shop.Outcome{OrderID: o.ID, Status: shop.StatusPending}}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (shop.Progress, error) {
-		return progress, nil
-	}); err != nil {
-		return shop.Outcome{}, fmt.Errorf("register %s query: %w", QueryStatus, err)
+// Compensations retry transient failures without limit. When one is refused
+// all the others still run, and the order is FAILED: the status query, the
+// OrderStatus search attribute and the MemoOutcome memo say so, and the
+// workflow waits for the UpdateRepair update. A repair runs the refused
+// compensations again with OrderInput.Repair set and the compensation faults
+// removed from the fault plan; when they all succeed the order is
+// COMPENSATED, otherwise FAILED again. Nobody repairing, the workflow waits
+// for as long as it is allowed to run: OrderSaga sets no run timeout, and a
+// cancel request while it waits changes nothing (the money or stock it still
+// holds must be given back); terminating the workflow gives up on the order.
+//
+// The workflow completes with the Outcome when the order is COMPLETED or
+// COMPENSATED, except for a cancelled order: it ends in the Canceled state,
+// with the COMPENSATED Outcome (Reason "cancelled") as the CanceledError's
+// details.
+func (c Config) OrderSaga(ctx workflow.Context, o shop.Order) (shop.Outcome, error) {
+	s, err := start(ctx, c.withDefaults(), o)
+	if err != nil {
+		return shop.Outcome{}, err
 	}
+	s.forward(ctx)
+	if s.progress.Reason == "" {
+		return s.finish(ctx, shop.StatusCompleted)
+	}
+	failed := s.compensate(ctx, s.stack, s.in, false)
+	if len(failed) > 0 && s.version < versionStory {
+		return s.failClosed(ctx)
+	}
+	for len(failed) > 0 {
+		failed = s.awaitRepair(ctx, failed)
+	}
+	return s.finish(ctx, shop.StatusCompensated)
+}
 
-	in := activities.InputFor(o)
-	var stack []sagaStep
-	for _, st := range sagaSteps() {
+// saga is one run of OrderSaga.
+type saga struct {
+	cfg      Config
+	o        shop.Order
+	in       activities.OrderInput
+	version  workflow.Version
+	progress shop.Progress
+	// stack holds the steps to undo, oldest first.
+	stack []sagaStep
+	// cancelled: the workflow was cancelled before the saga finished its steps.
+	cancelled bool
+	// cause is what started the compensation, for the activities' summaries.
+	cause string
+	// failures describe the compensations that failed, one each.
+	failures []string
+	// repairs counts the repairs requested, repaired those started.
+	repairs, repaired int
+}
+
+// start records the workflow's version and registers its handlers.
+func start(ctx workflow.Context, cfg Config, o shop.Order) (*saga, error) {
+	s := &saga{cfg: cfg, o: o, in: activities.InputFor(o),
+		progress: shop.Progress{Outcome: shop.Outcome{OrderID: o.ID, Status: shop.StatusPending}}}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (shop.Progress, error) {
+		return s.progress, nil
+	}); err != nil {
+		return nil, fmt.Errorf("register %s query: %w", QueryStatus, err)
+	}
+	s.version = workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, versionStory)
+	if s.version < versionStory {
+		return s, nil
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRepair, s.requestRepair,
+		workflow.UpdateHandlerOptions{Validator: s.validateRepair, Description: "run the refused compensations of a FAILED order again"}); err != nil {
+		return nil, fmt.Errorf("register %s update: %w", UpdateRepair, err)
+	}
+	if !workflow.GetTypedSearchAttributes(ctx).ContainsKey(OrderStatusKey) {
+		s.upsert(ctx, OrderStatusKey.ValueSet(string(shop.StatusPending)))
+	}
+	return s, nil
+}
+
+// forward runs the steps in order until one fails or the workflow is
+// cancelled; then progress.Reason says why.
+func (s *saga) forward(ctx workflow.Context) {
+	logger := workflow.GetLogger(ctx)
+	for i, st := range sagaSteps() {
 		if ctx.Err() != nil {
-			progress.Reason = ReasonCancelled
-			break
+			s.stopCancelled()
+			return
 		}
 		op := st.step.Forward()
-		progress.Current = op
-		stack = append(stack, st)
-		actx := workflow.WithActivityOptions(ctx, activityOptions(o, op))
-		err := workflow.ExecuteActivity(actx, st.forward, in).Get(actx, nil)
+		s.progress.Current = op
+		summary := forwardSummary(op, s.o, s.cfg.Catalog)
+		s.details(ctx, fmt.Sprintf("step %d of 3: **%s**", i+1, summary))
+		s.stack = append(s.stack, st)
+		actx := workflow.WithActivityOptions(ctx, s.activityOptions(op, summary))
+		err := workflow.ExecuteActivity(actx, st.forward, s.in).Get(actx, nil)
 		if err == nil {
-			progress.Steps = append(progress.Steps, st.step)
-			logger.Info("step done", "order", o.ID, "op", op)
+			s.progress.Steps = append(s.progress.Steps, st.step)
+			logger.Info("step done", "order", s.o.ID, "op", op)
 			continue
 		}
 		if isRefusal(err) {
-			stack = stack[:len(stack)-1]
+			s.stack = s.stack[:len(s.stack)-1]
 		}
 		if temporal.IsCanceledError(err) {
-			progress.Reason = ReasonCancelled
+			s.stopCancelled()
 		} else {
-			progress.FailedStep = st.step
-			progress.Reason = describe(err)
+			s.progress.FailedStep = st.step
+			s.progress.Reason = describe(err)
+			s.cause = causeOf(op, err)
+			s.upsert(ctx, OrderFailedStepKey.ValueSet(string(st.step)))
 		}
-		logger.Info("step did not complete", "order", o.ID, "op", op, "reason", progress.Reason)
-		break
+		logger.Info("step did not complete", "order", s.o.ID, "op", op, "reason", s.progress.Reason)
+		return
 	}
-
-	if progress.Reason == "" {
-		progress.Current = ""
-		progress.Status = shop.StatusCompleted
-		logger.Info("order completed", "order", o.ID)
-		return progress.Outcome, nil
-	}
-
-	failures := compensate(ctx, o, in, stack, &progress)
-	progress.Current = ""
-	if len(failures) == 0 {
-		progress.Status = shop.StatusCompensated
-		logger.Info("order compensated", "order", o.ID, "reason", progress.Reason)
-		return progress.Outcome, nil
-	}
-	progress.Status = shop.StatusFailed
-	progress.Reason += "; compensation failed: " + strings.Join(failures, "; ")
-	logger.Error("order failed: compensation did not finish", "order", o.ID, "reason", progress.Reason)
-	return progress.Outcome, temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("order %s: %s", o.ID, progress.Reason), ErrTypeCompensationFailed, nil, progress.Outcome)
 }
 
-// compensate runs the compensations on the stack, newest first, on a context
-// that a cancel of the workflow does not reach. A failed compensation does not
-// stop the others; the failures are returned, one description each.
-func compensate(ctx workflow.Context, o shop.Order, in activities.OrderInput, stack []sagaStep, progress *shop.Progress) []string {
+func (s *saga) stopCancelled() {
+	s.cancelled = true
+	s.progress.Reason = ReasonCancelled
+	s.cause = "the cancel"
+}
+
+// compensate runs the compensations of steps, newest first, on a context
+// that a cancel of the workflow does not reach. A failed compensation does
+// not stop the others; the steps whose compensation failed are returned, and
+// their failures added to s.failures.
+func (s *saga) compensate(ctx workflow.Context, steps []sagaStep, in activities.OrderInput, repair bool) []sagaStep {
 	logger := workflow.GetLogger(ctx)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	var failures []string
-	for i := len(stack) - 1; i >= 0; i-- {
-		st := stack[i]
+	var failed []sagaStep
+	for i := len(steps) - 1; i >= 0; i-- {
+		st := steps[i]
 		op := st.step.Compensation()
-		progress.Current = op
-		actx := workflow.WithActivityOptions(dctx, activityOptions(o, op))
+		s.progress.Current = op
+		why := compensation{done: slices.Contains(s.progress.Steps, st.step), cancelled: s.cancelled, repair: repair, cause: s.cause}
+		if repair {
+			why.cause = activities.FailureType(op)
+		}
+		summary := compensationSummary(op, s.o, s.cfg.Catalog, why)
+		s.details(dctx, "compensating: **"+summary+"**")
+		actx := workflow.WithActivityOptions(dctx, s.activityOptions(op, summary))
 		if err := workflow.ExecuteActivity(actx, st.compensate, in).Get(actx, nil); err != nil {
-			failures = append(failures, fmt.Sprintf("%s: %s", op, describe(err)))
-			logger.Error("compensation failed", "order", o.ID, "op", op, "error", err)
+			failed = append(failed, st)
+			s.failures = append(s.failures, fmt.Sprintf("%s: %s", op, describe(err)))
+			logger.Error("compensation failed", "order", s.o.ID, "op", op, "error", err)
 			continue
 		}
-		logger.Info("compensation done", "order", o.ID, "op", op)
-		if slices.Contains(progress.Steps, st.step) {
-			progress.Compensated = append(progress.Compensated, st.step)
+		logger.Info("compensation done", "order", s.o.ID, "op", op)
+		if why.done {
+			s.progress.Compensated = append(s.progress.Compensated, st.step)
 		}
 	}
-	return failures
+	slices.Reverse(failed) // oldest first, like the stack
+	return failed
+}
+
+// finish ends the saga in status (COMPLETED or COMPENSATED).
+func (s *saga) finish(ctx workflow.Context, status shop.Status) (shop.Outcome, error) {
+	s.progress.Current = ""
+	s.progress.Status = status
+	workflow.GetLogger(ctx).Info("order "+strings.ToLower(string(status)), "order", s.o.ID, "reason", s.progress.Reason)
+	if s.version < versionStory {
+		return s.progress.Outcome, nil
+	}
+	s.details(ctx, "**"+string(status)+"**")
+	s.upsert(ctx, OrderStatusKey.ValueSet(string(status)))
+	if s.cancelled {
+		return s.progress.Outcome, temporal.NewCanceledError(s.progress.Outcome)
+	}
+	return s.progress.Outcome, nil
+}
+
+// failClosed ends a saga of version 0 FAILED: the workflow fails with a
+// non-retryable CompensationFailed error whose details hold the Outcome.
+func (s *saga) failClosed(ctx workflow.Context) (shop.Outcome, error) {
+	s.progress.Current = ""
+	s.progress.Status = shop.StatusFailed
+	s.progress.Reason += "; compensation failed: " + strings.Join(s.failures, "; ")
+	workflow.GetLogger(ctx).Error("order failed: compensation did not finish", "order", s.o.ID, "reason", s.progress.Reason)
+	return s.progress.Outcome, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("order %s: %s", s.o.ID, s.progress.Reason), ErrTypeCompensationFailed, nil, s.progress.Outcome)
+}
+
+// activityOptions returns the options of one operation of the order: the
+// base timeout plus the delay the order's fault plan gives the operation.
+func (s *saga) activityOptions(op shop.Op, summary string) workflow.ActivityOptions {
+	timeout := BaseTimeout
+	if f, ok := s.in.Faults.For(op); ok && f.Kind == shop.FaultDelay {
+		timeout += f.Delay
+	}
+	policy := ForwardRetryPolicy()
+	if op.IsCompensation() {
+		policy = CompensationRetryPolicy(s.cfg.CompensationMaxInterval)
+	}
+	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: policy}
+	if s.version >= versionStory {
+		opts.HeartbeatTimeout = HeartbeatTimeout
+		opts.WaitForCancellation = true
+		opts.Summary = summary
+	}
+	return opts
+}
+
+// details sets the workflow's current details, which the UI shows.
+func (s *saga) details(ctx workflow.Context, d string) {
+	if s.version >= versionStory {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("order %s: %s", s.o.ID, d))
+	}
+}
+
+// upsert sets search attributes (versions from versionStory on).
+func (s *saga) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
+	if s.version < versionStory {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Error("upsert search attributes", "order", s.o.ID, "error", err)
+	}
 }
 
 // describe turns an activity error into a short, stable reason.
@@ -225,6 +395,23 @@ func describe(err error) string {
 		return "timed out (" + timeoutErr.TimeoutType().String() + ")"
 	}
 	return err.Error()
+}
+
+// causeOf names what made a forward operation fail, for summaries: the
+// refusal's type (PaymentDeclined), or the operation and how it failed.
+func causeOf(op shop.Op, err error) string {
+	var appErr *temporal.ApplicationError
+	if isRefusal(err) && errors.As(err, &appErr) {
+		return appErr.Type()
+	}
+	if errors.As(err, &appErr) {
+		return fmt.Sprintf("%s failed (%s)", op, appErr.Type())
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return fmt.Sprintf("%s timed out", op)
+	}
+	return fmt.Sprintf("%s failed", op)
 }
 
 // isRefusal reports whether an activity failed with a participant's refusal:

@@ -45,6 +45,10 @@ type sagaCase struct {
 	reasonHas   []string
 	// After the saga: is the stock still taken, is the money still charged?
 	stockTaken, charged bool
+	// A FAILED order is repaired: the activities the repair runs, and the
+	// steps compensated once it is COMPENSATED.
+	repairCalls       []string
+	repairCompensated []shop.Step
 }
 
 var (
@@ -120,8 +124,9 @@ func sagaCases() []sagaCase {
 			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release"},
 			status: shop.StatusFailed, failedStep: ship,
 			steps: []shop.Step{inv, pay}, compensated: []shop.Step{inv},
-			reasonHas: []string{activities.ErrTypeShipmentFailed, activities.ErrTypeRefundFailed},
-			charged:   true,
+			reasonHas:   []string{activities.ErrTypeShipmentFailed, activities.ErrTypeRefundFailed},
+			charged:     true,
+			repairCalls: []string{"Refund"}, repairCompensated: []shop.Step{inv, pay},
 		},
 	}
 }
@@ -201,6 +206,12 @@ func fake(op shop.Op) func(context.Context, activities.OrderInput) (activities.R
 // mockParticipants mocks the six operations with fakes. slow, when set, makes
 // that activity take the given time on the workflow clock.
 func mockParticipants(env *testsuite.TestWorkflowEnvironment, slow map[shop.Op]time.Duration) {
+	mockParticipantsWith(env, slow, nil)
+}
+
+// mockParticipantsWith is mockParticipants with some operations run by the
+// given functions instead of the fakes.
+func mockParticipantsWith(env *testsuite.TestWorkflowEnvironment, slow map[shop.Op]time.Duration, with map[shop.Op]func(context.Context, activities.OrderInput) (activities.Result, error)) {
 	var (
 		i *activities.Inventory
 		p *activities.Payment
@@ -214,15 +225,19 @@ func mockParticipants(env *testsuite.TestWorkflowEnvironment, slow map[shop.Op]t
 		{shop.OpCharge, p.Charge}, {shop.OpRefund, p.Refund},
 		{shop.OpSchedule, s.Schedule}, {shop.OpCancel, s.Cancel},
 	} {
-		call := env.OnActivity(m.fn, mock.Anything, mock.Anything).Return(fake(m.op))
+		fn := fake(m.op)
+		if f, ok := with[m.op]; ok {
+			fn = f
+		}
+		call := env.OnActivity(m.fn, mock.Anything, mock.Anything).Return(fn)
 		if d := slow[m.op]; d > 0 {
 			call.After(d)
 		}
 	}
 }
 
-// result returns the workflow's outcome, from its result or, when it failed
-// with CompensationFailed, from the error's details.
+// result returns the workflow's outcome, from its result or, when it was
+// cancelled, from the CanceledError's details.
 func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) shop.Outcome {
 	t.Helper()
 	if !env.IsWorkflowCompleted() {
@@ -236,20 +251,84 @@ func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) shop.Outcome {
 		}
 		return out
 	}
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != workflows.ErrTypeCompensationFailed {
-		t.Fatalf("workflow error = %v, want an ApplicationError of type %s", err, workflows.ErrTypeCompensationFailed)
+	var canceled *temporal.CanceledError
+	if !errors.As(err, &canceled) {
+		t.Fatalf("workflow error = %v, want none or a CanceledError", err)
 	}
-	if !appErr.NonRetryable() {
-		t.Error("CompensationFailed error is retryable")
+	if err := canceled.Details(&out); err != nil {
+		t.Fatalf("details of %v: %v", canceled, err)
 	}
-	if err := appErr.Details(&out); err != nil {
-		t.Fatalf("details of %v: %v", appErr, err)
-	}
-	if out.Status != shop.StatusFailed {
-		t.Errorf("workflow failed with outcome status %s, want %s", out.Status, shop.StatusFailed)
+	if out.Status != shop.StatusCompensated || out.Reason != workflows.ReasonCancelled {
+		t.Errorf("workflow cancelled with outcome %+v, want COMPENSATED, reason %s", out, workflows.ReasonCancelled)
 	}
 	return out
+}
+
+// failedThenRepair queries the order once the saga has settled (an hour of
+// workflow time later) and, when it is FAILED, repairs it. It returns where
+// the query's answer will be and how many activities had run by then.
+func failedThenRepair(t *testing.T, env *testsuite.TestWorkflowEnvironment, rec *recorder) (*shop.Progress, *int) {
+	t.Helper()
+	var p shop.Progress
+	calls := -1
+	env.RegisterDelayedCallback(func() {
+		p = queryStatus(t, env)
+		calls = len(rec.sequence())
+		if p.Status == shop.StatusFailed {
+			env.UpdateWorkflow(workflows.UpdateRepair, "repair-1", &updateCallbacks{t: t, accept: true})
+		}
+	}, time.Hour)
+	return &p, &calls
+}
+
+// updateCallbacks checks that an update is accepted or rejected as expected.
+type updateCallbacks struct {
+	t        *testing.T
+	accept   bool
+	rejected error
+	done     bool
+}
+
+func (u *updateCallbacks) Accept() {
+	if !u.accept {
+		u.t.Error("update accepted, want it rejected")
+	}
+}
+
+func (u *updateCallbacks) Reject(err error) {
+	u.rejected, u.done = err, true
+	if u.accept {
+		u.t.Errorf("update rejected: %v", err)
+	}
+}
+
+func (u *updateCallbacks) Complete(_ any, err error) {
+	u.done = true
+	if err != nil {
+		u.t.Errorf("update failed: %v", err)
+	}
+}
+
+// checkSaga checks one case's outcome and activities, with its repair when
+// the order was FAILED.
+func checkSaga(t *testing.T, c sagaCase, o shop.Order, env *testsuite.TestWorkflowEnvironment, rec *recorder, mid *shop.Progress, midCalls *int) {
+	t.Helper()
+	if c.status != shop.StatusFailed {
+		checkOutcome(t, c, o.ID, result(t, env))
+		if got := rec.sequence(); !slices.Equal(got, c.calls) {
+			t.Errorf("activities = %v\nwant         %v", got, c.calls)
+		}
+		return
+	}
+	// FAILED: the workflow waits for a repair, then compensates the rest.
+	checkOutcome(t, c, o.ID, mid.Outcome)
+	if got := rec.sequence(); *midCalls != len(c.calls) || !slices.Equal(got, append(slices.Clone(c.calls), c.repairCalls...)) {
+		t.Errorf("activities = %v (%d before the repair)\nwant         %v then %v", got, *midCalls, c.calls, c.repairCalls)
+	}
+	repaired := c
+	repaired.status, repaired.compensated = shop.StatusCompensated, c.repairCompensated
+	repaired.reasonHas = c.reasonHas[:1]
+	checkOutcome(t, repaired, o.ID, result(t, env))
 }
 
 func checkOutcome(t *testing.T, c sagaCase, orderID string, got shop.Outcome) {
@@ -287,11 +366,9 @@ func TestOrderSagaMocked(t *testing.T) {
 			env, rec := newEnv(t)
 			mockParticipants(env, nil)
 			o := orderFor(t, "mock-1", c.faults)
+			mid, midCalls := failedThenRepair(t, env, rec)
 			env.ExecuteWorkflow(workflows.OrderSaga, o)
-			checkOutcome(t, c, o.ID, result(t, env))
-			if got := rec.sequence(); !slices.Equal(got, c.calls) {
-				t.Errorf("activities = %v\nwant         %v", got, c.calls)
-			}
+			checkSaga(t, c, o, env, rec, mid, midCalls)
 		})
 	}
 }
@@ -321,15 +398,16 @@ func TestOrderSagaRedis(t *testing.T) {
 
 			stockBefore := readStock(t, rdb)
 			ledgerBefore := readLedger(t, rdb)
+			mid, midCalls := failedThenRepair(t, env, rec)
 			env.ExecuteWorkflow(workflows.OrderSaga, o)
-			checkOutcome(t, c, o.ID, result(t, env))
-			if got := rec.sequence(); !slices.Equal(got, c.calls) {
-				t.Errorf("activities = %v\nwant         %v", got, c.calls)
-			}
+			checkSaga(t, c, o, env, rec, mid, midCalls)
 
 			wantStock := stockBefore
 			if c.stockTaken {
 				wantStock -= qty
+			}
+			if c.status == shop.StatusFailed {
+				c.charged = false // repaired: refunded
 			}
 			if got := readStock(t, rdb); got != wantStock {
 				t.Errorf("stock of %s = %d, want %d", sku, got, wantStock)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -316,6 +317,19 @@ func TestMeasure(t *testing.T) {
 	if want := 200 / r.Wall.Seconds(); math.Abs(st.Throughput-want) > 0.01 {
 		t.Errorf("throughput %.1f, want %.1f", st.Throughput, want)
 	}
+	// Each unit's end is on the run's time line, after at least its own
+	// latency, and the last is the wall time.
+	if len(r.Ends) != 200 || slices.Max(r.Ends) != r.Wall {
+		t.Fatalf("%d ends, the last at %s, want 200 and the wall time %s", len(r.Ends), slices.Max(r.Ends), r.Wall)
+	}
+	for i, e := range r.Ends {
+		if e < time.Duration(i%10+1)*time.Millisecond {
+			t.Errorf("unit %d ended at %s, before its %d ms had passed", i, e, i%10+1)
+		}
+	}
+	if len(st.Percentiles) != len(bench.Quantiles) || st.Series == nil || len(st.Series.PerSecond) != 199/bench.PerBucket {
+		t.Errorf("stats: %d percentiles, series %+v", len(st.Percentiles), st.Series)
+	}
 
 	// A cancelled run stops feeding and counts what was never placed.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -412,6 +426,7 @@ func TestReportRendering(t *testing.T) {
 		"| choreography | 2000.0 | 5.00ms |",
 		"| " + bench.BareTemporalName + " | 100.0 | 40.0ms |",
 		"starter bench --orders 10", "2026-01-02 03:04:05 UTC", "CPUs: 2", "Redis: 7.0.15", "Temporal server: 1.2.3 (GetSystemInfo)",
+		"Measured on: 2 CPUs, linux/amd64; Redis 7.0.15; Temporal server 1.2.3; go1.26.",
 		"throughput 0.50×", "p50 2.00×", "both engines agree",
 	} {
 		if !strings.Contains(md.String(), want) {
@@ -422,7 +437,8 @@ func TestReportRendering(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text.String(), "ENGINE") || !strings.Contains(text.String(), "choreography: invariants hold") {
+	if !strings.Contains(text.String(), "ENGINE") || !strings.Contains(text.String(), "choreography: invariants hold") ||
+		!strings.Contains(text.String(), "measured on: 2 CPUs, linux/amd64; Redis 7.0.15; Temporal server 1.2.3; go1.26\n") {
 		t.Errorf("text report:\n%s", text.String())
 	}
 
@@ -451,7 +467,7 @@ func TestReportJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"mode", "orders", "throughput", "p50_ms", "p90_ms", "p99_ms", "max_ms", "statuses", "retries", "invariants_ok", "violations"} {
+	for _, k := range []string{"mode", "orders", "throughput", "p50_ms", "p90_ms", "p99_ms", "max_ms", "statuses", "retries", "invariants_ok", "violations", "latency_percentiles"} {
 		if _, ok := doc.Results[0][k]; !ok {
 			t.Errorf("result lacks %q: %s", k, b)
 		}

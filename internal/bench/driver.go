@@ -6,14 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
@@ -38,6 +33,9 @@ type Config struct {
 	KeepState, Force bool
 	// Command is the command line, for the report.
 	Command string
+	// Stack, when set, says in the report which stack the servers are
+	// (e.g. "make up"), besides what they report of themselves.
+	Stack string
 	// Progress, when set, shows a progress bar per measured target.
 	Progress io.Writer
 	// Log, when set, gets one line per engine reset.
@@ -50,7 +48,7 @@ type Config struct {
 func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (*Report, error) {
 	rep := &Report{
 		Command: cfg.Command, Date: time.Now(), Seed: work.Seed, Orders: len(work.Orders),
-		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: describeMachine(ctx, eng),
+		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: describeMachine(ctx, eng, cfg.Stack),
 	}
 	if !cfg.KeepState {
 		done, err := eng.Reset(ctx, cfg.Force)
@@ -274,34 +272,4 @@ func halves(n int, part func(base, size int) (Run, error), saga func(), name str
 	}
 	runs = append(runs, r)
 	return &BaselineResult{Name: name, Stats: Combine(runs...).Stats()}, nil
-}
-
-// describeMachine describes this machine and the servers' versions.
-func describeMachine(ctx context.Context, eng *admin.Engines) Machine {
-	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) >= 3 {
-			m.LoadAverage = strings.Join(f[:3], " ")
-		}
-	}
-	if info, err := eng.Redis.Info(ctx, "server").Result(); err == nil {
-		for line := range strings.SplitSeq(info, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
-				m.RedisVersion = v
-			}
-		}
-	}
-	if eng.Temporal == nil {
-		return m
-	}
-	m.TemporalSDK = temporal.SDKVersion
-	svc := eng.Temporal.WorkflowService()
-	if r, err := svc.GetSystemInfo(ctx, &workflowservice.GetSystemInfoRequest{}); err == nil && r.GetServerVersion() != "" {
-		m.TemporalVersion, m.TemporalVersionFrom = r.GetServerVersion(), "GetSystemInfo"
-	} else if c, err := svc.GetClusterInfo(ctx, &workflowservice.GetClusterInfoRequest{}); err == nil && c.GetServerVersion() != "" {
-		m.TemporalVersion, m.TemporalVersionFrom = c.GetServerVersion(), "GetClusterInfo"
-	} else {
-		m.TemporalVersion, m.TemporalVersionFrom = "unknown", "the server reported no version"
-	}
-	return m
 }

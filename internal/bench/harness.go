@@ -50,7 +50,14 @@ type Run struct {
 	Latency *hdrhistogram.Histogram
 	// Statuses is each unit's terminal status, StatusError when it failed.
 	Statuses []shop.Status
-	Errors   int
+	// Ends is, per unit, when it ended (terminal status or error), counted
+	// from the run's first placement; zero for a unit never placed. The
+	// throughput over the run (Series) is drawn from it.
+	Ends []time.Duration
+	// Joins are the points of Ends' time line where runs measured apart
+	// were put end to end (see Combine).
+	Joins  []time.Duration
+	Errors int
 	// Err is the first error, if any.
 	Err error
 }
@@ -73,81 +80,110 @@ func Record(h *hdrhistogram.Histogram, d time.Duration) {
 	_ = h.RecordValue(min(us, maxLatencyMicros))
 }
 
+// measurement is the state one Measure call shares between its goroutines.
+// Each unit's slots (lat, ends, Statuses) are written by the one goroutine
+// that runs the unit.
+type measurement struct {
+	t    Target
+	done func()
+	run  Run
+	lat  []time.Duration
+	ends []time.Time
+
+	errCount atomic.Int64
+	mu       sync.Mutex // guards run.Err, first and last
+	first    time.Time
+	last     time.Time
+}
+
 // Measure runs n units on t with c in flight: c goroutines take indexes from
 // a channel, and for each call Place and then Wait. done, when set, is called
 // once per finished unit (for a progress bar); it must be safe for
 // concurrent use. Measure returns when every unit ended or ctx is done.
 func Measure(ctx context.Context, t Target, n, c int, done func()) Run {
 	c = max(1, min(c, n))
-	r := Run{N: n, Concurrency: c, Latency: NewHistogram(), Statuses: make([]shop.Status, n)}
-	lat := make([]time.Duration, n)
-	next := make(chan int)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		first    time.Time
-		last     time.Time
-		errCount atomic.Int64
-	)
-	for range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var myFirst, myLast time.Time
-			for i := range next {
-				start := time.Now()
-				if myFirst.IsZero() {
-					myFirst = start
-				}
-				status, err := place(ctx, t, i)
-				end := time.Now()
-				myLast = end
-				lat[i] = end.Sub(start)
-				if err != nil {
-					status = StatusError
-					if errCount.Add(1) == 1 {
-						mu.Lock()
-						r.Err = err
-						mu.Unlock()
-					}
-				}
-				r.Statuses[i] = status
-				if done != nil {
-					done()
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if !myFirst.IsZero() && (first.IsZero() || myFirst.Before(first)) {
-				first = myFirst
-			}
-			if myLast.After(last) {
-				last = myLast
-			}
-		}()
+	m := &measurement{
+		t: t, done: done, lat: make([]time.Duration, n), ends: make([]time.Time, n),
+		run: Run{N: n, Concurrency: c, Latency: NewHistogram(), Statuses: make([]shop.Status, n), Ends: make([]time.Duration, n)},
 	}
-feed:
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() { m.work(ctx, next) })
+	}
+	m.feed(ctx, next, n)
+	close(next)
+	wg.Wait()
+	return m.finish()
+}
+
+// work runs the units it takes from next until next is closed.
+func (m *measurement) work(ctx context.Context, next <-chan int) {
+	var myFirst, myLast time.Time
+	for i := range next {
+		start := time.Now()
+		if myFirst.IsZero() {
+			myFirst = start
+		}
+		status, err := place(ctx, m.t, i)
+		end := time.Now()
+		myLast = end
+		m.lat[i], m.ends[i] = end.Sub(start), end
+		if err != nil {
+			status = StatusError
+			m.fail(1, err)
+		}
+		m.run.Statuses[i] = status
+		if m.done != nil {
+			m.done()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !myFirst.IsZero() && (m.first.IsZero() || myFirst.Before(m.first)) {
+		m.first = myFirst
+	}
+	if myLast.After(m.last) {
+		m.last = myLast
+	}
+}
+
+// fail counts k failed units and keeps err when it is the first error.
+func (m *measurement) fail(k int, err error) {
+	if m.errCount.Add(int64(k)) == int64(k) {
+		m.mu.Lock()
+		if m.run.Err == nil {
+			m.run.Err = err
+		}
+		m.mu.Unlock()
+	}
+}
+
+// feed hands out the n indexes, and marks those it could not hand out
+// before ctx ended as errors.
+func (m *measurement) feed(ctx context.Context, next chan<- int, n int) {
 	for i := range n {
 		select {
 		case next <- i:
 		case <-ctx.Done():
 			for j := i; j < n; j++ {
-				r.Statuses[j] = StatusError
+				m.run.Statuses[j] = StatusError
 			}
-			errCount.Add(int64(n - i))
-			mu.Lock()
-			if r.Err == nil {
-				r.Err = fmt.Errorf("%d of %d not placed: %w", n-i, n, ctx.Err())
-			}
-			mu.Unlock()
-			break feed
+			m.fail(n-i, fmt.Errorf("%d of %d not placed: %w", n-i, n, ctx.Err()))
+			return
 		}
 	}
-	close(next)
-	wg.Wait()
-	r.Errors = int(errCount.Load())
-	r.Wall = last.Sub(first)
-	for i, d := range lat {
+}
+
+// finish sums the units up once every goroutine is done.
+func (m *measurement) finish() Run {
+	r := m.run
+	r.Errors = int(m.errCount.Load())
+	r.Wall = m.last.Sub(m.first)
+	for i, d := range m.lat {
+		if !m.ends[i].IsZero() {
+			r.Ends[i] = m.ends[i].Sub(m.first)
+		}
 		if r.Statuses[i] != StatusError {
 			Record(r.Latency, d)
 		}
@@ -183,10 +219,24 @@ func (o Offset) Wait(ctx context.Context, i int) (shop.Status, error) {
 
 // Combine joins runs of parts of one workload measured at different times
 // into one: their units, latencies and errors add up, and so do their wall
-// times, so the throughput is that of the time spent running.
+// times, so the throughput is that of the time spent running. Their time
+// lines are put end to end, each join recorded in Joins.
 func Combine(runs ...Run) Run {
 	out := Run{Latency: NewHistogram()}
-	for _, r := range runs {
+	for k, r := range runs {
+		if k > 0 {
+			out.Joins = append(out.Joins, out.Wall)
+		}
+		for _, j := range r.Joins {
+			out.Joins = append(out.Joins, out.Wall+j)
+		}
+		for i, e := range r.Ends {
+			if e == 0 && i < len(r.Statuses) && r.Statuses[i] == StatusError {
+				out.Ends = append(out.Ends, 0) // never placed
+				continue
+			}
+			out.Ends = append(out.Ends, out.Wall+e)
+		}
 		out.N += r.N
 		out.Concurrency = max(out.Concurrency, r.Concurrency)
 		out.Wall += r.Wall
@@ -213,6 +263,10 @@ type Stats struct {
 	Max        float64 `json:"max_ms"`
 	Errors     int     `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
+	// Percentiles is the latency distribution at the Quantiles.
+	Percentiles []Percentile `json:"latency_percentiles"`
+	// Series is the throughput over the run.
+	Series *Series `json:"throughput_series,omitempty"`
 }
 
 // Stats sums the run up.
@@ -227,6 +281,8 @@ func (r Run) Stats() Stats {
 		s.P99 = microsToMillis(r.Latency.ValueAtQuantile(99))
 		s.Max = microsToMillis(r.Latency.Max())
 	}
+	s.Percentiles = Percentiles(r.Latency)
+	s.Series = r.Series()
 	if r.Err != nil {
 		s.FirstError = r.Err.Error()
 	}

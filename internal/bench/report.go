@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -84,16 +85,26 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// Machine describes where the run happened.
+// Machine describes where the run happened: the machine and the servers
+// measured, as StackText says them in one line.
 type Machine struct {
-	CPUs            int    `json:"cpus"`
-	OS              string `json:"os"`
-	Arch            string `json:"arch"`
-	GoVersion       string `json:"go_version"`
-	RedisVersion    string `json:"redis_version,omitempty"`
-	TemporalVersion string `json:"temporal_version,omitempty"`
+	// Stack is what the run was told of the stack (bench --stack), e.g. "make up".
+	Stack    string `json:"stack,omitempty"`
+	CPUs     int    `json:"cpus"`
+	CPUModel string `json:"cpu_model,omitempty"`
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+	// GoVersion is the Go the starter was built with.
+	GoVersion    string `json:"go_version"`
+	RedisVersion string `json:"redis_version,omitempty"`
+	// RedisPersistence says how Redis keeps its data (append-only file, snapshots).
+	RedisPersistence string `json:"redis_persistence,omitempty"`
+	TemporalVersion  string `json:"temporal_version,omitempty"`
 	// TemporalVersionFrom says where TemporalVersion comes from.
 	TemporalVersionFrom string `json:"temporal_version_from,omitempty"`
+	// TemporalPersistence is the server's persistence store (e.g. sqlite).
+	TemporalPersistence string `json:"temporal_persistence,omitempty"`
+	TemporalShards      int    `json:"temporal_history_shards,omitempty"`
 	TemporalSDK         string `json:"temporal_sdk,omitempty"`
 	// LoadAverage is /proc/loadavg when the run started, where there is one.
 	LoadAverage string `json:"load_average,omitempty"`
@@ -246,6 +257,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "measured on: %s\n", r.Machine.StackText())
 	for _, l := range r.verdicts() {
 		fmt.Fprintln(w, l)
 	}
@@ -296,14 +308,38 @@ func CountsText(m map[shop.Status]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// WriteMarkdown writes the report as a Markdown document.
-func (r *Report) WriteMarkdown(w io.Writer) error {
+// notes explains the results table.
+const notes = "SAGAS/S is orders over the wall time from the first placement to the last terminal status; latencies are from placement to terminal status (HDR histogram, 3 significant digits). " +
+	"RETRIES sums the participant attempts beyond the first caused by transient faults. " +
+	"FAILED orders that the workload planned (a declined compensation after a declined step) are expected and not counted as violations. " +
+	"The engines ran one after the other, each right after a reset of its state; a bare engine ran half of its units just before its saga engine and half just after, " +
+	"so that a server slowing down as work accumulates weighs on both alike."
+
+// workloadText says what the workload was.
+func (r *Report) workloadText() string {
+	return fmt.Sprintf("%d orders (seed %d), %d in flight, faults `%s`; every order has 1–%d distinct SKUs (the scarce %q excluded) with quantities 1–%d.",
+		r.Orders, r.Seed, r.Concurrency, r.Faults, MaxItems, ScarceSKU, MaxQuantity)
+}
+
+// ChartImage is a chart written as an image file next to a Markdown report.
+type ChartImage struct {
+	ReportChart
+	// File is the image's file name, relative to the report.
+	File string
+}
+
+// WriteMarkdown writes the report as a Markdown document without charts;
+// WriteReport writes it with them.
+func (r *Report) WriteMarkdown(w io.Writer) error { return r.writeMarkdown(w, nil) }
+
+// writeMarkdown writes the report as Markdown, with the charts as images.
+func (r *Report) writeMarkdown(w io.Writer, charts []ChartImage) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ordersaga bench\n\n")
 	fmt.Fprintf(&b, "Date: %s\n\n", r.Date.UTC().Format("2006-01-02 15:04:05 UTC"))
 	fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", r.Command)
-	fmt.Fprintf(&b, "Workload: %d orders (seed %d), %d in flight, faults `%s`; every order has 1–%d distinct SKUs (the scarce %q excluded) with quantities 1–%d.\n\n",
-		r.Orders, r.Seed, r.Concurrency, r.Faults, MaxItems, ScarceSKU, MaxQuantity)
+	fmt.Fprintf(&b, "Workload: %s\n\n", r.workloadText())
+	fmt.Fprintf(&b, "Measured on: %s.\n\n", r.Machine.StackText())
 	fmt.Fprintf(&b, "## Results\n\n")
 	fmt.Fprintf(&b, "| %s |\n", strings.Join(tableHeader, " | "))
 	aligns := make([]string, len(tableHeader))
@@ -315,11 +351,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, rw := range r.rows() {
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(rw.cells(), " | "))
 	}
-	b.WriteString("\nSAGAS/S is orders over the wall time from the first placement to the last terminal status; latencies are from placement to terminal status (HDR histogram, 3 significant digits). " +
-		"RETRIES sums the participant attempts beyond the first caused by transient faults. " +
-		"FAILED orders that the workload planned (a declined compensation after a declined step) are expected and not counted as violations. " +
-		"The engines ran one after the other, each right after a reset of its state; a bare engine ran half of its units just before its saga engine and half just after, " +
-		"so that a server slowing down as work accumulates weighs on both alike.\n")
+	b.WriteString("\n" + notes + "\n")
 	if lines := r.RatioLines(); len(lines) > 0 {
 		b.WriteString("\n### Against the bare engines (same run, same servers, same N and concurrency)\n\n")
 		for _, l := range lines {
@@ -334,22 +366,65 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
-	m := r.Machine
+	writeMarkdownCharts(&b, charts)
 	b.WriteString("\n## Machine\n\n")
-	fmt.Fprintf(&b, "- CPUs: %d (runtime.NumCPU), %s/%s\n", m.CPUs, m.OS, m.Arch)
-	fmt.Fprintf(&b, "- Go: %s\n", m.GoVersion)
-	if m.RedisVersion != "" {
-		fmt.Fprintf(&b, "- Redis: %s (INFO server)\n", m.RedisVersion)
-	}
-	if m.TemporalVersion != "" {
-		fmt.Fprintf(&b, "- Temporal server: %s (%s)\n", m.TemporalVersion, m.TemporalVersionFrom)
-	}
-	if m.TemporalSDK != "" {
-		fmt.Fprintf(&b, "- Temporal Go SDK: %s\n", m.TemporalSDK)
-	}
-	if m.LoadAverage != "" {
-		fmt.Fprintf(&b, "- Load average at the start (/proc/loadavg): %s\n", m.LoadAverage)
+	for _, l := range r.machineLines() {
+		fmt.Fprintf(&b, "- %s\n", l)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMarkdownCharts links the chart images, one section per saga engine.
+func writeMarkdownCharts(b *strings.Builder, charts []ChartImage) {
+	if len(charts) == 0 {
+		return
+	}
+	b.WriteString("\n## Charts\n\nEach chart's caption names the workload and the stack it was measured on.\n")
+	var mode shop.Mode
+	for _, c := range charts {
+		if c.Mode != mode {
+			mode = c.Mode
+			fmt.Fprintf(b, "\n### %s\n", mode)
+		}
+		alt := strings.NewReplacer("[", "(", "]", ")").Replace(c.Chart.Title)
+		fmt.Fprintf(b, "\n![%s](%s)\n", alt, url.PathEscape(c.File))
+	}
+}
+
+// machineLines describe the machine and the servers, one fact a line.
+func (r *Report) machineLines() []string {
+	m := r.Machine
+	var out []string
+	if m.Stack != "" {
+		out = append(out, "Stack: "+m.Stack)
+	}
+	cpu := fmt.Sprintf("CPUs: %d (runtime.NumCPU), %s/%s", m.CPUs, m.OS, m.Arch)
+	if m.CPUModel != "" {
+		cpu += ", " + m.CPUModel
+	}
+	out = append(out, cpu, "Go: "+m.GoVersion)
+	if m.RedisVersion != "" {
+		out = append(out, fmt.Sprintf("Redis: %s (INFO server)", m.RedisVersion))
+	}
+	if m.RedisPersistence != "" {
+		out = append(out, "Redis persistence: "+m.RedisPersistence)
+	}
+	if m.TemporalVersion != "" {
+		out = append(out, fmt.Sprintf("Temporal server: %s (%s)", m.TemporalVersion, m.TemporalVersionFrom))
+	}
+	if m.TemporalPersistence != "" {
+		p := "Temporal persistence: " + m.TemporalPersistence
+		if m.TemporalShards > 0 {
+			p += ", " + shardsText(m.TemporalShards)
+		}
+		out = append(out, p)
+	}
+	if m.TemporalSDK != "" {
+		out = append(out, "Temporal Go SDK: "+m.TemporalSDK)
+	}
+	if m.LoadAverage != "" {
+		out = append(out, "Load average at the start (/proc/loadavg): "+m.LoadAverage)
+	}
+	return out
 }

@@ -19,6 +19,9 @@ type Result struct {
 	FailedStep  shop.Step   `json:"failed_step,omitempty"`
 	Reason      string      `json:"reason,omitempty"`
 	UIURL       string      `json:"ui_url,omitempty"`
+	// ListURL is the Temporal UI's list of every order with this one's
+	// status, for orchestration once the status is known.
+	ListURL string `json:"list_url,omitempty"`
 	// Why says what keeps the order when it does not move or did not finish.
 	Why []string `json:"why,omitempty"`
 }
@@ -76,6 +79,12 @@ func Order(w io.Writer, o shop.Order, results []OrderResult, placedOnly bool) {
 		faults = []string{"none"}
 	}
 	fmt.Fprintf(w, "order %s  items: %s  faults: %s\n\n", o.ID, strings.Join(items, " "), strings.Join(faults, " "))
+	Outcomes(w, results, placedOnly)
+}
+
+// Outcomes prints a table of each engine's result (or that the order was
+// placed without waiting), why a step failed, and the Temporal UI links.
+func Outcomes(w io.Writer, results []OrderResult, placedOnly bool) {
 	tw := Table(w)
 	if placedOnly {
 		fmt.Fprintln(tw, "MODE\tSTATUS\t")
@@ -108,6 +117,9 @@ func Order(w io.Writer, o shop.Order, results []OrderResult, placedOnly bool) {
 	for _, r := range results {
 		if r.UIURL != "" {
 			fmt.Fprintf(w, "\nTemporal UI: %s", r.UIURL)
+		}
+		if r.ListURL != "" {
+			fmt.Fprintf(w, "\nAll %s orders: %s", r.Status, r.ListURL)
 		}
 	}
 	fmt.Fprintln(w)

@@ -66,7 +66,8 @@ func fileExists(p string) bool {
 // server with everywhere (tests, make up, compose): eager workflow start and
 // eager activity execution cut a round trip each, and a faster transfer
 // queue stops each workflow task from waiting ~45 ms on the dev server's
-// single shard (its default polls 20 times a second).
+// single shard (its default polls 20 times a second). DevServerArgs adds
+// the search attributes OrderSaga sets for the UI.
 var DevServerFlags = []string{
 	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 	"--dynamic-config-value", "system.enableEagerWorkflowStart=true",

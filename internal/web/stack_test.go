@@ -110,7 +110,7 @@ func startTemporal(t *testing.T, withUI bool, st *liveStack) string {
 		EnableUI:      true,
 		UIPort:        strconv.Itoa(uiPort),
 		LogLevel:      "error",
-		ExtraArgs:     testenv.DevServerFlags,
+		ExtraArgs:     testenv.DevServerArgs,
 		Stdout:        io.Discard,
 		Stderr:        io.Discard,
 	})

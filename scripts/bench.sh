@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# make bench (after make up, which `make bench` runs first): the benchmark
+# commands of docs/results.md on the stack `make up` started, i.e. the
+# Temporal dev server on its database file, redis-server with its
+# append-only file and the worker processes. Both engines with their bare
+# baselines, at 64 in flight with 10% payment declines and at one in
+# flight. Each run prints its table, naming the stack it measured, and
+# writes a Markdown report with SVG charts next to it, an HTML page and the
+# JSON document under BENCH_DIR.
+#
+# Settings (environment): BENCH_DIR (.state/bench), BENCH_ORDERS (2000, at
+# 64 in flight), BENCH_ORDERS_ONE (200, at one in flight).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+if [ ! -f "$STATE/env" ]; then
+	warn "make bench: nothing is up; run 'make up' first"
+	exit 1
+fi
+# shellcheck source=/dev/null
+. "$STATE/env"
+STARTER="$ROOT/bin/starter"
+OUT=${BENCH_DIR:-$STATE/bench}
+ORDERS=${BENCH_ORDERS:-2000}
+ORDERS_ONE=${BENCH_ORDERS_ONE:-200}
+for n in "$ORDERS" "$ORDERS_ONE"; do
+	case "$n" in '' | *[!0-9]*)
+		warn "make bench: BENCH_ORDERS and BENCH_ORDERS_ONE must be whole numbers, got '$n'"
+		exit 2
+		;;
+	esac
+done
+[ -x "$STARTER" ] || {
+	warn "make bench: $STARTER is missing; 'make up' builds it"
+	exit 1
+}
+mkdir -p "$OUT"
+# The servers add their versions and how they keep their data.
+STACK="make up (the Temporal dev server on its database file)"
+
+status=0
+# bench NAME ARGS...: one bench run, its reports named NAME.{md,html,json}.
+bench() {
+	local name=$1 code=0
+	shift
+	printf '\n=== starter bench %s\n\n' "$*"
+	"$STARTER" bench "$@" --stack "$STACK" \
+		--report "$OUT/$name.md" --report "$OUT/$name.html" --report "$OUT/$name.json" || code=$?
+	if [ "$code" -ge 2 ]; then
+		exit "$code"
+	fi
+	if [ "$code" -ne 0 ]; then
+		status=$code
+	fi
+}
+
+bench concurrent-64 --mode both --orders "$ORDERS" --concurrency 64 --seed 1 --faults payment=decline:0.1 --baseline
+bench one-in-flight --mode both --orders "$ORDERS_ONE" --concurrency 1 --seed 2 --baseline
+
+cat <<EOF
+
+Reports (Markdown with its SVG charts next to it, one HTML page each, JSON):
+  $OUT/concurrent-64.md   $OUT/concurrent-64.html   $OUT/concurrent-64.json
+  $OUT/one-in-flight.md   $OUT/one-in-flight.html   $OUT/one-in-flight.json
+Every figure above was measured on the stack its "measured on:" line names.
+EOF
+if [ "$status" -ne 0 ]; then
+	warn "make bench: a run broke an invariant or left an order unfinished (above)"
+fi
+exit "$status"

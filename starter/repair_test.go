@@ -1,0 +1,52 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestRepairOrchestration: an order whose refund is refused ends FAILED and
+// verify reports it; `starter repair` runs the refund again, the order ends
+// COMPENSATED and verify no longer reports it. Repairing it again, or on an
+// engine that does not know it, fails with the engine's error.
+func TestRepairOrchestration(t *testing.T) {
+	s := servers(t)
+	id := newID("repair")
+	r := s.must(t, "order", "--mode", "orchestration", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	if !regexp.MustCompile(`(?m)^orchestration\s+FAILED\s+inventory,payment\s+inventory\s`).MatchString(r.stdout) {
+		t.Fatalf("want the order FAILED:\n%s", r)
+	}
+	if want := "All FAILED orders: http://localhost:8233/namespaces/default/workflows?query=OrderStatus%3D%22FAILED%22"; !strings.Contains(r.stdout, want) {
+		t.Fatalf("want a link to the FAILED orders, %s:\n%s", want, r)
+	}
+	r = s.run(t, "verify", "--mode", "orchestration")
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "order "+id+" FAILED") {
+		t.Fatalf("want verify to report %s FAILED:\n%s", id, r)
+	}
+
+	r = s.must(t, "repair", id, "--mode", "orchestration")
+	if !regexp.MustCompile(`(?m)^orchestration\s+COMPENSATED\s+inventory,payment\s+inventory,payment\s`).MatchString(r.stdout) {
+		t.Fatalf("want the order COMPENSATED after the repair:\n%s", r)
+	}
+	r = s.run(t, "verify", "--mode", "orchestration")
+	if strings.Contains(r.stdout+r.stderr, id) {
+		t.Fatalf("verify still reports the repaired order:\n%s", r)
+	}
+	r = s.must(t, "status", id, "--mode", "orchestration")
+	if !regexp.MustCompile(`(?m)^orchestration\s+COMPENSATED\s`).MatchString(r.stdout) {
+		t.Fatalf("want status COMPENSATED:\n%s", r)
+	}
+
+	r = s.run(t, "repair", id, "--mode", "orchestration")
+	wantCode(t, r, 1)
+	wantOneLine(t, r, "orchestration", "not FAILED")
+	r = s.run(t, "repair", id)
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stdout, "choreography error") || !strings.Contains(r.stderr, "choreography") {
+		t.Fatalf("want choreography's error reported:\n%s", r)
+	}
+	r = s.run(t, "repair")
+	wantCode(t, r, 2)
+	wantOneLine(t, r, "repair needs an ORDER_ID")
+}

@@ -1,0 +1,164 @@
+package workflows
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// What the Temporal UI shows of an order: two keyword search attributes that
+// the workflow list can show as columns and filter on, a static summary and
+// details given when the workflow starts, a summary on every activity and
+// the step in progress as the workflow's current details.
+//
+// Both search attributes must be registered in the namespace (the dev
+// server: --search-attribute OrderStatus=Keyword --search-attribute
+// OrderFailedStep=Keyword; elsewhere `temporal operator search-attribute
+// create`); the worker refuses to start without them, see
+// CheckSearchAttributes.
+const (
+	// SearchAttrOrderStatus is the order's shop.Status: PENDING, COMPLETED,
+	// COMPENSATED or FAILED (a FAILED order waits for a repair).
+	SearchAttrOrderStatus = "OrderStatus"
+	// SearchAttrOrderFailedStep is the step whose failure started the
+	// compensation (inventory, payment or shipping), once it is known.
+	SearchAttrOrderFailedStep = "OrderFailedStep"
+)
+
+// The typed keys of the search attributes.
+var (
+	OrderStatusKey     = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderStatus)
+	OrderFailedStepKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderFailedStep)
+)
+
+// StatusQuery is the visibility query of the orders in a status, e.g.
+// OrderStatus="COMPENSATED", as `temporal workflow list --query` and the
+// UI's workflow list take it.
+func StatusQuery(s shop.Status) string {
+	return fmt.Sprintf("%s=%q", SearchAttrOrderStatus, string(s))
+}
+
+// ListURL is the Temporal UI's workflow list of namespace filtered by a
+// visibility query, e.g. ListURL("http://localhost:8233", "default",
+// StatusQuery(shop.StatusCompensated)).
+func ListURL(uiBase, namespace, query string) string {
+	return strings.TrimRight(uiBase, "/") + "/namespaces/" + url.PathEscape(namespace) +
+		"/workflows?query=" + url.QueryEscape(query)
+}
+
+// money formats cents as an amount, 4200 as "42.00".
+func money(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
+}
+
+// itemsText lists items as "book:2 mug:1".
+func itemsText(items []shop.Item) string {
+	parts := make([]string, len(items))
+	for i, it := range items {
+		parts[i] = fmt.Sprintf("%s:%d", it.SKU, it.Quantity)
+	}
+	return strings.Join(parts, " ")
+}
+
+// FaultPlanText lists a fault plan as the starter's --fail flags take it,
+// in saga order ("payment:decline refund:decline"), or "none".
+func FaultPlanText(p shop.FaultPlan) string {
+	var parts []string
+	for _, op := range shop.Ops {
+		f, ok := p[op]
+		if !ok {
+			continue
+		}
+		target := string(op)
+		if !op.IsCompensation() {
+			target = string(op.Step())
+		}
+		parts = append(parts, target+":"+f.String())
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
+// StaticSummary is the one line the UI shows at the top of an order's
+// workflow: the order, its items, its total and its fault plan.
+func StaticSummary(o shop.Order, catalog shop.Catalog) string {
+	return fmt.Sprintf("order %s: %s, total %s, faults: %s", o.ID, itemsText(o.Items), money(o.Total(catalog)), FaultPlanText(o.Faults))
+}
+
+// StaticDetails is the longer description under the summary, in the UI's
+// markdown: who ordered what at which price, and which faults are planned.
+func StaticDetails(o shop.Order, catalog shop.Catalog) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Order** %s for %s\n\n", o.ID, o.Customer)
+	fmt.Fprintf(&b, "| item | quantity | price | amount |\n| --- | ---: | ---: | ---: |\n")
+	for _, it := range o.Items {
+		p := catalog[it.SKU]
+		fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s |\n", it.SKU, p.Name, it.Quantity, money(p.PriceCents), money(p.PriceCents*int64(it.Quantity)))
+	}
+	fmt.Fprintf(&b, "\n**Total**: %s\n\n**Fault plan**: %s\n\n", money(o.Total(catalog)), FaultPlanText(o.Faults))
+	b.WriteString("Steps: reserve stock, charge payment, schedule shipment; a failure undoes the steps done, newest first. " +
+		"A compensation that is refused leaves the order FAILED until `starter repair " + o.ID + "`.")
+	return b.String()
+}
+
+// forwardSummary says what a forward operation does: "reserve book:2",
+// "charge 84.00", "schedule shipment of book:2".
+func forwardSummary(op shop.Op, o shop.Order, catalog shop.Catalog) string {
+	switch op {
+	case shop.OpReserve:
+		return "reserve " + itemsText(o.Items)
+	case shop.OpCharge:
+		return "charge " + money(o.Total(catalog))
+	case shop.OpSchedule:
+		return "schedule shipment of " + itemsText(o.Items)
+	}
+	return string(op)
+}
+
+// compensationSummary says what a compensation does and why: "refund 84.00
+// after ShipmentFailed"; for a step whose forward operation gave no answer,
+// "defensive release: reserve was still in flight" or "defensive refund:
+// charge failed (TransientFault)"; for a repair, "repair: refund 84.00
+// again after RefundFailed". cause is what started the
+// compensation (a refusal's type, "the cancel", ...) or, for a repair, what
+// the compensation failed with.
+func compensationSummary(op shop.Op, o shop.Order, catalog shop.Catalog, c compensation) string {
+	what := string(op)
+	switch op {
+	case shop.OpRelease:
+		what = "release " + itemsText(o.Items)
+	case shop.OpRefund:
+		what = "refund " + money(o.Total(catalog))
+	case shop.OpCancel:
+		what = "cancel the shipment"
+	}
+	switch {
+	case c.repair:
+		return "repair: " + what + " again after " + c.cause
+	case !c.done && c.cancelled:
+		return fmt.Sprintf("defensive %s: %s was still in flight", op, op.Step().Forward())
+	case !c.done:
+		return fmt.Sprintf("defensive %s: %s", op, c.cause)
+	}
+	return what + " after " + c.cause
+}
+
+// compensation is why one compensation runs, for its summary.
+type compensation struct {
+	// done: the step's forward operation succeeded.
+	done bool
+	// cancelled: the order was cancelled while the step ran.
+	cancelled bool
+	repair    bool
+	cause     string
+}
