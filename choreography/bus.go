@@ -243,6 +243,13 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 	if cfg.Name == "" {
 		cfg.Name = service
 	}
+	// An event of the catalogue the service does not react to is acked
+	// unread; anything else is decoded, so that poison is dead-lettered.
+	cfg.Skip = func(v map[string]any) bool {
+		t, _ := v[fieldType].(string)
+		_, reacts := handlers[EventType(t)]
+		return !reacts && EventType(t).Known()
+	}
 	dispatch := func(ctx context.Context, sd *stream.Delivery) error {
 		ev, err := Decode([]byte(sd.Field(fieldEvent)))
 		if err != nil {

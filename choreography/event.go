@@ -47,6 +47,17 @@ const (
 	RepairRequested EventType = "RepairRequested"
 )
 
+// catalogue lists every event type.
+var catalogue = map[EventType]bool{
+	OrderPlaced: true, OrderCompleted: true, OrderCompensated: true, OrderFailed: true,
+	InventoryReserved: true, InventoryRejected: true, InventoryReleased: true, InventoryReleaseFailed: true,
+	PaymentCharged: true, PaymentDeclined: true, PaymentRefunded: true, PaymentRefundFailed: true,
+	ShipmentScheduled: true, ShipmentFailed: true, RepairRequested: true,
+}
+
+// Known reports whether t is an event type of the catalogue.
+func (t EventType) Known() bool { return catalogue[t] }
+
 // Envelope is what travels on a stream, as JSON in the entry's "event" field.
 type Envelope struct {
 	ID            string          `json:"id"`

@@ -32,6 +32,9 @@ type Config struct {
 	// entry and has not read for this long is removed from the group
 	// (default 1h).
 	ConsumerIdle time.Duration
+	// Skip, when set, names entries the group has nothing to do with: they
+	// are acked without a handler, in one XACK per batch.
+	Skip func(values map[string]any) bool
 }
 
 // WithDefaults returns c with every zero value replaced by its default.

@@ -341,12 +341,23 @@ func (c *Consumer) own(stream, id string) bool {
 	return !loaded
 }
 
-// dispatchAll owns every entry of a batch at once, then dispatches them:
-// those that wait for a handler slot are owned meanwhile.
+// dispatchAll acks the entries of a batch the group skips, in one command,
+// owns every other entry at once, then dispatches them: those that wait for
+// a handler slot are owned meanwhile.
 func (c *Consumer) dispatchAll(ctx context.Context, stream string, msgs []redis.XMessage, deliveries func(id string) int64) {
+	var skipped []string
 	mine := make([]bool, len(msgs))
 	for i, m := range msgs {
+		if c.cfg.Skip != nil && m.Values != nil && c.cfg.Skip(m.Values) {
+			skipped = append(skipped, m.ID)
+			continue
+		}
 		mine[i] = c.own(stream, m.ID)
+	}
+	if len(skipped) > 0 {
+		if err := c.rdb.XAck(ctx, stream, c.group, skipped...).Err(); err != nil && ctx.Err() == nil {
+			c.log.Warn("ack of skipped entries failed; they come again", "stream", stream, "err", err)
+		}
 	}
 	for i, m := range msgs {
 		if mine[i] {

@@ -425,3 +425,25 @@ func TestIdleConsumersAreRemoved(t *testing.T) {
 		t.Fatalf("%d entries pending", n)
 	}
 }
+
+// Entries the group skips are acked without a handler.
+func TestSkippedEntriesAreAckedUnhandled(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	if err := stream.CreateGroups(context.Background(), rdb, "g", "s"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		add(t, rdb, "s", "k", []string{"skip", "run"}[i%2])
+	}
+	var ran atomic.Int64
+	cfg := fast
+	cfg.Skip = func(v map[string]any) bool { return v["k"] == "skip" }
+	run(t, rdb, "g", []string{"s"}, func(_ context.Context, d *stream.Delivery) error {
+		if d.Field("k") != "run" {
+			t.Errorf("handler got %v", d.Values)
+		}
+		ran.Add(1)
+		return nil
+	}, cfg)
+	eventually(t, "every entry acked", func() bool { return ran.Load() == 5 && pending(t, rdb, "s", "g") == 0 && lastDelivered(rdb, "s", "g") != "0-0" })
+}
