@@ -22,8 +22,8 @@ import (
 
 // TestOnACluster: on a three-master Redis Cluster (--redis-cluster-url),
 // orders on both engines, completed, compensated and retried, then stock,
-// verify, dlq list and a reset all work, with no multi-key command across
-// slots.
+// verify, dlq list and redrive and a reset all work, with no multi-key
+// command across slots.
 func TestOnACluster(t *testing.T) {
 	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3})
 	tsrv := testenv.StartTemporal(t)
@@ -80,6 +80,7 @@ func TestOnACluster(t *testing.T) {
 	must("stock")
 	must("verify")
 	must("dlq", "list")
+	must("dlq", "redrive")
 	must("stock", "--reset")
 	if r := must("verify", "--json"); !strings.Contains(r.stdout, `"orders":0`) && !strings.Contains(r.stdout, `"orders": 0`) {
 		t.Fatalf("verify after the reset:\n%s", r)
