@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -283,34 +284,24 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 // older than retention and, when orderRetention is positive, settles the
 // finished orders placed longer ago than that (see Settle).
 func (n *Node) RunTrimmer(ctx context.Context, interval, retention, orderRetention time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			removed, err := n.Bus.Trim(ctx, retention)
+	stream.Every(ctx, interval, func() {
+		removed, err := n.Bus.Trim(ctx, retention)
+		if err != nil && ctx.Err() == nil {
+			n.Log.Warn("trim streams failed", "err", err)
+		} else if removed > 0 {
+			n.Log.Debug("trimmed streams", "entries", removed)
+		}
+		for orderRetention > 0 && ctx.Err() == nil {
+			settled, err := n.Settle(ctx, orderRetention, 1000)
 			if err != nil && ctx.Err() == nil {
-				n.Log.Warn("trim streams failed", "err", err)
-			} else if removed > 0 {
-				n.Log.Debug("trimmed streams", "entries", removed)
+				n.Log.Warn("settle orders failed", "err", err)
 			}
-			if orderRetention <= 0 {
-				continue
+			if settled > 0 {
+				n.Log.Debug("settled orders", "orders", settled)
 			}
-			for ctx.Err() == nil {
-				settled, err := n.Settle(ctx, orderRetention, 1000)
-				if err != nil && ctx.Err() == nil {
-					n.Log.Warn("settle orders failed", "err", err)
-				}
-				if settled > 0 {
-					n.Log.Debug("settled orders", "orders", settled)
-				}
-				if err != nil || settled < 1000 {
-					break
-				}
+			if err != nil || settled < 1000 {
+				break
 			}
 		}
-	}
+	})
 }

@@ -154,19 +154,26 @@ func (c *Consumer) Run(ctx context.Context) error {
 // the group, until ctx is done.
 func (c *Consumer) maintain(ctx context.Context) {
 	var lastClaim time.Time
-	t := time.NewTicker(c.cfg.RetryBase)
+	Every(ctx, c.cfg.RetryBase, func() {
+		c.sweep(ctx)
+		if time.Since(lastClaim) >= c.cfg.ClaimIdle/4 {
+			c.claim(ctx)
+			c.removeIdleConsumers(ctx)
+			lastClaim = time.Now()
+		}
+	})
+}
+
+// Every calls f every d until ctx is done.
+func Every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		c.sweep(ctx)
-		if time.Since(lastClaim) >= c.cfg.ClaimIdle/4 {
-			c.claim(ctx)
-			c.removeIdleConsumers(ctx)
-			lastClaim = time.Now()
+			f()
 		}
 	}
 }

@@ -21,39 +21,34 @@ var idleConsumersScript = redis.NewScript(idleConsumersLua)
 // another consumer claimed in the last ClaimIdle/8, which this one would
 // otherwise take back.
 func (c *Consumer) keepOwned(ctx context.Context) {
-	every := c.cfg.ClaimIdle / 4
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	Every(ctx, c.cfg.ClaimIdle/4, func() { c.refreshOwned(ctx) })
+}
+
+// refreshOwned refreshes the entries owned for longer than ClaimIdle/8.
+func (c *Consumer) refreshOwned(ctx context.Context) {
+	old := time.Now().Add(-c.cfg.ClaimIdle / 8).UnixMilli()
+	byStream := map[string][]string{}
+	c.owned.Range(func(_, v any) bool {
+		if f := v.(*flight); f.since.Load() <= old {
+			byStream[f.stream] = append(byStream[f.stream], f.id)
 		}
-		old := time.Now().Add(-c.cfg.ClaimIdle / 8).UnixMilli()
-		byStream := map[string][]string{}
-		c.owned.Range(func(_, v any) bool {
-			if f := v.(*flight); f.since.Load() <= old {
-				byStream[f.stream] = append(byStream[f.stream], f.id)
+		return true
+	})
+	now := time.Now().UnixMilli()
+	for stream, ids := range byStream {
+		err := c.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
+			Stream: stream, Group: c.group, Consumer: c.cfg.Name,
+			MinIdle: c.cfg.ClaimIdle / 8, Messages: ids,
+		}).Err()
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("refresh of entries in flight failed", "stream", stream, "err", err)
 			}
-			return true
-		})
-		now := time.Now().UnixMilli()
-		for stream, ids := range byStream {
-			err := c.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
-				Stream: stream, Group: c.group, Consumer: c.cfg.Name,
-				MinIdle: c.cfg.ClaimIdle / 8, Messages: ids,
-			}).Err()
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Warn("refresh of entries in flight failed", "stream", stream, "err", err)
-				}
-				continue
-			}
-			for _, id := range ids {
-				if v, ok := c.owned.Load(inflightKey(stream, id)); ok {
-					v.(*flight).since.Store(now)
-				}
+			continue
+		}
+		for _, id := range ids {
+			if v, ok := c.owned.Load(inflightKey(stream, id)); ok {
+				v.(*flight).since.Store(now)
 			}
 		}
 	}

@@ -445,5 +445,7 @@ func TestSkippedEntriesAreAckedUnhandled(t *testing.T) {
 		ran.Add(1)
 		return nil
 	}, cfg)
-	eventually(t, "every entry acked", func() bool { return ran.Load() == 5 && pending(t, rdb, "s", "g") == 0 && lastDelivered(rdb, "s", "g") != "0-0" })
+	eventually(t, "every entry acked", func() bool {
+		return ran.Load() == 5 && pending(t, rdb, "s", "g") == 0 && lastDelivered(rdb, "s", "g") != "0-0"
+	})
 }
