@@ -39,8 +39,9 @@ type chaosRedis struct {
 // down, redis-server is killed and restarted, the inventory service is
 // killed and restarted at once, a share of events is published twice,
 // malformed entries are injected, some shipments take longer than the
-// claim-idle time, and the order service trims the streams and settles
-// finished orders as it goes (so duplicates of settled orders arrive).
+// claim-idle time, the order service trims the streams as it goes, and
+// finished orders are settled during the run (so duplicates of settled
+// orders arrive).
 // Afterwards every order is terminal and verify finds stock and money
 // conserved, nothing pending or unread, and exactly the injected poison
 // dead-lettered.
@@ -90,7 +91,7 @@ func runChoreographyChaos(t *testing.T, cr chaosRedis) {
 	services := startChaosServices(t, cr.env)
 	engine := choreography.NewEngine(node, catalog)
 	r := &runner{engine: engine}
-	orders := append(workload(7, n-6, "chor"), slowShipments(6)...)
+	orders := append(slowShipments(6), workload(7, n-6, "chor")...)
 
 	var did []string
 	var mu sync.Mutex
@@ -116,6 +117,14 @@ func runChoreographyChaos(t *testing.T, cr chaosRedis) {
 		})
 	})
 	chaos.Go(func() { duplicate(chaosCtx, rdb, node, &dups) })
+	// Orders are settled 300ms after they were placed until two thirds
+	// are placed (duplicates of their events keep coming); the rest stay
+	// for verify to read their histories.
+	chaos.Go(func() {
+		settling, stop := context.WithCancel(chaosCtx)
+		go at(chaosCtx, r, 2*n/3, stop)
+		node.RunTrimmer(settling, 100*time.Millisecond, time.Second, 300*time.Millisecond)
+	})
 	chaos.Go(func() { injectPoison(chaosCtx, r, rdb, node, n, &poison) })
 
 	start := time.Now()
@@ -138,8 +147,9 @@ func runChoreographyChaos(t *testing.T, cr chaosRedis) {
 	for _, v := range rep.Violations {
 		t.Errorf("violation: %s", v)
 	}
-	if len(did) != 3 || dups.Load() == 0 || poison.Load() == 0 {
-		t.Errorf("chaos did not all happen: %v, %d duplicates, %d poison", did, dups.Load(), poison.Load())
+	if len(did) != 3 || dups.Load() == 0 || poison.Load() == 0 || rep.Settled == 0 || rep.Histories == 0 {
+		t.Errorf("chaos did not all happen: %v, %d duplicates, %d poison, %d settled, %d histories",
+			did, dups.Load(), poison.Load(), rep.Settled, rep.Histories)
 	}
 	if got := r.counts(); got[shop.StatusCompleted] == 0 || got[shop.StatusCompensated] == 0 || got[shop.StatusFailed] != 0 {
 		t.Errorf("outcomes %v: want completed and compensated orders and none FAILED", got)
@@ -147,7 +157,7 @@ func runChoreographyChaos(t *testing.T, cr chaosRedis) {
 }
 
 // startChaosServices starts one worker process per service, and a second
-// payment instance; the order service trims and settles as it goes.
+// payment instance; the order service trims the streams as it goes.
 func startChaosServices(t *testing.T, redisEnv []string) map[string]*proc {
 	services := map[string]*proc{}
 	for _, svc := range append(slices.Clone(choreography.Services), "payment-2") {
@@ -156,7 +166,7 @@ func startChaosServices(t *testing.T, redisEnv []string) map[string]*proc {
 			svc, args = choreography.ServicePayment, []string{"--consumer-name", "chaos-2"}
 		}
 		args = append(args, "--services", svc, "--claim-idle", "2s", "--log-level", "warn",
-			"--order-retention", "1s", "--trim-interval", "500ms", "--stream-retention", "1s")
+			"--order-retention", "0", "--trim-interval", "500ms", "--stream-retention", "1s")
 		p := newProc(t, name, workerBin, redisEnv, args...)
 		p.start()
 		services[name] = p
