@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,6 +69,7 @@ type options struct {
 	workflowPollers        int
 	stopTimeout            time.Duration
 	compensationMaxBackoff time.Duration
+	partitions             int
 }
 
 func parse(args []string) (*options, error) {
@@ -76,7 +78,7 @@ func parse(args []string) (*options, error) {
 	all := append([]string{ServiceOrchestration}, choreography.Services...)
 	services := fs.String("services", "all", "comma-separated services to run: all, or any of "+strings.Join(all, ","))
 	host, _ := os.Hostname()
-	fs.StringVar(&o.consumerName, "consumer-name", host, "consumer name prefix within each group; keep it stable across restarts, distinct per instance")
+	fs.StringVar(&o.consumerName, "consumer-name", host+"-"+strconv.Itoa(os.Getpid()), "consumer name prefix within each group, distinct per instance (default host-pid); a name kept across restarts gets its pending entries back at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart, see --order-retention)")
 	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries and settles old orders")
@@ -125,6 +127,10 @@ func parse(args []string) (*options, error) {
 	if o.stopTimeout < 0 || o.compensationMaxBackoff < 100*time.Millisecond {
 		return nil, fmt.Errorf("%w: --stop-timeout must not be negative, --compensation-max-backoff at least 100ms (the first backoff)", errUsage)
 	}
+	var err error
+	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
 	return o, nil
 }
 
@@ -171,8 +177,7 @@ func run(ctx context.Context, args []string) error {
 			continue
 		}
 		if node == nil {
-			node = choreography.NewNode(rdb, catalog, log)
-			if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
+			if node, err = startNode(ctx, o, rdb, catalog, log); err != nil {
 				return fail(err)
 			}
 		}
@@ -206,6 +211,16 @@ func run(ctx context.Context, args []string) error {
 	return errors.Join(collect(errs)...)
 }
 
+// startNode sets up the choreography's streams, refusing another number of
+// partitions than the one recorded, and seeds its catalog.
+func startNode(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (*choreography.Node, error) {
+	node := choreography.NewNode(rdb, catalog, log, choreography.WithPartitions(o.partitions))
+	if err := node.Bus.Setup(ctx); err != nil {
+		return nil, err
+	}
+	return node, activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog)
+}
+
 // startOrchestration starts the Temporal worker, once the namespace is known
 // to have OrderSaga's search attributes. The returned wait blocks until ctx
 // ends, then stops the worker, letting running activities finish for up to
@@ -213,6 +228,9 @@ func run(ctx context.Context, args []string) error {
 // gone, the server refuses it), which it returns so the process exits
 // non-zero instead of running on without a worker.
 func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (wait func() error, err error) {
+	if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, o.partitions); err != nil {
+		return nil, err
+	}
 	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,9 @@ type Engines struct {
 func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Options) (*Engines, error) {
 	e := &Engines{Catalog: shop.DefaultCatalog(), Modes: modes,
 		Sources: map[shop.Mode]verify.Source{}, Diagnosers: map[shop.Mode]Diagnoser{}}
+	if _, err := cfg.PartitionCount(); err != nil {
+		return nil, err
+	}
 	rdb, err := cfg.Redis(ctx)
 	if err != nil {
 		return nil, err
@@ -77,6 +80,9 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opts Options, log *slog.Logger) error {
 	switch m {
 	case shop.ModeOrchestration:
+		if _, err := activities.EnsurePartitions(ctx, e.Redis, activities.OrchestrationPrefix, cfg.Partitions); err != nil {
+			return err
+		}
 		tc, err := cfg.Temporal(ctx, log)
 		if err != nil {
 			return err
@@ -85,7 +91,7 @@ func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opt
 		eng := workflows.NewEngine(tc, e.Catalog)
 		e.Sources[m], e.Diagnosers[m] = eng.WithRedis(e.Redis), eng
 	case shop.ModeChoreography:
-		node := choreography.NewNode(e.Redis, e.Catalog, log)
+		node := choreography.NewNode(e.Redis, e.Catalog, log, choreography.WithPartitions(cfg.Partitions))
 		if err := node.Bus.Setup(ctx); err != nil {
 			return err
 		}
