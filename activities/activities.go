@@ -11,7 +11,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,26 +25,49 @@ const (
 )
 
 // Store is what every participant holds: a Redis client, the key prefix of
-// its engine, and the catalog.
+// its engine, and the catalog. Its key layout (see Layout) is the one it
+// was built with, or else the one recorded for the prefix, read once.
 type Store struct {
 	Redis   redis.UniversalClient
 	Prefix  string
 	Catalog shop.Catalog
-
 	scripts scripts // nil: no outbox
+	layout  *layoutRef
 }
 
-func (s Store) stockKey(sku string) string       { return s.Prefix + "stock:" + sku }
-func (s Store) inventoryKey(order string) string { return s.Prefix + "inv:" + order }
-func (s Store) paymentKey(order string) string   { return s.Prefix + "pay:" + order }
-func (s Store) shippingKey(order string) string  { return s.Prefix + "ship:" + order }
-func (s Store) ledgerKey() string                { return s.Prefix + "ledger" }
-func (s Store) shipmentsKey() string             { return s.Prefix + "shipments" }
+// layoutRef holds a store's layout once known; stores copied from one
+// another share it.
+type layoutRef struct{ l atomic.Pointer[Layout] }
+
+// keys returns the store's layout. Built without one, a store reads the P
+// recorded for its prefix, and keeps it once one is recorded.
+func (s Store) keys(ctx context.Context) (Layout, error) {
+	if l := s.layout.l.Load(); l != nil {
+		return *l, nil
+	}
+	n, recorded, err := recordedPartitions(ctx, s.Redis, s.Prefix)
+	if err != nil {
+		return Layout{}, err
+	}
+	l, err := NewLayout(s.Prefix, n)
+	if err != nil {
+		return Layout{}, err
+	}
+	if recorded {
+		s.layout.l.Store(&l)
+	}
+	return l, nil
+}
 
 // Outbox is what a caller commits together with one operation, through the
 // OutboxHook its participants were built with (see Participants.WithOutbox).
 type Outbox struct {
-	Keys []string
+	// Token names the delivery the operation runs for (the same again
+	// when it is redelivered). Reserve and release record it with what
+	// they do per SKU, so that when the guard drops the operation, the
+	// work of this delivery, and of no other, is undone.
+	Token string
+	Keys  []string
 	// Args returns the hook's arguments. It is called just before the
 	// operation commits, after any injected delay, so what it builds (an
 	// event's timestamp) tells when the work was done.
@@ -58,8 +81,13 @@ type Result struct {
 	Detail  string `json:"detail,omitempty"`
 	// Duplicate is true when the operation had already run: nothing changed.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Dropped is true when the outbox's guard stopped the operation: it
+	// did not run, and whatever it had done outside its script was undone.
+	Dropped bool `json:"dropped,omitempty"`
 	// Outbox is what the outbox hook returned, if there was one.
 	Outbox string `json:"-"`
+	// proceed: a check found that the operation must now do its work.
+	proceed bool
 }
 
 // OrderInput is the input of every participant operation.
@@ -77,137 +105,6 @@ type OrderInput struct {
 // InputFor builds the input of every operation for an order.
 func InputFor(o shop.Order) OrderInput {
 	return OrderInput{OrderID: o.ID, Items: o.Items, Faults: o.Faults}
-}
-
-// run applies the order's fault plan and runs one operation's script, with
-// the outbox when ob is set. A refusal returns a *RefusalError, an injected
-// transient fault a *TransientError.
-func (s Store) run(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox) (Result, error) {
-	f, planned := in.Faults.For(op)
-	if planned && f.Kind == shop.FaultDelay {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, ctx.Err())
-		case <-t.C:
-		}
-	}
-	keys, args := s.call(op, in)
-	kind, attempts := "", 0
-	if planned && f.Kind != shop.FaultDelay {
-		kind, attempts = string(f.Kind), f.Attempts
-	}
-	repair := 0
-	if in.Repair && op.IsCompensation() {
-		repair = 1
-	}
-	argv := append([]any{len(keys), len(args), kind, attempts, repair}, args...)
-	script := plainScripts[op]
-	if ob != nil {
-		if s.scripts == nil {
-			return Result{}, fmt.Errorf("%s %s: an outbox needs participants built WithOutbox", op, in.OrderID)
-		}
-		script = s.scripts[op]
-		keys = append(keys, ob.Keys...)
-		if ob.Args != nil {
-			extra, err := ob.Args()
-			if err != nil {
-				return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
-			}
-			argv = append(argv, extra...)
-		}
-	}
-	v, err := script.Run(ctx, s.Redis, keys, argv...).Slice()
-	if err != nil {
-		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
-	}
-	return reply(op, in.OrderID, v)
-}
-
-// reply reads a script's {status, detail, outbox result, duplicate}.
-func reply(op shop.Op, orderID string, v []any) (Result, error) {
-	if len(v) != 4 {
-		return Result{}, fmt.Errorf("%s %s: unexpected script reply %v", op, orderID, v)
-	}
-	status, _ := v[0].(string)
-	detail, _ := v[1].(string)
-	outbox, _ := v[2].(string)
-	dup, _ := v[3].(int64)
-	res := Result{OrderID: orderID, Op: string(op), Detail: detail, Duplicate: dup == 1, Outbox: outbox}
-	switch status {
-	case "ok":
-		return res, nil
-	case "fail":
-		return res, &RefusalError{Op: op, Reason: detail}
-	case "transient":
-		return res, &TransientError{Op: op, Detail: detail}
-	}
-	return res, fmt.Errorf("%s %s: unexpected script status %q", op, orderID, status)
-}
-
-// call returns the keys and arguments of one operation's script.
-func (s Store) call(op shop.Op, in OrderInput) (keys []string, args []any) {
-	switch op {
-	case shop.OpReserve:
-		return s.reserveCall(in)
-	case shop.OpRelease:
-		keys, args = []string{s.inventoryKey(in.OrderID)}, nil
-		for _, sku := range distinctSKUs(in.Items) {
-			keys = append(keys, s.stockKey(sku))
-			args = append(args, sku)
-		}
-		return keys, args
-	case shop.OpCharge:
-		amount := shop.Order{Items: in.Items}.Total(s.Catalog)
-		return []string{s.paymentKey(in.OrderID), s.ledgerKey()}, []any{amount}
-	case shop.OpRefund:
-		return []string{s.paymentKey(in.OrderID), s.ledgerKey()}, nil
-	case shop.OpSchedule:
-		return []string{s.shippingKey(in.OrderID), s.shipmentsKey()}, []any{"SHP-" + in.OrderID}
-	case shop.OpCancel:
-		return []string{s.shippingKey(in.OrderID), s.shipmentsKey()}, nil
-	}
-	return nil, nil
-}
-
-// reserveCall refuses items the catalog does not allow through the script
-// (so the refusal is recorded like any other), and otherwise asks for each
-// distinct SKU's total quantity: a SKU listed twice is reserved as one line.
-func (s Store) reserveCall(in OrderInput) (keys []string, args []any) {
-	keys = []string{s.inventoryKey(in.OrderID)}
-	refuse := ""
-	if len(in.Items) == 0 {
-		refuse = "no items"
-	}
-	want := map[string]int{}
-	for _, it := range in.Items {
-		if _, ok := s.Catalog[it.SKU]; !ok || it.Quantity < shop.MinQuantity || it.Quantity > shop.MaxQuantity {
-			refuse = fmt.Sprintf("invalid item %s x%d", it.SKU, it.Quantity)
-			break
-		}
-		want[it.SKU] += it.Quantity
-	}
-	args = []any{refuse}
-	if refuse != "" {
-		return keys, args
-	}
-	for _, sku := range distinctSKUs(in.Items) {
-		keys = append(keys, s.stockKey(sku))
-		args = append(args, sku, want[sku])
-	}
-	return keys, args
-}
-
-// distinctSKUs lists the SKUs of items once each, in order of appearance.
-func distinctSKUs(items []shop.Item) []string {
-	var out []string
-	for _, it := range items {
-		if !slices.Contains(out, it.SKU) {
-			out = append(out, it.SKU)
-		}
-	}
-	return out
 }
 
 // Inventory reserves and releases stock.
@@ -259,9 +156,18 @@ type Participants struct {
 	Shipping  *Shipping
 }
 
-// New returns the participants over one Redis, prefix and catalog.
+// New returns the participants over one Redis, prefix and catalog, with the
+// number of partitions recorded for the prefix (see EnsurePartitions), or
+// DefaultPartitions while none is recorded.
 func New(rdb redis.UniversalClient, prefix string, catalog shop.Catalog) Participants {
-	return newParticipants(Store{Redis: rdb, Prefix: prefix, Catalog: catalog})
+	return newParticipants(Store{Redis: rdb, Prefix: prefix, Catalog: catalog, layout: &layoutRef{}})
+}
+
+// NewWith returns the participants over one Redis with the given layout.
+func NewWith(rdb redis.UniversalClient, layout Layout, catalog shop.Catalog) Participants {
+	st := Store{Redis: rdb, Prefix: layout.Prefix, Catalog: catalog, layout: &layoutRef{}}
+	st.layout.l.Store(&layout)
+	return newParticipants(st)
 }
 
 func newParticipants(st Store) Participants {

@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -89,17 +88,16 @@ func (e *env) ledger() activities.Ledger {
 // shipments reads the shipping participant's counters (scheduled, cancelled).
 func (e *env) shipments() map[string]int64 {
 	e.t.Helper()
-	m, err := e.rdb.HGetAll(e.t.Context(), e.prefix+"shipments").Result()
+	s, err := activities.ReadShipments(e.t.Context(), e.rdb, e.prefix)
 	if err != nil {
 		e.t.Fatalf("shipments: %v", err)
 	}
-	out := make(map[string]int64, len(m))
-	for k, v := range m {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			e.t.Fatalf("shipments %s = %q: %v", k, v, err)
-		}
-		out[k] = n
+	out := map[string]int64{}
+	if s.Scheduled != 0 {
+		out["scheduled"] = s.Scheduled
+	}
+	if s.Cancelled != 0 {
+		out["cancelled"] = s.Cancelled
 	}
 	return out
 }

@@ -15,7 +15,7 @@ import (
 // script when OA[2] is "stop".
 const testHook activities.OutboxHook = `
 local function guard()
-  if OA[2] == 'stop' then return {'ok', 'guarded', 'stopped', 0} end
+  if OA[2] == 'stop' then return {'dropped', 'guarded', 'stopped', 0} end
   return nil
 end
 local function outbox(status, detail, dup)
@@ -164,12 +164,18 @@ func TestOutboxGuardStopsTheOperation(t *testing.T) {
 	e := newEnv(t, nil)
 	p := e.hooked()
 	ob := &activities.Outbox{Keys: []string{hookLog}, Args: func() ([]any, error) { return []any{"x", "stop"}, nil }}
-	res, err := p.Commit(t.Context(), shop.OpReserve, input("o1", item("poster", 4)), ob)
-	if err != nil || res.Detail != "guarded" || res.Outbox != "stopped" {
-		t.Fatalf("reserve = %+v, %v; want the guard's reply", res, err)
+	for _, op := range []shop.Op{shop.OpReserve, shop.OpRelease, shop.OpCharge} {
+		res, err := p.Commit(t.Context(), op, input("o1", item("poster", 4), item("book", 1)), ob)
+		if err != nil || !res.Dropped || res.Detail != "guarded" || res.Outbox != "stopped" {
+			t.Fatalf("%s = %+v, %v; want the guard's reply", op, res, err)
+		}
 	}
-	if e.stockOf("poster") != 10 {
-		t.Fatal("the guarded reserve took stock")
+	if e.stockOf("poster") != 10 || e.stockOf("book") != e.cat["book"].InitialStock || e.ledger().Charges != 0 {
+		t.Fatalf("a guarded operation changed stock or money: %v, %+v", e.stock(), e.ledger())
+	}
+	// Nothing is left in the SKUs' records either: a reserve runs afresh.
+	if res := e.mustDo(shop.OpReserve, input("o1", item("poster", 4), item("book", 1))); res.Duplicate || e.stockOf("poster") != 6 {
+		t.Fatalf("reserve after guarded ones: %+v, poster %d", res, e.stockOf("poster"))
 	}
 	e.wantCalls()
 }

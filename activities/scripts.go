@@ -8,11 +8,13 @@ import (
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// Every participant operation is one Lua script, so its idempotency check,
-// injected fault, state change and the caller's outbox run atomically. A
-// script is assembled from embedded files: the argument layout, an outbox
-// hook, the skeleton every operation shares (step.lua), and the operation's
-// own body (<op>.lua). Every key a script touches is passed in KEYS.
+// Every participant operation commits in one Lua script in the order's
+// partition, so its idempotency check, injected fault, state change and the
+// caller's outbox run atomically (reserve and release first change stock
+// per SKU, see stock.go). A script is assembled from embedded files: the
+// argument layout, an outbox hook, the skeleton every operation shares
+// (step.lua), and the operation's own body (<op>.lua). Every key a script
+// touches is passed in KEYS.
 
 //go:embed lua/*.lua
 var luaFiles embed.FS
@@ -36,8 +38,9 @@ func luaFile(name string) string {
 //	                           recorded by an earlier run; not after a transient failure.
 //	                           Its return value (a string) is Result.Outbox.
 //
-// A guard's reply must have the shape of every script's reply:
-// {status, detail, outbox result, duplicate (0|1)}.
+// A guard's reply is {'dropped', detail, outbox result, 0}: the operation
+// did not happen (Result.Dropped), and reserve and release undo what they
+// did per SKU before their script ran.
 type OutboxHook string
 
 // scripts holds the six operations' scripts built with one outbox hook.
@@ -53,3 +56,6 @@ func newScripts(hook OutboxHook) scripts {
 
 // plainScripts run operations with no outbox.
 var plainScripts = newScripts(OutboxHook(luaFile("nooutbox")))
+
+// skuScript is one SKU's part of a reservation or release (see stock.go).
+var skuScript = redis.NewScript(luaFile("sku"))

@@ -10,15 +10,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ordersaga/ordersaga/internal/keyspace"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
 // Seed sets each SKU's stock to its initial value where it is not set yet.
 func Seed(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog) error {
-	st := Store{Prefix: prefix}
+	l := Layout{Prefix: prefix}
 	pipe := rdb.Pipeline()
 	for _, sku := range catalog.SKUs() {
-		pipe.SetNX(ctx, st.stockKey(sku), catalog[sku].InitialStock, 0)
+		pipe.SetNX(ctx, l.StockKey(sku), catalog[sku].InitialStock, 0)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("seed catalog: %w", err)
@@ -26,27 +27,29 @@ func Seed(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog
 	return nil
 }
 
-// Stock returns the available stock per SKU.
+// Stock returns the available stock per SKU, one key per command (each
+// SKU has its own slot).
 func Stock(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog) (map[string]int64, error) {
-	st := Store{Prefix: prefix}
+	l := Layout{Prefix: prefix}
 	skus := catalog.SKUs()
-	keys := make([]string, len(skus))
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(skus))
 	for i, sku := range skus {
-		keys[i] = st.stockKey(sku)
+		cmds[i] = pipe.Get(ctx, l.StockKey(sku))
 	}
-	vals, err := rdb.MGet(ctx, keys...).Result()
-	if err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read stock: %w", err)
 	}
 	out := make(map[string]int64, len(skus))
 	for i, sku := range skus {
-		if s, ok := vals[i].(string); ok {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("read stock of %s: %w", sku, err)
-			}
-			out[sku] = n
+		n, err := cmds[i].Int64()
+		if errors.Is(err, redis.Nil) {
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("read stock of %s: %w", sku, err)
+		}
+		out[sku] = n
 	}
 	return out, nil
 }
@@ -59,13 +62,15 @@ type Ledger struct {
 	Refunds       int64 `json:"refunds" redis:"refunds"`
 }
 
-// ReadLedger returns the payment ledger of an engine.
+// ReadLedger returns the payment ledger of an engine: the sum of its
+// partitions' ledgers.
 func ReadLedger(ctx context.Context, rdb redis.UniversalClient, prefix string) (Ledger, error) {
-	var l Ledger
-	if err := rdb.HGetAll(ctx, Store{Prefix: prefix}.ledgerKey()).Scan(&l); err != nil {
-		return l, fmt.Errorf("read ledger: %w", err)
-	}
-	return l, nil
+	return sumPartitions(ctx, rdb, prefix, Layout.LedgerKey, func(sum *Ledger, l Ledger) {
+		sum.ChargedCents += l.ChargedCents
+		sum.RefundedCents += l.RefundedCents
+		sum.Charges += l.Charges
+		sum.Refunds += l.Refunds
+	})
 }
 
 // OpState is the recorded result of one operation of one order.
@@ -89,11 +94,20 @@ func (s OrderState) Done(op shop.Op) bool { return s.Ops[op].Status == "ok" }
 
 // ReadOrderState returns what the participants of an engine recorded about an order.
 func ReadOrderState(ctx context.Context, rdb redis.UniversalClient, prefix, orderID string) (OrderState, error) {
-	st := Store{Prefix: prefix}
+	lay, err := LayoutOf(ctx, rdb, prefix)
+	if err != nil {
+		return OrderState{}, err
+	}
+	return lay.ReadOrderState(ctx, rdb, orderID)
+}
+
+// ReadOrderState returns what the participants recorded about an order.
+func (l Layout) ReadOrderState(ctx context.Context, rdb redis.UniversalClient, orderID string) (OrderState, error) {
+	invKey, payKey, shipKey := l.OrderKeys(orderID)
 	pipe := rdb.Pipeline()
-	inv := pipe.HGetAll(ctx, st.inventoryKey(orderID))
-	pay := pipe.HGetAll(ctx, st.paymentKey(orderID))
-	ship := pipe.HGetAll(ctx, st.shippingKey(orderID))
+	inv := pipe.HGetAll(ctx, invKey)
+	pay := pipe.HGetAll(ctx, payKey)
+	ship := pipe.HGetAll(ctx, shipKey)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return OrderState{}, fmt.Errorf("read state of order %s: %w", orderID, err)
 	}
@@ -124,32 +138,13 @@ func ReadOrderState(ctx context.Context, rdb redis.UniversalClient, prefix, orde
 }
 
 // Reset deletes every key of an engine's prefix (participant state, orders,
-// streams, ledger) and seeds the catalog again. It returns how many keys it deleted.
+// streams, ledger) but the recorded number of partitions, master by master
+// on a cluster, and seeds the catalog again. It returns how many keys it
+// deleted.
 func Reset(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog) (int64, error) {
-	var deleted int64
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	batch := make([]string, 0, 1000)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		n, err := rdb.Unlink(ctx, batch...).Result()
-		deleted += n
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return deleted, fmt.Errorf("reset %s: %w", prefix, err)
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return deleted, fmt.Errorf("reset %s: %w", prefix, err)
-	}
-	if err := flush(); err != nil {
+	keep := func(k string) bool { return k == PartitionsKey(prefix) }
+	deleted, err := keyspace.Delete(ctx, rdb, prefix+"*", keep)
+	if err != nil {
 		return deleted, fmt.Errorf("reset %s: %w", prefix, err)
 	}
 	if err := rdb.Set(ctx, EpochKey(prefix), time.Now().UTC().Format(time.RFC3339Nano), 0).Err(); err != nil {
@@ -178,9 +173,43 @@ func Epoch(ctx context.Context, rdb redis.UniversalClient, prefix string) (time.
 	return t, nil
 }
 
-// OrderKeys returns the keys of the participants' records of one order
-// under an engine's prefix.
-func OrderKeys(prefix, orderID string) (inventory, payment, shipping string) {
-	st := Store{Prefix: prefix}
-	return st.inventoryKey(orderID), st.paymentKey(orderID), st.shippingKey(orderID)
+// Shipments sums the shipping participant's counters.
+type Shipments struct {
+	Scheduled int64 `json:"scheduled" redis:"scheduled"`
+	Cancelled int64 `json:"cancelled" redis:"cancelled"`
+}
+
+// ReadShipments returns the shipment counters of an engine: the sum of its
+// partitions' counters.
+func ReadShipments(ctx context.Context, rdb redis.UniversalClient, prefix string) (Shipments, error) {
+	return sumPartitions(ctx, rdb, prefix, Layout.ShipmentsKey, func(sum *Shipments, s Shipments) {
+		sum.Scheduled += s.Scheduled
+		sum.Cancelled += s.Cancelled
+	})
+}
+
+// sumPartitions reads the hash key(p) of every partition of prefix into a
+// T, in one pipeline, and adds them up.
+func sumPartitions[T any](ctx context.Context, rdb redis.UniversalClient, prefix string, key func(Layout, int) string, add func(sum *T, part T)) (T, error) {
+	var sum T
+	lay, err := LayoutOf(ctx, rdb, prefix)
+	if err != nil {
+		return sum, err
+	}
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, lay.Partitions)
+	for p := range lay.Partitions {
+		cmds[p] = pipe.HGetAll(ctx, key(lay, p))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return sum, fmt.Errorf("read %s: %w", key(lay, 0), err)
+	}
+	for _, c := range cmds {
+		var part T
+		if err := c.Scan(&part); err != nil {
+			return sum, fmt.Errorf("read %s: %w", key(lay, 0), err)
+		}
+		add(&sum, part)
+	}
+	return sum, nil
 }

@@ -86,14 +86,26 @@ func TestResetClearsOnlyItsPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if _, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, 5); err != nil {
+		t.Fatal(err)
+	}
 	before := time.Now().Add(-time.Second)
 	deleted, err := activities.Reset(ctx, e.rdb, e.prefix, e.cat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// stock of 5 SKUs, 3 order hashes of o1, pay hash of o2, ledger, shipments, the outbox's list.
-	if deleted != 5+3+1+1+1+1 {
+	// stock of 5 SKUs and the holds of poster, 3 order hashes of o1, pay
+	// hash of o2, the ledgers of their partitions, shipments, the outbox's list.
+	l, _ := activities.NewLayout(e.prefix, activities.DefaultPartitions)
+	ledgers := int64(2)
+	if l.Partition("o1") == l.Partition("o2") {
+		ledgers = 1
+	}
+	if deleted != 5+1+3+1+ledgers+1+1 {
 		t.Fatalf("Reset deleted %d keys", deleted)
+	}
+	if n, err := activities.RecordedPartitions(ctx, e.rdb, e.prefix); err != nil || n != 5 {
+		t.Fatalf("partitions after reset: %d, %v; want the recorded 5 kept", n, err)
 	}
 	if got := e.stockOf("poster"); got != 10 {
 		t.Fatalf("poster after reset = %d, want 10", got)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,45 +40,180 @@ const (
 	fieldEvent = "event"
 )
 
-// Bus names the streams of one key prefix and sets them up.
+// Bus names the streams and records of the choreography's key layout and
+// sets the streams up. Every order lives in one partition (see
+// activities.Layout); each service has one stream per partition, and each
+// partition a dead-letter stream, all under the partition's hash tag:
+//
+//	ordersaga:chor:{p3}:stream:<service>     what <service> published
+//	ordersaga:chor:{p3}:stream:deadletter    entries no handler could process
+//	ordersaga:chor:{p3}:order:<id>           the order service's record
+//	ordersaga:chor:{p3}:history:<id>         the order's events, in order
+//	ordersaga:chor:{p3}:orders               the partition's orders, by placement time
+//	ordersaga:chor:{p3}:settled              totals of its settled orders
+//	ordersaga:chor:{p3}:done                 markers of its settled orders
+//
+// so a handler's commit (dedupe, state change, next event, history, ack)
+// is one script in one slot, on one Redis as on a Redis Cluster.
 type Bus struct {
 	Redis  redis.UniversalClient
 	Prefix string
+
+	layout    atomic.Pointer[activities.Layout]
+	pinned    bool // the number of partitions was given: Redis must agree
+	layoutErr error
+	checked   atomic.Bool
 }
 
-// NewBus returns the bus for the choreography engine's key prefix.
-func NewBus(rdb redis.UniversalClient) *Bus {
-	return &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix}
+// Option tunes a Bus or a Node.
+type Option func(*options)
+
+type options struct {
+	partitions int
+	pinned     bool
 }
 
-// Stream is the stream a service publishes to.
-func (b *Bus) Stream(service string) string { return b.Prefix + "stream:" + service }
+// WithPartitions sets the number of partitions. Every process of a
+// deployment must use the same: Setup, RunService and the engine refuse
+// another than the one recorded in Redis. Without it, a bus uses the
+// number recorded in Redis (activities.DefaultPartitions when none is,
+// which it then records).
+func WithPartitions(n int) Option { return func(o *options) { o.partitions, o.pinned = n, true } }
 
-// orderKey is the order service's record of an order.
-func (b *Bus) orderKey(id string) string { return b.Prefix + "order:" + id }
+// NewBus returns the bus of the choreography engine's key prefix.
+func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	b := &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix, pinned: o.pinned}
+	if !o.pinned {
+		o.partitions = activities.DefaultPartitions
+	}
+	lay, err := activities.NewLayout(b.Prefix, o.partitions)
+	b.layout.Store(&lay)
+	b.layoutErr = err
+	return b
+}
 
-// DeadLetterStream holds entries no handler could process, with the reason.
-func (b *Bus) DeadLetterStream() string { return b.Prefix + "stream:deadletter" }
+// Layout is the bus's key layout. Until the bus has checked it against
+// Redis (Setup, or any call with a context), a bus built without
+// WithPartitions assumes activities.DefaultPartitions.
+func (b *Bus) Layout() activities.Layout { return *b.layout.Load() }
 
-// Setup creates every service's consumer groups, idempotently. Groups start
-// at the beginning of their stream, so a service that has never run still
-// sees every event published before it started.
+// check makes sure, once, that the bus's number of partitions is the one
+// recorded in Redis (recording it when none is); a bus built without
+// WithPartitions takes the recorded one.
+func (b *Bus) check(ctx context.Context) error {
+	if b.layoutErr != nil {
+		return b.layoutErr
+	}
+	if b.checked.Load() {
+		return nil
+	}
+	n := b.Layout().Partitions
+	if !b.pinned {
+		recorded, err := activities.RecordedPartitions(ctx, b.Redis, b.Prefix)
+		if err != nil {
+			return err
+		}
+		n = recorded
+	}
+	lay, err := activities.EnsurePartitions(ctx, b.Redis, b.Prefix, n)
+	if err != nil {
+		return err
+	}
+	b.layout.Store(&lay)
+	b.checked.Store(true)
+	return nil
+}
+
+// StreamOf is the stream a service publishes to in partition p.
+func (b *Bus) StreamOf(p int, service string) string {
+	return b.Layout().PartitionPrefix(p) + "stream:" + service
+}
+
+// StreamFor is the stream a service publishes an order's events to.
+func (b *Bus) StreamFor(orderID, service string) string {
+	return b.StreamOf(b.Layout().Partition(orderID), service)
+}
+
+// DeadLetterStream is partition p's dead-letter stream: entries of its
+// streams that no handler could process, with the reason.
+func (b *Bus) DeadLetterStream(p int) string {
+	return b.Layout().PartitionPrefix(p) + "stream:deadletter"
+}
+
+// DeadLetterStreamFor is the dead-letter stream of an order's partition.
+func (b *Bus) DeadLetterStreamFor(orderID string) string {
+	return b.DeadLetterStream(b.Layout().Partition(orderID))
+}
+
+// HistoryKey is the list of an order's events.
+func (b *Bus) HistoryKey(orderID string) string {
+	return b.Layout().OrderPrefix(orderID) + "history:" + orderID
+}
+
+func (b *Bus) orderKey(id string) string     { return b.Layout().OrderPrefix(id) + "order:" + id }
+func (b *Bus) ordersKey(p int) string        { return b.Layout().PartitionPrefix(p) + "orders" }
+func (b *Bus) settledKey(p int) string       { return b.Layout().PartitionPrefix(p) + "settled" }
+func (b *Bus) doneKey(p int) string          { return b.Layout().PartitionPrefix(p) + "done" }
+func (b *Bus) orderDoneKey(id string) string { return b.doneKey(b.Layout().Partition(id)) }
+func (b *Bus) orderSettledKey(id string) string {
+	return b.settledKey(b.Layout().Partition(id))
+}
+
+// StreamsOf lists a service's stream of every partition.
+func (b *Bus) StreamsOf(service string) []string {
+	out := make([]string, b.Layout().Partitions)
+	for p := range out {
+		out[p] = b.StreamOf(p, service)
+	}
+	return out
+}
+
+// Streams lists every service stream of every partition.
+func (b *Bus) Streams() []string {
+	var out []string
+	for p := range b.Layout().Partitions {
+		for _, svc := range Services {
+			out = append(out, b.StreamOf(p, svc))
+		}
+	}
+	return out
+}
+
+// Setup checks the number of partitions against the one recorded in Redis
+// (recording it when none is) and creates every service's consumer groups,
+// idempotently. Groups start at the beginning of their stream, so a
+// service that has never run still sees every event published before it
+// started.
 func (b *Bus) Setup(ctx context.Context) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
 	for _, svc := range Services {
-		if err := stream.CreateGroups(ctx, b.Redis, svc, b.streamsOf(svc)...); err != nil {
+		streams, _ := b.streamsOf(svc)
+		if err := stream.CreateGroups(ctx, b.Redis, svc, streams...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// streamsOf lists the streams a service consumes.
-func (b *Bus) streamsOf(service string) []string {
+// streamsOf lists the streams a service consumes, partition by partition,
+// and maps each to its partition's dead-letter stream.
+func (b *Bus) streamsOf(service string) ([]string, stream.DeadLetterFor) {
 	var out []string
-	for _, src := range subscriptions[service] {
-		out = append(out, b.Stream(src))
+	dead := map[string]string{}
+	for p := range b.Layout().Partitions {
+		for _, src := range subscriptions[service] {
+			s := b.StreamOf(p, src)
+			out = append(out, s)
+			dead[s] = b.DeadLetterStream(p)
+		}
 	}
-	return out
+	return out, func(s string) string { return dead[s] }
 }
 
 // Delivery is one event handed to a service's handler.
@@ -96,15 +232,23 @@ var ErrPoison = stream.ErrPoison
 // ConsumerConfig tunes a service's consumer; see stream.Config.
 type ConsumerConfig = stream.Config
 
-// NewConsumer returns a consumer for a service that decodes each entry and
-// hands it to the handler of its event type. An entry that does not decode
-// is dead-lettered; one of a type the service does not react to is acked.
+// NewConsumer returns a consumer for a service, over every partition's
+// streams it subscribes to, that decodes each entry and hands it to the
+// handler of its event type. An entry that does not decode is
+// dead-lettered; one of a type the service does not react to is acked.
 func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg ConsumerConfig, log *slog.Logger) (*stream.Consumer, error) {
 	if _, ok := subscriptions[service]; !ok {
 		return nil, fmt.Errorf("unknown service %q (want one of %s)", service, strings.Join(Services, ", "))
 	}
 	if cfg.Name == "" {
 		cfg.Name = service
+	}
+	// An event of the catalogue the service does not react to is acked
+	// unread; anything else is decoded, so that poison is dead-lettered.
+	cfg.Skip = func(v map[string]any) bool {
+		t, _ := v[fieldType].(string)
+		_, reacts := handlers[EventType(t)]
+		return !reacts && EventType(t).Known()
 	}
 	dispatch := func(ctx context.Context, sd *stream.Delivery) error {
 		ev, err := Decode([]byte(sd.Field(fieldEvent)))
@@ -117,17 +261,20 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 		}
 		return h(ctx, &Delivery{Delivery: sd, Event: ev})
 	}
-	return stream.NewConsumer(b.Redis, service, b.streamsOf(service), b.DeadLetterStream(), dispatch, cfg,
-		log.With("service", service)), nil
+	streams, deadLetter := b.streamsOf(service)
+	return stream.NewConsumer(b.Redis, service, streams, deadLetter, dispatch, cfg, log.With("service", service)), nil
 }
 
 // Trim deletes the entries of every service stream that every group has
 // acked and that are older than retention (see stream.Trim), and returns
 // how many it removed.
 func (b *Bus) Trim(ctx context.Context, retention time.Duration) (int64, error) {
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
 	var removed int64
-	for _, svc := range Services {
-		n, err := stream.Trim(ctx, b.Redis, b.Stream(svc), retention)
+	for _, s := range b.Streams() {
+		n, err := stream.Trim(ctx, b.Redis, s, retention)
 		removed += n
 		if err != nil {
 			return removed, err

@@ -17,6 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/scenarios"
 	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -28,7 +29,7 @@ var fastConfig = choreography.ConsumerConfig{
 
 type harness struct {
 	t      *testing.T
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	node   *choreography.Node
 	engine *choreography.Engine
 	mu     sync.Mutex
@@ -37,8 +38,26 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	srv := testenv.StartRedis(t)
-	rdb := srv.Client()
+	h, _ := newHarnessOn(t)
+	return h
+}
+
+// newHarnessOn is newHarness on a redis-server started with extra arguments.
+func newHarnessOn(t *testing.T, args ...string) (*harness, *testenv.RedisServer) {
+	t.Helper()
+	srv := testenv.StartRedis(t, args...)
+	return newHarnessWith(t, srv.Client()), srv
+}
+
+// onBoth runs a test on one Redis and on a Redis Cluster of three masters.
+func onBoth(t *testing.T, test func(t *testing.T, h *harness)) {
+	t.Run("redis", func(t *testing.T) { test(t, newHarness(t)) })
+	t.Run("cluster", func(t *testing.T) { test(t, newHarnessWith(t, clusterClient(t))) })
+}
+
+// newHarnessWith is newHarness over a given client.
+func newHarnessWith(t *testing.T, rdb redis.UniversalClient) *harness {
+	t.Helper()
 	ctx := context.Background()
 	cat := shop.DefaultCatalog()
 	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, cat); err != nil {
@@ -55,6 +74,20 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, rdb: rdb, node: node, engine: choreography.NewEngine(node, cat), stops: map[string]func(){}}
 	t.Cleanup(h.stopAll)
 	return h
+}
+
+// newClient returns another client to the harness's Redis, closed when
+// the test ends.
+func (h *harness) newClient() redis.UniversalClient {
+	var c redis.UniversalClient
+	switch r := h.rdb.(type) {
+	case *redis.ClusterClient:
+		c = redis.NewClusterClient(r.Options())
+	case *redis.Client:
+		c = redis.NewClient(r.Options())
+	}
+	h.t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 type testWriter struct{ t *testing.T }
@@ -143,8 +176,9 @@ func order(id string, faults shop.FaultPlan) shop.Order {
 	return shop.Order{ID: id, Customer: "ada", Items: []shop.Item{{SKU: "book", Quantity: 2}, {SKU: "pen", Quantity: 3}}, Faults: faults}
 }
 
-func TestHappyPath(t *testing.T) {
-	h := newHarness(t)
+func TestHappyPath(t *testing.T) { onBoth(t, testHappyPath) }
+
+func testHappyPath(t *testing.T, h *harness) {
 	h.startAll()
 	out := h.run(order("happy", nil))
 	if out.Status != shop.StatusCompleted {
@@ -171,28 +205,34 @@ func TestHappyPath(t *testing.T) {
 	}
 }
 
-func TestScenarioTable(t *testing.T) {
-	h := newHarness(t)
+func TestScenarioTable(t *testing.T) { onBoth(t, testScenarioTable) }
+
+func testScenarioTable(t *testing.T, h *harness) {
 	h.startAll()
 	scenarios.Run(t, h.engine, h.rdb, activities.ChoreographyPrefix)
 	h.checkDrained()
 }
 
-// checkDrained asserts that every consumer group has nothing pending.
+// checkDrained asserts that every consumer group has nothing pending or unread.
 func (h *harness) checkDrained() {
 	h.t.Helper()
-	ctx := context.Background()
-	for _, svc := range choreography.Services {
-		groups, err := h.rdb.XInfoGroups(ctx, h.node.Bus.Stream(svc)).Result()
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, g := range groups {
-			if g.Pending != 0 || g.Lag != 0 {
-				h.t.Errorf("group %s on %s: %d pending, lag %d", g.Name, svc, g.Pending, g.Lag)
-			}
-		}
+	backlog, err := h.node.Bus.Backlog(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, b := range backlog {
+		h.t.Errorf("not drained: %+v", b)
 	}
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// verify checks the invariants of the choreography engine.
+func (h *harness) verify() verify.Report {
+	h.t.Helper()
+	rep, err := verify.Check(context.Background(), h.rdb, h.engine, shop.DefaultCatalog(), verify.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return rep
+}

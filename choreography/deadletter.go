@@ -3,6 +3,8 @@ package choreography
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,75 +23,119 @@ type DeadLetter struct {
 	Time       time.Time `json:"time"`       // when it was dead-lettered
 	Type       string    `json:"type"`       // its event type, if it had one
 	Event      string    `json:"event"`      // the raw event
+
+	partition int // of its dead-letter stream
 }
 
-// DeadLetters lists the dead-letter stream, oldest first, at most limit entries (0 = all).
+// DeadLetters lists the dead-letter streams of every partition, oldest
+// first, at most limit entries (0 = all).
 func (b *Bus) DeadLetters(ctx context.Context, limit int64) ([]DeadLetter, error) {
-	dl, err := stream.DeadLetters(ctx, b.Redis, b.DeadLetterStream(), limit)
-	if err != nil {
+	if err := b.check(ctx); err != nil {
 		return nil, err
 	}
-	out := make([]DeadLetter, len(dl))
-	for i, d := range dl {
-		out[i] = DeadLetter{
-			ID: d.ID, Stream: d.Stream, Group: d.Group, EntryID: d.EntryID, Reason: d.Reason,
-			Deliveries: d.Deliveries, Time: d.Time, Type: d.Values[fieldType], Event: d.Values[fieldEvent],
+	var out []DeadLetter
+	for p := range b.Layout().Partitions {
+		dl, err := stream.DeadLetters(ctx, b.Redis, b.DeadLetterStream(p), limit)
+		if err != nil {
+			return nil, err
 		}
+		for _, d := range dl {
+			out = append(out, DeadLetter{
+				ID: d.ID, Stream: d.Stream, Group: d.Group, EntryID: d.EntryID, Reason: d.Reason,
+				Deliveries: d.Deliveries, Time: d.Time, Type: d.Values[fieldType], Event: d.Values[fieldEvent],
+				partition: p,
+			})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b DeadLetter) int { return stream.CompareIDs(a.ID, b.ID) })
+	if limit > 0 && int64(len(out)) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }
 
+// DeadLetterCount counts the entries of every partition's dead-letter stream.
+func (b *Bus) DeadLetterCount(ctx context.Context) (int64, error) {
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
+	pipe := b.Redis.Pipeline()
+	cmds := make([]*redis.IntCmd, b.Layout().Partitions)
+	for p := range cmds {
+		cmds[p] = pipe.XLen(ctx, b.DeadLetterStream(p))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("count dead letters: %w", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}
+
+// DeadLetterStreams describes where the dead letters are, for people.
+func (b *Bus) DeadLetterStreams() string {
+	return fmt.Sprintf("%s{…}:stream:deadletter (%d partitions)", b.Prefix, b.Layout().Partitions)
+}
+
 // Redrive puts dead-lettered entries back on the stream they came from (all
 // of them when ids is empty) and removes them from the dead-letter stream,
-// each in one transaction. Every group of that stream sees the entry again;
-// handlers are idempotent, so those that had processed it only ack it. It
-// returns the redriven entries; an unknown ID is an error and nothing after
-// it is redriven.
+// each in one step that refuses an event of an order that is settled or
+// unknown (its work would be redone with nobody accounting for it). Every
+// group of that stream sees the entry again; handlers are idempotent, so
+// those that had processed it only ack it. It returns the redriven entries;
+// an unknown ID is an error and nothing after it is redriven.
 func (b *Bus) Redrive(ctx context.Context, ids ...string) ([]DeadLetter, error) {
 	all, err := b.DeadLetters(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]DeadLetter, len(all))
-	for _, d := range all {
-		byID[d.ID] = d
-	}
-	var todo []DeadLetter
-	if len(ids) == 0 {
-		todo = all
-	}
-	for _, id := range ids {
-		d, ok := byID[id]
-		if !ok {
-			return nil, fmt.Errorf("no dead letter %s", id)
+	todo := all
+	if len(ids) > 0 {
+		todo = nil
+		for _, id := range ids {
+			i := slices.IndexFunc(all, func(d DeadLetter) bool { return d.ID == id })
+			if i < 0 {
+				return nil, fmt.Errorf("no dead letter %s", id)
+			}
+			todo = append(todo, all[i])
 		}
-		todo = append(todo, d)
 	}
 	var done []DeadLetter
 	for _, d := range todo {
-		if d.Stream == "" {
-			return done, fmt.Errorf("dead letter %s does not say where it came from", d.ID)
-		}
-		// An event of an order that no longer exists (settled, or reset)
-		// would redo work nobody accounts for any more.
-		if ev, err := Decode([]byte(d.Event)); err == nil {
-			n, err := b.Redis.Exists(ctx, b.orderKey(ev.OrderID)).Result()
-			if err != nil {
-				return done, fmt.Errorf("redrive %s: %w", d.ID, err)
-			}
-			if n == 0 {
-				return done, fmt.Errorf("dead letter %s is an event of order %s, which is unknown or already settled: not redriving it", d.ID, ev.OrderID)
-			}
-		}
-		_, err := b.Redis.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.XAdd(ctx, &redis.XAddArgs{Stream: d.Stream, Values: []any{fieldType, d.Type, fieldEvent, d.Event}})
-			p.XDel(ctx, b.DeadLetterStream(), d.ID)
-			return nil
-		})
-		if err != nil {
-			return done, fmt.Errorf("redrive %s: %w", d.ID, err)
+		if err := b.redrive(ctx, d); err != nil {
+			return done, err
 		}
 		done = append(done, d)
 	}
 	return done, nil
+}
+
+// redrive puts one dead letter back, in one script.
+func (b *Bus) redrive(ctx context.Context, d DeadLetter) error {
+	if d.Stream == "" {
+		return fmt.Errorf("dead letter %s does not say where it came from", d.ID)
+	}
+	pp := b.Layout().PartitionPrefix(d.partition)
+	if !strings.HasPrefix(d.Stream, pp) || !slices.Contains(b.Streams(), d.Stream) {
+		return fmt.Errorf("dead letter %s came from %s, not a stream of its partition", d.ID, d.Stream)
+	}
+	orderID := ""
+	if ev, err := Decode([]byte(d.Event)); err == nil {
+		orderID = ev.OrderID
+	}
+	res, err := redriveScript.Run(ctx, b.Redis,
+		[]string{b.DeadLetterStream(d.partition), d.Stream, pp + "order:" + orderID, b.doneKey(d.partition)},
+		d.ID, orderID).Text()
+	if err != nil {
+		return fmt.Errorf("redrive %s: %w", d.ID, err)
+	}
+	switch res {
+	case "ok":
+		return nil
+	case "settled", "unknown":
+		return fmt.Errorf("dead letter %s is an event of order %s, which is %s (already settled, or never placed): not redriving it", d.ID, orderID, res)
+	}
+	return fmt.Errorf("redrive %s: the dead letter is %s", d.ID, res)
 }

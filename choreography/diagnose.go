@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	streams "github.com/ordersaga/ordersaga/choreography/stream"
 )
 
 const (
@@ -53,7 +55,7 @@ func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error)
 		if _, reacts := hs[ev.Type]; err != nil || !reacts || !slices.Contains(subscriptions[svc], ev.Source) {
 			continue
 		}
-		msg, err := e.idleGroup(ctx, n.Bus.Stream(ev.Source), svc, ev.Type, waited)
+		msg, err := e.idleGroup(ctx, ev.Source, n.Bus.StreamFor(orderID, ev.Source), svc, ev.Type, waited)
 		if err != nil {
 			return nil, err
 		}
@@ -62,22 +64,25 @@ func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error)
 	return out, nil
 }
 
-// idleGroup says what is wrong with the group of service svc on stream when
-// an event of type t has waited there for waited: entries no consumer reads,
-// or entries a consumer took and did not finish. A consumer's idle time
-// counts from its last read that returned entries (Redis 7.0) or from its
-// last read at all (7.2 and later); either way a running consumer that
-// reads has taken what waits, and a consumer idle for longer than the event
-// waited (or than LiveWithin) has not.
-func (e *Engine) idleGroup(ctx context.Context, stream, svc string, t EventType, waited time.Duration) ([]string, error) {
+// idleGroup says what is wrong with the group of service svc on stream
+// (source's stream of the order's partition) when an event of type t has
+// waited there for waited: entries no consumer reads, or entries a consumer
+// took and did not finish. A service's consumers are those of its group on
+// source's stream of every partition: a consumer that reads one partition
+// reads them all. A consumer's idle time counts from its last read that
+// returned entries (Redis 7.0) or from its last read at all (7.2 and
+// later); either way a running consumer that reads has taken what waits,
+// and a consumer idle for longer than the event waited (or than
+// LiveWithin) has not.
+func (e *Engine) idleGroup(ctx context.Context, source, stream, svc string, t EventType, waited time.Duration) ([]string, error) {
 	rdb := e.node.Bus.Redis
 	start := fmt.Sprintf("start the %s service (`worker --services %s`, `make up` or `docker compose up -d %s`)", svc, svc, svc)
-	consumers, err := rdb.XInfoConsumers(ctx, stream, svc).Result()
-	if redis.HasErrorPrefix(err, "NOGROUP") || redis.HasErrorPrefix(err, "no such key") {
-		return []string{fmt.Sprintf("the %s service has never read the stream %s (it has no consumer group there); %s", svc, stream, start)}, nil
-	}
+	consumers, grouped, err := e.consumersOf(ctx, source, svc)
 	if err != nil {
-		return nil, fmt.Errorf("consumers of group %s on %s: %w", svc, stream, err)
+		return nil, err
+	}
+	if !grouped {
+		return []string{fmt.Sprintf("the %s service has never read the stream %s (it has no consumer group there); %s", svc, stream, start)}, nil
 	}
 	age := waited.Round(100 * time.Millisecond)
 	if len(consumers) == 0 {
@@ -98,7 +103,7 @@ func (e *Engine) idleGroup(ctx context.Context, stream, svc string, t EventType,
 		return nil, nil
 	}
 	switch {
-	case g.Lag != 0 && g.LastDeliveredID != g.lastGenerated:
+	case streams.CompareIDs(g.lastGenerated, g.LastDeliveredID) > 0: // unread, by entry IDs (see Backlog)
 		return []string{fmt.Sprintf("the %s service is not consuming: group %s has unread entries on the stream %s and no consumer read any lately (%s); the order's %s event came %s ago; %s",
 			svc, svc, stream, strings.Join(names, "; "), t, age, start)}, nil
 	case g.Pending > 0:
@@ -106,6 +111,45 @@ func (e *Engine) idleGroup(ctx context.Context, stream, svc string, t EventType,
 			svc, t, age, svc, stream, strings.Join(names, "; "), start)}, nil
 	}
 	return nil, nil
+}
+
+// consumersOf returns the consumers of group svc over source's stream of
+// every partition, each once, with its smallest idle time and all it has
+// pending, and whether the group exists on any of them.
+func (e *Engine) consumersOf(ctx context.Context, source, svc string) ([]redis.XInfoConsumer, bool, error) {
+	b := e.node.Bus
+	pipe := b.Redis.Pipeline()
+	var cmds []*redis.XInfoConsumersCmd
+	for _, s := range b.StreamsOf(source) {
+		cmds = append(cmds, pipe.XInfoConsumers(ctx, s, svc))
+	}
+	_, _ = pipe.Exec(ctx) // errors are per stream, below
+	byName := map[string]*redis.XInfoConsumer{}
+	var names []string
+	grouped := false
+	for _, c := range cmds {
+		cs, err := c.Result()
+		if redis.HasErrorPrefix(err, "NOGROUP") || redis.HasErrorPrefix(err, "no such key") {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("consumers of group %s: %w", svc, err)
+		}
+		grouped = true
+		for _, x := range cs {
+			if m, ok := byName[x.Name]; ok {
+				m.Idle, m.Pending = min(m.Idle, x.Idle), m.Pending+x.Pending
+				continue
+			}
+			byName[x.Name] = &x
+			names = append(names, x.Name)
+		}
+	}
+	out := make([]redis.XInfoConsumer, len(names))
+	for i, n := range names {
+		out[i] = *byName[n]
+	}
+	return out, grouped, nil
 }
 
 // group is a consumer group with its stream's last entry ID.

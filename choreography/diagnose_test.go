@@ -79,7 +79,7 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	}
 
 	place("diag-1")
-	diagnosed("diag-1", "no payment service consumes the stream ordersaga:chor:stream:inventory", "group payment has no consumer", "InventoryReserved")
+	diagnosed("diag-1", "no payment service consumes the stream "+node.Bus.StreamFor("diag-1", choreography.ServiceInventory), "group payment has no consumer", "InventoryReserved")
 
 	start(choreography.ServicePayment)
 	if out, err := eng.Wait(ctx, "diag-1"); err != nil || out.Status != shop.StatusCompleted {

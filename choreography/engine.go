@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -43,6 +41,9 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 		return err
 	}
 	n := e.node
+	if err := n.Bus.check(ctx); err != nil {
+		return err
+	}
 	now := n.Now()
 	ev, err := NewEvent(OrderPlaced, ServiceOrder, nil, Saga{Order: o}, now)
 	if err != nil {
@@ -58,7 +59,8 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 		return fmt.Errorf("encode order %s: %w", o.ID, err)
 	}
 	created, err := placeScript.Run(ctx, n.Bus.Redis,
-		[]string{n.orderKey(o.ID), n.historyKey(o.ID), n.Bus.Stream(ServiceOrder), n.ordersKey()},
+		[]string{n.orderKey(o.ID), n.historyKey(o.ID), n.Bus.StreamFor(o.ID, ServiceOrder),
+			n.Bus.ordersKey(n.Bus.Layout().Partition(o.ID)), n.Bus.orderDoneKey(o.ID)},
 		orderJSON, evJSON, now.UTC().Format(time.RFC3339Nano), now.UnixMilli(), o.ID, ev.ID).Int()
 	if err != nil {
 		return fmt.Errorf("place order %s: %w", o.ID, err)
@@ -121,6 +123,9 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 	p.Steps, p.Compensated = nonNil(s.Done), nonNil(s.Compensated)
 	p.FailedStep, p.Reason = s.FailedStep, s.Reason
 	p.Current = nextOp(ev.Type)
+	if ev.Type == RepairRequested {
+		p.Current = shop.Op(s.Detail)
+	}
 	return p, nil
 }
 
@@ -128,6 +133,9 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 // with one read of the order's hash.
 func (e *Engine) outcome(ctx context.Context, orderID string) (shop.Outcome, bool, error) {
 	n := e.node
+	if err := n.Bus.check(ctx); err != nil {
+		return shop.Outcome{}, false, err
+	}
 	h, err := n.Bus.Redis.HMGet(ctx, n.orderKey(orderID), "status", "outcome").Result()
 	if err != nil {
 		return shop.Outcome{}, false, fmt.Errorf("status of order %s: %w", orderID, err)
@@ -147,7 +155,7 @@ func (e *Engine) outcome(ctx context.Context, orderID string) (shop.Outcome, boo
 	return out, true, nil
 }
 
-// nextOp is the operation an event sets off.
+// nextOp is the operation an event sets off (RepairRequested names its own).
 func nextOp(t EventType) shop.Op {
 	for _, rs := range reactions {
 		if r, ok := rs[t]; ok {
@@ -176,6 +184,9 @@ func opOf(t EventType) (shop.Op, string) {
 // service that produced it and the time since the event that caused it.
 func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, error) {
 	n := e.node
+	if err := n.Bus.check(ctx); err != nil {
+		return nil, err
+	}
 	raw, err := n.Bus.Redis.LRange(ctx, n.historyKey(orderID), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("history of order %s: %w", orderID, err)
@@ -200,6 +211,9 @@ func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, err
 				item.Detail = s.CompensationErrors[len(s.CompensationErrors)-1]
 			}
 		}
+		if ev.Type == RepairRequested {
+			item.Op, item.Result = shop.Op(s.Detail), "repair"
+		}
 		if parent, ok := times[ev.CausationID]; ok {
 			item.Duration = ev.Time.Sub(parent)
 		}
@@ -208,83 +222,11 @@ func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, err
 	return out, nil
 }
 
+// Bus is the engine's bus: its streams and dead letters.
+func (e *Engine) Bus() *Bus { return e.node.Bus }
+
 // Prefix is the key prefix of the choreography engine's state.
 func (e *Engine) Prefix() string { return e.node.Bus.Prefix }
 
-// Orders lists every order placed, with its status and outcome.
-func (e *Engine) Orders(ctx context.Context) ([]verify.Order, error) {
-	n := e.node
-	zs, err := n.Bus.Redis.ZRangeWithScores(ctx, n.ordersKey(), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	out := make([]verify.Order, 0, len(zs))
-	const batch = 500
-	for start := 0; start < len(zs); start += batch {
-		part := zs[start:min(start+batch, len(zs))]
-		pipe := n.Bus.Redis.Pipeline()
-		cmds := make([]*redis.SliceCmd, len(part))
-		for i, z := range part {
-			cmds[i] = pipe.HMGet(ctx, n.orderKey(z.Member.(string)), "status", "outcome")
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("read orders: %w", err)
-		}
-		for i, z := range part {
-			id := z.Member.(string)
-			o := verify.Order{ID: id, Placed: time.UnixMilli(int64(z.Score)), Status: shop.StatusPending}
-			v := cmds[i].Val()
-			if s, _ := v[0].(string); s != "" {
-				o.Status = shop.Status(s)
-			}
-			if js, _ := v[1].(string); js != "" {
-				if err := json.Unmarshal([]byte(js), &o.Outcome); err != nil {
-					return nil, fmt.Errorf("decode outcome of order %s: %w", id, err)
-				}
-			}
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
-
-// Extra reports entries left pending or unread in any consumer group, and
-// entries in the dead-letter stream.
-func (e *Engine) Extra(ctx context.Context) ([]verify.Violation, error) {
-	var out []verify.Violation
-	b := e.node.Bus
-	for _, svc := range Services {
-		groups, err := b.Redis.XInfoGroups(ctx, b.Stream(svc)).Result()
-		if err != nil {
-			if strings.Contains(err.Error(), "no such key") {
-				continue
-			}
-			return nil, fmt.Errorf("groups of %s: %w", b.Stream(svc), err)
-		}
-		for _, g := range groups {
-			if g.Pending > 0 {
-				out = append(out, verify.Newf(verify.KindPending, "", "group %s has %d pending entries on the %s stream", g.Name, g.Pending, svc))
-			}
-			if g.Lag > 0 {
-				out = append(out, verify.Newf(verify.KindUnread, "", "group %s has %d unread entries on the %s stream (is the %s service running?)", g.Name, g.Lag, svc, g.Name))
-			}
-		}
-	}
-	n, err := b.Redis.XLen(ctx, b.DeadLetterStream()).Result()
-	if err != nil {
-		return nil, fmt.Errorf("dead-letter stream: %w", err)
-	}
-	if n > e.ExpectDeadLetters {
-		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries", n))
-	} else if n < e.ExpectDeadLetters {
-		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries, %d were expected", n, e.ExpectDeadLetters))
-	}
-	return out, nil
-}
-
-var _ verify.Source = (*Engine)(nil)
-
-// Repair is not implemented yet for choreography.
-func (e *Engine) Repair(_ context.Context, orderID string) error {
-	return fmt.Errorf("repair order %s: %w", orderID, errors.ErrUnsupported)
-}
+// SetExpectedDeadLetters sets how many dead-lettered entries verify accepts.
+func (e *Engine) SetExpectedDeadLetters(n int64) { e.ExpectDeadLetters = n }

@@ -41,7 +41,22 @@ const (
 
 	ShipmentScheduled EventType = "ShipmentScheduled"
 	ShipmentFailed    EventType = "ShipmentFailed"
+
+	// RepairRequested asks the service of a compensation that was refused
+	// to run it again (see Engine.Repair); its Detail names the operation.
+	RepairRequested EventType = "RepairRequested"
 )
+
+// catalogue lists every event type.
+var catalogue = map[EventType]bool{
+	OrderPlaced: true, OrderCompleted: true, OrderCompensated: true, OrderFailed: true,
+	InventoryReserved: true, InventoryRejected: true, InventoryReleased: true, InventoryReleaseFailed: true,
+	PaymentCharged: true, PaymentDeclined: true, PaymentRefunded: true, PaymentRefundFailed: true,
+	ShipmentScheduled: true, ShipmentFailed: true, RepairRequested: true,
+}
+
+// Known reports whether t is an event type of the catalogue.
+func (t EventType) Known() bool { return catalogue[t] }
 
 // Envelope is what travels on a stream, as JSON in the entry's "event" field.
 type Envelope struct {
@@ -78,7 +93,11 @@ type Saga struct {
 	FailedStep  shop.Step   `json:"failed_step,omitempty"`
 	Done        []shop.Step `json:"done,omitempty"`
 	Compensated []shop.Step `json:"compensated,omitempty"`
-	Order       shop.Order  `json:"order"`
+	// Repair marks the events of a repair run: refused compensations run
+	// again, and every step publishes its event even when it had already
+	// run, so that the order service sees the order's end again.
+	Repair bool       `json:"repair,omitempty"`
+	Order  shop.Order `json:"order"`
 }
 
 // Errors of decoding. Entries that fail to decode are dead-lettered.

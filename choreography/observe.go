@@ -3,8 +3,10 @@ package choreography
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -113,19 +115,29 @@ func (n *Node) recordSaga(out shop.Outcome, placedAt any) {
 }
 
 // GroupStats reads the pending entries and the lag of the services' groups
-// on every stream they consume, for the group gauges.
+// on every stream they consume (every partition's), in one pipeline, for
+// the group gauges.
 func (b *Bus) GroupStats(ctx context.Context, services ...string) ([]telemetry.GroupStat, error) {
-	var out []telemetry.GroupStat
+	type read struct {
+		service, stream string
+		cmd             *redis.XInfoGroupsCmd
+	}
+	var reads []read
+	pipe := b.Redis.Pipeline()
 	for _, svc := range services {
-		for _, s := range b.streamsOf(svc) {
-			groups, err := b.Redis.XInfoGroups(ctx, s).Result()
-			if err != nil {
-				return nil, err
-			}
-			for _, g := range groups {
-				if g.Name == svc {
-					out = append(out, telemetry.GroupStat{Group: g.Name, Stream: s, Pending: g.Pending, Lag: g.Lag})
-				}
+		streams, _ := b.streamsOf(svc)
+		for _, s := range streams {
+			reads = append(reads, read{svc, s, pipe.XInfoGroups(ctx, s)})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("consumer groups: %w", err)
+	}
+	var out []telemetry.GroupStat
+	for _, r := range reads {
+		for _, g := range r.cmd.Val() {
+			if g.Name == r.service {
+				out = append(out, telemetry.GroupStat{Group: g.Name, Stream: r.stream, Pending: g.Pending, Lag: g.Lag})
 			}
 		}
 	}

@@ -2,77 +2,89 @@ package choreography
 
 import (
 	"context"
-	"encoding/json"
+	"io"
+	"log/slog"
 	"strconv"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// outboxEnv is a participant set with the choreography's outbox over its
-// own redis-server, and a group on an incoming stream whose entries it acks.
+// outboxEnv is a node over its own redis-server whose orders are placed
+// but whose services do not run: the test delivers entries itself.
 type outboxEnv struct {
-	t   *testing.T
-	rdb *redis.Client
-	p   activities.Participants
+	t      testing.TB
+	rdb    *redis.Client
+	node   *Node
+	engine *Engine
 }
 
-const (
-	obIn, obGroup, obOut, obHistory = "in", "svc", "out", "history"
-)
-
-func newOutboxEnv(t *testing.T) *outboxEnv {
+func newOutboxEnv(t testing.TB) *outboxEnv {
 	t.Helper()
 	rdb := testenv.StartRedis(t).Client()
 	cat := shop.DefaultCatalog()
-	if err := activities.Seed(t.Context(), rdb, "t:", cat); err != nil {
+	ctx := context.Background()
+	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, cat); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.XGroupCreateMkStream(t.Context(), obIn, obGroup, "$").Err(); err != nil {
+	node := NewNode(rdb, cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := node.Bus.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &outboxEnv{t: t, rdb: rdb, p: activities.New(rdb, "t:", cat).WithOutbox(outboxHook)}
+	return &outboxEnv{t: t, rdb: rdb, node: node, engine: NewEngine(node, cat)}
 }
 
-// deliver adds an entry to the incoming stream and reads it through the group.
-func (e *outboxEnv) deliver() string {
+// place places an order and reads its OrderPlaced through the inventory group.
+func (e *outboxEnv) place(o shop.Order) *Delivery {
 	e.t.Helper()
-	ctx := e.t.Context()
-	id := e.rdb.XAdd(ctx, &redis.XAddArgs{Stream: obIn, Values: []any{"type", "x"}}).Val()
-	if err := e.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: obGroup, Consumer: "c", Streams: []string{obIn, ">"}, Count: 1}).Err(); err != nil {
+	ctx := context.Background()
+	if err := e.engine.Place(ctx, o); err != nil {
 		e.t.Fatal(err)
 	}
-	return id
-}
-
-func (e *outboxEnv) pending() int64 {
-	e.t.Helper()
-	return e.rdb.XPending(e.t.Context(), obIn, obGroup).Val().Count
-}
-
-func (e *outboxEnv) commit(op shop.Op, in activities.OrderInput, okJSON string) (activities.Result, error) {
-	e.t.Helper()
-	id := e.deliver()
-	ob := &activities.Outbox{
-		Keys: []string{obIn, obHistory, obOut},
-		Args: func() ([]any, error) {
-			return []any{obGroup, id, "Ok", okJSON, "Failed", `{"reason":"@DETAIL@"}`}, nil
-		},
+	s := e.node.Bus.StreamFor(o.ID, ServiceOrder)
+	res, err := e.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: ServiceInventory, Consumer: "c", Streams: []string{s, ">"}, Count: 1, Block: -1}).Result()
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return e.p.Commit(e.t.Context(), op, in, ob)
+	m := res[0].Messages[0]
+	ev, err := Decode([]byte(m.Values[fieldEvent].(string)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &Delivery{Delivery: &stream.Delivery{Stream: s, Group: ServiceInventory, ID: m.ID, Values: m.Values}, Event: ev}
 }
 
-func field(t *testing.T, raw any, name string) string {
+// commit runs op for the delivered event with the inventory service's outbox.
+func (e *outboxEnv) commit(op shop.Op, d *Delivery, r reaction) (activities.Result, error) {
+	e.t.Helper()
+	s, err := d.Event.Saga()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.node.Participants.Commit(context.Background(), op, activities.InputFor(s.Order), e.node.outbox(context.Background(), ServiceInventory, r, d, s))
+}
+
+func (e *outboxEnv) pending(d *Delivery) int64 {
+	e.t.Helper()
+	return e.rdb.XPending(context.Background(), d.Stream, d.Group).Val().Count
+}
+
+func eventJSON(t *testing.T, raw any) Saga {
 	t.Helper()
-	var m map[string]string
-	if err := json.Unmarshal([]byte(raw.(string)), &m); err != nil {
-		t.Fatalf("%v is not JSON: %v", raw, err)
+	ev, err := Decode([]byte(raw.(string)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m[name]
+	s, err := ev.Saga()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // A result is published with its detail filled in, appended to the history
@@ -80,47 +92,70 @@ func field(t *testing.T, raw any, name string) string {
 // fault does none of it.
 func TestOutboxPublishesRecordsAndAcks(t *testing.T) {
 	e := newOutboxEnv(t)
-	in := activities.OrderInput{OrderID: `q"u\o/te<&>` + "\n\u00e9", Items: []shop.Item{{SKU: "poster", Quantity: 2}}}
-	res, err := e.commit(shop.OpSchedule, in, `{"detail":"tracking @DETAIL@.","note":"@DETAIL@"}`)
+	ctx := context.Background()
+	reserve := reactions[ServiceInventory][OrderPlaced]
+	o := shop.Order{ID: "o1", Customer: "c", Items: []shop.Item{{SKU: "poster", Quantity: 2}}}
+	d := e.place(o)
+	res, err := e.commit(shop.OpReserve, d, reserve)
 	if err != nil || res.Outbox == "" {
-		t.Fatalf("schedule = %+v, %v", res, err)
+		t.Fatalf("reserve = %+v, %v", res, err)
 	}
-	bad := activities.OrderInput{OrderID: "o2", Items: []shop.Item{{SKU: "poster", Quantity: 11}}}
-	if _, err := e.commit(shop.OpReserve, bad, `{}`); err == nil {
-		t.Fatal("reserve of 11 posters succeeded")
+	bad := shop.Order{ID: "o2", Customer: "c", Items: []shop.Item{{SKU: "poster", Quantity: 9}}}
+	d2 := e.place(bad)
+	if _, err := e.commit(shop.OpReserve, d2, reserve); err == nil {
+		t.Fatal("reserve of 9 more posters succeeded")
 	}
-	out := e.rdb.XRange(t.Context(), obOut, "-", "+").Val()
-	if len(out) != 2 || out[0].ID != res.Outbox || out[0].Values["type"] != "Ok" || out[1].Values["type"] != "Failed" {
+	out := e.rdb.XRange(ctx, e.node.Bus.StreamFor(o.ID, ServiceInventory), "-", "+").Val()
+	if len(out) != 1 || out[0].ID != res.Outbox || out[0].Values[fieldType] != string(InventoryReserved) {
 		t.Fatalf("published %+v", out)
 	}
-	if got, want := field(t, out[0].Values["event"], "detail"), "tracking SHP-"+in.OrderID+"."; got != want {
-		t.Fatalf("detail = %q, want %q", got, want)
+	failed := e.rdb.XRange(ctx, e.node.Bus.StreamFor(bad.ID, ServiceInventory), "-", "+").Val()
+	if n := len(failed); n == 0 || failed[n-1].Values[fieldType] != string(InventoryRejected) {
+		t.Fatalf("published %+v", failed)
 	}
-	if got := field(t, out[0].Values["event"], "note"); got != DetailPlaceholder {
-		t.Fatalf("second placeholder = %q: only the first is filled", got)
-	}
-	if got := field(t, out[1].Values["event"], "reason"); got != "out of stock: poster has 10, wanted 11" {
+	if got := eventJSON(t, failed[len(failed)-1].Values[fieldEvent]).Reason; got != "InventoryRejected: out of stock: poster has 8, wanted 9" {
 		t.Fatalf("reason = %q", got)
 	}
-	if h := e.rdb.LRange(t.Context(), obHistory, 0, -1).Val(); len(h) != 2 || h[0] != out[0].Values["event"] {
+	if h := e.rdb.LRange(ctx, e.node.historyKey(o.ID), 0, -1).Val(); len(h) != 2 || h[1] != out[0].Values[fieldEvent] {
 		t.Fatalf("history = %q", h)
 	}
-	if n := e.pending(); n != 0 {
+	if n := e.pending(d); n != 0 {
 		t.Fatalf("%d entries left pending", n)
 	}
+	again := *d
+	if res, err := e.commit(shop.OpReserve, &again, reserve); err != nil || !res.Duplicate || res.Outbox != "" {
+		t.Fatalf("duplicate reserve = %+v, %v; want acked with nothing published", res, err)
+	}
+	flaky := shop.Order{ID: "o3", Customer: "c", Items: []shop.Item{{SKU: "book", Quantity: 1}},
+		Faults: shop.FaultPlan{shop.OpReserve: {Kind: shop.FaultTransient, Attempts: 1}}}
+	d3 := e.place(flaky)
+	if _, err := e.commit(shop.OpReserve, d3, reserve); !activities.IsTransient(err) {
+		t.Fatalf("reserve = %v, want a transient fault", err)
+	}
+	if n := e.rdb.LLen(ctx, e.node.historyKey(flaky.ID)).Val(); n != 1 || e.pending(d3) != 1 {
+		t.Fatalf("a transient fault published (history of %d) or acked", n)
+	}
+}
 
-	if res, err := e.commit(shop.OpSchedule, in, `{}`); err != nil || !res.Duplicate || res.Outbox != "" {
-		t.Fatalf("duplicate schedule = %+v, %v; want acked with nothing published", res, err)
+// An event of an order that is not recorded is acked, counted and dropped,
+// and what reserve did per SKU is undone.
+func TestOutboxDropsEventsOfUnknownOrders(t *testing.T) {
+	e := newOutboxEnv(t)
+	ctx := context.Background()
+	d := e.place(shop.Order{ID: "gone", Customer: "c", Items: []shop.Item{{SKU: "poster", Quantity: 3}}})
+	if err := e.rdb.Del(ctx, e.node.orderKey("gone")).Err(); err != nil {
+		t.Fatal(err)
 	}
-	flaky := activities.OrderInput{OrderID: "o3", Faults: shop.FaultPlan{shop.OpCharge: {Kind: shop.FaultTransient, Attempts: 1}}}
-	if _, err := e.commit(shop.OpCharge, flaky, `{}`); !activities.IsTransient(err) {
-		t.Fatalf("charge = %v, want a transient fault", err)
+	res, err := e.commit(shop.OpReserve, d, reactions[ServiceInventory][OrderPlaced])
+	if err != nil || !res.Dropped || res.Detail != "unknown order" {
+		t.Fatalf("reserve = %+v, %v; want dropped", res, err)
 	}
-	if n := e.rdb.XLen(t.Context(), obOut).Val(); n != 2 {
-		t.Fatalf("%d events published, want still 2", n)
+	if s, _ := activities.Stock(ctx, e.rdb, activities.ChoreographyPrefix, shop.DefaultCatalog()); s["poster"] != 10 {
+		t.Fatalf("poster = %d after a dropped reserve", s["poster"])
 	}
-	if n := e.pending(); n != 1 {
-		t.Fatalf("%d pending, want only the transient fault's entry", n)
+	// Counted, and left for the caller to ack once it undid its work.
+	if n, _ := e.engine.Dropped(ctx); n != 1 || e.pending(d) != 1 {
+		t.Fatalf("dropped %d, %d pending", n, e.pending(d))
 	}
 }
 
@@ -128,27 +163,22 @@ func TestOutboxPublishesRecordsAndAcks(t *testing.T) {
 // for a new order each time: one choreography handler step without the
 // consumer around it.
 func benchStep(b *testing.B, op shop.Op) {
-	rdb := testenv.StartRedis(b).Client()
-	ctx := context.Background()
-	cat := shop.DefaultCatalog()
-	if err := activities.Seed(ctx, rdb, "bench:", cat); err != nil {
-		b.Fatal(err)
-	}
-	if err := rdb.XGroupCreateMkStream(ctx, obIn, obGroup, "$").Err(); err != nil {
-		b.Fatal(err)
-	}
-	p := activities.New(rdb, "bench:", cat).WithOutbox(outboxHook)
-	event := `{"id":"e","type":"Next","order_id":"o","payload":{"detail":"@DETAIL@","order":{"id":"o"}}}`
+	e := newOutboxEnv(b)
+	r := reactions[ServiceInventory][OrderPlaced]
 	items := []shop.Item{{SKU: "book", Quantity: 1}, {SKU: "pen", Quantity: 2}}
+	var ds []*Delivery
+	for i := range b.N + 1000 {
+		if i >= 20000 {
+			break
+		}
+		ds = append(ds, e.place(shop.Order{ID: "o" + strconv.Itoa(i), Customer: "c", Items: items}))
+	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
+		d := ds[i%len(ds)]
 		i++
-		id := "o" + strconv.Itoa(i)
-		ob := &activities.Outbox{Keys: []string{obIn, "history:" + id, obOut}, Args: func() ([]any, error) {
-			return []any{obGroup, "0-1", "Next", event, "Failed", event}, nil
-		}}
-		if _, err := p.Commit(ctx, op, activities.OrderInput{OrderID: id, Items: items}, ob); err != nil {
+		if _, err := e.commit(op, d, r); err != nil {
 			b.Fatal(err)
 		}
 	}

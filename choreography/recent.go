@@ -1,9 +1,11 @@
 package choreography
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,29 +15,46 @@ import (
 )
 
 // Recent returns the latest n orders placed, newest first, each with its
-// status now, and how many orders the orders index holds (settled orders
-// have left it: see Settled). It reads n order records however many orders
-// there are, so a live view can call it often.
+// status now, and how many orders the orders indexes hold (settled orders
+// have left them: see Settled). It reads at most n orders of each
+// partition's index, and n order records, however many orders there are,
+// so a live view can call it often.
 func (e *Engine) Recent(ctx context.Context, n int64) ([]verify.Order, int64, error) {
-	node := e.node
-	rdb := node.Bus.Redis
+	b := e.node.Bus
+	if err := b.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	rdb := b.Redis
+	parts := b.Layout().Partitions
 	pipe := rdb.Pipeline()
-	card := pipe.ZCard(ctx, node.ordersKey())
-	var latest *redis.ZSliceCmd
-	if n > 0 {
-		latest = pipe.ZRevRangeWithScores(ctx, node.ordersKey(), 0, n-1)
+	cards := make([]*redis.IntCmd, parts)
+	latest := make([]*redis.ZSliceCmd, parts)
+	for p := range parts {
+		cards[p] = pipe.ZCard(ctx, b.ordersKey(p))
+		if n > 0 {
+			latest[p] = pipe.ZRevRangeWithScores(ctx, b.ordersKey(p), 0, n-1)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, 0, fmt.Errorf("list recent orders: %w", err)
 	}
-	if latest == nil || len(latest.Val()) == 0 {
-		return nil, card.Val(), nil
+	var total int64
+	var zs []redis.Z
+	for p := range parts {
+		total += cards[p].Val()
+		if latest[p] != nil {
+			zs = append(zs, latest[p].Val()...)
+		}
 	}
-	zs := latest.Val()
+	slices.SortStableFunc(zs, func(a, b redis.Z) int { return cmp.Compare(b.Score, a.Score) })
+	zs = zs[:min(int64(len(zs)), max(n, 0))]
+	if len(zs) == 0 {
+		return nil, total, nil
+	}
 	pipe = rdb.Pipeline()
 	statuses := make([]*redis.StringCmd, len(zs))
 	for i, z := range zs {
-		statuses[i] = pipe.HGet(ctx, node.orderKey(z.Member.(string)), "status")
+		statuses[i] = pipe.HGet(ctx, b.orderKey(z.Member.(string)), "status")
 	}
 	// An order settled between the two reads has no status any more: it
 	// reads as redis.Nil and is left out below.
@@ -51,5 +70,5 @@ func (e *Engine) Recent(ctx context.Context, n int64) ([]verify.Order, int64, er
 		}
 		out = append(out, verify.Order{ID: z.Member.(string), Placed: time.UnixMilli(int64(z.Score)), Status: shop.Status(st)})
 	}
-	return out, card.Val(), nil
+	return out, total, nil
 }

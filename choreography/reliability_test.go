@@ -23,34 +23,29 @@ import (
 // duplicator re-publishes every entry of every stream once, as a copy.
 func (h *harness) duplicator(ctx context.Context) *atomic.Int64 {
 	var copies atomic.Int64
-	streams := []string{}
-	for _, s := range choreography.Services {
-		streams = append(streams, h.node.Bus.Stream(s))
-	}
+	streams := h.node.Bus.Streams()
 	go func() {
-		ids := make([]string, len(streams))
-		for i := range ids {
-			ids[i] = "0"
-		}
+		last := map[string]string{}
 		copied := map[string]bool{}
 		for ctx.Err() == nil {
-			res, err := h.rdb.XRead(ctx, &redis.XReadArgs{Streams: append(append([]string{}, streams...), ids...), Block: 50 * time.Millisecond}).Result()
-			if err != nil {
-				continue
-			}
-			for _, s := range res {
-				for _, m := range s.Messages {
-					for i, name := range streams {
-						if name == s.Stream {
-							ids[i] = m.ID
-						}
-					}
-					if copied[m.ID] {
+			time.Sleep(5 * time.Millisecond)
+			for _, s := range streams {
+				from := "-"
+				if id, ok := last[s]; ok {
+					from = "(" + id
+				}
+				msgs, err := h.rdb.XRange(ctx, s, from, "+").Result()
+				if err != nil {
+					continue
+				}
+				for _, m := range msgs {
+					last[s] = m.ID
+					if copied[s+m.ID] {
 						continue
 					}
-					id, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.Stream, Values: m.Values}).Result()
+					id, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s, Values: m.Values}).Result()
 					if err == nil {
-						copied[id] = true
+						copied[s+id] = true
 						copies.Add(1)
 					}
 				}
@@ -60,8 +55,9 @@ func (h *harness) duplicator(ctx context.Context) *atomic.Int64 {
 	return &copies
 }
 
-func TestDuplicatesChangeNothing(t *testing.T) {
-	h := newHarness(t)
+func TestDuplicatesChangeNothing(t *testing.T) { onBoth(t, testDuplicatesChangeNothing) }
+
+func testDuplicatesChangeNothing(t *testing.T, h *harness) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	copies := h.duplicator(ctx)
@@ -92,28 +88,34 @@ func waitDrained(t *testing.T, h *harness) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		pending := 0
-		for _, svc := range choreography.Services {
-			groups, _ := h.rdb.XInfoGroups(context.Background(), h.node.Bus.Stream(svc)).Result()
-			for _, g := range groups {
-				pending += int(g.Pending + g.Lag)
-			}
-		}
-		if pending == 0 {
+		backlog, err := h.node.Bus.Backlog(context.Background())
+		if err == nil && len(backlog) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			h.checkDrained()
-			return
+			t.Fatalf("not drained: %v %v", backlog, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
+// streamLen sums the length of a service's streams over the partitions.
+func (h *harness) streamLen(service string) int64 {
+	h.t.Helper()
+	var n int64
+	for p := range h.node.Bus.Layout().Partitions {
+		n += h.rdb.XLen(context.Background(), h.node.Bus.StreamOf(p, service)).Val()
+	}
+	return n
+}
+
 // A consumer that read entries and died before handling them: another
 // consumer of the group reclaims them and finishes the sagas, once.
 func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testDeadConsumerEntriesAreReclaimed)
+}
+
+func testDeadConsumerEntriesAreReclaimed(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -125,14 +127,17 @@ func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
 		}
 	}
 	// The doomed payment consumer takes the InventoryReserved entries and dies.
-	stream := h.node.Bus.Stream(choreography.ServiceInventory)
 	taken := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for taken < n && time.Now().Before(deadline) {
-		res, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: choreography.ServicePayment, Consumer: "payment-doomed", Streams: []string{stream, ">"}, Block: 100 * time.Millisecond}).Result()
-		if err == nil {
-			taken += len(res[0].Messages)
+		for p := range h.node.Bus.Layout().Partitions {
+			stream := h.node.Bus.StreamOf(p, choreography.ServiceInventory)
+			res, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: choreography.ServicePayment, Consumer: "payment-doomed", Streams: []string{stream, ">"}, Block: -1}).Result()
+			if err == nil {
+				taken += len(res[0].Messages)
+			}
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if taken != n {
 		t.Fatalf("doomed consumer took %d entries, want %d", taken, n)
@@ -157,7 +162,10 @@ func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
 // right after it (the work and the ack already committed together) cause
 // no second effect.
 func TestHandlerDyingBeforeOrAfterCommit(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testHandlerDyingBeforeOrAfterCommit)
+}
+
+func testHandlerDyingBeforeOrAfterCommit(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -206,10 +214,13 @@ func TestHandlerDyingBeforeOrAfterCommit(t *testing.T) {
 }
 
 func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testPoisonGoesToDeadLetterAndStreamKeepsFlowing)
+}
+
+func testPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
-	orderStream := h.node.Bus.Stream(choreography.ServiceOrder)
+	orderStream := h.node.Bus.StreamOf(0, choreography.ServiceOrder)
 	poison := []map[string]any{
 		{"type": "OrderPlaced", "event": "{not json"},
 		{"type": "OrderPlaced", "event": `{"id":"x","type":"OrderPlaced","order_id":"p1","version":99,"payload":{}}`},
@@ -226,7 +237,7 @@ func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
 		t.Fatalf("order after poison: %s", out.Status)
 	}
 	waitDrained(t, h)
-	dl, err := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(), "-", "+").Result()
+	dl, err := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(0), "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,8 +260,9 @@ func TestPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T) {
 	}
 }
 
-func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
-	h := newHarness(t)
+func TestRetriesExhaustedGoToDeadLetter(t *testing.T) { onBoth(t, testRetriesExhaustedGoToDeadLetter) }
+
+func testRetriesExhaustedGoToDeadLetter(t *testing.T, h *harness) {
 	hs := map[choreography.EventType]choreography.Handler{
 		choreography.OrderPlaced: func(context.Context, *choreography.Delivery) error { return fmt.Errorf("always broken") },
 	}
@@ -263,11 +275,10 @@ func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		n, _ := h.rdb.XLen(ctx, h.node.Bus.DeadLetterStream()).Result()
-		if n == 1 {
-			dl, _ := h.rdb.XRange(ctx, h.node.Bus.DeadLetterStream(), "-", "+").Result()
-			if !strings.Contains(dl[0].Values["reason"].(string), "delivered 3 times") {
-				t.Fatalf("reason %v", dl[0].Values["reason"])
+		dl, _ := h.node.Bus.DeadLetters(ctx, 0)
+		if len(dl) == 1 {
+			if !strings.Contains(dl[0].Reason, "delivered 3 times") {
+				t.Fatalf("reason %v", dl[0].Reason)
 			}
 			return
 		}
@@ -276,8 +287,9 @@ func TestRetriesExhaustedGoToDeadLetter(t *testing.T) {
 	t.Fatal("entry was never dead-lettered")
 }
 
-func TestServiceDownCatchesUp(t *testing.T) {
-	h := newHarness(t)
+func TestServiceDownCatchesUp(t *testing.T) { onBoth(t, testServiceDownCatchesUp) }
+
+func testServiceDownCatchesUp(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -317,8 +329,9 @@ func TestServiceDownCatchesUp(t *testing.T) {
 	waitDrained(t, h)
 }
 
-func TestSeveralInstancesShareAGroup(t *testing.T) {
-	h := newHarness(t)
+func TestSeveralInstancesShareAGroup(t *testing.T) { onBoth(t, testSeveralInstancesShareAGroup) }
+
+func testSeveralInstancesShareAGroup(t *testing.T, h *harness) {
 	h.startAll()
 	h.start(choreography.ServicePayment, "payment-2")
 	h.start(choreography.ServiceInventory, "inventory-2")
@@ -352,8 +365,9 @@ func TestSeveralInstancesShareAGroup(t *testing.T) {
 	waitDrained(t, h)
 }
 
-func TestDuplicatePlaceIsRejected(t *testing.T) {
-	h := newHarness(t)
+func TestDuplicatePlaceIsRejected(t *testing.T) { onBoth(t, testDuplicatePlaceIsRejected) }
+
+func testDuplicatePlaceIsRejected(t *testing.T, h *harness) {
 	ctx := context.Background()
 	if err := h.engine.Place(ctx, order("twice", nil)); err != nil {
 		t.Fatal(err)
@@ -362,7 +376,7 @@ func TestDuplicatePlaceIsRejected(t *testing.T) {
 	if err == nil || !errorsIs(err, shop.ErrDuplicateOrder) {
 		t.Fatalf("second place: %v, want ErrDuplicateOrder", err)
 	}
-	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n != 1 {
+	if n := h.streamLen(choreography.ServiceOrder); n != 1 {
 		t.Fatalf("order stream holds %d entries, want 1", n)
 	}
 	if _, err := h.engine.Status(ctx, "nope"); !errorsIs(err, shop.ErrUnknownOrder) {
@@ -373,8 +387,9 @@ func TestDuplicatePlaceIsRejected(t *testing.T) {
 	}
 }
 
-func TestTrimKeepsUnackedEntries(t *testing.T) {
-	h := newHarness(t)
+func TestTrimKeepsUnackedEntries(t *testing.T) { onBoth(t, testTrimKeepsUnackedEntries) }
+
+func testTrimKeepsUnackedEntries(t *testing.T, h *harness) {
 	ctx := context.Background()
 	for i := range 10 {
 		if err := h.engine.Place(ctx, order(fmt.Sprintf("trim-%d", i), nil)); err != nil {
@@ -394,21 +409,21 @@ func TestTrimKeepsUnackedEntries(t *testing.T) {
 		cancel()
 	}
 	waitDrained(t, h)
-	before, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result()
+	before := h.streamLen(choreography.ServiceOrder)
 	if before != 20 { // 10 OrderPlaced, 10 OrderCompleted
 		t.Fatalf("order stream holds %d entries, want 20", before)
 	}
 	if _, err := h.node.Bus.Trim(ctx, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n != before {
+	if n := h.streamLen(choreography.ServiceOrder); n != before {
 		t.Fatalf("retention of an hour kept %d of %d entries", n, before)
 	}
 	if _, err := h.node.Bus.Trim(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := h.rdb.XLen(ctx, h.node.Bus.Stream(choreography.ServiceOrder)).Result(); n > 1 {
-		t.Fatalf("order stream still holds %d acked entries", n)
+	if n := h.streamLen(choreography.ServiceOrder); n > int64(h.node.Bus.Layout().Partitions) {
+		t.Fatalf("order streams still hold %d acked entries", n)
 	}
 	// History survives trimming.
 	if hist, err := h.engine.History(ctx, "trim-0"); err != nil || len(hist) != 5 {
@@ -418,8 +433,9 @@ func TestTrimKeepsUnackedEntries(t *testing.T) {
 
 // An entry dead-lettered while its handler was broken completes the saga
 // once it is redriven after the fix.
-func TestRedriveAfterFix(t *testing.T) {
-	h := newHarness(t)
+func TestRedriveAfterFix(t *testing.T) { onBoth(t, testRedriveAfterFix) }
+
+func testRedriveAfterFix(t *testing.T, h *harness) {
 	for _, s := range []string{choreography.ServiceOrder, choreography.ServicePayment, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
@@ -468,7 +484,10 @@ func TestRedriveAfterFix(t *testing.T) {
 // verify still balances, FAILED orders stay, memory goes back down, and an
 // old event of a settled order is not redriven.
 func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
-	h := newHarness(t)
+	onBoth(t, testSettleKeepsTheBooksAndFreesMemory)
+}
+
+func testSettleKeepsTheBooksAndFreesMemory(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	scenarios.Run(t, h.engine, h.rdb, activities.ChoreographyPrefix)
@@ -477,23 +496,24 @@ func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keysBefore, _ := h.rdb.DBSize(ctx).Result()
 
 	// A dead letter of a finished order, to redrive after it is settled.
 	var someID string
-	for _, o := range mustOrders(t, h) {
+	orders := mustOrders(t, h)
+	for _, o := range orders {
 		if o.Status == shop.StatusCompleted {
 			someID = o.ID
 			break
 		}
 	}
-	placed, _ := h.rdb.LIndex(ctx, activities.ChoreographyPrefix+"history:"+someID, 0).Result()
-	dl, err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: h.node.Bus.DeadLetterStream(), Values: []any{
-		"stream", h.node.Bus.Stream(choreography.ServiceOrder), "group", choreography.ServiceInventory, "id", "1-1",
-		"reason", "test", "deliveries", "1", "type", "OrderPlaced", "event", placed}}).Result()
+	placed, _ := h.rdb.LIndex(ctx, h.node.Bus.HistoryKey(someID), 0).Result()
+	err = h.node.Bus.AddDeadLetter(ctx, h.node.Bus.StreamFor(someID, choreography.ServiceOrder), choreography.ServiceInventory,
+		map[string]any{"type": "OrderPlaced", "event": placed})
 	if err != nil {
 		t.Fatal(err)
 	}
+	dls, _ := h.node.Bus.DeadLetters(ctx, 0)
+	dl := dls[0].ID
 
 	n, err := h.node.Settle(ctx, 0, 1000)
 	if err != nil {
@@ -517,9 +537,14 @@ func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
 	if len(after.Violations) != failed {
 		t.Fatalf("after settling, want only the %d FAILED orders reported: %v", failed, after.Violations)
 	}
-	keysAfter, _ := h.rdb.DBSize(ctx).Result()
-	if keysAfter >= keysBefore-int64(4*n) {
-		t.Fatalf("%d keys before settling, %d after: records were not deleted", keysBefore, keysAfter)
+	for _, o := range orders {
+		if o.Status == shop.StatusFailed {
+			continue
+		}
+		inv, pay, ship := h.node.Bus.Layout().OrderKeys(o.ID)
+		if n := h.rdb.Exists(ctx, inv, pay, ship, h.node.Bus.HistoryKey(o.ID)).Val(); n != 0 {
+			t.Fatalf("settled order %s keeps %d records", o.ID, n)
+		}
 	}
 	if _, err := h.engine.Status(ctx, someID); !errors.Is(err, shop.ErrUnknownOrder) {
 		t.Fatalf("status of a settled order: %v", err)
@@ -528,7 +553,7 @@ func TestSettleKeepsTheBooksAndFreesMemory(t *testing.T) {
 		t.Fatalf("redrive of a settled order's event: %v", err)
 	}
 	// Tampering with the settled totals is caught.
-	h.rdb.HIncrBy(ctx, activities.ChoreographyPrefix+"settled", "net_cents", 1)
+	h.rdb.HIncrBy(ctx, h.node.Bus.SettledKey(0), "net_cents", 1)
 	if rep, _ := verify.Check(ctx, h.rdb, h.engine, shop.DefaultCatalog(), verify.Options{}); rep.OK() || len(rep.Violations) == failed {
 		t.Fatalf("a wrong settled total went unnoticed: %v", rep.Violations)
 	}
@@ -545,8 +570,9 @@ func mustOrders(t *testing.T, h *harness) []verify.Order {
 
 // A reset deletes the streams and groups under running services; they set
 // them up again and keep serving.
-func TestServicesSurviveAReset(t *testing.T) {
-	h := newHarness(t)
+func TestServicesSurviveAReset(t *testing.T) { onBoth(t, testServicesSurviveAReset) }
+
+func testServicesSurviveAReset(t *testing.T, h *harness) {
 	h.startAll()
 	ctx := context.Background()
 	if out := h.run(order("before-reset", nil)); out.Status != shop.StatusCompleted {

@@ -18,13 +18,19 @@ var (
 	finishLua string
 	//go:embed lua/settle.lua
 	settleLua string
+	//go:embed lua/redrive.lua
+	redriveLua string
+	//go:embed lua/repair.lua
+	repairLua string
 
 	// outboxHook commits a participant's next event and ack with its state change.
 	outboxHook = activities.OutboxHook(outboxLua)
 
-	placeScript  = redis.NewScript(placeLua)
-	finishScript = redis.NewScript(finishLua)
-	settleScript = redis.NewScript(settleLua)
+	placeScript   = redis.NewScript(placeLua)
+	finishScript  = redis.NewScript(finishLua)
+	settleScript  = redis.NewScript(settleLua)
+	redriveScript = redis.NewScript(redriveLua)
+	repairScript  = redis.NewScript(repairLua)
 )
 
 // DetailPlaceholder, inside a JSON string of an event the outbox publishes,

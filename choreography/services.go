@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -32,10 +33,12 @@ var reactions = map[string]map[EventType]reaction{
 		PaymentDeclined:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 		PaymentRefunded:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 		PaymentRefundFailed: {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
+		RepairRequested:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 	},
 	ServicePayment: {
 		InventoryReserved: {shop.OpCharge, PaymentCharged, PaymentDeclined},
 		ShipmentFailed:    {shop.OpRefund, PaymentRefunded, PaymentRefundFailed},
+		RepairRequested:   {shop.OpRefund, PaymentRefunded, PaymentRefundFailed},
 	},
 	ServiceShipping: {
 		PaymentCharged: {shop.OpSchedule, ShipmentScheduled, ShipmentFailed},
@@ -50,29 +53,42 @@ var terminal = map[EventType]bool{
 	InventoryReleaseFailed: true,
 }
 
-// Node runs choreography services against one Redis.
+// Node runs choreography services against one Redis or Redis Cluster.
 type Node struct {
 	Bus          *Bus
 	Participants activities.Participants
 	Log          *slog.Logger
 	Now          func() time.Time
+	// MarkerRetention is how long a settled order's marker is kept: until
+	// then, any late event of the order is dropped (default 7 days).
+	MarkerRetention time.Duration
 	// Telemetry reports the handlers' metrics and spans (none by default).
 	Telemetry Telemetry
 }
 
 // NewNode returns a node for the choreography prefix.
-func NewNode(rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) *Node {
+func NewNode(rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger, opts ...Option) *Node {
+	bus := NewBus(rdb, opts...)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Without a given number of partitions, the participants take the one
+	// recorded, as the bus does.
+	parts := activities.New(rdb, bus.Prefix, catalog)
+	if bus.pinned {
+		parts = activities.NewWith(rdb, bus.Layout(), catalog)
+	}
 	return &Node{
-		Bus:          NewBus(rdb),
-		Participants: activities.New(rdb, activities.ChoreographyPrefix, catalog).WithOutbox(outboxHook),
-		Log:          log,
-		Now:          time.Now,
+		Bus:             bus,
+		Participants:    parts.WithOutbox(outboxHook),
+		Log:             log,
+		Now:             time.Now,
+		MarkerRetention: 7 * 24 * time.Hour,
 	}
 }
 
 func (n *Node) orderKey(id string) string   { return n.Bus.orderKey(id) }
-func (n *Node) historyKey(id string) string { return n.Bus.Prefix + "history:" + id }
-func (n *Node) ordersKey() string           { return n.Bus.Prefix + "orders" }
+func (n *Node) historyKey(id string) string { return n.Bus.HistoryKey(id) }
 
 // Handlers returns the handler set of a service.
 func (n *Node) Handlers(service string) (map[EventType]Handler, error) {
@@ -102,29 +118,50 @@ func (n *Node) participantHandler(service string, r reaction) Handler {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrPoison, err)
 		}
-		okSaga, failSaga := outcomes(r.op, s)
-		ob := &activities.Outbox{
-			Keys: []string{d.Stream, n.historyKey(s.Order.ID), n.Bus.Stream(service)},
-			// The events are built when the work is done (after any delay
-			// fault), so their timestamps tell when it happened.
-			Args: func() ([]any, error) {
-				okEv, err := n.encode(ctx, service, r.onSuccess, d.Event, okSaga)
-				if err != nil {
-					return nil, err
-				}
-				failEv, err := n.encode(ctx, service, r.onFailure, d.Event, failSaga)
-				if err != nil {
-					return nil, err
-				}
-				return []any{d.Group, d.ID, string(r.onSuccess), okEv, string(r.onFailure), failEv}, nil
-			},
-		}
-		_, err = n.Participants.Commit(ctx, r.op, activities.InputFor(s.Order), ob)
-		if _, refused := activities.IsRefusal(err); err == nil || refused {
+		in := activities.InputFor(s.Order)
+		in.Repair = s.Repair
+		res, err := n.Participants.Commit(ctx, r.op, in, n.outbox(ctx, service, r, d, s))
+		_, refused := activities.IsRefusal(err)
+		if refused || (err == nil && !res.Dropped) {
 			d.MarkAcked() // the outbox published the next event and acked
-			return nil
+		}
+		if err == nil || refused {
+			return nil // a dropped event is acked by the consumer
 		}
 		return fmt.Errorf("%s on %s: %w", r.op, d.Event.Type, err)
+	}
+}
+
+// outbox is what a participant's operation commits with: the next event,
+// published on the service's stream of the order's partition and appended
+// to its history, and the ack of the incoming entry. Its guard drops (and
+// counts) an event of an order that is settled or unknown. In a repair
+// run the next event is published even when the operation had already run,
+// so the repair reaches the order service.
+func (n *Node) outbox(ctx context.Context, service string, r reaction, d *Delivery, s Saga) *activities.Outbox {
+	id := s.Order.ID
+	okSaga, failSaga := outcomes(r.op, s)
+	republish := 0
+	if s.Repair {
+		republish = 1
+	}
+	return &activities.Outbox{
+		Token: d.ID,
+		Keys: []string{d.Stream, n.historyKey(id), n.Bus.StreamFor(id, service), n.orderKey(id),
+			n.Bus.orderDoneKey(id), n.Bus.orderSettledKey(id)},
+		// The events are built when the work is done (after any delay
+		// fault), so their timestamps tell when it happened.
+		Args: func() ([]any, error) {
+			okEv, err := n.encode(ctx, service, r.onSuccess, d.Event, okSaga)
+			if err != nil {
+				return nil, err
+			}
+			failEv, err := n.encode(ctx, service, r.onFailure, d.Event, failSaga)
+			if err != nil {
+				return nil, err
+			}
+			return []any{d.Group, d.ID, string(r.onSuccess), okEv, string(r.onFailure), failEv, republish, id}, nil
+		},
 	}
 }
 
@@ -137,7 +174,10 @@ func outcomes(op shop.Op, s Saga) (ok, fail Saga) {
 	fail.Detail = ""
 	step := op.Step()
 	if op.IsCompensation() {
-		ok.Compensated = append(slices.Clone(s.Compensated), step)
+		ok.Compensated = slices.Clone(s.Compensated)
+		if !slices.Contains(ok.Compensated, step) { // a repair runs a compensation again
+			ok.Compensated = append(ok.Compensated, step)
+		}
 		fail.CompensationErrors = append(slices.Clone(s.CompensationErrors), string(op)+": "+activities.FailureType(op)+": "+DetailPlaceholder)
 	} else {
 		ok.Done = append(slices.Clone(s.Done), step)
@@ -180,10 +220,15 @@ func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
 	if err != nil {
 		return err
 	}
+	id := s.Order.ID
+	repair := 0
+	if s.Repair {
+		repair = 1
+	}
 	ended, err := finishScript.Run(ctx, n.Bus.Redis,
-		[]string{n.orderKey(s.Order.ID), n.historyKey(s.Order.ID), n.Bus.Stream(ServiceOrder), d.Stream},
+		[]string{n.orderKey(id), n.historyKey(id), n.Bus.StreamFor(id, ServiceOrder), d.Stream, n.Bus.orderSettledKey(id)},
 		d.Group, d.ID, string(out.Status), outJSON, string(t), ev,
-		n.Now().UTC().Format(time.RFC3339Nano)).Result()
+		n.Now().UTC().Format(time.RFC3339Nano), repair).Result()
 	if err != nil {
 		return fmt.Errorf("finish order %s: %w", s.Order.ID, err)
 	}
@@ -224,8 +269,12 @@ func nonNil(s []shop.Step) []shop.Step {
 	return s
 }
 
-// RunService runs one service's consumer until ctx is done.
+// RunService runs one service's consumer until ctx is done. It refuses to
+// start when the node's number of partitions is not the one recorded.
 func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfig) error {
+	if err := n.Bus.check(ctx); err != nil {
+		return err
+	}
 	hs, err := n.Handlers(service)
 	if err != nil {
 		return err
@@ -241,34 +290,24 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 // older than retention and, when orderRetention is positive, settles the
 // finished orders placed longer ago than that (see Settle).
 func (n *Node) RunTrimmer(ctx context.Context, interval, retention, orderRetention time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			removed, err := n.Bus.Trim(ctx, retention)
+	stream.Every(ctx, interval, func() {
+		removed, err := n.Bus.Trim(ctx, retention)
+		if err != nil && ctx.Err() == nil {
+			n.Log.Warn("trim streams failed", "err", err)
+		} else if removed > 0 {
+			n.Log.Debug("trimmed streams", "entries", removed)
+		}
+		for orderRetention > 0 && ctx.Err() == nil {
+			settled, err := n.Settle(ctx, orderRetention, 1000)
 			if err != nil && ctx.Err() == nil {
-				n.Log.Warn("trim streams failed", "err", err)
-			} else if removed > 0 {
-				n.Log.Debug("trimmed streams", "entries", removed)
+				n.Log.Warn("settle orders failed", "err", err)
 			}
-			if orderRetention <= 0 {
-				continue
+			if settled > 0 {
+				n.Log.Debug("settled orders", "orders", settled)
 			}
-			for ctx.Err() == nil {
-				settled, err := n.Settle(ctx, orderRetention, 1000)
-				if err != nil && ctx.Err() == nil {
-					n.Log.Warn("settle orders failed", "err", err)
-				}
-				if settled > 0 {
-					n.Log.Debug("settled orders", "orders", settled)
-				}
-				if err != nil || settled < 1000 {
-					break
-				}
+			if err != nil || settled < 1000 {
+				break
 			}
 		}
-	}
+	})
 }

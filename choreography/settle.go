@@ -2,73 +2,89 @@ package choreography
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
 // Order retention. Every order keeps its own records (its status, its
 // history, one hash per participant) so that status, history and verify can
-// account for it. Settling folds a finished order into running totals that
-// verify reads instead — the stock and money it still holds, its status, its
-// charge and refund — and deletes its records, so Redis memory is bounded by
-// the retention window instead of growing with every order ever placed.
-// Only COMPLETED and COMPENSATED orders are settled; a FAILED one stays until
-// it is repaired.
-
-func (n *Node) settledKey() string { return n.Bus.Prefix + "settled" }
+// account for it. Settling folds a finished order into its partition's
+// running totals that verify reads instead — the stock and money it still
+// holds, its status, its charge and refund — deletes its records and
+// leaves a marker (the order's ID in the partition's markers, kept for
+// MarkerRetention), so Redis memory is bounded by the retention window
+// instead of growing with every order ever placed, and any later event of
+// the order is dropped instead of redoing its work. Only COMPLETED and
+// COMPENSATED orders are settled; a FAILED one stays until it is repaired.
 
 // Settle settles finished orders placed more than retention ago, at most
-// limit of them, and returns how many it settled.
+// limit of them, and forgets the markers of orders settled more than
+// MarkerRetention ago. It returns how many orders it settled.
 func (n *Node) Settle(ctx context.Context, retention time.Duration, limit int64) (int, error) {
-	cutoff := n.Now().Add(-retention).UnixMilli()
-	ids, err := n.Bus.Redis.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: n.ordersKey(), Start: "-inf", Stop: strconv.FormatInt(cutoff, 10), ByScore: true, Count: limit,
-	}).Result()
-	if err != nil {
-		return 0, fmt.Errorf("list orders to settle: %w", err)
+	b := n.Bus
+	if err := b.check(ctx); err != nil {
+		return 0, err
 	}
+	now := n.Now()
+	cutoff := strconv.FormatInt(now.Add(-retention).UnixMilli(), 10)
+	forget := strconv.FormatInt(now.Add(-n.MarkerRetention).UnixMilli(), 10)
 	settled := 0
-	for _, id := range ids {
-		inv, pay, ship := activities.OrderKeys(n.Bus.Prefix, id)
-		keys := []string{n.orderKey(id), n.historyKey(id), inv, pay, ship, n.ordersKey(), n.settledKey()}
-		done, err := settleScript.Run(ctx, n.Bus.Redis, keys, id).Int()
-		if err != nil {
-			return settled, fmt.Errorf("settle order %s: %w", id, err)
+	for p := range b.Layout().Partitions {
+		if int64(settled) >= limit {
+			break
 		}
-		settled += done
+		if err := b.Redis.ZRemRangeByScore(ctx, b.doneKey(p), "-inf", forget).Err(); err != nil {
+			return settled, fmt.Errorf("forget old settled-order markers: %w", err)
+		}
+		ids, err := b.Redis.ZRangeArgs(ctx, redis.ZRangeArgs{
+			Key: b.ordersKey(p), Start: "-inf", Stop: cutoff, ByScore: true, Count: limit - int64(settled),
+		}).Result()
+		if err != nil {
+			return settled, fmt.Errorf("list orders to settle: %w", err)
+		}
+		for _, id := range ids {
+			done, err := n.settleOrder(ctx, p, id, now)
+			if err != nil {
+				return settled, err
+			}
+			if done {
+				settled++
+			}
+		}
 	}
 	return settled, nil
 }
 
-// Settled returns the totals of the settled orders.
-func (e *Engine) Settled(ctx context.Context) (verify.Settled, error) {
-	h, err := e.node.Bus.Redis.HGetAll(ctx, e.node.settledKey()).Result()
+// settleOrder settles one order of partition p, if it is finished, then
+// deletes what its reservation recorded per SKU.
+func (n *Node) settleOrder(ctx context.Context, p int, id string, now time.Time) (bool, error) {
+	b := n.Bus
+	inv, pay, ship := b.Layout().OrderKeys(id)
+	keys := []string{n.orderKey(id), n.historyKey(id), inv, pay, ship, b.ordersKey(p), b.settledKey(p), b.doneKey(p)}
+	orderJSON, err := settleScript.Run(ctx, b.Redis, keys, id, now.UnixMilli()).Text()
+	if errors.Is(err, redis.Nil) {
+		return false, nil // not finished
+	}
 	if err != nil {
-		return verify.Settled{}, fmt.Errorf("read settled totals: %w", err)
+		return false, fmt.Errorf("settle order %s: %w", id, err)
 	}
-	s := verify.Settled{Statuses: map[shop.Status]int{}, Held: map[string]int64{}}
-	for k, v := range h {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		switch {
-		case strings.HasPrefix(k, "held:"):
-			s.Held[strings.TrimPrefix(k, "held:")] = n
-		case strings.HasPrefix(k, "status:"):
-			s.Statuses[shop.Status(strings.TrimPrefix(k, "status:"))] = int(n)
-		case k == "net_cents":
-			s.NetCents = n
-		case k == "charges":
-			s.Charges = n
-		case k == "refunds":
-			s.Refunds = n
-		}
+	var o shop.Order
+	if err := json.Unmarshal([]byte(orderJSON), &o); err != nil {
+		return true, nil // nothing known to clean up
 	}
-	return s, nil
+	pipe := b.Redis.Pipeline()
+	for _, it := range o.Items {
+		pipe.HDel(ctx, b.Layout().HoldsKey(it.SKU), id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return true, fmt.Errorf("clean up the stock records of settled order %s: %w", id, err)
+	}
+	return true, nil
 }

@@ -66,7 +66,8 @@ type Event struct {
 	Name string `json:"name"`
 	// Op is the participant operation the entry is about, if any.
 	Op Op `json:"op,omitempty"`
-	// Result is "ok", "fail", "retry" or empty for entries without one.
+	// Result is "ok", "fail", "retry", "repair" (a repair of the order
+	// begins: compensations run again) or empty for entries without one.
 	Result string `json:"result,omitempty"`
 	// Source is who produced it: a choreography service, or the workflow/worker.
 	Source string `json:"source"`

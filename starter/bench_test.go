@@ -281,7 +281,7 @@ func TestBenchEndToEnd(t *testing.T) {
 
 	// A broken invariant fails the run: with --keep-state, stock that moved
 	// outside any order is reported.
-	if err := s.rdb.DecrBy(t.Context(), activities.ChoreographyPrefix+"stock:mug", 1).Err(); err != nil {
+	if err := s.rdb.DecrBy(t.Context(), activities.Layout{Prefix: activities.ChoreographyPrefix}.StockKey("mug"), 1).Err(); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = benchRun(t, append(s.globals(), "bench", "--mode", "choreography", "--orders", "3", "--concurrency", "2", "--seed", "3", "--keep-state", "--json")...)

@@ -59,7 +59,7 @@ func (a *app) withBus(ctx context.Context, f func(context.Context, *choreography
 		return err
 	}
 	defer eng.Close()
-	return f(ctx, choreography.NewBus(eng.Redis))
+	return f(ctx, eng.Choreography.Bus())
 }
 
 func (a *app) dlqList(ctx context.Context, bus *choreography.Bus, limit int64, asJSON bool) error {
@@ -67,14 +67,14 @@ func (a *app) dlqList(ctx context.Context, bus *choreography.Bus, limit int64, a
 	if err != nil {
 		return err
 	}
-	total, err := bus.Redis.XLen(ctx, bus.DeadLetterStream()).Result()
+	total, err := bus.DeadLetterCount(ctx)
 	if err != nil {
-		return fmt.Errorf("count dead letters: %w", err)
+		return err
 	}
 	if asJSON {
 		return a.printJSON(map[string]any{"total": total, "entries": render.NonNil(dl)})
 	}
-	return render.DeadLetters(a.stdout, total, bus.DeadLetterStream(), dl)
+	return render.DeadLetters(a.stdout, total, bus.DeadLetterStreams(), dl)
 }
 
 func (a *app) dlqRedrive(ctx context.Context, bus *choreography.Bus, ids []string, asJSON bool) error {

@@ -21,13 +21,13 @@ func TestDLQListAndRedrive(t *testing.T) {
 	id := newID("dlq")
 	s.must(t, "order", "--mode", "choreography", "--id", id)
 
-	hist, err := s.rdb.LRange(ctx, "ordersaga:chor:history:"+id, 0, 0).Result()
+	bus := choreography.NewBus(s.rdb)
+	hist, err := s.rdb.LRange(ctx, bus.HistoryKey(id), 0, 0).Result()
 	if err != nil || len(hist) != 1 {
 		t.Fatalf("history of %s: %v %v", id, hist, err)
 	}
-	bus := choreography.NewBus(s.rdb)
-	dlID, err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: bus.DeadLetterStream(), Values: []any{
-		"stream", bus.Stream(choreography.ServiceOrder), "group", choreography.ServiceInventory, "id", "1-1",
+	dlID, err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: bus.DeadLetterStreamFor(id), Values: []any{
+		"stream", bus.StreamFor(id, choreography.ServiceOrder), "group", choreography.ServiceInventory, "id", "1-1",
 		"reason", "inventory database was down", "deliveries", "30", "time", time.Now().UTC().Format(time.RFC3339Nano),
 		"type", "OrderPlaced", "event", hist[0],
 	}}).Result()

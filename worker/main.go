@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,6 +79,7 @@ type options struct {
 	workflowPollers        int
 	stopTimeout            time.Duration
 	compensationMaxBackoff time.Duration
+	partitions             int
 }
 
 func parse(args []string) (*options, error) {
@@ -86,7 +88,7 @@ func parse(args []string) (*options, error) {
 	all := append([]string{ServiceOrchestration}, choreography.Services...)
 	services := fs.String("services", "all", "comma-separated services to run: all, or any of "+strings.Join(all, ","))
 	host, _ := os.Hostname()
-	fs.StringVar(&o.consumerName, "consumer-name", host, "consumer name prefix within each group; keep it stable across restarts, distinct per instance")
+	fs.StringVar(&o.consumerName, "consumer-name", host+"-"+strconv.Itoa(os.Getpid()), "consumer name prefix within each group, distinct per instance (default host-pid); a name kept across restarts gets its pending entries back at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", config.LogText, config.LogFormatUsage)
 	fs.StringVar(&o.metricsAddr, "metrics-addr", os.Getenv(EnvMetricsAddr),
@@ -145,6 +147,10 @@ func parse(args []string) (*options, error) {
 		if _, port, err := net.SplitHostPort(o.metricsAddr); err != nil || port == "" {
 			return nil, fmt.Errorf("%w: bad --metrics-addr %q (want HOST:PORT, e.g. 127.0.0.1:9464)", errUsage, o.metricsAddr)
 		}
+	}
+	var err error
+	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return o, nil
 }
@@ -224,8 +230,8 @@ func startChoreography(ctx context.Context, wg *sync.WaitGroup, errs chan<- erro
 	if len(services) == 0 {
 		return nil
 	}
-	node := choreography.NewNode(rdb, catalog, log)
-	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
+	node, err := startNode(ctx, o, rdb, catalog, log)
+	if err != nil {
 		return err
 	}
 	consumers := obs.choreography(node, services)
@@ -250,6 +256,16 @@ func startChoreography(ctx context.Context, wg *sync.WaitGroup, errs chan<- erro
 	return nil
 }
 
+// startNode sets up the choreography's streams, refusing another number of
+// partitions than the one recorded, and seeds its catalog.
+func startNode(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (*choreography.Node, error) {
+	node := choreography.NewNode(rdb, catalog, log, choreography.WithPartitions(o.partitions))
+	if err := node.Bus.Setup(ctx); err != nil {
+		return nil, err
+	}
+	return node, activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog)
+}
+
 // startOrchestration starts the Temporal worker, once the namespace is known
 // to have OrderSaga's search attributes. The returned wait blocks until ctx
 // ends, then stops the worker, letting running activities finish for up to
@@ -257,6 +273,9 @@ func startChoreography(ctx context.Context, wg *sync.WaitGroup, errs chan<- erro
 // gone, the server refuses it), which it returns so the process exits
 // non-zero instead of running on without a worker.
 func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, obs *observability, log *slog.Logger) (wait func() error, err error) {
+	if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, o.partitions); err != nil {
+		return nil, err
+	}
 	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
 		return nil, err
 	}

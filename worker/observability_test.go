@@ -270,7 +270,7 @@ func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 		{telemetry.MetricEventsHandled, map[string]string{"result": telemetry.ResultPoison}, 1},
 		{telemetry.MetricHandlerDuration, map[string]string{"service": choreography.ServiceInventory, "event_type": string(choreography.OrderPlaced)}, 3},
 		{telemetry.MetricRedeliveries, map[string]string{"group": choreography.ServicePayment}, 1},
-		{telemetry.MetricDeadLetters, map[string]string{"group": choreography.ServiceOrder}, 1},
+		{telemetry.MetricDeadLetters, map[string]string{"group": choreography.ServicePayment}, 2},
 		{telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineOrchestration, "outcome": string(shop.StatusCompleted)}, 2},
 		{telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineChoreography, "outcome": string(shop.StatusCompensated)}, 1},
 		{telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineOrchestration, "outcome": string(shop.StatusFailed)}, 1},
@@ -336,12 +336,13 @@ func checkDashboard(t *testing.T, fams map[string]*dto.MetricFamily) {
 }
 
 // injectPoison adds to the inventory stream an entry no service can decode
-// and one whose payload contradicts its envelope: the order and payment
-// groups dead-letter the first at once, the payment handler refuses the
-// second (poison).
+// and one whose payload contradicts its envelope, both of a type the
+// payment service reacts to (the order service skips them unread): the
+// payment group dead-letters the first at once, its handler refuses the
+// second (poison), which is dead-lettered too.
 func injectPoison(t *testing.T, rdb redis.UniversalClient) {
 	t.Helper()
-	s := choreography.NewBus(rdb).Stream(choreography.ServiceInventory)
+	s := choreography.NewBus(rdb).StreamOf(0, choreography.ServiceInventory)
 	for _, ev := range []string{"{not json",
 		`{"id":"x","type":"InventoryReserved","order_id":"p2","version":1,"payload":{"order":{"id":"other"}}}`} {
 		if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: s, Values: []any{"type", "InventoryReserved", "event", ev}}).Err(); err != nil {

@@ -1,18 +1,13 @@
--- reserve: K[1] inventory hash, K[2..] one stock key per SKU.
--- A[1] a reason to refuse the items outright ('' = none); then, per stock
--- key, its SKU and the quantity to take.
+-- reserve: K[1] inventory hash. The stock itself was reserved per SKU
+-- before this script (see stock.go); this records the result.
+-- A[1] 'check' (only the recorded result and the fault, then proceed),
+-- 'refuse' (A[2] says why), 'fail' (A[2] says why) or 'ok' with, from
+-- A[3], each SKU and the quantity reserved.
 return step('reserve', 'release', 'order was released before it was reserved', function()
-  if A[1] ~= '' then return 'fail', A[1] end
-  for i = 2, #K do
-    local have = tonumber(redis.call('GET', K[i]) or '0')
-    local want = tonumber(A[2 * i - 1])
-    if have < want then
-      return 'fail', 'out of stock: ' .. A[2 * i - 2] .. ' has ' .. have .. ', wanted ' .. want
-    end
-  end
-  for i = 2, #K do
-    redis.call('DECRBY', K[i], A[2 * i - 1])
-    redis.call('HSET', K[1], 'qty:' .. A[2 * i - 2], A[2 * i - 1])
+  if A[1] == 'check' then return 'proceed', '' end
+  if A[1] ~= 'ok' then return 'fail', A[2] end
+  for i = 3, #A, 2 do
+    redis.call('HSET', K[1], 'qty:' .. A[i], A[i + 1])
   end
   return 'ok', ''
 end)

@@ -2,7 +2,9 @@
 -- participant hash K[1]: under the operation's name, "ok|detail" or
 -- "fail|reason"; attempts of a transient fault under "attempts:<op>".
 -- Every script returns {status, detail, outbox result, duplicate (0|1)}
--- where status is 'ok', 'fail' (a refusal) or 'transient'.
+-- where status is 'ok', 'fail' (a refusal), 'transient', 'proceed' (a
+-- check found the operation still to do: nothing recorded, no outbox) or
+-- whatever the outbox's guard replies.
 
 local function finish(status, detail, dup)
   return {status, detail, outbox(status, detail, dup), dup and 1 or 0}
@@ -15,7 +17,7 @@ end
 
 -- step runs op once: the recorded result when it ran before; a refusal when
 -- the operation that undoes it (undone_by) came first; the planned fault;
--- then body, which returns the status and detail to record.
+-- then body, which returns the status and detail to record (or 'proceed').
 local function step(op, undone_by, refusal, body)
   local g = guard()
   if g then return g end
@@ -41,6 +43,7 @@ local function step(op, undone_by, refusal, body)
     return record(op, 'fail', 'declined by fault plan')
   end
   local status, detail = body()
+  if status == 'proceed' then return {status, '', '', 0} end
   return record(op, status, detail)
 end
 

@@ -2,15 +2,29 @@
 -- activities.OutboxHook): the next event is published, appended to the
 -- order's history and the incoming entry acked in the same atomic step as
 -- the participant's state change. When the operation had already run, only
--- the ack happens: the earlier run published already.
+-- the ack happens (the earlier run published already), unless this is a
+-- repair run: then the event is published again, so the repair goes on.
+-- An event of an order that is settled or unknown is counted and dropped
+-- before anything runs; the caller acks it once it has undone what it did
+-- outside the script.
 --
 -- OK[1] stream of the incoming entry, OK[2] the order's history list,
--- OK[3] the service's own stream, where it publishes.
+-- OK[3] the service's own stream, where it publishes, OK[4] the order's
+-- record, OK[5] the partition's settled-order markers, OK[6] its settled
+-- totals (where dropped events are counted).
 -- OA[1] group, OA[2] incoming entry ID, OA[3] success event type,
--- OA[4] success event JSON, OA[5] failure event type, OA[6] failure event JSON.
+-- OA[4] success event JSON, OA[5] failure event type, OA[6] failure event
+-- JSON, OA[7] 1 in a repair run, OA[8] the order ID.
 -- The first @DETAIL@ in an event's JSON becomes the operation's detail.
 
-local function guard() return nil end
+local function guard()
+  if redis.call('EXISTS', OK[4]) == 1 then return nil end
+  redis.call('HINCRBY', OK[6], 'dropped', 1)
+  if redis.call('ZSCORE', OK[5], OA[8]) then
+    return {'dropped', 'order is settled', '', 0}
+  end
+  return {'dropped', 'unknown order', '', 0}
+end
 
 -- fill puts the detail, escaped for JSON, in place of the first @DETAIL@.
 local function fill(e, detail)
@@ -22,7 +36,7 @@ end
 
 local function outbox(status, detail, dup)
   local id = ''
-  if not dup then
+  if not dup or OA[7] == '1' then
     local t, e = OA[3], OA[4]
     if status ~= 'ok' then t, e = OA[5], OA[6] end
     e = fill(e, detail)

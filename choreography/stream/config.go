@@ -25,6 +25,16 @@ type Config struct {
 	MaxDeliveries int64
 	// HandlerTimeout bounds one handler run (default 5m30s).
 	HandlerTimeout time.Duration
+	// DeadLetterMaxLen caps each dead-letter stream; the oldest dead
+	// letters go first (default 10,000).
+	DeadLetterMaxLen int64
+	// ConsumerIdle: another consumer of the group that owns no pending
+	// entry and has not read for this long is removed from the group
+	// (default 1h).
+	ConsumerIdle time.Duration
+	// Skip, when set, names entries the group has nothing to do with: they
+	// are acked without a handler, in one XACK per batch.
+	Skip func(values map[string]any) bool
 	// Observer, when set, is told of reads, redeliveries and dead letters.
 	Observer Observer
 }
@@ -67,6 +77,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 5*time.Minute + 30*time.Second
+	}
+	if c.DeadLetterMaxLen <= 0 {
+		c.DeadLetterMaxLen = 10_000
+	}
+	if c.ConsumerIdle <= 0 {
+		c.ConsumerIdle = time.Hour
 	}
 	return c
 }

@@ -58,35 +58,58 @@ func Recoverer(h Handler) Handler {
 	}
 }
 
-// Consumer reads streams through one consumer group.
-type Consumer struct {
-	rdb     redis.UniversalClient
-	group   string
-	streams []string
-	dlq     string
-	handler Handler
-	cfg     Config
-	log     *slog.Logger
+// DeadLetterFor names the dead-letter stream of each stream a consumer
+// reads. On a Redis Cluster it must be in the same slot as the stream, so
+// that moving an entry there is one atomic step.
+type DeadLetterFor func(stream string) string
 
-	inflight sync.Map     // inflightKey(stream, entry ID) -> struct{}
-	running  atomic.Int64 // handlers in flight
-	retrying atomic.Int64 // own entries waiting for a redelivery, as last seen
+// OneDeadLetter dead-letters the entries of every stream to one stream.
+func OneDeadLetter(name string) DeadLetterFor { return func(string) string { return name } }
+
+// Consumer reads streams through one consumer group.
+//
+// Every entry a consumer has read stays its own until it is acked or
+// dead-lettered: while it waits for a handler slot or its handler runs,
+// its idle time is refreshed, so no other consumer of the group reclaims
+// it. One rule bounds deliveries on every path (first read, the re-read of
+// its own pending entries at start, the redelivery of failed entries, and
+// the reclaim of other consumers' idle entries): an entry delivered more
+// than MaxDeliveries times is dead-lettered without its handler running.
+type Consumer struct {
+	rdb        redis.UniversalClient
+	group      string
+	streams    []string
+	deadLetter DeadLetterFor
+	handler    Handler
+	cfg        Config
+	log        *slog.Logger
+
+	owned    sync.Map // inflightKey(stream, entry ID) -> *flight: read and not finished
+	retrying sync.Map // stream -> struct{}: it has own entries waiting for a redelivery
 	sem      chan struct{}
+	freed    chan struct{} // a handler slot was freed
 	wg       sync.WaitGroup
 }
 
+// flight is an entry the consumer owns.
+type flight struct {
+	stream, id string
+	since      atomic.Int64 // unix ms when it was read or last refreshed
+}
+
 // NewConsumer returns a consumer of streams for group, which dead-letters
-// to the deadLetter stream. The handler runs wrapped in Recoverer.
-func NewConsumer(rdb redis.UniversalClient, group string, streams []string, deadLetter string, h Handler, cfg Config, log *slog.Logger) *Consumer {
+// to the streams deadLetter names. The handler runs wrapped in Recoverer.
+func NewConsumer(rdb redis.UniversalClient, group string, streams []string, deadLetter DeadLetterFor, h Handler, cfg Config, log *slog.Logger) *Consumer {
 	cfg = cfg.WithDefaults()
 	if cfg.Name == "" {
 		cfg.Name = group
 	}
 	return &Consumer{
-		rdb: rdb, group: group, streams: slices.Clone(streams), dlq: deadLetter,
+		rdb: rdb, group: group, streams: slices.Clone(streams), deadLetter: deadLetter,
 		handler: Recoverer(h), cfg: cfg,
-		log: log.With("group", group, "consumer", cfg.Name),
-		sem: make(chan struct{}, cfg.Concurrency),
+		log:   log.With("group", group, "consumer", cfg.Name),
+		sem:   make(chan struct{}, cfg.Concurrency),
+		freed: make(chan struct{}, 1),
 	}
 }
 
@@ -114,65 +137,101 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.drainOwnPending(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
-	// XREADGROUP's arguments: every stream, then ">" (new entries) for each.
-	streams := append(slices.Clone(c.streams), slices.Repeat([]string{">"}, len(c.streams))...)
-	var lastSweep, lastClaim time.Time
-	for ctx.Err() == nil {
-		now := time.Now()
-		if now.Sub(lastSweep) >= c.cfg.RetryBase {
-			c.sweep(ctx)
-			lastSweep = now
-		}
-		if now.Sub(lastClaim) >= c.cfg.ClaimIdle/4 {
-			c.claim(ctx)
-			lastClaim = now
-		}
-		c.readNew(ctx, streams)
+	readers, closeReaders := ReaderClient(c.rdb, len(Shards(c.rdb, c.streams)))
+	defer closeReaders()
+	var loops sync.WaitGroup
+	for _, shard := range Shards(c.rdb, c.streams) {
+		loops.Go(func() { c.readLoop(ctx, readers, shard) })
 	}
+	loops.Go(func() { c.keepOwned(ctx) })
+	c.maintain(ctx)
+	loops.Wait()
 	return nil
 }
 
-// readNew reads and dispatches one batch of new entries.
-func (c *Consumer) readNew(ctx context.Context, streams []string) {
-	// While entries wait for a redelivery, wake up often enough to
-	// redeliver them on time.
-	block := c.cfg.Block
-	if (c.retrying.Load() > 0 || c.running.Load() > 0) && block > c.cfg.RetryBase {
-		block = c.cfg.RetryBase
-	}
-	res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: c.group, Consumer: c.cfg.Name, Streams: streams,
-		Count: int64(c.cfg.BatchSize), Block: block,
-	}).Result()
-	c.observeRead(ctx, err)
-	switch {
-	case err == nil:
-	case errors.Is(err, redis.Nil) || ctx.Err() != nil:
-		return
-	case redis.HasErrorPrefix(err, "NOGROUP"):
-		_ = CreateGroups(ctx, c.rdb, c.group, c.streams...)
-		return
-	default:
-		c.log.Warn("read failed; retrying", "err", err)
-		sleep(ctx, time.Second)
-		return
-	}
-	for _, s := range res {
-		for _, m := range s.Messages {
-			c.dispatch(ctx, s.Stream, m, 1)
+// maintain redelivers failed entries once their backoff is over, reclaims
+// entries dead consumers left idle and removes long-idle consumers from
+// the group, until ctx is done.
+func (c *Consumer) maintain(ctx context.Context) {
+	var lastClaim time.Time
+	Every(ctx, c.cfg.RetryBase, func() {
+		c.sweep(ctx)
+		if time.Since(lastClaim) >= c.cfg.ClaimIdle/4 {
+			c.claim(ctx)
+			c.removeIdleConsumers(ctx)
+			lastClaim = time.Now()
+		}
+	})
+}
+
+// Every calls f every d until ctx is done.
+func Every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
 		}
 	}
 }
 
-// drainOwnPending re-reads entries delivered to this consumer name but not acked.
+// readLoop reads and dispatches new entries of one shard until ctx is done.
+// It reads only when a handler slot is free; entries read wait for a slot
+// owned by this consumer (see keepOwned).
+func (c *Consumer) readLoop(ctx context.Context, rdb redis.UniversalClient, shard []string) {
+	args := append(slices.Clone(shard), slices.Repeat([]string{">"}, len(shard))...)
+	for ctx.Err() == nil {
+		if len(c.sem) == cap(c.sem) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.freed:
+			}
+			continue
+		}
+		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: c.group, Consumer: c.cfg.Name, Streams: args, Count: int64(c.cfg.BatchSize), Block: c.cfg.Block,
+		}).Result()
+		c.observeRead(ctx, shard, err)
+		switch {
+		case err == nil:
+		case errors.Is(err, redis.Nil) || ctx.Err() != nil:
+			continue
+		case redis.HasErrorPrefix(err, "NOGROUP"):
+			// The stream was deleted under us (a reset): set it up again,
+			// and pause if that fails, so a missing group is no busy loop.
+			if err := CreateGroups(ctx, c.rdb, c.group, shard...); err != nil {
+				c.log.Warn("group missing and not created again; retrying", "err", err)
+				sleep(ctx, c.cfg.Block)
+			}
+			continue
+		default:
+			c.log.Warn("read failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for _, s := range res {
+			c.dispatchAll(ctx, s.Stream, s.Messages, func(string) int64 { return 1 })
+		}
+	}
+}
+
+// drainOwnPending re-reads entries delivered to this consumer name but not
+// acked. Each read is bounded by a timeout: a server that stops answering
+// fails the start instead of hanging it.
 func (c *Consumer) drainOwnPending(ctx context.Context) error {
 	for _, stream := range c.streams {
 		start := "0"
 		for {
-			res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			rctx, cancel := context.WithTimeout(ctx, c.cfg.Block+5*time.Second)
+			res, err := c.rdb.XReadGroup(rctx, &redis.XReadGroupArgs{
 				Group: c.group, Consumer: c.cfg.Name, Streams: []string{stream, start},
-				Count: int64(c.cfg.BatchSize),
+				Count: int64(c.cfg.BatchSize), Block: -1,
 			}).Result()
+			cancel()
 			if redis.HasErrorPrefix(err, "NOGROUP") {
 				// The stream was deleted under us (a reset): set it up again;
 				// a new group has nothing pending for this consumer.
@@ -187,25 +246,26 @@ func (c *Consumer) drainOwnPending(ctx context.Context) error {
 			if len(res) == 0 || len(res[0].Messages) == 0 {
 				break
 			}
+			var live []redis.XMessage
 			for _, m := range res[0].Messages {
 				start = m.ID
 				if m.Values == nil { // deleted while pending: nothing to process
 					_ = c.rdb.XAck(ctx, stream, c.group, m.ID).Err()
 					continue
 				}
-				c.dispatch(ctx, stream, m, c.deliveries(ctx, stream, m.ID))
+				live = append(live, m)
 			}
+			c.dispatchAll(ctx, stream, live, func(id string) int64 { return c.deliveries(ctx, stream, id) })
 		}
 	}
-	c.wg.Wait()
 	return nil
 }
 
-// sweep redelivers this consumer's failed entries once their backoff is over.
+// sweep redelivers this consumer's failed entries once their backoff is
+// over. It looks only at streams where a handler failed.
 func (c *Consumer) sweep(ctx context.Context) {
-	var waiting int64
-	defer func() { c.retrying.Store(waiting) }()
-	for _, stream := range c.streams {
+	c.retrying.Range(func(k, _ any) bool {
+		stream := k.(string)
 		pend, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
 			Stream: stream, Group: c.group,
 			Start: "-", End: "+", Count: int64(c.cfg.BatchSize), Consumer: c.cfg.Name,
@@ -214,18 +274,15 @@ func (c *Consumer) sweep(ctx context.Context) {
 			if ctx.Err() == nil {
 				c.log.Warn("list pending failed", "stream", stream, "err", err)
 			}
-			continue
+			return true
 		}
+		waiting := false
 		for _, p := range pend {
-			if _, busy := c.inflight.Load(inflightKey(stream, p.ID)); busy {
+			if _, busy := c.owned.Load(inflightKey(stream, p.ID)); busy {
 				continue
 			}
+			waiting = true
 			if p.Idle < c.cfg.backoff(p.RetryCount) {
-				waiting++
-				continue
-			}
-			if p.RetryCount >= c.cfg.MaxDeliveries {
-				c.deadLetterByID(ctx, stream, p.ID, p.RetryCount, fmt.Sprintf("delivered %d times without success", p.RetryCount))
 				continue
 			}
 			msgs, err := c.rdb.XClaim(ctx, &redis.XClaimArgs{
@@ -235,11 +292,13 @@ func (c *Consumer) sweep(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			for _, m := range msgs {
-				c.dispatch(ctx, stream, m, p.RetryCount+1)
-			}
+			c.dispatchAll(ctx, stream, msgs, func(string) int64 { return p.RetryCount + 1 })
 		}
-	}
+		if !waiting {
+			c.retrying.Delete(stream)
+		}
+		return true
+	})
 }
 
 // claim takes over entries that other (dead) consumers left idle.
@@ -257,18 +316,11 @@ func (c *Consumer) claim(ctx context.Context) {
 				}
 				break
 			}
-			for _, m := range msgs {
-				if _, busy := c.inflight.Load(inflightKey(stream, m.ID)); busy {
-					continue
-				}
-				n := c.deliveries(ctx, stream, m.ID)
-				if n > c.cfg.MaxDeliveries {
-					c.deadLetter(ctx, stream, m, n, fmt.Sprintf("delivered %d times without success", n))
-					continue
-				}
-				c.log.Info("reclaimed idle entry", "stream", stream, "id", m.ID, "deliveries", n)
-				c.dispatch(ctx, stream, m, n)
-			}
+			c.dispatchAll(ctx, stream, msgs, func(id string) int64 {
+				n := c.deliveries(ctx, stream, id)
+				c.log.Info("reclaimed idle entry", "stream", stream, "id", id, "deliveries", n)
+				return n
+			})
 			if next == "0-0" || next == "" {
 				break
 			}
@@ -287,12 +339,51 @@ func (c *Consumer) deliveries(ctx context.Context, stream, id string) int64 {
 	return p[0].RetryCount
 }
 
-// dispatch runs the handler of one entry on a bounded pool of goroutines.
-// Handlers run on a context that outlives shutdown, bounded by HandlerTimeout,
-// so shutdown waits for them instead of cutting them in half.
+// own records that this consumer holds an entry it just read or claimed,
+// so that it keeps it (see keepOwned) until its handler is done. It
+// returns false when the entry is held already (another path got it).
+func (c *Consumer) own(stream, id string) bool {
+	f := &flight{stream: stream, id: id}
+	f.since.Store(time.Now().UnixMilli())
+	_, loaded := c.owned.LoadOrStore(inflightKey(stream, id), f)
+	return !loaded
+}
+
+// dispatchAll acks the entries of a batch the group skips, in one command,
+// owns every other entry at once, then dispatches them: those that wait for
+// a handler slot are owned meanwhile.
+func (c *Consumer) dispatchAll(ctx context.Context, stream string, msgs []redis.XMessage, deliveries func(id string) int64) {
+	var skipped []string
+	mine := make([]bool, len(msgs))
+	for i, m := range msgs {
+		if c.cfg.Skip != nil && m.Values != nil && c.cfg.Skip(m.Values) {
+			skipped = append(skipped, m.ID)
+			continue
+		}
+		mine[i] = c.own(stream, m.ID)
+	}
+	if len(skipped) > 0 {
+		if err := c.rdb.XAck(ctx, stream, c.group, skipped...).Err(); err != nil && ctx.Err() == nil {
+			c.log.Warn("ack of skipped entries failed; they come again", "stream", stream, "err", err)
+		}
+	}
+	for i, m := range msgs {
+		if mine[i] {
+			c.dispatch(ctx, stream, m, deliveries(m.ID))
+		}
+	}
+}
+
+// dispatch runs the handler of an owned entry on a bounded pool of
+// goroutines, unless the entry was delivered too often: then it is
+// dead-lettered. Handlers run on a context that outlives shutdown, bounded
+// by HandlerTimeout, so shutdown waits for them instead of cutting them in
+// half.
 func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage, deliveries int64) {
 	key := inflightKey(stream, m.ID)
-	if _, loaded := c.inflight.LoadOrStore(key, struct{}{}); loaded {
+	if deliveries > c.cfg.MaxDeliveries {
+		c.deadLetterEntry(ctx, stream, m, deliveries-1, fmt.Sprintf("delivered %d times without success", deliveries-1))
+		c.owned.Delete(key)
 		return
 	}
 	if deliveries > 1 && c.cfg.Observer != nil {
@@ -301,22 +392,22 @@ func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		c.inflight.Delete(key)
+		c.owned.Delete(key)
 		return
 	}
-	c.wg.Add(1)
-	c.running.Add(1)
-	go func() {
+	c.wg.Go(func() {
 		defer func() {
 			<-c.sem
-			c.inflight.Delete(key)
-			c.running.Add(-1)
-			c.wg.Done()
+			c.owned.Delete(key)
+			select {
+			case c.freed <- struct{}{}:
+			default:
+			}
 		}()
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandlerTimeout)
 		defer cancel()
 		c.handle(hctx, &Delivery{Stream: stream, Group: c.group, ID: m.ID, Values: m.Values, Deliveries: deliveries})
-	}()
+	})
 }
 
 // inflightKey names an entry among all the streams a consumer reads: two
@@ -333,9 +424,9 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 			}
 		}
 	case errors.Is(err, ErrPoison):
-		c.deadLetter(ctx, d.Stream, redis.XMessage{ID: d.ID, Values: d.Values}, d.Deliveries, err.Error())
+		c.deadLetterEntry(ctx, d.Stream, redis.XMessage{ID: d.ID, Values: d.Values}, d.Deliveries, err.Error())
 	default:
-		c.retrying.Add(1)
+		c.retrying.Store(d.Stream, struct{}{})
 		lvl := slog.LevelWarn
 		var temp interface{ Temporary() bool }
 		if errors.As(err, &temp) && temp.Temporary() {
@@ -346,16 +437,17 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 	}
 }
 
-// observeRead tells the observer how a read of new entries went; a read
-// cut short by shutdown or a missing group (set up again) tells nothing.
-func (c *Consumer) observeRead(ctx context.Context, err error) {
+// observeRead tells the observer how a read of new entries from streams
+// went; a read cut short by shutdown or a missing group (set up again)
+// tells nothing.
+func (c *Consumer) observeRead(ctx context.Context, streams []string, err error) {
 	if c.cfg.Observer == nil || ctx.Err() != nil || redis.HasErrorPrefix(err, "NOGROUP") {
 		return
 	}
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
-	c.cfg.Observer.Read(c.group, c.streams, err)
+	c.cfg.Observer.Read(c.group, streams, err)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

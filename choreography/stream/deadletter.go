@@ -37,17 +37,18 @@ type DeadLetter struct {
 	Values     map[string]string // the entry's own fields
 }
 
-// deadLetter moves an entry to the dead-letter stream with its reason and
-// acks it, atomically, so the stream keeps flowing.
-func (c *Consumer) deadLetter(ctx context.Context, stream string, m redis.XMessage, deliveries int64, reason string) {
-	args := []any{c.group, m.ID,
+// deadLetterEntry moves an entry to its dead-letter stream with its reason
+// and acks it, atomically, so the stream keeps flowing. The dead-letter
+// stream keeps the newest DeadLetterMaxLen entries.
+func (c *Consumer) deadLetterEntry(ctx context.Context, stream string, m redis.XMessage, deliveries int64, reason string) {
+	args := []any{c.group, m.ID, c.cfg.DeadLetterMaxLen,
 		dlStream, stream, dlGroup, c.group, dlID, m.ID, dlReason, reason,
 		dlDeliveries, strconv.FormatInt(deliveries, 10), dlTime, time.Now().UTC().Format(time.RFC3339Nano),
 	}
 	for k, v := range m.Values {
 		args = append(args, k, v)
 	}
-	err := deadLetterScript.Run(ctx, c.rdb, []string{stream, c.dlq}, args...).Err()
+	err := deadLetterScript.Run(ctx, c.rdb, []string{stream, c.deadLetter(stream)}, args...).Err()
 	if err != nil {
 		c.log.Error("dead-letter failed; entry stays pending", "stream", stream, "id", m.ID, "err", err)
 		return
@@ -56,18 +57,6 @@ func (c *Consumer) deadLetter(ctx context.Context, stream string, m redis.XMessa
 	if c.cfg.Observer != nil {
 		c.cfg.Observer.DeadLettered(c.group, stream, reason)
 	}
-}
-
-func (c *Consumer) deadLetterByID(ctx context.Context, stream, id string, deliveries int64, reason string) {
-	msgs, err := c.rdb.XRange(ctx, stream, id, id).Result()
-	if err != nil {
-		return
-	}
-	m := redis.XMessage{ID: id}
-	if len(msgs) == 1 {
-		m = msgs[0]
-	}
-	c.deadLetter(ctx, stream, m, deliveries, reason)
 }
 
 // DeadLetters lists a dead-letter stream, oldest first, at most limit

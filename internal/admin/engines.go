@@ -68,6 +68,9 @@ type Engines struct {
 func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Options) (*Engines, error) {
 	e := &Engines{Catalog: shop.DefaultCatalog(), Modes: modes,
 		Sources: map[shop.Mode]verify.Source{}, Diagnosers: map[shop.Mode]Diagnoser{}}
+	if _, err := cfg.PartitionCount(); err != nil {
+		return nil, err
+	}
 	if opts.TracerProvider != nil {
 		i, err := telemetry.TemporalTracing(opts.TracerProvider)
 		if err != nil {
@@ -96,6 +99,9 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opts Options, log *slog.Logger) error {
 	switch m {
 	case shop.ModeOrchestration:
+		if _, err := activities.EnsurePartitions(ctx, e.Redis, activities.OrchestrationPrefix, cfg.Partitions); err != nil {
+			return err
+		}
 		tc, err := cfg.Temporal(ctx, log)
 		if err != nil {
 			return err
@@ -104,7 +110,7 @@ func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opt
 		eng := workflows.NewEngine(tc, e.Catalog)
 		e.Sources[m], e.Diagnosers[m] = eng.WithRedis(e.Redis), eng
 	case shop.ModeChoreography:
-		node := choreography.NewNode(e.Redis, e.Catalog, log)
+		node := choreography.NewNode(e.Redis, e.Catalog, log, choreography.WithPartitions(cfg.Partitions))
 		if err := node.Bus.Setup(ctx); err != nil {
 			return err
 		}

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +18,9 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography/stream"
+	"github.com/ordersaga/ordersaga/internal/keyspace"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -114,15 +118,20 @@ func (t *TemporalBaseline) Wait(ctx context.Context, i int) (shop.Status, error)
 }
 
 // StreamPipeline is the bare choreography: four consumer groups, each
-// reading one stream and, per entry, adding an entry to the next stream and
-// acking in one MULTI/EXEC; the last hop sets a done key instead. It has the
-// shape of the saga's choreography (placement, three participants, the order
-// service) without its logic: no decoding, no Lua, no dedupe, no redelivery.
-// Wait polls the done key the way the choreography engine polls the order.
+// reading one stream per partition and, per entry, adding an entry to the
+// next stream of the same partition and acking in one MULTI/EXEC; the last
+// hop sets a done key instead. It has the shape of the saga's choreography
+// (placement, three participants, the order service; the same partitions,
+// hash tags and per-slot readers) without its logic: no decoding, no Lua,
+// no dedupe, no redelivery. Wait polls the done key the way the
+// choreography engine polls the order.
 type StreamPipeline struct {
 	Redis  redis.UniversalClient
 	Prefix string // key prefix, e.g. "ordersaga:bench:"
 	IDs    func(i int) string
+	// Partitions spreads entries over that many partitions, as the
+	// choreography does (default 1).
+	Partitions int
 	// BatchSize, Concurrency and Block tune each hop's consumer; they
 	// default to the choreography consumer's (stream.Config).
 	BatchSize   int
@@ -131,6 +140,7 @@ type StreamPipeline struct {
 	// PollMin and PollMax bound Wait's polling interval, doubling from the one to the other.
 	PollMin, PollMax time.Duration
 
+	layout activities.Layout
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	failed atomic.Pointer[error] // the first error of a hop, which Wait reports
@@ -141,48 +151,46 @@ const Hops = 4
 
 var _ Target = (*StreamPipeline)(nil)
 
-func (p *StreamPipeline) stream(k int) string      { return fmt.Sprintf("%sstream:%d", p.Prefix, k) }
-func (p *StreamPipeline) doneKey(id string) string { return p.Prefix + "done:" + id }
+func (p *StreamPipeline) stream(part, k int) string {
+	return fmt.Sprintf("%sstream:%d", p.layout.PartitionPrefix(part), k)
+}
 
-// Start clears the pipeline's keys, creates its groups and starts one
-// consumer per hop. Stop ends them.
+func (p *StreamPipeline) doneKey(id string) string { return p.layout.OrderPrefix(id) + "done:" + id }
+
+// Start clears the pipeline's keys, creates its groups and starts the
+// consumers of every hop. Stop ends them.
 func (p *StreamPipeline) Start(ctx context.Context) error {
 	if p.Prefix == "" || p.IDs == nil {
 		return errors.New("stream pipeline needs a prefix and IDs")
 	}
 	def := stream.Config{}.WithDefaults() // the choreography consumer's own defaults
-	if p.BatchSize <= 0 {
-		p.BatchSize = def.BatchSize
-	}
-	if p.Concurrency <= 0 {
-		p.Concurrency = def.Concurrency
-	}
-	if p.Block <= 0 {
-		p.Block = def.Block
-	}
-	if p.PollMin <= 0 {
-		p.PollMin = time.Millisecond
-	}
+	p.BatchSize = cmp.Or(max(p.BatchSize, 0), def.BatchSize)
+	p.Concurrency = cmp.Or(max(p.Concurrency, 0), def.Concurrency)
+	p.Block = cmp.Or(max(p.Block, 0), def.Block)
+	p.PollMin = cmp.Or(max(p.PollMin, 0), time.Millisecond)
 	p.PollMax = max(p.PollMax, p.PollMin)
+	lay, err := activities.NewLayout(p.Prefix, cmp.Or(p.Partitions, 1))
+	if err != nil {
+		return fmt.Errorf("stream pipeline: %w", err)
+	}
+	p.layout = lay
 	if err := p.Clear(ctx); err != nil {
 		return err
 	}
 	for k := range Hops {
-		if err := p.Redis.XGroupCreateMkStream(ctx, p.stream(k), hopGroup(k), "0").Err(); err != nil {
-			return fmt.Errorf("create group %s: %w", hopGroup(k), err)
+		if err := stream.CreateGroups(ctx, p.Redis, hopGroup(k), p.hopStreams(k)...); err != nil {
+			return err
 		}
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel
 	p.failed.Store(nil)
 	for k := range Hops {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
+		p.wg.Go(func() {
 			if err := p.hop(runCtx, k); err != nil {
 				p.fail(err)
 			}
-		}()
+		})
 	}
 	return nil
 }
@@ -191,15 +199,40 @@ func (p *StreamPipeline) fail(err error) { p.failed.CompareAndSwap(nil, &err) }
 
 func hopGroup(k int) string { return fmt.Sprintf("hop%d", k+1) }
 
-// hop consumes stream k through its group until ctx is done.
+// hopStreams lists hop k's stream of every partition.
+func (p *StreamPipeline) hopStreams(k int) []string {
+	out := make([]string, p.layout.Partitions)
+	for part := range out {
+		out[part] = p.stream(part, k)
+	}
+	return out
+}
+
+// hop consumes hop k's streams through its group until ctx is done: one
+// reader per shard (see stream.Shards), handlers bounded by Concurrency.
 func (p *StreamPipeline) hop(ctx context.Context, k int) error {
 	sem := make(chan struct{}, p.Concurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	stream, group := p.stream(k), hopGroup(k)
+	var handlers sync.WaitGroup
+	defer handlers.Wait()
+	shards := stream.Shards(p.Redis, p.hopStreams(k))
+	readers, closeReaders := stream.ReaderClient(p.Redis, len(shards))
+	defer closeReaders()
+	errs := make([]error, len(shards))
+	var loops sync.WaitGroup
+	for i, shard := range shards {
+		loops.Go(func() { errs[i] = p.read(ctx, readers, k, shard, sem, &handlers) })
+	}
+	loops.Wait()
+	return errors.Join(errs...)
+}
+
+// read reads one shard of hop k and hands each entry to a handler.
+func (p *StreamPipeline) read(ctx context.Context, rdb redis.UniversalClient, k int, shard []string, sem chan struct{}, handlers *sync.WaitGroup) error {
+	group := hopGroup(k)
+	args := append(slices.Clone(shard), slices.Repeat([]string{">"}, len(shard))...)
 	for ctx.Err() == nil {
-		res, err := p.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: group, Consumer: group + "-1", Streams: []string{stream, ">"},
+		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: group, Consumer: group + "-1", Streams: args,
 			Count: int64(p.BatchSize), Block: p.Block,
 		}).Result()
 		if err != nil {
@@ -209,38 +242,45 @@ func (p *StreamPipeline) hop(ctx context.Context, k int) error {
 			return fmt.Errorf("hop %d: read: %w", k+1, err)
 		}
 		for _, s := range res {
+			part := slices.Index(p.hopStreams(k), s.Stream)
 			for _, m := range s.Messages {
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
 					return nil
 				}
-				wg.Add(1)
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					id, _ := m.Values["id"].(string)
-					_, err := p.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-						if k+1 < Hops {
-							pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.stream(k + 1), Values: []any{"id", id}})
-						} else {
-							pipe.Set(ctx, p.doneKey(id), "1", 10*time.Minute)
-						}
-						pipe.XAck(ctx, stream, group, m.ID)
-						return nil
-					})
-					if err != nil && ctx.Err() == nil {
-						p.fail(fmt.Errorf("hop %d: %w", k+1, err))
-					}
-				}()
+				handlers.Go(func() {
+					defer func() { <-sem }()
+					p.forward(ctx, k, part, s.Stream, m)
+				})
 			}
 		}
 	}
 	return nil
 }
 
-// Place adds the i-th entry to the first stream.
+// forward passes one entry of hop k on: the next hop's entry (or the done
+// key) and the ack, in one transaction in the entry's partition.
+func (p *StreamPipeline) forward(ctx context.Context, k, part int, from string, m redis.XMessage) {
+	id, _ := m.Values["id"].(string)
+	_, err := p.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		if k+1 < Hops {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.stream(part, k+1), Values: []any{"id", id}})
+		} else {
+			pipe.Set(ctx, p.doneKey(id), "1", 10*time.Minute)
+		}
+		pipe.XAck(ctx, from, hopGroup(k), m.ID)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		p.fail(fmt.Errorf("hop %d: %w", k+1, err))
+	}
+}
+
+// Place adds the i-th entry to the first stream of its partition.
 func (p *StreamPipeline) Place(ctx context.Context, i int) error {
-	return p.Redis.XAdd(ctx, &redis.XAddArgs{Stream: p.stream(0), Values: []any{"id", p.IDs(i)}}).Err()
+	id := p.IDs(i)
+	return p.Redis.XAdd(ctx, &redis.XAddArgs{Stream: p.stream(p.layout.Partition(id), 0), Values: []any{"id", id}}).Err()
 }
 
 // Wait polls the i-th entry's done key until it is set.
@@ -279,29 +319,14 @@ func (p *StreamPipeline) Stop(ctx context.Context) error {
 	return p.Clear(ctx)
 }
 
-// Clear deletes every key under the pipeline's prefix.
+// Clear deletes every key under the pipeline's prefix, master by master on
+// a cluster.
 func (p *StreamPipeline) Clear(ctx context.Context) error {
 	if !strings.HasSuffix(p.Prefix, ":") {
 		return fmt.Errorf("stream pipeline prefix %q must end with ':'", p.Prefix)
 	}
-	iter := p.Redis.Scan(ctx, 0, p.Prefix+"*", 1000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 1000 {
-			if err := p.Redis.Unlink(ctx, batch...).Err(); err != nil {
-				return fmt.Errorf("clear %s: %w", p.Prefix, err)
-			}
-			batch = batch[:0]
-		}
-	}
-	if err := iter.Err(); err != nil {
+	if _, err := keyspace.Delete(ctx, p.Redis, p.Prefix+"*", nil); err != nil {
 		return fmt.Errorf("clear %s: %w", p.Prefix, err)
-	}
-	if len(batch) > 0 {
-		if err := p.Redis.Unlink(ctx, batch...).Err(); err != nil {
-			return fmt.Errorf("clear %s: %w", p.Prefix, err)
-		}
 	}
 	return nil
 }

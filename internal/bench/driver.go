@@ -239,7 +239,8 @@ func (cfg Config) baseline(ctx context.Context, eng *admin.Engines, m shop.Mode,
 	case shop.ModeChoreography:
 		name = BareStreamsName
 		part = func(base, size int) (Run, error) {
-			p := &StreamPipeline{Redis: eng.Redis, Prefix: KeyPrefix, IDs: ids, PollMin: eng.Choreography.PollMin, PollMax: eng.Choreography.PollMax}
+			p := &StreamPipeline{Redis: eng.Redis, Prefix: KeyPrefix, IDs: ids, PollMin: eng.Choreography.PollMin, PollMax: eng.Choreography.PollMax,
+				Partitions: eng.Choreography.Bus().Layout().Partitions}
 			if err := p.Start(ctx); err != nil {
 				return Run{}, err
 			}

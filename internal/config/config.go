@@ -69,6 +69,8 @@ type Config struct {
 	// the TEMPORAL_* variables; profileErr is why it could not be loaded.
 	profile    envconfig.ClientConfigProfile
 	profileErr error
+	// Partitions of the key layout (see partitions.go).
+	Partitions int
 }
 
 // FromEnv returns the settings from the environment, with localhost
@@ -80,6 +82,7 @@ func FromEnv() *Config {
 		RedisClusterURL: os.Getenv("REDIS_CLUSTER_URL"),
 		UIURL:           env("TEMPORAL_UI_URL", DefaultUIURL),
 		ConnectTimeout:  5 * time.Second,
+		Partitions:      partitionsFromEnv(),
 	}
 	c.profile, c.profileErr = envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{})
 	if c.profileErr != nil {
@@ -111,6 +114,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE, or the profile's)")
 	fs.Var(secretURL{&c.RedisURL}, "redis-url", "one Redis, redis://[user:password@]host:port/db (env REDIS_URL)")
 	fs.Var(secretURL{&c.RedisClusterURL}, "redis-cluster-url", "a Redis Cluster instead, redis://[user:password@]host:port?addr=host2:port2&addr=… (env REDIS_CLUSTER_URL)")
+	c.partitionsFlag(fs)
 }
 
 // secretURL is a string flag whose value is printed redacted (in usage

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/scenarios"
 	"github.com/ordersaga/ordersaga/internal/testenv"
@@ -249,7 +250,7 @@ func assertRefused(t *testing.T, rdb *redis.Client, srv *testenv.RedisACLServer)
 			t.Errorf("%v as %s: %v, want NOPERM", cmd, testenv.RedisAppUser, err)
 		}
 	}
-	if n, err := rdb.Exists(ctx, "ordersaga:chor:stream:order").Result(); err != nil || n != 1 {
+	if n, err := rdb.Exists(ctx, activities.PartitionsKey(activities.ChoreographyPrefix)).Result(); err != nil || n != 1 {
 		t.Errorf("the limited user cannot read the project's keys: %d %v", n, err)
 	}
 	anon := redis.NewClient(&redis.Options{Addr: srv.Addr})

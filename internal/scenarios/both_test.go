@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -28,13 +29,20 @@ import (
 // once per Temporal backend (the dev server, and Temporal on PostgreSQL).
 func TestBothEnginesAgree(t *testing.T) {
 	for _, backend := range testenv.TemporalBackends {
-		t.Run(backend, func(t *testing.T) { bothEnginesAgree(t, testenv.StartTemporalBackend(t, backend)) })
+		t.Run(backend, func(t *testing.T) {
+			bothEnginesAgree(t, testenv.StartTemporalBackend(t, backend), testenv.StartRedis(t).Client())
+		})
 	}
 }
 
-func bothEnginesAgree(t *testing.T, tsrv *testenv.RunningTemporal) {
-	rsrv := testenv.StartRedis(t)
-	rdb := rsrv.Client()
+// TestBothEnginesAgreeOnACluster is the same on a Redis Cluster of three
+// masters, with the dev server.
+func TestBothEnginesAgreeOnACluster(t *testing.T) {
+	bothEnginesAgree(t, testenv.StartTemporalBackend(t, testenv.BackendDev),
+		testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3}).Client())
+}
+
+func bothEnginesAgree(t *testing.T, tsrv *testenv.RunningTemporal, rdb redis.UniversalClient) {
 	catalog := shop.DefaultCatalog()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())

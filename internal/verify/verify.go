@@ -381,6 +381,10 @@ func CompensationOrder(events []shop.Event) error {
 	forward := map[shop.Step]int{}
 	var undone []shop.Step
 	for i, e := range events {
+		if e.Result == "repair" { // compensations run again, in an order of their own
+			undone = nil
+			continue
+		}
 		if e.Result != "ok" || e.Op == "" {
 			continue
 		}

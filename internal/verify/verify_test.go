@@ -108,13 +108,14 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 		}
 	}
 	// Stock that moved outside any order.
-	rdb.DecrBy(ctx, "fake:stock:mug", 1)
+	lay, _ := activities.NewLayout("fake:", activities.DefaultPartitions)
+	rdb.DecrBy(ctx, lay.StockKey("mug"), 1)
 	expect("stolen stock", verify.KindStock, "", "stock of mug")
-	rdb.IncrBy(ctx, "fake:stock:mug", 1)
+	rdb.IncrBy(ctx, lay.StockKey("mug"), 1)
 	// Money that moved outside any order.
-	rdb.HIncrBy(ctx, "fake:ledger", "charged_cents", 5)
+	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", 5)
 	expect("ledger drift", verify.KindMoney, "", "ledger")
-	rdb.HIncrBy(ctx, "fake:ledger", "charged_cents", -5)
+	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", -5)
 	// An order that never finished, old and young.
 	src.orders = append(src.orders, verify.Order{ID: "late", Status: shop.StatusPending, Placed: time.Now().Add(-time.Hour)})
 	expect("stuck order", verify.KindStuck, "late", "order late is stuck")

@@ -349,19 +349,26 @@ func (c *choreographyView) Overview(ctx context.Context, n int) (Overview, error
 // busView reads the choreography's consumer groups and dead letters.
 type busView struct{ bus *choreography.Bus }
 
-// Health reads every stream's groups and their consumers: two round trips.
+// Health reads every stream's groups and their consumers, over every
+// partition: three round trips.
 func (b *busView) Health(ctx context.Context) (BusHealth, error) {
 	rdb := b.bus.Redis
+	dl, err := b.bus.DeadLetterCount(ctx)
+	if err != nil {
+		return BusHealth{}, err
+	}
+	var svcs, streams []string
+	for _, svc := range choreography.Services {
+		for _, s := range b.bus.StreamsOf(svc) {
+			svcs, streams = append(svcs, svc), append(streams, s)
+		}
+	}
 	pipe := rdb.Pipeline()
-	groups := make([]*redis.XInfoGroupsCmd, len(choreography.Services))
-	for i, svc := range choreography.Services {
-		groups[i] = pipe.XInfoGroups(ctx, b.bus.Stream(svc))
+	groups := make([]*redis.XInfoGroupsCmd, len(streams))
+	for i, s := range streams {
+		groups[i] = pipe.XInfoGroups(ctx, s)
 	}
-	dl := pipe.XLen(ctx, b.bus.DeadLetterStream())
 	_, _ = pipe.Exec(ctx)
-	if err := dl.Err(); err != nil {
-		return BusHealth{}, fmt.Errorf("dead-letter stream: %w", err)
-	}
 	type read struct {
 		stream string
 		group  redis.XInfoGroup
@@ -369,7 +376,7 @@ func (b *busView) Health(ctx context.Context) (BusHealth, error) {
 	}
 	var reads []read
 	pipe = rdb.Pipeline()
-	for i, svc := range choreography.Services {
+	for i, svc := range svcs {
 		gs, err := groups[i].Result()
 		if err != nil {
 			if isNoSuchKey(err) {
@@ -378,14 +385,14 @@ func (b *busView) Health(ctx context.Context) (BusHealth, error) {
 			return BusHealth{}, fmt.Errorf("groups of the %s stream: %w", svc, err)
 		}
 		for _, g := range gs {
-			stream := b.bus.Stream(svc)
+			stream := streams[i]
 			reads = append(reads, read{stream, g, pipe.XInfoConsumers(ctx, stream, g.Name)})
 		}
 	}
 	if len(reads) > 0 {
 		_, _ = pipe.Exec(ctx)
 	}
-	return healthOf(reads, dl.Val(), func(r read) (redis.XInfoGroup, []redis.XInfoConsumer, error) {
+	return healthOf(reads, dl, func(r read) (redis.XInfoGroup, []redis.XInfoConsumer, error) {
 		cs, err := r.cmd.Result()
 		return r.group, cs, err
 	})

@@ -350,7 +350,7 @@ func TestChoreographyOverview(t *testing.T) {
 	}
 
 	// Settled orders leave the index and still count.
-	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: node.Bus.DeadLetterStream(), Values: map[string]any{"reason": "test"}}).Err(); err != nil {
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: node.Bus.DeadLetterStream(0), Values: map[string]any{"reason": "test"}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := node.Settle(ctx, -time.Hour, 3); err != nil || n != 3 {

@@ -1,0 +1,127 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// fault is the planned fault an operation's script applies: kind ” (none),
+// 'decline' or 'transient' with how many attempts fail.
+type fault struct {
+	kind     string
+	attempts int
+}
+
+// run applies the order's fault plan and runs one operation, with the
+// outbox when ob is set. A refusal returns a *RefusalError, an injected
+// transient fault a *TransientError.
+func (s Store) run(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox) (Result, error) {
+	f, planned := in.Faults.For(op)
+	if planned && f.Kind == shop.FaultDelay {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, ctx.Err())
+		case <-t.C:
+		}
+	}
+	if ob != nil && s.scripts == nil {
+		return Result{}, fmt.Errorf("%s %s: an outbox needs participants built WithOutbox", op, in.OrderID)
+	}
+	l, err := s.keys(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+	}
+	var pf fault
+	if planned && f.Kind != shop.FaultDelay {
+		pf = fault{kind: string(f.Kind), attempts: f.Attempts}
+	}
+	if op == shop.OpReserve || op == shop.OpRelease {
+		return s.runStock(ctx, l, op, in, ob, pf)
+	}
+	keys, args := s.call(l, op, in)
+	return s.commit(ctx, op, in, ob, pf, keys, args)
+}
+
+// commit runs one operation's script in the order's partition: its
+// recorded result if it ran before, else the fault, else its body, and the
+// outbox with the final result.
+func (s Store) commit(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox, f fault, keys []string, args []any) (Result, error) {
+	repair := 0
+	if in.Repair && op.IsCompensation() {
+		repair = 1
+	}
+	argv := append([]any{len(keys), len(args), f.kind, f.attempts, repair}, args...)
+	script := plainScripts[op]
+	if ob != nil {
+		script = s.scripts[op]
+		keys = append(slices.Clone(keys), ob.Keys...)
+		if ob.Args != nil {
+			extra, err := ob.Args()
+			if err != nil {
+				return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+			}
+			argv = append(argv, extra...)
+		}
+	}
+	v, err := script.Run(ctx, s.Redis, keys, argv...).Slice()
+	if err != nil {
+		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+	}
+	return reply(op, in.OrderID, v)
+}
+
+// statusProceed is a script's reply when it checked an operation and found
+// it must now do its work outside the partition (see runStock).
+const statusProceed = "proceed"
+
+// reply reads a script's {status, detail, outbox result, duplicate}.
+func reply(op shop.Op, orderID string, v []any) (Result, error) {
+	if len(v) != 4 {
+		return Result{}, fmt.Errorf("%s %s: unexpected script reply %v", op, orderID, v)
+	}
+	status, _ := v[0].(string)
+	detail, _ := v[1].(string)
+	outbox, _ := v[2].(string)
+	dup, _ := v[3].(int64)
+	res := Result{OrderID: orderID, Op: string(op), Detail: detail, Duplicate: dup == 1, Outbox: outbox}
+	switch status {
+	case "ok":
+		return res, nil
+	case statusProceed:
+		res.proceed = true
+		return res, nil
+	case "dropped":
+		res.Dropped = true
+		return res, nil
+	case "fail":
+		return res, &RefusalError{Op: op, Reason: detail}
+	case "transient":
+		return res, &TransientError{Op: op, Detail: detail}
+	}
+	return res, fmt.Errorf("%s %s: unexpected script status %q", op, orderID, status)
+}
+
+// call returns the keys and arguments of the scripts of charge, refund,
+// schedule and cancel: the order's record and its partition's totals.
+func (s Store) call(l Layout, op shop.Op, in OrderInput) (keys []string, args []any) {
+	p := l.Partition(in.OrderID)
+	_, pay, ship := l.OrderKeys(in.OrderID)
+	switch op {
+	case shop.OpCharge:
+		amount := shop.Order{Items: in.Items}.Total(s.Catalog)
+		return []string{pay, l.LedgerKey(p)}, []any{amount}
+	case shop.OpRefund:
+		return []string{pay, l.LedgerKey(p)}, nil
+	case shop.OpSchedule:
+		return []string{ship, l.ShipmentsKey(p)}, []any{"SHP-" + in.OrderID}
+	case shop.OpCancel:
+		return []string{ship, l.ShipmentsKey(p)}, nil
+	}
+	return nil, nil
+}

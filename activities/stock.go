@@ -1,0 +1,231 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/internal/keyspace"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Stock lives per SKU, each in its own hash slot, so a reservation or a
+// release cannot be one script with the order's records. It runs in up to
+// three steps:
+//
+//  1. with a decline or transient fault planned, a check in the order's
+//     partition: its recorded result, the refusal when the release came
+//     first, the fault; each ends the operation (and runs the outbox);
+//  2. one step per SKU, in the SKU's slot (sku.lua): each is idempotent by
+//     order ID, recording in the SKU's holds what it did for the order, so
+//     a retry reads back the same result. A reservation is all or nothing:
+//     when a SKU is short, the SKUs reserved are rolled back. A release
+//     leaves a tombstone, so a reservation that comes after it is refused;
+//  3. the commit in the order's partition: the recorded result, the
+//     quantities held, and the outbox, together.
+//
+// A crash between any two steps leaves what a retry finishes: the per-SKU
+// steps read back their records and the commit runs once. When the outbox's
+// guard drops the operation (its order is settled or unknown), the records
+// its delivery wrote (Outbox.Token) are removed and their stock given back,
+// also by a redelivery after a crash, before the caller acks.
+
+// stockLine is one distinct SKU of an order and the quantity it wants.
+type stockLine struct {
+	sku string
+	qty int
+}
+
+// stockLines returns the order's distinct SKUs with their total quantities
+// and, for a reservation, why the items are refused outright ("" if not):
+// an empty order, or an item the catalog does not allow.
+func (s Store) stockLines(op shop.Op, in OrderInput) ([]stockLine, string) {
+	want := map[string]int{}
+	for _, it := range in.Items {
+		if op == shop.OpReserve {
+			if _, ok := s.Catalog[it.SKU]; !ok || it.Quantity < shop.MinQuantity || it.Quantity > shop.MaxQuantity {
+				return nil, fmt.Sprintf("invalid item %s x%d", it.SKU, it.Quantity)
+			}
+		}
+		want[it.SKU] += it.Quantity
+	}
+	if op == shop.OpReserve && len(in.Items) == 0 {
+		return nil, "no items"
+	}
+	lines := make([]stockLine, 0, len(want))
+	for _, sku := range distinctSKUs(in.Items) {
+		lines = append(lines, stockLine{sku: sku, qty: want[sku]})
+	}
+	return lines, ""
+}
+
+// runStock runs reserve or release in the steps described above.
+func (s Store) runStock(ctx context.Context, l Layout, op shop.Op, in OrderInput, ob *Outbox, f fault) (Result, error) {
+	inv, _, _ := l.OrderKeys(in.OrderID)
+	keys := []string{inv}
+	lines, refuse := s.stockLines(op, in)
+	if refuse != "" {
+		return s.commit(ctx, op, in, ob, f, keys, []any{"refuse", refuse})
+	}
+	if f.kind != "" {
+		res, err := s.commit(ctx, op, in, ob, f, keys, []any{"check", ""})
+		if err != nil || res.Dropped || !res.proceed {
+			return res, err
+		}
+	}
+	action := "release"
+	if op == shop.OpReserve {
+		action = "reserve"
+	}
+	token := ""
+	if ob != nil {
+		token = ob.Token
+	}
+	after, err := s.skuSteps(ctx, l, action, in.OrderID, token, lines)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+	}
+	args := []any{"go", ""}
+	if op == shop.OpReserve {
+		if args, err = s.settleReservation(ctx, l, in.OrderID, token, lines, after); err != nil {
+			return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+		}
+	}
+	res, err := s.commit(ctx, op, in, ob, fault{}, keys, args)
+	if err == nil && res.Dropped {
+		if _, err := s.skuSteps(ctx, l, "undo", in.OrderID, token, lines); err != nil {
+			return res, fmt.Errorf("%s %s: undo for a dropped order: %w", op, in.OrderID, err)
+		}
+	}
+	return res, err
+}
+
+// settleReservation turns the per-SKU results into the commit's arguments:
+// "ok" with each SKU's quantity, or "fail" with the reason, after rolling
+// back the SKUs that were reserved (after is updated to match).
+func (s Store) settleReservation(ctx context.Context, l Layout, orderID, token string, lines []stockLine, after []string) ([]any, error) {
+	reason, rolledBack := "", false
+	var reserved []int
+	for i, r := range after {
+		switch {
+		case strings.HasPrefix(r, "r:"):
+			reserved = append(reserved, i)
+		case reason != "":
+		case strings.HasPrefix(r, "x:"):
+			reason = "out of stock: " + lines[i].sku + " has " + r[2:] + ", wanted " + strconv.Itoa(lines[i].qty)
+		case r == "t":
+			reason = "order was released before it was reserved"
+		default:
+			rolledBack = true // by an earlier run, for a reason another SKU tells
+		}
+	}
+	if reason == "" && rolledBack {
+		reason = "reservation rolled back"
+	}
+	if reason == "" {
+		args := []any{"ok", ""}
+		for _, line := range lines {
+			args = append(args, line.sku, line.qty)
+		}
+		return args, nil
+	}
+	if len(reserved) > 0 {
+		back := make([]stockLine, len(reserved))
+		for j, i := range reserved {
+			back[j] = lines[i]
+		}
+		got, err := s.skuSteps(ctx, l, "rollback", orderID, token, back)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range reserved {
+			after[i] = got[j]
+		}
+	}
+	return []any{"fail", reason}, nil
+}
+
+// skuSteps runs one action of sku.lua for every line, one call per slot
+// (all lines in one call on one Redis, in one pipeline on a cluster), and
+// returns each SKU's state after it.
+func (s Store) skuSteps(ctx context.Context, l Layout, action, orderID, token string, lines []stockLine) ([]string, error) {
+	stocks := make([]string, len(lines))
+	for i, line := range lines {
+		stocks[i] = l.StockKey(line.sku)
+	}
+	groups := keyspace.Groups(s.Redis, stocks)
+	calls := make([]scriptCall, len(groups))
+	for g, idx := range groups {
+		calls[g].args = []any{action, orderID, token}
+		for _, i := range idx {
+			calls[g].keys = append(calls[g].keys, stocks[i], l.HoldsKey(lines[i].sku))
+			calls[g].args = append(calls[g].args, lines[i].qty)
+		}
+	}
+	replies, err := runEach(ctx, s.Redis, skuScript, calls)
+	if err != nil {
+		return nil, err
+	}
+	after := make([]string, len(lines))
+	for g, idx := range groups {
+		v, ok := replies[g].([]any)
+		if !ok || len(v) != len(idx) {
+			return nil, fmt.Errorf("stock of %s: unexpected reply %v", orderID, replies[g])
+		}
+		for j, i := range idx {
+			pair, ok := v[j].([]any)
+			if !ok || len(pair) != 2 {
+				return nil, fmt.Errorf("stock of %s: unexpected reply %v", lines[i].sku, v[j])
+			}
+			after[i], _ = pair[1].(string)
+		}
+	}
+	return after, nil
+}
+
+// scriptCall is one run of a script.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// runEach runs a script once per call in one pipeline (on a cluster, one
+// per node, in parallel) and returns the replies. A node that does not
+// know the script yet (NOSCRIPT) gets it with the call run again: the
+// scripts run this way are idempotent.
+func runEach(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, calls []scriptCall) ([]any, error) {
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = script.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	_, _ = pipe.Exec(ctx)
+	out := make([]any, len(calls))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			v, err = script.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// distinctSKUs lists the SKUs of items once each, in order of appearance.
+func distinctSKUs(items []shop.Item) []string {
+	var out []string
+	for _, it := range items {
+		if !slices.Contains(out, it.SKU) {
+			out = append(out, it.SKU)
+		}
+	}
+	return out
+}

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestRepairChoreography: the same on the choreography: FAILED, reported by
+// verify, repaired to COMPENSATED, no longer reported; a second repair fails.
+func TestRepairChoreography(t *testing.T) {
+	s := servers(t)
+	id := newID("repair")
+	r := s.must(t, "order", "--mode", "choreography", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	if !regexp.MustCompile(`(?m)^choreography\s+FAILED\s+inventory,payment\s+inventory\s`).MatchString(r.stdout) {
+		t.Fatalf("want the order FAILED:\n%s", r)
+	}
+	r = s.run(t, "verify", "--mode", "choreography")
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "order "+id+" FAILED") {
+		t.Fatalf("want verify to report %s FAILED:\n%s", id, r)
+	}
+	r = s.must(t, "repair", id, "--mode", "choreography")
+	if !regexp.MustCompile(`(?m)^choreography\s+COMPENSATED\s+inventory,payment\s+inventory,payment\s`).MatchString(r.stdout) {
+		t.Fatalf("want the order COMPENSATED after the repair:\n%s", r)
+	}
+	r = s.run(t, "verify", "--mode", "choreography")
+	if strings.Contains(r.stdout+r.stderr, id) {
+		t.Fatalf("verify still reports the repaired order:\n%s", r)
+	}
+	r = s.run(t, "repair", id, "--mode", "choreography")
+	wantCode(t, r, 1)
+	wantOneLine(t, r, "choreography", "not FAILED")
+}
