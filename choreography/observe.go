@@ -56,7 +56,7 @@ func (n *Node) observe(service string, t EventType, h Handler) Handler {
 				attribute.String("messaging.destination.name", d.Stream),
 				attribute.String("messaging.consumer.group.name", d.Group),
 				attribute.String("messaging.message.id", d.ID),
-				attribute.Int64("messaging.delivery_count", d.Deliveries),
+				attribute.Int64("ordersaga.deliveries", d.Deliveries),
 				attribute.String("ordersaga.event_type", string(t)),
 				attribute.String("ordersaga.order_id", d.Event.OrderID),
 			))

@@ -107,7 +107,8 @@ func parse(args []string) (*options, error) {
 	fs.SetOutput(io.Discard) // a bad flag is one line from main; the usage goes to stdout on --help
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stdout, "Usage: worker [flags]\n\nRuns the Temporal worker and the choreography services.\n\nFlags:\n")
+			fmt.Fprintf(os.Stdout, "Usage: worker [flags]\n       worker healthcheck [--addr HOST:PORT] [--live]\n\n"+
+				"Runs the Temporal worker and the choreography services; healthcheck asks a worker's /readyz.\n\nFlags:\n")
 			fs.SetOutput(os.Stdout)
 			fs.PrintDefaults()
 			return nil, err
