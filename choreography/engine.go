@@ -49,6 +49,7 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	if err != nil {
 		return err
 	}
+	withTraceContext(ctx, ev) // the placement's trace, when it is traced
 	evJSON, err := ev.Encode()
 	if err != nil {
 		return err

@@ -69,6 +69,12 @@ type Envelope struct {
 	Version       int             `json:"version"`
 	Source        string          `json:"source"`
 	Payload       json.RawMessage `json:"payload"`
+	// TraceParent and TraceState are the W3C trace context of the span
+	// that published the event, when it was traced: the handler's span is
+	// its child. Absent in untraced events and in events written before
+	// they existed; readers that do not know them ignore them.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // Saga is the payload of every event: the order itself (so its fault plan

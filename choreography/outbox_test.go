@@ -66,7 +66,7 @@ func (e *outboxEnv) commit(op shop.Op, d *Delivery, r reaction) (activities.Resu
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return e.node.Participants.Commit(context.Background(), op, activities.InputFor(s.Order), e.node.outbox(ServiceInventory, r, d, s))
+	return e.node.Participants.Commit(context.Background(), op, activities.InputFor(s.Order), e.node.outbox(context.Background(), ServiceInventory, r, d, s))
 }
 
 func (e *outboxEnv) pending(d *Delivery) int64 {

@@ -52,7 +52,7 @@ func (e *Engine) Repair(ctx context.Context, orderID string) error {
 	for _, st := range shop.Steps {
 		delete(s.Order.Faults, st.Compensation())
 	}
-	ev, err := n.encode(ServiceOrder, RepairRequested, parent, s)
+	ev, err := n.encode(ctx, ServiceOrder, RepairRequested, parent, s)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,8 @@ type Node struct {
 	// MarkerRetention is how long a settled order's marker is kept: until
 	// then, any late event of the order is dropped (default 7 days).
 	MarkerRetention time.Duration
+	// Telemetry reports the handlers' metrics and spans (none by default).
+	Telemetry Telemetry
 }
 
 // NewNode returns a node for the choreography prefix.
@@ -118,7 +120,7 @@ func (n *Node) participantHandler(service string, r reaction) Handler {
 		}
 		in := activities.InputFor(s.Order)
 		in.Repair = s.Repair
-		res, err := n.Participants.Commit(ctx, r.op, in, n.outbox(service, r, d, s))
+		res, err := n.Participants.Commit(ctx, r.op, in, n.outbox(ctx, service, r, d, s))
 		_, refused := activities.IsRefusal(err)
 		if refused || (err == nil && !res.Dropped) {
 			d.MarkAcked() // the outbox published the next event and acked
@@ -136,7 +138,7 @@ func (n *Node) participantHandler(service string, r reaction) Handler {
 // counts) an event of an order that is settled or unknown. In a repair
 // run the next event is published even when the operation had already run,
 // so the repair reaches the order service.
-func (n *Node) outbox(service string, r reaction, d *Delivery, s Saga) *activities.Outbox {
+func (n *Node) outbox(ctx context.Context, service string, r reaction, d *Delivery, s Saga) *activities.Outbox {
 	id := s.Order.ID
 	okSaga, failSaga := outcomes(r.op, s)
 	republish := 0
@@ -150,11 +152,11 @@ func (n *Node) outbox(service string, r reaction, d *Delivery, s Saga) *activiti
 		// The events are built when the work is done (after any delay
 		// fault), so their timestamps tell when it happened.
 		Args: func() ([]any, error) {
-			okEv, err := n.encode(service, r.onSuccess, d.Event, okSaga)
+			okEv, err := n.encode(ctx, service, r.onSuccess, d.Event, okSaga)
 			if err != nil {
 				return nil, err
 			}
-			failEv, err := n.encode(service, r.onFailure, d.Event, failSaga)
+			failEv, err := n.encode(ctx, service, r.onFailure, d.Event, failSaga)
 			if err != nil {
 				return nil, err
 			}
@@ -185,12 +187,13 @@ func outcomes(op shop.Op, s Saga) (ok, fail Saga) {
 	return ok, fail
 }
 
-// encode builds the JSON of an event caused by parent.
-func (n *Node) encode(service string, t EventType, parent *Envelope, s Saga) ([]byte, error) {
+// encode builds the JSON of an event caused by parent, in the trace of ctx.
+func (n *Node) encode(ctx context.Context, service string, t EventType, parent *Envelope, s Saga) ([]byte, error) {
 	ev, err := NewEvent(t, service, parent, s, n.Now())
 	if err != nil {
 		return nil, err
 	}
+	withTraceContext(ctx, ev)
 	return ev.Encode()
 }
 
@@ -213,7 +216,7 @@ func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
 		return fmt.Errorf("encode outcome of %s: %w", s.Order.ID, err)
 	}
 	s.Detail = "" // the detail of the step before says nothing about the order's end
-	ev, err := n.encode(ServiceOrder, t, d.Event, s)
+	ev, err := n.encode(ctx, ServiceOrder, t, d.Event, s)
 	if err != nil {
 		return err
 	}
@@ -222,14 +225,17 @@ func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
 	if s.Repair {
 		repair = 1
 	}
-	err = finishScript.Run(ctx, n.Bus.Redis,
+	ended, err := finishScript.Run(ctx, n.Bus.Redis,
 		[]string{n.orderKey(id), n.historyKey(id), n.Bus.StreamFor(id, ServiceOrder), d.Stream, n.Bus.orderSettledKey(id)},
 		d.Group, d.ID, string(out.Status), outJSON, string(t), ev,
-		n.Now().UTC().Format(time.RFC3339Nano), repair).Err()
+		n.Now().UTC().Format(time.RFC3339Nano), repair).Result()
 	if err != nil {
 		return fmt.Errorf("finish order %s: %w", s.Order.ID, err)
 	}
 	d.MarkAcked()
+	if ended != int64(0) {
+		n.recordSaga(out, ended)
+	}
 	return nil
 }
 
@@ -273,7 +279,7 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 	if err != nil {
 		return err
 	}
-	c, err := n.Bus.NewConsumer(service, hs, cfg, n.Log)
+	c, err := n.Bus.NewConsumer(service, n.instrument(service, hs), cfg, n.Log)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ GO=${GO:-go}
 # caller does not set is read back from .state/settings (make up writes it,
 # make down removes it), so `make up TEMPORAL_BACKEND=postgres` followed by
 # `make demo` stays on PostgreSQL.
-SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE)
+SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE METRICS_PORT)
 if [ -f "$STATE/settings" ]; then
 	while IFS='=' read -r key value; do
 		case " ${SETTINGS[*]} " in *" $key "*) ;; *) continue ;; esac
@@ -32,6 +32,10 @@ TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
 REDIS_PORT=${REDIS_PORT:-6379}
 POSTGRES_PORT=${POSTGRES_PORT:-5432}
 TEMPORAL_HISTORY_SHARDS=${TEMPORAL_HISTORY_SHARDS:-4}
+# The worker processes serve /metrics, /healthz and /readyz on 127.0.0.1,
+# each on its own port from METRICS_PORT on, in WORKER_NAMES order (see
+# metrics_addr); make up writes them to .state/env.
+METRICS_PORT=${METRICS_PORT:-9464}
 TEMPORAL_NAMESPACE=${TEMPORAL_NAMESPACE:-default}
 # Local-only defaults, the same as docker-compose.yml; not secrets. Keep
 # overrides URL-safe: REDIS_PASSWORD becomes part of REDIS_URL.
@@ -65,6 +69,27 @@ SEARCH_ATTRIBUTE_FLAGS=(
 WORKER_NAMES=(worker order inventory payment shipping)
 worker_service() {
 	if [ "$1" = worker ]; then echo orchestration; else echo "$1"; fi
+}
+
+# metrics_addr NAME: the --metrics-addr of worker process NAME.
+metrics_addr() {
+	local i
+	for i in "${!WORKER_NAMES[@]}"; do
+		if [ "${WORKER_NAMES[$i]}" = "$1" ]; then
+			echo "127.0.0.1:$((METRICS_PORT + i))"
+			return
+		fi
+	done
+	return 1
+}
+
+# metrics_env NAME: the variable of .state/env that holds NAME's metrics
+# address, e.g. ORDERSAGA_METRICS_PAYMENT.
+metrics_env() { echo "ORDERSAGA_METRICS_$(printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_')"; }
+
+# worker_ready NAME: NAME's /readyz answers 200 (connected and consuming).
+worker_ready() {
+	"$ROOT/bin/worker" healthcheck --addr "$(metrics_addr "$1")" --timeout 2s >/dev/null 2>&1
 }
 
 # The servers of the chosen settings, in start order.

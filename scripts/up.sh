@@ -11,8 +11,10 @@
 # Settings (environment; see scripts/lib.sh and docs/operations.md):
 # TEMPORAL_BACKEND (dev), REDIS_CLUSTER (0), TEMPORAL_PORT (7233),
 # TEMPORAL_UI_PORT (8233), REDIS_PORT (6379), POSTGRES_PORT (5432),
-# TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), REDIS_PASSWORD,
-# REDIS_ADMIN_PASSWORD, TEMPORAL_PG_PASSWORD.
+# TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), METRICS_PORT
+# (9464: the worker processes' /metrics and /readyz on 9464..9468),
+# REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, TEMPORAL_PG_PASSWORD. The OTEL_*
+# variables (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach the workers as they are.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -107,6 +109,9 @@ export TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT"
 		$REDIS_ENV_LINE
 		export TEMPORAL_UI_URL=$TEMPORAL_UI_URL
 	EOF
+	for name in "${WORKER_NAMES[@]}"; do
+		echo "export $(metrics_env "$name")=$(metrics_addr "$name")"
+	done >>"$STATE/env"
 )
 
 # --- worker and choreography services ------------------------------------------
@@ -124,7 +129,7 @@ for name in "${WORKER_NAMES[@]}"; do
 	fi
 	rm -f "$STATE/$name.pid"
 	svc=$(worker_service "$name")
-	args=(--services "$svc")
+	args=(--services "$svc" --metrics-addr "$(metrics_addr "$name")")
 	[ "$name" = worker ] || args+=(--consumer-name local-1)
 	say "== starting $name (worker ${args[*]})"
 	nohup "$ROOT/bin/worker" "${args[@]}" </dev/null >"$STATE/$name.log" 2>&1 9>&- &
@@ -132,7 +137,7 @@ for name in "${WORKER_NAMES[@]}"; do
 	started+=("$name")
 done
 
-worker_ready() { grep -q 'msg="worker running"' "$STATE/$1.log" 2>/dev/null; }
+# Ready: /readyz answers 200 (connected to Redis and Temporal, consuming).
 for name in ${started[@]+"${started[@]}"}; do
 	wait_for 60 "$name" worker_ready "$name"
 done
@@ -161,7 +166,7 @@ else
 fi
 row "Redis" "$REDIS_SUMMARY"
 for name in "${WORKER_NAMES[@]}"; do
-	row "$(worker_service "$name")" "$(proc "$name" -)"
+	row "$(worker_service "$name")" "$(proc "$name" -), metrics http://$(metrics_addr "$name")/metrics"
 done
 cat <<EOF
 

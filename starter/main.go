@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/buildinfo"
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -53,6 +55,9 @@ type app struct {
 	cfg            *config.Config
 	args           []string
 	stdout, stderr io.Writer
+	logFormat      string
+	// tracing exports spans when the environment asks for it (nil: no spans).
+	tracing *telemetry.Tracing
 }
 
 // run executes the command line and returns the exit status.
@@ -60,10 +65,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{args: args, stdout: stdout, stderr: stderr}
 	globals := flag.NewFlagSet("starter", flag.ContinueOnError)
 	a.cfg = config.Register(globals)
+	globals.StringVar(&a.logFormat, "log-format", config.LogText, config.LogFormatUsage)
 	root := &cobra.Command{
-		Use:     "starter",
-		Long:    "Drives the order saga on both engines: orchestration (Temporal) and choreography (Redis Streams).",
-		Version: buildinfo.Version(),
+		Use:               "starter",
+		Long:              "Drives the order saga on both engines: orchestration (Temporal) and choreography (Redis Streams).",
+		Version:           buildinfo.Version(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setup(cmd.Context()) },
 	}
 	root.PersistentFlags().AddGoFlagSet(globals)
 	root.SetOut(stdout)
@@ -74,7 +81,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cli.Setup(root, stderr)
 	root.SetArgs(cli.LongFlags(root, args))
-	return cli.Exit(root.ExecuteContext(ctx), stderr, "starter")
+	err := root.ExecuteContext(ctx)
+	if serr := a.tracing.Shutdown(context.WithoutCancel(ctx)); serr != nil && err == nil {
+		err = fmt.Errorf("export traces: %w", serr)
+	}
+	return cli.Exit(err, stderr, "starter")
+}
+
+// setup checks the global flags and starts tracing when the environment
+// asks for it (OTEL_EXPORTER_OTLP_ENDPOINT): then each placement starts a
+// trace that the engines carry on to the order's end.
+func (a *app) setup(ctx context.Context) error {
+	if _, err := a.logger(); err != nil {
+		return cli.UsageError{Msg: err.Error()}
+	}
+	t, err := telemetry.TracingFromEnv(ctx, "ordersaga-starter")
+	a.tracing = t
+	return err
+}
+
+// logger is the logger of commands that log (serve), on stderr in --log-format.
+func (a *app) logger() (*slog.Logger, error) {
+	return config.NewLogger(a.stderr, "info", a.logFormat)
 }
 
 func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
@@ -100,7 +128,7 @@ func (f *runFlags) add(cmd *cobra.Command, jsonUsage string, timeout time.Durati
 
 // open connects to the engines of modes.
 func (a *app) open(ctx context.Context, modes []shop.Mode) (*admin.Engines, error) {
-	return admin.Open(ctx, a.cfg, modes, admin.Options{})
+	return admin.Open(ctx, a.cfg, modes, admin.Options{TracerProvider: a.tracing.TracerProvider()})
 }
 
 // uiURL is the Temporal UI page of an order's workflow.

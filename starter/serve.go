@@ -34,7 +34,10 @@ func (a *app) serveCmd() *cobra.Command {
 // serve connects first, then listens: an unreachable server or a busy
 // port stops the command before anything serves.
 func (a *app) serve(ctx context.Context, addr string) error {
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, err := a.logger()
+	if err != nil {
+		return err
+	}
 
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -5,6 +5,8 @@
 //	worker                                     # everything
 //	worker --services orchestration            # only the Temporal worker
 //	worker --services payment --consumer-name payment-2
+//	worker --metrics-addr 127.0.0.1:9464               # /metrics, /healthz, /readyz
+//	worker healthcheck --addr 127.0.0.1:9464           # exit 0 when that worker is ready
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -24,6 +27,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
@@ -36,6 +41,9 @@ import (
 
 // ServiceOrchestration is the --services name of the Temporal worker.
 const ServiceOrchestration = "orchestration"
+
+// EnvMetricsAddr is the environment variable --metrics-addr defaults to.
+const EnvMetricsAddr = "ORDERSAGA_METRICS_ADDR"
 
 // errUsage marks a command-line mistake (exit status 2).
 var errUsage = errors.New("usage")
@@ -60,6 +68,8 @@ type options struct {
 	services               []string
 	consumerName           string
 	logLevel               string
+	logFormat              string
+	metricsAddr            string
 	retention              time.Duration
 	trimEvery              time.Duration
 	orderRetention         time.Duration
@@ -80,6 +90,9 @@ func parse(args []string) (*options, error) {
 	host, _ := os.Hostname()
 	fs.StringVar(&o.consumerName, "consumer-name", host+"-"+strconv.Itoa(os.Getpid()), "consumer name prefix within each group, distinct per instance (default host-pid); a name kept across restarts gets its pending entries back at once")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", config.LogText, config.LogFormatUsage)
+	fs.StringVar(&o.metricsAddr, "metrics-addr", os.Getenv(EnvMetricsAddr),
+		"serve /metrics, /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464 (env "+EnvMetricsAddr+"; default: not served)")
 	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart, see --order-retention)")
 	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries and settles old orders")
 	fs.DurationVar(&o.orderRetention, "order-retention", 24*time.Hour, "keep a finished order's own records (status, history, participant state) this long, then fold it into the settled totals; 0 keeps them forever")
@@ -94,7 +107,8 @@ func parse(args []string) (*options, error) {
 	fs.SetOutput(io.Discard) // a bad flag is one line from main; the usage goes to stdout on --help
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stdout, "Usage: worker [flags]\n\nRuns the Temporal worker and the choreography services.\n\nFlags:\n")
+			fmt.Fprintf(os.Stdout, "Usage: worker [flags]\n       worker healthcheck [--addr HOST:PORT] [--live]\n\n"+
+				"Runs the Temporal worker and the choreography services; healthcheck asks a worker's /readyz.\n\nFlags:\n")
 			fs.SetOutput(os.Stdout)
 			fs.PrintDefaults()
 			return nil, err
@@ -127,6 +141,14 @@ func parse(args []string) (*options, error) {
 	if o.stopTimeout < 0 || o.compensationMaxBackoff < 100*time.Millisecond {
 		return nil, fmt.Errorf("%w: --stop-timeout must not be negative, --compensation-max-backoff at least 100ms (the first backoff)", errUsage)
 	}
+	if o.logFormat != config.LogText && o.logFormat != config.LogJSON {
+		return nil, fmt.Errorf("%w: bad --log-format %q (want %s or %s)", errUsage, o.logFormat, config.LogText, config.LogJSON)
+	}
+	if o.metricsAddr != "" {
+		if _, port, err := net.SplitHostPort(o.metricsAddr); err != nil || port == "" {
+			return nil, fmt.Errorf("%w: bad --metrics-addr %q (want HOST:PORT, e.g. 127.0.0.1:9464)", errUsage, o.metricsAddr)
+		}
+	}
 	var err error
 	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
@@ -134,81 +156,105 @@ func parse(args []string) (*options, error) {
 	return o, nil
 }
 
-func run(ctx context.Context, args []string) error {
+func run(ctx context.Context, args []string) error { return runWith(ctx, args, nil) }
+
+// runWith is run with spans going to tp; with a nil tp, to where the
+// environment says (see telemetry.TracingFromEnv), or nowhere.
+func runWith(ctx context.Context, args []string, tp trace.TracerProvider) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:])
+	}
 	o, err := parse(args)
 	if err != nil {
 		return err
 	}
-	log, err := config.Logger(o.logLevel)
+	log, err := config.Logger(o.logLevel, o.logFormat)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	obs, err := startObservability(ctx, o, tp, log)
+	if err != nil {
+		return err
+	}
+	defer obs.close(log)
 	rdb, err := o.cfg.Redis(ctx)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	obs.health.Add("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	catalog := shop.DefaultCatalog()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(o.services))
-	var node *choreography.Node     // shared by the choreography services of this process
 	fail := func(err error) error { // stop what already runs
 		cancel()
 		wg.Wait()
 		return err
 	}
+	var chor []string
 	for _, svc := range o.services {
-		if svc == ServiceOrchestration {
-			wait, err := startOrchestration(ctx, o, rdb, catalog, log)
-			if err != nil {
-				return fail(err)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := wait(); err != nil {
-					errs <- err
-					cancel()
-				}
-			}()
+		if svc != ServiceOrchestration {
+			chor = append(chor, svc)
 			continue
 		}
-		if node == nil {
-			if node, err = startNode(ctx, o, rdb, catalog, log); err != nil {
-				return fail(err)
-			}
+		wait, err := startOrchestration(ctx, o, rdb, catalog, obs, log)
+		if err != nil {
+			return fail(err)
 		}
-		cfg := choreography.ConsumerConfig{
-			Name:        o.consumerName + "-" + svc,
-			Concurrency: o.concurrency,
-			ClaimIdle:   o.claimIdle,
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			log.Info("choreography service started", "service", svc, "consumer", cfg.Name)
-			if err := node.RunService(ctx, svc, cfg); err != nil {
-				errs <- fmt.Errorf("service %s: %w", svc, err)
+		wg.Go(func() {
+			if err := wait(); err != nil {
+				errs <- err
 				cancel()
 			}
-		}()
-		if svc == choreography.ServiceOrder {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				node.RunTrimmer(ctx, o.trimEvery, o.retention, o.orderRetention)
-			}()
-		}
+		})
 	}
-	log.Info("worker running", "services", strings.Join(o.services, ","))
+	if err := startChoreography(ctx, &wg, errs, cancel, o, chor, rdb, catalog, obs, log); err != nil {
+		return fail(err)
+	}
+	obs.health.Started()
+	log.Info("worker running", "services", strings.Join(o.services, ","), "metrics", obs.addr())
 	<-ctx.Done()
 	log.Info("shutting down: finishing work in flight", "stop_timeout", o.stopTimeout)
 	wg.Wait()
 	close(errs)
 	return errors.Join(collect(errs)...)
+}
+
+// startChoreography starts the choreography services among services, all
+// on one node; a service that stops with an error sends it on errs and
+// cancels the rest.
+func startChoreography(ctx context.Context, wg *sync.WaitGroup, errs chan<- error, cancel func(), o *options, services []string,
+	rdb redis.UniversalClient, catalog shop.Catalog, obs *observability, log *slog.Logger) error {
+	if len(services) == 0 {
+		return nil
+	}
+	node, err := startNode(ctx, o, rdb, catalog, log)
+	if err != nil {
+		return err
+	}
+	consumers := obs.choreography(node, services)
+	for _, svc := range services {
+		cfg := choreography.ConsumerConfig{
+			Name:        o.consumerName + "-" + svc,
+			Concurrency: o.concurrency,
+			ClaimIdle:   o.claimIdle,
+			Observer:    consumers,
+		}
+		wg.Go(func() {
+			log.Info("choreography service started", "service", svc, "consumer", cfg.Name)
+			if err := node.RunService(ctx, svc, cfg); err != nil {
+				errs <- fmt.Errorf("service %s: %w", svc, err)
+				cancel()
+			}
+		})
+		if svc == choreography.ServiceOrder {
+			wg.Go(func() { node.RunTrimmer(ctx, o.trimEvery, o.retention, o.orderRetention) })
+		}
+	}
+	return nil
 }
 
 // startNode sets up the choreography's streams, refusing another number of
@@ -227,11 +273,14 @@ func startNode(ctx context.Context, o *options, rdb redis.UniversalClient, catal
 // --stop-timeout; or until the worker fails for good (the namespace is
 // gone, the server refuses it), which it returns so the process exits
 // non-zero instead of running on without a worker.
-func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (wait func() error, err error) {
+func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, obs *observability, log *slog.Logger) (wait func() error, err error) {
 	if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, o.partitions); err != nil {
 		return nil, err
 	}
 	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
+		return nil, err
+	}
+	if err := obs.temporalOptions(o.cfg); err != nil {
 		return nil, err
 	}
 	tc, err := o.cfg.Temporal(ctx, log.With("component", "temporal"))
@@ -261,7 +310,18 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 		return nil, fmt.Errorf("start temporal worker: %w", err)
 	}
 	log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
+	stopped := make(chan struct{})
+	obs.health.Add("temporal", func(ctx context.Context) error {
+		select {
+		case <-stopped:
+			return errors.New("the Temporal worker has stopped")
+		default:
+		}
+		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
 	return func() error {
+		defer close(stopped)
 		defer tc.Close()
 		select {
 		case <-ctx.Done():

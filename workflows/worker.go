@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -59,9 +60,10 @@ func Register(r worker.Registry, p activities.Participants, cfg Config) {
 
 // WorkerOptions returns opts with what every worker of OrderSaga needs: the
 // interceptor that heartbeats while an activity runs and turns the
-// participants' domain errors into Temporal's.
+// participants' domain errors into Temporal's, and the one that records
+// each saga's end in the worker's metrics (see sagaMetrics).
 func WorkerOptions(opts worker.Options) worker.Options {
-	opts.Interceptors = append([]interceptor.WorkerInterceptor{&domainErrors{}}, opts.Interceptors...)
+	opts.Interceptors = append([]interceptor.WorkerInterceptor{&domainErrors{}, &sagaMetrics{}}, opts.Interceptors...)
 	return opts
 }
 
@@ -149,6 +151,58 @@ func heartbeat(ctx context.Context) (stop func()) {
 		close(done)
 		wg.Wait()
 	}
+}
+
+// sagaMetrics records, through the workflow's metrics handler (which records
+// nothing on replay), each order that reaches a terminal state: COMPLETED or
+// COMPENSATED when OrderSaga returns its Outcome, FAILED when it sets the
+// OrderStatus search attribute to FAILED and waits for a repair. The
+// duration runs from the workflow's start, the placement.
+type sagaMetrics struct {
+	interceptor.WorkerInterceptorBase
+}
+
+func (*sagaMetrics) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	i := &sagaMetricsInbound{}
+	i.Next = next
+	return i
+}
+
+type sagaMetricsInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+}
+
+func (i *sagaMetricsInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	o := &sagaMetricsOutbound{}
+	o.Next = outbound
+	return i.Next.Init(o)
+}
+
+func (i *sagaMetricsInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
+	res, err := i.Next.ExecuteWorkflow(ctx, in)
+	if out, ok := res.(shop.Outcome); ok && out.Status.Terminal() {
+		recordSaga(ctx, out)
+	}
+	return res, err
+}
+
+type sagaMetricsOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+}
+
+func (o *sagaMetricsOutbound) UpsertTypedSearchAttributes(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) error {
+	before, _ := workflow.GetTypedSearchAttributes(ctx).GetKeyword(OrderStatusKey)
+	err := o.Next.UpsertTypedSearchAttributes(ctx, updates...)
+	after, _ := workflow.GetTypedSearchAttributes(ctx).GetKeyword(OrderStatusKey)
+	if err == nil && after == string(shop.StatusFailed) && before != after {
+		recordSaga(ctx, shop.Outcome{Status: shop.StatusFailed})
+	}
+	return err
+}
+
+func recordSaga(ctx workflow.Context, out shop.Outcome) {
+	took := workflow.Now(ctx).Sub(workflow.GetInfo(ctx).WorkflowStartTime)
+	telemetry.RecordSaga(workflow.GetMetricsHandler(ctx), telemetry.EngineOrchestration, out, took)
 }
 
 // TemporalError converts a participant's error for Temporal (see domainErrors).

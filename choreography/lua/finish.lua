@@ -7,7 +7,9 @@
 -- entry, the partition's settled totals.
 -- ARGV: group, causing entry ID, status, outcome JSON, event type, event
 -- JSON, time, 1 if the event belongs to a repair run.
-local h = redis.call('HMGET', KEYS[1], 'status', 'repair')
+-- Returns the order's placed_at (1 without one) when it ended the order
+-- now, 0 otherwise.
+local h = redis.call('HMGET', KEYS[1], 'status', 'repair', 'placed_at')
 local st, repairing = h[1], h[2] == '1'
 if not st then
   redis.call('HINCRBY', KEYS[5], 'dropped', 1)
@@ -17,7 +19,7 @@ elseif (st == 'PENDING' and repairing == (ARGV[8] == '1')) then
   redis.call('XADD', KEYS[3], '*', 'type', ARGV[5], 'event', ARGV[6])
   redis.call('RPUSH', KEYS[2], ARGV[6])
   redis.call('XACK', KEYS[4], ARGV[1], ARGV[2])
-  return 1
+  return h[3] or 1
 end
 redis.call('XACK', KEYS[4], ARGV[1], ARGV[2])
 return 0

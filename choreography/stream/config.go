@@ -35,6 +35,21 @@ type Config struct {
 	// Skip, when set, names entries the group has nothing to do with: they
 	// are acked without a handler, in one XACK per batch.
 	Skip func(values map[string]any) bool
+	// Observer, when set, is told of reads, redeliveries and dead letters.
+	Observer Observer
+}
+
+// Observer is told what a consumer does besides running handlers, for
+// metrics and health checks. Its methods are called from the consumer's
+// goroutines, concurrently: they must be quick and safe for that.
+type Observer interface {
+	// Read reports a read of new entries from streams: nil when Redis
+	// answered (with entries or none), else why it failed.
+	Read(group string, streams []string, err error)
+	// Redelivered reports an entry handed to the handler once more.
+	Redelivered(group, stream string, deliveries int64)
+	// DeadLettered reports an entry moved to the dead-letter stream.
+	DeadLettered(group, stream, reason string)
 }
 
 // WithDefaults returns c with every zero value replaced by its default.

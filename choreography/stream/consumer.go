@@ -195,6 +195,7 @@ func (c *Consumer) readLoop(ctx context.Context, rdb redis.UniversalClient, shar
 		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: c.group, Consumer: c.cfg.Name, Streams: args, Count: int64(c.cfg.BatchSize), Block: c.cfg.Block,
 		}).Result()
+		c.observeRead(ctx, shard, err)
 		switch {
 		case err == nil:
 		case errors.Is(err, redis.Nil) || ctx.Err() != nil:
@@ -385,6 +386,9 @@ func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage
 		c.owned.Delete(key)
 		return
 	}
+	if deliveries > 1 && c.cfg.Observer != nil {
+		c.cfg.Observer.Redelivered(c.group, stream, deliveries)
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -431,6 +435,19 @@ func (c *Consumer) handle(ctx context.Context, d *Delivery) {
 		c.log.Log(ctx, lvl, "handler failed; will redeliver", "stream", d.Stream, "id", d.ID,
 			"deliveries", d.Deliveries, "err", err)
 	}
+}
+
+// observeRead tells the observer how a read of new entries from streams
+// went; a read cut short by shutdown or a missing group (set up again)
+// tells nothing.
+func (c *Consumer) observeRead(ctx context.Context, streams []string, err error) {
+	if c.cfg.Observer == nil || ctx.Err() != nil || redis.HasErrorPrefix(err, "NOGROUP") {
+		return
+	}
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	c.cfg.Observer.Read(c.group, streams, err)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

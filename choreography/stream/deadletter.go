@@ -54,6 +54,9 @@ func (c *Consumer) deadLetterEntry(ctx context.Context, stream string, m redis.X
 		return
 	}
 	c.log.Warn("dead-lettered entry", "stream", stream, "id", m.ID, "reason", reason)
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.DeadLettered(c.group, stream, reason)
+	}
 }
 
 // DeadLetters lists a dead-letter stream, oldest first, at most limit

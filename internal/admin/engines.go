@@ -9,13 +9,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -37,6 +40,10 @@ type Options struct {
 	// ExpectDeadLetters is how many dead-lettered entries the choreography's
 	// invariant check accepts (injected poison); any other count is a violation.
 	ExpectDeadLetters int64
+	// TracerProvider, when set, traces each placement (see PlaceAll) and
+	// carries the trace on: into the workflow through the Temporal client's
+	// tracing interceptor, into the events through their envelope.
+	TracerProvider trace.TracerProvider
 }
 
 // Engines holds the connections and engines of one command.
@@ -51,6 +58,8 @@ type Engines struct {
 	Diagnosers map[shop.Mode]Diagnoser
 	// Choreography is the choreography engine, nil when it is not among the modes.
 	Choreography *choreography.Engine
+	// tracer traces placements; nil: no spans.
+	tracer trace.Tracer
 }
 
 // Open connects to what the modes need before anything is changed, so an
@@ -61,6 +70,16 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 		Sources: map[shop.Mode]verify.Source{}, Diagnosers: map[shop.Mode]Diagnoser{}}
 	if _, err := cfg.PartitionCount(); err != nil {
 		return nil, err
+	}
+	if opts.TracerProvider != nil {
+		i, err := telemetry.TemporalTracing(opts.TracerProvider)
+		if err != nil {
+			return nil, err
+		}
+		traced := *cfg
+		traced.TemporalInterceptors = append(slices.Clone(cfg.TemporalInterceptors), i)
+		cfg = &traced
+		e.tracer = opts.TracerProvider.Tracer(telemetry.ScopeName)
 	}
 	rdb, err := cfg.Redis(ctx)
 	if err != nil {

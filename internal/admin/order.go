@@ -7,6 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -42,11 +46,28 @@ func (e *Engines) PlaceAll(ctx context.Context, o shop.Order) ([]Placement, erro
 	out := make([]Placement, len(e.Modes))
 	for i, m := range e.Modes {
 		out[i] = Placement{Mode: m, Placed: time.Now()}
-		if err := e.Sources[m].Place(ctx, o); err != nil {
+		if err := e.place(ctx, m, o); err != nil {
 			return nil, fmt.Errorf("place order %s on %s: %w", o.ID, m, err)
 		}
 	}
 	return out, nil
+}
+
+// place places o on the engine of m; with a tracer, in a span that starts
+// the order's trace on that engine (the engine carries it on).
+func (e *Engines) place(ctx context.Context, m shop.Mode, o shop.Order) error {
+	if e.tracer == nil {
+		return e.Sources[m].Place(ctx, o)
+	}
+	ctx, span := e.tracer.Start(ctx, "PlaceOrder", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithNewRoot(), trace.WithAttributes(attribute.String("ordersaga.order_id", o.ID), attribute.String("ordersaga.engine", string(m))))
+	defer span.End()
+	err := e.Sources[m].Place(ctx, o)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
 }
 
 // WaitAll waits for the order's outcome on every engine of ps at once. An

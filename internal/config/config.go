@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 )
 
@@ -57,6 +59,11 @@ type Config struct {
 	UIURL string
 	// ConnectTimeout bounds how long a connection attempt may take.
 	ConnectTimeout time.Duration
+	// TemporalInterceptors and TemporalMetrics, when set, go into the
+	// options of every Temporal client made from c (tracing, the SDK's
+	// metrics); a worker built on such a client uses them too.
+	TemporalInterceptors []interceptor.ClientInterceptor
+	TemporalMetrics      client.MetricsHandler
 
 	// profile is the Temporal client profile loaded from temporal.toml and
 	// the TEMPORAL_* variables; profileErr is why it could not be loaded.
@@ -207,6 +214,10 @@ func (c *Config) TemporalOptions(log *slog.Logger) (client.Options, error) {
 	}
 	opts.HostPort = c.TemporalAddress
 	opts.Namespace = c.Namespace
+	opts.Interceptors = append(opts.Interceptors, c.TemporalInterceptors...)
+	if c.TemporalMetrics != nil {
+		opts.MetricsHandler = c.TemporalMetrics
+	}
 	if log != nil {
 		opts.Logger = tlog.NewStructuredLogger(log)
 	}
@@ -231,13 +242,39 @@ func (c *Config) Temporal(ctx context.Context, log *slog.Logger) (client.Client,
 	return tc, nil
 }
 
-// Logger returns a text logger on stderr at the given level name.
-func Logger(level string) (*slog.Logger, error) {
+// The --log-format values.
+const (
+	LogText = "text" // logfmt-style key=value lines
+	LogJSON = "json" // one JSON object a line
+)
+
+// LogFormatUsage is the usage text of --log-format.
+const LogFormatUsage = "log format: text (key=value) or json (one object a line)"
+
+// NewLogger returns a logger on w at the given level name, in the given
+// format (LogText or LogJSON).
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("bad log level %q (want debug, info, warn or error)", level)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case LogText:
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case LogJSON:
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bad log format %q (want %s or %s)", format, LogText, LogJSON)
+}
+
+// Logger returns a logger on stderr at the given level name and in the
+// given format, and makes it slog's default.
+func Logger(level, format string) (*slog.Logger, error) {
+	log, err := NewLogger(os.Stderr, level, format)
+	if err != nil {
+		return nil, err
+	}
 	slog.SetDefault(log)
 	return log, nil
 }

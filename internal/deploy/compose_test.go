@@ -42,6 +42,8 @@ var (
 	longRunning  = append([]string{"temporal", "redis"}, appServices...)
 	withEnv      = append(slices.Clone(appServices), "starter")
 	clusterNodes = []string{"redis-node-1", "redis-node-2", "redis-node-3"}
+	// observability is the profile of the same name.
+	observability = []string{"prometheus", "grafana", "jaeger"}
 )
 
 // load reads docker-compose.yml with every profile active and only env set
@@ -138,6 +140,7 @@ func TestComposeServices(t *testing.T) {
 	}
 	want := append(slices.Clone(longRunning), "starter", "redis-cluster-create")
 	want = append(want, clusterNodes...)
+	want = append(want, observability...)
 	got := p.ServiceNames()
 	slices.Sort(want)
 	slices.Sort(got)
@@ -314,7 +317,8 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 		}
 	}
 	p := load(t)
-	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal"}, "starter": {"redis", "redis-cluster-create", "temporal"}}
+	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal"},
+		"starter": {"inventory", "order", "payment", "redis", "redis-cluster-create", "shipping", "temporal", "worker"}}
 	for _, svc := range choreography.Services {
 		needs[svc] = []string{"redis", "redis-cluster-create"}
 	}
@@ -341,8 +345,8 @@ func TestComposePortsOnLoopback(t *testing.T) {
 				t.Errorf("%s publishes %d on %q, want 127.0.0.1", name, port.Target, port.HostIP)
 			}
 		}
-		if len(s.Ports) > 0 && name != "temporal" && name != "redis" {
-			t.Errorf("%s publishes ports; only the servers need to", name)
+		if len(s.Ports) > 0 && name != "temporal" && name != "redis" && !slices.Contains(observability, name) {
+			t.Errorf("%s publishes ports; only the servers and the observability profile need to", name)
 		}
 	}
 	pg := loadPostgres(t)
@@ -607,10 +611,10 @@ func TestLocalScriptsMatchCompose(t *testing.T) {
 	if strings.Contains(up, "requirepass") || strings.Contains(up, "redis-cli -a") || strings.Contains(up, "--pass ") {
 		t.Error("make up passes a Redis password some other way than the ACL file and REDISCLI_AUTH")
 	}
-	// up.sh takes a worker as ready once its log says so.
-	if !strings.Contains(readFile(t, "scripts/up.sh"), `msg="worker running"`) ||
-		!strings.Contains(readFile(t, "worker/main.go"), `log.Info("worker running"`) {
-		t.Error(`scripts/up.sh waits for the worker's "worker running" log line; keep the two in step`)
+	// up.sh takes a worker as ready once its /readyz says so.
+	if !strings.Contains(readFile(t, "scripts/up.sh"), "wait_for 60 \"$name\" worker_ready") ||
+		!strings.Contains(lib, `"$ROOT/bin/worker" healthcheck --addr "$(metrics_addr "$1")"`) {
+		t.Error("scripts/up.sh waits for each worker's readiness with `worker healthcheck` on its metrics address; keep the two in step")
 	}
 }
 
