@@ -212,16 +212,16 @@ func TestTrimKeepsWhatAGroupStillNeeds(t *testing.T) {
 	if n, err := stream.Trim(ctx, rdb, "s", 0); err != nil || n != 0 {
 		t.Fatalf("trimmed %d (%v) before anything was read", n, err)
 	}
+	last := rdb.XRevRangeN(ctx, "s", "+", "-", 1).Val()[0].ID
 	stopFast := run(t, rdb, "fast", []string{"s"}, func(context.Context, *stream.Delivery) error { return nil }, fast)
-	eventually(t, "the fast group acks everything", func() bool {
-		return rdb.XInfoGroups(ctx, "s").Val()[0].LastDeliveredID != "0-0" && pending(t, rdb, "s", "fast") == 0
+	eventually(t, "the fast group reads and acks everything", func() bool {
+		return lastDelivered(rdb, "s", "fast") == last && pending(t, rdb, "s", "fast") == 0
 	})
 	stopFast()
 	if n, err := stream.Trim(ctx, rdb, "s", 0); err != nil || n != 0 {
 		t.Fatalf("trimmed %d (%v) while the slow group had read nothing", n, err)
 	}
 	run(t, rdb, "slow", []string{"s"}, func(context.Context, *stream.Delivery) error { return nil }, fast)
-	last := rdb.XRevRangeN(ctx, "s", "+", "-", 1).Val()[0].ID
 	eventually(t, "the slow group catches up", func() bool { return pending(t, rdb, "s", "slow") == 0 && lastDelivered(rdb, "s", "slow") == last })
 	if _, err := stream.Trim(ctx, rdb, "s", time.Hour); err != nil || rdb.XLen(ctx, "s").Val() != 10 {
 		t.Fatalf("an hour's retention trimmed young entries: %v, %d left", err, rdb.XLen(ctx, "s").Val())

@@ -307,11 +307,13 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("statuses %v", counts)
 	}
 	st := r.Stats()
-	if st.P50 < 1 || st.P50 > 15 || st.Max < 10 || st.Max > 200 {
+	// Sleeps last at least as long as asked, and on a busy machine longer:
+	// the lower bounds are exact, the upper ones only catch a unit error.
+	if st.P50 < 1 || st.P50 > 1000 || st.Max < 10 || st.Max > 10_000 || st.P50 > st.Max {
 		t.Errorf("latencies p50 %.2f ms max %.2f ms, want about 5 and 10", st.P50, st.Max)
 	}
 	// 200 units of 5.5 ms on average, 8 at a time: about 140 ms.
-	if r.Wall < 100*time.Millisecond || r.Wall > 2*time.Second {
+	if r.Wall < 100*time.Millisecond || r.Wall > 30*time.Second {
 		t.Errorf("wall %s", r.Wall)
 	}
 	if want := 200 / r.Wall.Seconds(); math.Abs(st.Throughput-want) > 0.01 {
