@@ -111,7 +111,7 @@ func (n *Node) recordSaga(out shop.Outcome, placedAt any) {
 	if err != nil {
 		return // an order without a placement time: nothing to measure
 	}
-	telemetry.RecordSaga(n.Telemetry.Metrics.Temporal(), telemetry.EngineChoreography, out, n.Now().Sub(placed))
+	n.Telemetry.Metrics.RecordSaga(telemetry.EngineChoreography, out, n.Now().Sub(placed))
 }
 
 // GroupStats reads the pending entries and the lag of the services' groups

@@ -17,6 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/telemetry"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // observability is what a worker process exports: metrics and health on
@@ -71,11 +72,11 @@ func (obs *observability) addr() string {
 // temporalOptions makes the Temporal client of cfg report the SDK's
 // metrics and carry traces (its interceptors are the worker's too).
 func (obs *observability) temporalOptions(cfg *config.Config) error {
-	cfg.TemporalMetrics = obs.metrics.Temporal()
+	cfg.TemporalMetrics = workflows.MetricsHandler(obs.metrics)
 	if obs.tp == nil {
 		return nil
 	}
-	i, err := telemetry.TemporalTracing(obs.tp)
+	i, err := workflows.TracingInterceptor(obs.tp)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -202,7 +201,7 @@ func (o *sagaMetricsOutbound) UpsertTypedSearchAttributes(ctx workflow.Context, 
 
 func recordSaga(ctx workflow.Context, out shop.Outcome) {
 	took := workflow.Now(ctx).Sub(workflow.GetInfo(ctx).WorkflowStartTime)
-	telemetry.RecordSaga(workflow.GetMetricsHandler(ctx), telemetry.EngineOrchestration, out, took)
+	recordSagaOn(workflow.GetMetricsHandler(ctx), out, took)
 }
 
 // TemporalError converts a participant's error for Temporal (see domainErrors).

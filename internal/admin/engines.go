@@ -72,7 +72,7 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 		return nil, err
 	}
 	if opts.TracerProvider != nil {
-		i, err := telemetry.TemporalTracing(opts.TracerProvider)
+		i, err := workflows.TracingInterceptor(opts.TracerProvider)
 		if err != nil {
 			return nil, err
 		}

@@ -24,8 +24,6 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.temporal.io/sdk/client"
-	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 )
 
 // ScopeName names the project's meter and tracer.
@@ -78,7 +76,6 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	provider *sdkmetric.MeterProvider
 	meter    metric.Meter
-	temporal temporalotel.MetricsHandler
 
 	handled         metric.Int64Counter
 	handlerDuration metric.Float64Histogram
@@ -112,11 +109,6 @@ func NewMetrics() (*Metrics, error) {
 	)
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithView(seconds))
 	m := &Metrics{Registry: reg, provider: provider, meter: provider.Meter(ScopeName), attrs: map[attrKey]metric.MeasurementOption{}}
-	m.temporal = temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
-		Meter:                m.meter,
-		UseMonotonicCounters: true,
-		OnError:              func(error) {}, // a bad instrument records nothing rather than panicking
-	})
 	var errs [4]error
 	m.handled, errs[0] = m.meter.Int64Counter("ordersaga_events_handled", metric.WithDescription("Events a choreography service handled, by result."))
 	m.handlerDuration, errs[1] = m.meter.Float64Histogram("ordersaga_event_handler_duration", metric.WithUnit("s"),
@@ -129,13 +121,14 @@ func NewMetrics() (*Metrics, error) {
 	return m, nil
 }
 
-// Temporal is the Temporal SDK's metrics handler over the same registry,
-// for client.Options.MetricsHandler; nil without metrics.
-func (m *Metrics) Temporal() client.MetricsHandler {
+// Meter is the meter every series of the process is recorded with, for
+// the Temporal SDK's metrics handler (see workflows.MetricsHandler); nil
+// without metrics.
+func (m *Metrics) Meter() metric.Meter {
 	if m == nil {
 		return nil
 	}
-	return m.temporal
+	return m.meter
 }
 
 // Shutdown stops the meter provider.

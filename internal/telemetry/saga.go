@@ -1,9 +1,11 @@
 package telemetry
 
 import (
+	"context"
 	"time"
 
-	"go.temporal.io/sdk/client"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -14,20 +16,35 @@ const (
 	EngineChoreography  = string(shop.ModeChoreography)
 )
 
-// RecordSaga records a saga that reached a terminal state on h, which is
-// the Temporal SDK's metrics handler (Metrics.Temporal, or inside a
-// workflow workflow.GetMetricsHandler, which records nothing on replay):
-// MetricSagas, MetricSagaDuration from placement to the end, and one
-// MetricCompensations per compensated step. Both engines record through
-// it, so their series are one metric each. A nil h records nothing.
-func RecordSaga(h client.MetricsHandler, engine string, out shop.Outcome, took time.Duration) {
-	if h == nil {
+// The names under which a saga's end is recorded, before the exporter's
+// suffixes (MetricSagas, MetricSagaDuration, MetricCompensations). The
+// orchestration records them through the Temporal SDK's metrics handler on
+// the same meter (a counter and a histogram in seconds of the same names),
+// so both engines' sagas are one series each.
+const (
+	SagasName         = "ordersaga_sagas"
+	SagaDurationName  = "ordersaga_saga_duration"
+	CompensationsName = "ordersaga_compensations"
+)
+
+// RecordSaga records a saga that reached a terminal state: one SagasName,
+// its SagaDurationName from placement to the end, and one CompensationsName
+// per compensated step.
+func (m *Metrics) RecordSaga(engine string, out shop.Outcome, took time.Duration) {
+	if m == nil {
 		return
 	}
-	tagged := h.WithTags(map[string]string{"engine": engine, "outcome": string(out.Status)})
-	tagged.Counter("ordersaga_sagas").Inc(1)
-	tagged.Timer("ordersaga_saga_duration").Record(took)
+	ctx := context.Background()
+	sagas, err1 := m.meter.Int64Counter(SagasName)
+	duration, err2 := m.meter.Float64Histogram(SagaDurationName, metric.WithUnit("s"))
+	comps, err3 := m.meter.Int64Counter(CompensationsName)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return
+	}
+	tags := metric.WithAttributes(attribute.String("engine", engine), attribute.String("outcome", string(out.Status)))
+	sagas.Add(ctx, 1, tags)
+	duration.Record(ctx, took.Seconds(), tags)
 	for _, st := range out.Compensated {
-		h.WithTags(map[string]string{"engine": engine, "step": string(st)}).Counter("ordersaga_compensations").Inc(1)
+		comps.Add(ctx, 1, metric.WithAttributes(attribute.String("engine", engine), attribute.String("step", string(st))))
 	}
 }

@@ -145,10 +145,10 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.EventHandled("order", "X", telemetry.ResultOK, time.Millisecond)
 	m.Redelivered("g", "s")
 	m.DeadLettered("g", "s")
-	if m.Temporal() != nil || m.ObserveGroups(nil) != nil || m.Shutdown(context.Background()) != nil {
+	if m.Meter() != nil || m.ObserveGroups(nil) != nil || m.Shutdown(context.Background()) != nil {
 		t.Fatal("a nil *Metrics did something")
 	}
-	telemetry.RecordSaga(nil, telemetry.EngineChoreography, shop.Outcome{Status: shop.StatusCompleted}, time.Second)
+	m.RecordSaga(telemetry.EngineChoreography, shop.Outcome{Status: shop.StatusCompleted}, time.Second)
 }
 
 // BenchmarkEventHandled measures the cost a handler run adds with metrics on.
