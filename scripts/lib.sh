@@ -13,7 +13,7 @@ GO=${GO:-go}
 # caller does not set is read back from .state/settings (make up writes it,
 # make down removes it), so `make up TEMPORAL_BACKEND=postgres` followed by
 # `make demo` stays on PostgreSQL.
-SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE METRICS_PORT)
+SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE METRICS_PORT WEB_PORT)
 if [ -f "$STATE/settings" ]; then
 	while IFS='=' read -r key value; do
 		case " ${SETTINGS[*]} " in *" $key "*) ;; *) continue ;; esac
@@ -29,6 +29,8 @@ TEMPORAL_BACKEND=${TEMPORAL_BACKEND:-dev}
 REDIS_CLUSTER=${REDIS_CLUSTER:-0}
 TEMPORAL_PORT=${TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_UI_PORT:-8233}
+# The live page (starter serve).
+WEB_PORT=${WEB_PORT:-8080}
 REDIS_PORT=${REDIS_PORT:-6379}
 POSTGRES_PORT=${POSTGRES_PORT:-5432}
 TEMPORAL_HISTORY_SHARDS=${TEMPORAL_HISTORY_SHARDS:-4}
@@ -106,7 +108,7 @@ redis_names() {
 }
 # Every name `make up` may have started, in stop order (make down stops
 # whatever of these has a PID file, whatever the settings now).
-STOP_ORDER=(shipping payment inventory order worker temporal-ui temporal-server temporal
+STOP_ORDER=(web shipping payment inventory order worker temporal-ui temporal-server temporal
 	redis redis-1 redis-2 redis-3 redis-4 redis-5 redis-6 redis-7 redis-8 redis-9 postgres)
 
 say() { printf '%s\n' "$*"; }
@@ -120,6 +122,7 @@ signature() {
 	temporal-ui) echo "temporal-ui-server --root" ;;
 	postgres) echo "-D $STATE/postgres/data" ;;
 	redis | redis-*) echo "redis-server" ;;
+	web) echo "starter serve" ;;
 	*) echo "worker --services $(worker_service "$1")" ;;
 	esac
 }

@@ -10,7 +10,7 @@
 #
 # Settings (environment; see scripts/lib.sh and docs/operations.md):
 # TEMPORAL_BACKEND (dev), REDIS_CLUSTER (0), TEMPORAL_PORT (7233),
-# TEMPORAL_UI_PORT (8233), REDIS_PORT (6379), POSTGRES_PORT (5432),
+# TEMPORAL_UI_PORT (8233), REDIS_PORT (6379), POSTGRES_PORT (5432), WEB_PORT (8080),
 # TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), METRICS_PORT
 # (9464: the worker processes' /metrics and /readyz on 9464..9468),
 # REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, TEMPORAL_PG_PASSWORD. The OTEL_*
@@ -148,6 +148,19 @@ for name in "${WORKER_NAMES[@]}"; do
 	}
 done
 
+# --- the live page ------------------------------------------------------------
+web_ready() { port_open "$WEB_PORT"; }
+if pid=$(running_pid web); then
+	say "== the live page already running (pid $pid)"
+else
+	rm -f "$STATE/web.pid"
+	port_open "$WEB_PORT" && fail "port $WEB_PORT is already in use; pick another for the live page: WEB_PORT=18080 make up"
+	say "== starting the live page (starter serve --addr 127.0.0.1:$WEB_PORT)"
+	nohup "$ROOT/bin/starter" serve --addr "127.0.0.1:$WEB_PORT" </dev/null >"$STATE/web.log" 2>&1 9>&- &
+	echo $! >"$STATE/web.pid"
+	wait_for 60 web web_ready
+fi
+
 # --- summary ----------------------------------------------------------------
 row() { printf '  %-24s %s\n' "$1" "$2"; }
 proc() {
@@ -157,6 +170,7 @@ proc() {
 say ""
 say "ordersaga is up."
 row "Temporal Web UI" "$TEMPORAL_UI_URL/namespaces/$TEMPORAL_NAMESPACE/workflows"
+row "live page" "http://127.0.0.1:$WEB_PORT ($(proc web -))"
 if [ "$TEMPORAL_BACKEND" = postgres ]; then
 	row "Temporal frontend" "$TEMPORAL_ADDRESS (server $TEMPORAL_SERVER_VERSION on PostgreSQL; $(proc temporal-server -))"
 	row "PostgreSQL" "localhost:$POSTGRES_PORT ($(proc postgres -))"

@@ -39,8 +39,8 @@ const (
 // appServices run the worker binary; longRunning also includes the servers.
 var (
 	appServices  = append([]string{"worker"}, choreography.Services...)
-	longRunning  = append([]string{"temporal", "redis"}, appServices...)
-	withEnv      = append(slices.Clone(appServices), "starter")
+	longRunning  = append([]string{"temporal", "redis", "web"}, appServices...)
+	withEnv      = append(slices.Clone(appServices), "starter", "web")
 	clusterNodes = []string{"redis-node-1", "redis-node-2", "redis-node-3"}
 	// observability is the profile of the same name.
 	observability = []string{"prometheus", "grafana", "jaeger"}
@@ -318,6 +318,7 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 	}
 	p := load(t)
 	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal"},
+		"web": {"redis", "redis-cluster-create", "temporal"},
 		"starter": {"inventory", "order", "payment", "redis", "redis-cluster-create", "shipping", "temporal", "worker"}}
 	for _, svc := range choreography.Services {
 		needs[svc] = []string{"redis", "redis-cluster-create"}
@@ -345,8 +346,8 @@ func TestComposePortsOnLoopback(t *testing.T) {
 				t.Errorf("%s publishes %d on %q, want 127.0.0.1", name, port.Target, port.HostIP)
 			}
 		}
-		if len(s.Ports) > 0 && name != "temporal" && name != "redis" && !slices.Contains(observability, name) {
-			t.Errorf("%s publishes ports; only the servers and the observability profile need to", name)
+		if len(s.Ports) > 0 && name != "temporal" && name != "redis" && name != "web" && !slices.Contains(observability, name) {
+			t.Errorf("%s publishes ports; only the servers, the live page and the observability profile need to", name)
 		}
 	}
 	pg := loadPostgres(t)
