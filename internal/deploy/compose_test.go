@@ -318,7 +318,7 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 	}
 	p := load(t)
 	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal"},
-		"web": {"redis", "redis-cluster-create", "temporal"},
+		"web":     {"redis", "redis-cluster-create", "temporal"},
 		"starter": {"inventory", "order", "payment", "redis", "redis-cluster-create", "shipping", "temporal", "worker"}}
 	for _, svc := range choreography.Services {
 		needs[svc] = []string{"redis", "redis-cluster-create"}
