@@ -17,8 +17,13 @@ import (
 type Engine struct {
 	node    *Node
 	catalog shop.Catalog
-	// PollMin and PollMax bound how often Wait looks at the order.
+	// PollMin and PollMax bound how often Wait looks at the order when it
+	// cannot follow the order service's streams (see ends).
 	PollMin, PollMax time.Duration
+	// Recheck is how often Wait looks at the order while it follows the
+	// streams: a safety net, the streams tell it when the order ends.
+	Recheck time.Duration
+	ends    *ends
 	// ExpectDeadLetters is how many dead-lettered entries verify accepts
 	// (injected poison); any other count is a violation.
 	ExpectDeadLetters int64
@@ -28,8 +33,12 @@ var _ shop.Engine = (*Engine)(nil)
 
 // NewEngine returns the choreography engine over a node's Redis.
 func NewEngine(n *Node, catalog shop.Catalog) *Engine {
-	return &Engine{node: n, catalog: catalog, PollMin: time.Millisecond, PollMax: 20 * time.Millisecond}
+	return &Engine{node: n, catalog: catalog, PollMin: time.Millisecond, PollMax: 20 * time.Millisecond,
+		Recheck: time.Second, ends: newEnds(n.Bus.Redis, func() []string { return n.Bus.StreamsOf(ServiceOrder) })}
 }
+
+// Close stops following the order service's streams for Wait.
+func (e *Engine) Close() { e.ends.Close() }
 
 // Mode is choreography.
 func (e *Engine) Mode() shop.Mode { return shop.ModeChoreography }
@@ -71,8 +80,16 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	return nil
 }
 
-// Wait polls the order until it is terminal.
+// Wait returns the order's outcome once it is terminal. It reads the order
+// when the order service publishes the order's end, which it follows on
+// the order service's streams, and every Recheck besides; when it cannot
+// follow them, it polls the order, from every PollMin to every PollMax.
 func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error) {
+	if err := e.node.Bus.check(ctx); err != nil {
+		return shop.Outcome{}, err
+	}
+	ended, following, forget := e.ends.watch(ctx, orderID)
+	defer forget()
 	d := e.PollMin
 	for {
 		out, done, err := e.outcome(ctx, orderID)
@@ -82,14 +99,20 @@ func (e *Engine) Wait(ctx context.Context, orderID string) (shop.Outcome, error)
 		if done {
 			return out, nil
 		}
-		t := time.NewTimer(d)
+		wait := e.Recheck
+		if !following {
+			wait, d = d, min(2*d, e.PollMax)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return shop.Outcome{}, fmt.Errorf("wait for order %s: %w", orderID, ctx.Err())
+		case <-ended:
+			t.Stop()
 		case <-t.C:
 		}
-		d = min(2*d, e.PollMax)
+		following = e.ends.ensure(ctx)
 	}
 }
 

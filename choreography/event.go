@@ -6,7 +6,7 @@
 package choreography
 
 import (
-	"encoding/json"
+	"github.com/segmentio/encoding/json"
 	"errors"
 	"fmt"
 	"time"

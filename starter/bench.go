@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type benchFlags struct {
 	seed    uint64
 	faults  string
 	reports []string
+	profile string
 }
 
 func (a *app) benchCmd() *cobra.Command {
@@ -51,6 +53,7 @@ func (a *app) benchCmd() *cobra.Command {
 	fs.StringArrayVar(&f.reports, "report", nil, "also write a report with charts to this file: .html, .json or else Markdown with SVG files next to it (repeatable)")
 	fs.StringVar(&f.cfg.Stack, "stack", "", "what to call the stack measured in the reports, e.g. \"make up\" (the servers' versions and persistence are added)")
 	fs.BoolVar(&f.cfg.Baseline, "baseline", false, "also measure the bare engines and print our/bare ratios")
+	fs.StringVar(&f.profile, "cpu-profile", "", "write the starter's own CPU profile over the run to this file (for go tool pprof)")
 	fs.BoolVar(&f.cfg.KeepState, "keep-state", false, "do not reset the engines' state first (verify then sees earlier orders too)")
 	fs.BoolVar(&f.cfg.Force, "force", false, "reset even while orders are in flight")
 	return cmd
@@ -74,6 +77,11 @@ func (f benchFlags) check() error {
 		}
 		if st, err := os.Stat(filepath.Dir(r)); err != nil || !st.IsDir() {
 			return usagef("--report %s: no such directory", r)
+		}
+	}
+	if f.profile != "" {
+		if st, err := os.Stat(filepath.Dir(f.profile)); err != nil || !st.IsDir() {
+			return usagef("--cpu-profile %s: no such directory", f.profile)
 		}
 	}
 	if strings.ContainsAny(f.cfg.Stack, "\n\r") {
@@ -111,7 +119,14 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 			f.cfg.Progress = a.stderr
 		}
 	}
+	stopProfile, err := startCPUProfile(f.profile)
+	if err != nil {
+		return err
+	}
 	rep, err := bench.Drive(ctx, eng, f.cfg, work)
+	if err := stopProfile(); err != nil {
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -138,6 +153,26 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 		err = cli.ErrReported
 	}
 	return err
+}
+
+// startCPUProfile starts the process's CPU profile into file ("" for
+// none); the function it returns stops it and closes the file.
+func startCPUProfile(file string) (stop func() error, err error) {
+	if file == "" {
+		return func() error { return nil }, nil
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return nil, usagef("--cpu-profile: %s", cli.OneLine(err))
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return out.Close()
+	}, nil
 }
 
 // reportWrittenText says where a report went: its file and its charts'.

@@ -70,6 +70,7 @@ type options struct {
 	logLevel               string
 	logFormat              string
 	metricsAddr            string
+	pprof                  bool
 	retention              time.Duration
 	trimEvery              time.Duration
 	orderRetention         time.Duration
@@ -93,6 +94,7 @@ func parse(args []string) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", config.LogText, config.LogFormatUsage)
 	fs.StringVar(&o.metricsAddr, "metrics-addr", os.Getenv(EnvMetricsAddr),
 		"serve /metrics, /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464 (env "+EnvMetricsAddr+"; default: not served)")
+	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's runtime profiles on --metrics-addr under /debug/pprof/ (off by default)")
 	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart, see --order-retention)")
 	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries and settles old orders")
 	fs.DurationVar(&o.orderRetention, "order-retention", 24*time.Hour, "keep a finished order's own records (status, history, participant state) this long, then fold it into the settled totals; 0 keeps them forever")
@@ -148,6 +150,9 @@ func parse(args []string) (*options, error) {
 		if _, port, err := net.SplitHostPort(o.metricsAddr); err != nil || port == "" {
 			return nil, fmt.Errorf("%w: bad --metrics-addr %q (want HOST:PORT, e.g. 127.0.0.1:9464)", errUsage, o.metricsAddr)
 		}
+	}
+	if o.pprof && o.metricsAddr == "" {
+		return nil, fmt.Errorf("%w: --pprof needs --metrics-addr, where the profiles are served", errUsage)
 	}
 	var err error
 	if o.partitions, err = o.cfg.PartitionCount(); err != nil {

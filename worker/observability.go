@@ -54,7 +54,11 @@ func startObservability(ctx context.Context, o *options, tp trace.TracerProvider
 		return nil, err
 	}
 	obs.metrics = m
-	if obs.server, err = telemetry.Listen(o.metricsAddr, m.Registry, obs.health); err != nil {
+	var serve []telemetry.ServeOption
+	if o.pprof {
+		serve = append(serve, telemetry.WithProfiling())
+	}
+	if obs.server, err = telemetry.Listen(o.metricsAddr, m.Registry, obs.health, serve...); err != nil {
 		obs.close(log)
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}

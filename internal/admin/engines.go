@@ -127,6 +127,9 @@ func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opt
 
 // Close closes the connections.
 func (e *Engines) Close() {
+	if e.Choreography != nil {
+		e.Choreography.Close()
+	}
 	if e.Temporal != nil {
 		e.Temporal.Close()
 	}

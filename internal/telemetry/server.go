@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -80,9 +81,29 @@ func (h *Health) Ready(ctx context.Context) []string {
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
-// Handler serves /metrics from g (when not nil), /healthz and /readyz.
-func Handler(g prometheus.Gatherer, h *Health) http.Handler {
+// ServeOption adds to what a Server serves.
+type ServeOption func(*http.ServeMux)
+
+// WithProfiling also serves Go's runtime profiles under /debug/pprof/
+// (CPU, heap, goroutines, ...), for measuring where a process spends its
+// time. Off unless asked for: a profile tells a lot about a process.
+func WithProfiling() ServeOption {
+	return func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+}
+
+// Handler serves /metrics from g (when not nil), /healthz and /readyz, and
+// whatever opts add.
+func Handler(g prometheus.Gatherer, h *Health, opts ...ServeOption) http.Handler {
 	mux := http.NewServeMux()
+	for _, opt := range opts {
+		opt(mux)
+	}
 	if g != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	}
@@ -110,14 +131,14 @@ type Server struct {
 }
 
 // Listen binds addr (HOST:PORT) at once, so that a bad or busy address
-// fails before anything starts, and serves in the background.
-func Listen(addr string, g prometheus.Gatherer, h *Health) (*Server, error) {
+// fails before anything starts, and serves Handler in the background.
+func Listen(addr string, g prometheus.Gatherer, h *Health, opts ...ServeOption) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics address %s: %w", addr, err)
 	}
 	s := &Server{
-		srv:  &http.Server{Handler: Handler(g, h), ReadHeaderTimeout: 5 * time.Second},
+		srv:  &http.Server{Handler: Handler(g, h, opts...), ReadHeaderTimeout: 5 * time.Second},
 		ln:   ln,
 		done: make(chan error, 1),
 	}
