@@ -6,12 +6,12 @@
 package choreography
 
 import (
-	"github.com/segmentio/encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/segmentio/encoding/json"
 
 	"github.com/ordersaga/ordersaga/shop"
 )
