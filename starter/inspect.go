@@ -80,25 +80,15 @@ func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, 
 	return eng.Watch(ctx, id, 500*time.Millisecond, func(s admin.Snapshot) {
 		results := render.StatusResults(s, a.uiURL)
 		if !asJSON {
-			screen.DrawKeyed(render.Status(results), statusKey(results))
+			screen.DrawKeyed(render.Status(results), render.StatusKey(results))
 			return
 		}
-		if key := statusKey(results); key != last {
+		if key := render.StatusKey(results); key != last {
 			b, _ := json.Marshal(map[string]any{"results": results})
 			fmt.Fprintf(a.stdout, "%s\n", b)
 			last = key
 		}
 	})
-}
-
-// statusKey is what a status says but for its reasons' wording, which
-// counts the time: a new version is printed off a terminal when it changes.
-func statusKey(results []render.StatusResult) string {
-	key := ""
-	for _, r := range results {
-		key += fmt.Sprintf("%s %s %s %v %v %d;", r.Mode, r.Status, r.Current, r.Steps, r.Compensated, len(r.Why))
-	}
-	return key
 }
 
 func (a *app) historyCmd() *cobra.Command {
@@ -129,11 +119,7 @@ func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow
 	if err != nil {
 		return err
 	}
-	var results []render.HistoryResult
-	for _, m := range eng.Modes {
-		evs, ok := found[m]
-		results = append(results, render.HistoryResult{Mode: m, OrderID: id, Found: ok, Events: render.NonNil(evs)})
-	}
+	results := render.HistoryResults(eng.Modes, id, found)
 	if asJSON {
 		return a.printJSON(map[string]any{"results": results})
 	}
@@ -161,17 +147,13 @@ func (a *app) verifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ok, violations := true, []verify.Violation{}
-			for _, r := range reports {
-				violations = append(violations, r.Violations...)
-				ok = ok && r.OK()
-			}
+			sum := verify.Summarize(reports)
 			if *asJSON {
-				err = a.printJSON(map[string]any{"ok": ok, "violations": violations, "results": reports})
+				err = a.printJSON(sum)
 			} else {
 				render.Verify(a.stdout, reports)
 			}
-			if err == nil && !ok {
+			if err == nil && !sum.OK {
 				err = cli.ErrReported
 			}
 			return err
