@@ -8,6 +8,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/choreography/stream"
+	"github.com/ordersaga/ordersaga/internal/admin"
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/render"
 	"github.com/ordersaga/ordersaga/shop"
@@ -52,14 +53,9 @@ func (a *app) dlqCmd() *cobra.Command {
 }
 
 func (a *app) withBus(ctx context.Context, f func(context.Context, *choreography.Bus) error) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	eng, err := a.open(ctx, []shop.Mode{shop.ModeChoreography})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	return f(ctx, eng.Choreography.Bus())
+	return a.withEngines(ctx, time.Minute, []shop.Mode{shop.ModeChoreography}, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+		return f(ctx, eng.Choreography.Bus())
+	})
 }
 
 func (a *app) dlqList(ctx context.Context, bus *choreography.Bus, limit int64, asJSON bool) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -39,18 +38,13 @@ func (a *app) lookupCmd(use, short, long, liveFlag, liveUsage string,
 	var mode *cli.Modes
 	var live, asJSON *bool
 	cmd := newCmd(use, short, long, orderArg, func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		if !*live {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
+		timeout := 30 * time.Second
+		if *live {
+			timeout = 0
 		}
-		eng, err := a.open(ctx, mode.List)
-		if err != nil {
-			return err
-		}
-		defer eng.Close()
-		return run(ctx, eng, args[0], *live, *asJSON)
+		return a.withEngines(cmd.Context(), timeout, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+			return run(ctx, eng, args[0], *live, *asJSON)
+		})
 	})
 	mode = cli.Mode(cmd)
 	live = cmd.Flags().Bool(liveFlag, false, liveUsage)
@@ -84,8 +78,7 @@ func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, 
 			return
 		}
 		if key := render.StatusKey(results); key != last {
-			b, _ := json.Marshal(map[string]any{"results": results})
-			fmt.Fprintf(a.stdout, "%s\n", b)
+			cli.PrintJSONLine(a.stdout, map[string]any{"results": results})
 			last = key
 		}
 	})
@@ -109,8 +102,7 @@ func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow
 				f.Line(m, e)
 				return
 			}
-			b, _ := json.Marshal(map[string]any{"mode": m, "order_id": id, "event": e})
-			fmt.Fprintf(a.stdout, "%s\n", b)
+			cli.PrintJSONLine(a.stdout, map[string]any{"mode": m, "order_id": id, "event": e})
 		})
 	}
 	found, err := admin.Ask(ctx, eng, id, func(ctx context.Context, m shop.Mode) ([]shop.Event, error) {
@@ -136,27 +128,8 @@ func (a *app) verifyCmd() *cobra.Command {
 		"Check the invariants against the live state: every order terminal, stock and money conserved,\n"+
 			"compensations in reverse order, nothing pending on the streams. Exits 1 on any violation",
 		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
-			defer cancel()
-			eng, err := admin.Open(ctx, a.cfg, mode.List, admin.Options{ExpectDeadLetters: deadLetters})
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			reports, err := eng.Verify(ctx, opts)
-			if err != nil {
-				return err
-			}
-			sum := verify.Summarize(reports)
-			if *asJSON {
-				err = a.printJSON(sum)
-			} else {
-				render.Verify(a.stdout, reports)
-			}
-			if err == nil && !sum.OK {
-				err = cli.ErrReported
-			}
-			return err
+			return a.withEngines(cmd.Context(), 10*time.Minute, mode.List, admin.Options{ExpectDeadLetters: deadLetters},
+				func(ctx context.Context, eng *admin.Engines) error { return a.verify(ctx, eng, opts, *asJSON) })
 		})
 	mode = cli.Mode(cmd)
 	asJSON = cli.JSON(cmd.Flags())
@@ -165,6 +138,23 @@ func (a *app) verifyCmd() *cobra.Command {
 	fs.IntVar(&opts.MaxHistories, "max-histories", 1000, "read at most this many compensated orders' histories to check compensation order (0 = all)")
 	fs.Int64Var(&deadLetters, "expect-dead-letters", 0, "dead-lettered entries to accept (injected poison)")
 	return cmd
+}
+
+func (a *app) verify(ctx context.Context, eng *admin.Engines, opts verify.Options, asJSON bool) error {
+	reports, err := eng.Verify(ctx, opts)
+	if err != nil {
+		return err
+	}
+	sum := verify.Summarize(reports)
+	if asJSON {
+		err = a.printJSON(sum)
+	} else {
+		render.Verify(a.stdout, reports)
+	}
+	if err == nil && !sum.OK {
+		err = cli.ErrReported
+	}
+	return err
 }
 
 func (a *app) stockCmd() *cobra.Command {
@@ -177,37 +167,36 @@ func (a *app) stockCmd() *cobra.Command {
 			if *force && !*reset {
 				return usagef("--force goes with --reset")
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
-			defer cancel()
-			eng, err := a.open(ctx, mode.List)
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			if *reset {
-				done, err := eng.Reset(ctx, *force)
-				for _, r := range done {
-					if !*asJSON {
-						fmt.Fprintln(a.stdout, r)
-					}
-				}
-				if err != nil {
-					return err
-				}
-			}
-			levels, err := eng.Stock(ctx)
-			if err != nil {
-				return err
-			}
-			rows := render.StockRows(eng.Catalog, eng.Modes, levels)
-			if *asJSON {
-				return a.printJSON(map[string]any{"stock": rows})
-			}
-			return render.Stock(a.stdout, eng.Modes, rows)
+			return a.withEngines(cmd.Context(), 5*time.Minute, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+				return a.stock(ctx, eng, *reset, *force, *asJSON)
+			})
 		})
 	mode = cli.Mode(cmd)
 	reset = cmd.Flags().Bool("reset", false, "start the engines of --mode afresh")
 	force = cmd.Flags().Bool("force", false, "with --reset: reset even while orders are in flight")
 	asJSON = cli.JSON(cmd.Flags())
 	return cmd
+}
+
+func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force, asJSON bool) error {
+	if reset {
+		done, err := eng.Reset(ctx, force)
+		for _, r := range done {
+			if !asJSON {
+				fmt.Fprintln(a.stdout, r)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	levels, err := eng.Stock(ctx)
+	if err != nil {
+		return err
+	}
+	rows := render.StockRows(eng.Catalog, eng.Modes, levels)
+	if asJSON {
+		return a.printJSON(map[string]any{"stock": rows})
+	}
+	return render.Stock(a.stdout, eng.Modes, rows)
 }
