@@ -65,12 +65,7 @@ type Ledger struct {
 // ReadLedger returns the payment ledger of an engine: the sum of its
 // partitions' ledgers.
 func ReadLedger(ctx context.Context, rdb redis.UniversalClient, prefix string) (Ledger, error) {
-	return sumPartitions(ctx, rdb, prefix, Layout.LedgerKey, func(sum *Ledger, l Ledger) {
-		sum.ChargedCents += l.ChargedCents
-		sum.RefundedCents += l.RefundedCents
-		sum.Charges += l.Charges
-		sum.Refunds += l.Refunds
-	})
+	return sumCounters[Ledger](ctx, rdb, prefix, Layout.LedgerKey)
 }
 
 // OpState is the recorded result of one operation of one order.
@@ -182,15 +177,13 @@ type Shipments struct {
 // ReadShipments returns the shipment counters of an engine: the sum of its
 // partitions' counters.
 func ReadShipments(ctx context.Context, rdb redis.UniversalClient, prefix string) (Shipments, error) {
-	return sumPartitions(ctx, rdb, prefix, Layout.ShipmentsKey, func(sum *Shipments, s Shipments) {
-		sum.Scheduled += s.Scheduled
-		sum.Cancelled += s.Cancelled
-	})
+	return sumCounters[Shipments](ctx, rdb, prefix, Layout.ShipmentsKey)
 }
 
-// sumPartitions reads the hash key(p) of every partition of prefix into a
-// T, in one pipeline, and adds them up.
-func sumPartitions[T any](ctx context.Context, rdb redis.UniversalClient, prefix string, key func(Layout, int) string, add func(sum *T, part T)) (T, error) {
+// sumCounters reads the counter hash key(p) of every partition of prefix,
+// in one pipeline, adds the partitions' counters up field by field and
+// scans the sums into a T (by its redis tags).
+func sumCounters[T any](ctx context.Context, rdb redis.UniversalClient, prefix string, key func(Layout, int) string) (T, error) {
 	var sum T
 	lay, err := LayoutOf(ctx, rdb, prefix)
 	if err != nil {
@@ -204,12 +197,22 @@ func sumPartitions[T any](ctx context.Context, rdb redis.UniversalClient, prefix
 	if _, err := pipe.Exec(ctx); err != nil {
 		return sum, fmt.Errorf("read %s: %w", key(lay, 0), err)
 	}
-	for _, c := range cmds {
-		var part T
-		if err := c.Scan(&part); err != nil {
-			return sum, fmt.Errorf("read %s: %w", key(lay, 0), err)
+	totals := map[string]int64{}
+	for p, c := range cmds {
+		for field, v := range c.Val() {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return sum, fmt.Errorf("read %s: field %s: %w", key(lay, p), field, err)
+			}
+			totals[field] += n
 		}
-		add(&sum, part)
+	}
+	fields := make(map[string]string, len(totals))
+	for field, n := range totals {
+		fields[field] = strconv.FormatInt(n, 10)
+	}
+	if err := redis.NewMapStringStringResult(fields, nil).Scan(&sum); err != nil {
+		return sum, fmt.Errorf("read %s: %w", key(lay, 0), err)
 	}
 	return sum, nil
 }

@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,35 @@ func TestResetClearsOnlyItsPrefix(t *testing.T) {
 	}
 	if _, err := activities.Epoch(ctx, e.rdb, "bad:"); err == nil {
 		t.Fatal("Epoch of a malformed value = nil error")
+	}
+}
+
+// TestCountersSumOverPartitions: the ledger and the shipment counters are
+// the field-by-field sums of every partition's hash; a counter that is not
+// a number is an error naming it.
+func TestCountersSumOverPartitions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	lay, err := activities.LayoutOf(ctx, e.rdb, e.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(lay.Partitions)
+	for p := range lay.Partitions {
+		e.rdb.HSet(ctx, lay.LedgerKey(p), "charged_cents", 100*(p+1), "charges", 1)
+		e.rdb.HSet(ctx, lay.ShipmentsKey(p), "scheduled", 2, "cancelled", p%2)
+	}
+	l, err := activities.ReadLedger(ctx, e.rdb, e.prefix)
+	if want := (activities.Ledger{ChargedCents: 100 * n * (n + 1) / 2, Charges: n}); err != nil || l != want {
+		t.Errorf("ledger = %+v, %v; want %+v", l, err, want)
+	}
+	s, err := activities.ReadShipments(ctx, e.rdb, e.prefix)
+	if want := (activities.Shipments{Scheduled: 2 * n, Cancelled: n / 2}); err != nil || s != want {
+		t.Errorf("shipments = %+v, %v; want %+v", s, err, want)
+	}
+	e.rdb.HSet(ctx, lay.LedgerKey(1), "refunds", "many")
+	if _, err := activities.ReadLedger(ctx, e.rdb, e.prefix); err == nil || !strings.Contains(err.Error(), "refunds") {
+		t.Errorf("a counter that is not a number: %v, want an error naming it", err)
 	}
 }

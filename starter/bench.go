@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/admin"
 	"github.com/ordersaga/ordersaga/internal/bench"
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/shop"
@@ -103,104 +105,53 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return usagef("%s", cli.OneLine(err))
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-	defer cancel()
-	eng, err := a.open(ctx, f.mode.List)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	f.cfg.Command = benchCommandLine(a.args[slices.Index(a.args, "bench")+1:])
-	if !f.asJSON {
-		fmt.Fprintf(a.stdout, "workload: %d orders, seed %d, %d in flight, faults %s; planned: %s\n",
-			f.orders, f.seed, f.cfg.Concurrency, bench.FormatFaults(rules), bench.CountsText(work.ExpectedStatuses()))
-		f.cfg.Log = a.stdout
-		if bench.IsTerminal(a.stderr) {
-			f.cfg.Progress = a.stderr
+	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+		f.cfg.Command = bench.CommandLine(a.args[slices.Index(a.args, "bench")+1:])
+		if !f.asJSON {
+			fmt.Fprintf(a.stdout, "workload: %d orders, seed %d, %d in flight, faults %s; planned: %s\n",
+				f.orders, f.seed, f.cfg.Concurrency, bench.FormatFaults(rules), bench.CountsText(work.ExpectedStatuses()))
+			f.cfg.Log = a.stdout
+			if bench.IsTerminal(a.stderr) {
+				f.cfg.Progress = a.stderr
+			}
 		}
-	}
-	stopProfile, err := startCPUProfile(f.profile)
-	if err != nil {
-		return err
-	}
-	rep, err := bench.Drive(ctx, eng, f.cfg, work)
-	if err := stopProfile(); err != nil {
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	var written [][]string
-	for _, r := range f.reports {
-		files, err := rep.WriteReport(r)
+		rep, err := a.drive(ctx, eng, f, work)
 		if err != nil {
 			return err
 		}
-		written = append(written, files)
-	}
-	if f.asJSON {
-		err = a.printJSON(rep)
-	} else {
-		fmt.Fprintln(a.stdout)
-		err = rep.WriteText(a.stdout)
-		for _, files := range written {
-			if err == nil {
-				_, err = fmt.Fprintln(a.stdout, reportWrittenText(files))
+		written, err := rep.WriteReports(f.reports)
+		if err != nil {
+			return err
+		}
+		if f.asJSON {
+			err = a.printJSON(rep)
+		} else {
+			fmt.Fprintln(a.stdout)
+			err = rep.WriteText(a.stdout)
+			for _, line := range written {
+				if err == nil {
+					_, err = fmt.Fprintln(a.stdout, line)
+				}
 			}
 		}
-	}
-	if err == nil && !rep.OK {
-		err = cli.ErrReported
-	}
-	return err
-}
-
-// startCPUProfile starts the process's CPU profile into file ("" for
-// none); the function it returns stops it and closes the file.
-func startCPUProfile(file string) (stop func() error, err error) {
-	if file == "" {
-		return func() error { return nil }, nil
-	}
-	out, err := os.Create(file)
-	if err != nil {
-		return nil, usagef("--cpu-profile: %s", cli.OneLine(err))
-	}
-	if err := pprof.StartCPUProfile(out); err != nil {
-		out.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return out.Close()
-	}, nil
-}
-
-// reportWrittenText says where a report went: its file and its charts'.
-func reportWrittenText(files []string) string {
-	s := "report written to " + files[0]
-	switch n := len(files) - 1; n {
-	case 0:
-	case 1:
-		s += " (and its chart " + files[1] + ")"
-	default:
-		s += fmt.Sprintf(" (and %d charts next to it: %s, …)", n, filepath.Base(files[1]))
-	}
-	return s
-}
-
-// benchCommandLine is the command line that ran bench: the process's own
-// when it ran this command, otherwise (a test) one rebuilt from args.
-func benchCommandLine(args []string) string {
-	words := append([]string{"starter", "bench"}, args...)
-	if k := len(os.Args) - len(args); k >= 2 && os.Args[k-1] == "bench" && slices.Equal(os.Args[k:], args) {
-		words = append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
-	}
-	for i, w := range words {
-		if w == "" || strings.ContainsFunc(w, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
-		}) {
-			words[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		if err == nil && !rep.OK {
+			err = cli.ErrReported
 		}
+		return err
+	})
+}
+
+// drive runs the workload, under the CPU profile of --cpu-profile.
+func (a *app) drive(ctx context.Context, eng *admin.Engines, f benchFlags, work bench.Workload) (*bench.Report, error) {
+	stopProfile, err := bench.StartCPUProfile(f.profile)
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return nil, usagef("--cpu-profile: %s", cli.OneLine(err))
+	} else if err != nil {
+		return nil, err
 	}
-	return strings.Join(words, " ")
+	rep, err := bench.Drive(ctx, eng, f.cfg, work)
+	if err := stopProfile(); err != nil {
+		return nil, err
+	}
+	return rep, err
 }

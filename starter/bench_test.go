@@ -63,13 +63,6 @@ func TestBenchUsageErrors(t *testing.T) {
 	}
 }
 
-func TestBenchCommandLine(t *testing.T) {
-	got := benchCommandLine([]string{"--mode", "both", "--faults", "payment=decline:0.1", "--report", "my report.md"})
-	if want := "starter bench --mode both --faults payment=decline:0.1 --report 'my report.md'"; got != want {
-		t.Errorf("benchCommandLine = %q, want %q", got, want)
-	}
-}
-
 // benchStack is a redis-server, a Temporal dev server, an orchestration
 // worker and the four choreography services, all owned by one test.
 type benchStack struct {

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/choreography/stream"
+	"github.com/ordersaga/ordersaga/internal/admin"
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/render"
 	"github.com/ordersaga/ordersaga/shop"
@@ -38,7 +39,7 @@ func (a *app) dlqCmd() *cobra.Command {
 		"Put dead-lettered entries back on the stream they came from (every entry when no ID is given)",
 		func(_ *cobra.Command, ids []string) error {
 			for _, id := range ids {
-				if !validStreamID(id) {
+				if !stream.ValidID(id) {
 					return usagef("%q is not a stream entry ID (like 1700000000000-0)", id)
 				}
 			}
@@ -52,14 +53,9 @@ func (a *app) dlqCmd() *cobra.Command {
 }
 
 func (a *app) withBus(ctx context.Context, f func(context.Context, *choreography.Bus) error) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	eng, err := a.open(ctx, []shop.Mode{shop.ModeChoreography})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	return f(ctx, eng.Choreography.Bus())
+	return a.withEngines(ctx, time.Minute, []shop.Mode{shop.ModeChoreography}, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+		return f(ctx, eng.Choreography.Bus())
+	})
 }
 
 func (a *app) dlqList(ctx context.Context, bus *choreography.Bus, limit int64, asJSON bool) error {
@@ -85,16 +81,6 @@ func (a *app) dlqRedrive(ctx context.Context, bus *choreography.Bus, ids []strin
 		}
 		return err
 	}
-	for _, d := range done {
-		fmt.Fprintf(a.stdout, "redrove %s (%s) back to %s\n", d.ID, render.Dash(d.Type), d.Stream)
-	}
-	fmt.Fprintf(a.stdout, "%d entries redriven\n", len(done))
+	render.Redriven(a.stdout, done)
 	return err
-}
-
-// validStreamID reports whether s looks like MS-SEQ.
-func validStreamID(s string) bool {
-	var ms, seq uint64
-	n, err := fmt.Sscanf(s, "%d-%d", &ms, &seq)
-	return err == nil && n == 2 && fmt.Sprintf("%d-%d", ms, seq) == s
 }

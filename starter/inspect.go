@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -39,18 +38,13 @@ func (a *app) lookupCmd(use, short, long, liveFlag, liveUsage string,
 	var mode *cli.Modes
 	var live, asJSON *bool
 	cmd := newCmd(use, short, long, orderArg, func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		if !*live {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
+		timeout := 30 * time.Second
+		if *live {
+			timeout = 0
 		}
-		eng, err := a.open(ctx, mode.List)
-		if err != nil {
-			return err
-		}
-		defer eng.Close()
-		return run(ctx, eng, args[0], *live, *asJSON)
+		return a.withEngines(cmd.Context(), timeout, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+			return run(ctx, eng, args[0], *live, *asJSON)
+		})
 	})
 	mode = cli.Mode(cmd)
 	live = cmd.Flags().Bool(liveFlag, false, liveUsage)
@@ -80,25 +74,14 @@ func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, 
 	return eng.Watch(ctx, id, 500*time.Millisecond, func(s admin.Snapshot) {
 		results := render.StatusResults(s, a.uiURL)
 		if !asJSON {
-			screen.DrawKeyed(render.Status(results), statusKey(results))
+			screen.DrawKeyed(render.Status(results), render.StatusKey(results))
 			return
 		}
-		if key := statusKey(results); key != last {
-			b, _ := json.Marshal(map[string]any{"results": results})
-			fmt.Fprintf(a.stdout, "%s\n", b)
+		if key := render.StatusKey(results); key != last {
+			cli.PrintJSONLine(a.stdout, map[string]any{"results": results})
 			last = key
 		}
 	})
-}
-
-// statusKey is what a status says but for its reasons' wording, which
-// counts the time: a new version is printed off a terminal when it changes.
-func statusKey(results []render.StatusResult) string {
-	key := ""
-	for _, r := range results {
-		key += fmt.Sprintf("%s %s %s %v %v %d;", r.Mode, r.Status, r.Current, r.Steps, r.Compensated, len(r.Why))
-	}
-	return key
 }
 
 func (a *app) historyCmd() *cobra.Command {
@@ -119,8 +102,7 @@ func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow
 				f.Line(m, e)
 				return
 			}
-			b, _ := json.Marshal(map[string]any{"mode": m, "order_id": id, "event": e})
-			fmt.Fprintf(a.stdout, "%s\n", b)
+			cli.PrintJSONLine(a.stdout, map[string]any{"mode": m, "order_id": id, "event": e})
 		})
 	}
 	found, err := admin.Ask(ctx, eng, id, func(ctx context.Context, m shop.Mode) ([]shop.Event, error) {
@@ -129,11 +111,7 @@ func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow
 	if err != nil {
 		return err
 	}
-	var results []render.HistoryResult
-	for _, m := range eng.Modes {
-		evs, ok := found[m]
-		results = append(results, render.HistoryResult{Mode: m, OrderID: id, Found: ok, Events: render.NonNil(evs)})
-	}
+	results := render.HistoryResults(eng.Modes, id, found)
 	if asJSON {
 		return a.printJSON(map[string]any{"results": results})
 	}
@@ -150,31 +128,8 @@ func (a *app) verifyCmd() *cobra.Command {
 		"Check the invariants against the live state: every order terminal, stock and money conserved,\n"+
 			"compensations in reverse order, nothing pending on the streams. Exits 1 on any violation",
 		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
-			defer cancel()
-			eng, err := admin.Open(ctx, a.cfg, mode.List, admin.Options{ExpectDeadLetters: deadLetters})
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			reports, err := eng.Verify(ctx, opts)
-			if err != nil {
-				return err
-			}
-			ok, violations := true, []verify.Violation{}
-			for _, r := range reports {
-				violations = append(violations, r.Violations...)
-				ok = ok && r.OK()
-			}
-			if *asJSON {
-				err = a.printJSON(map[string]any{"ok": ok, "violations": violations, "results": reports})
-			} else {
-				render.Verify(a.stdout, reports)
-			}
-			if err == nil && !ok {
-				err = cli.ErrReported
-			}
-			return err
+			return a.withEngines(cmd.Context(), 10*time.Minute, mode.List, admin.Options{ExpectDeadLetters: deadLetters},
+				func(ctx context.Context, eng *admin.Engines) error { return a.verify(ctx, eng, opts, *asJSON) })
 		})
 	mode = cli.Mode(cmd)
 	asJSON = cli.JSON(cmd.Flags())
@@ -183,6 +138,23 @@ func (a *app) verifyCmd() *cobra.Command {
 	fs.IntVar(&opts.MaxHistories, "max-histories", 1000, "read at most this many compensated orders' histories to check compensation order (0 = all)")
 	fs.Int64Var(&deadLetters, "expect-dead-letters", 0, "dead-lettered entries to accept (injected poison)")
 	return cmd
+}
+
+func (a *app) verify(ctx context.Context, eng *admin.Engines, opts verify.Options, asJSON bool) error {
+	reports, err := eng.Verify(ctx, opts)
+	if err != nil {
+		return err
+	}
+	sum := verify.Summarize(reports)
+	if asJSON {
+		err = a.printJSON(sum)
+	} else {
+		render.Verify(a.stdout, reports)
+	}
+	if err == nil && !sum.OK {
+		err = cli.ErrReported
+	}
+	return err
 }
 
 func (a *app) stockCmd() *cobra.Command {
@@ -195,37 +167,36 @@ func (a *app) stockCmd() *cobra.Command {
 			if *force && !*reset {
 				return usagef("--force goes with --reset")
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
-			defer cancel()
-			eng, err := a.open(ctx, mode.List)
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			if *reset {
-				done, err := eng.Reset(ctx, *force)
-				for _, r := range done {
-					if !*asJSON {
-						fmt.Fprintln(a.stdout, r)
-					}
-				}
-				if err != nil {
-					return err
-				}
-			}
-			levels, err := eng.Stock(ctx)
-			if err != nil {
-				return err
-			}
-			rows := render.StockRows(eng.Catalog, eng.Modes, levels)
-			if *asJSON {
-				return a.printJSON(map[string]any{"stock": rows})
-			}
-			return render.Stock(a.stdout, eng.Modes, rows)
+			return a.withEngines(cmd.Context(), 5*time.Minute, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+				return a.stock(ctx, eng, *reset, *force, *asJSON)
+			})
 		})
 	mode = cli.Mode(cmd)
 	reset = cmd.Flags().Bool("reset", false, "start the engines of --mode afresh")
 	force = cmd.Flags().Bool("force", false, "with --reset: reset even while orders are in flight")
 	asJSON = cli.JSON(cmd.Flags())
 	return cmd
+}
+
+func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force, asJSON bool) error {
+	if reset {
+		done, err := eng.Reset(ctx, force)
+		for _, r := range done {
+			if !asJSON {
+				fmt.Fprintln(a.stdout, r)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	levels, err := eng.Stock(ctx)
+	if err != nil {
+		return err
+	}
+	rows := render.StockRows(eng.Catalog, eng.Modes, levels)
+	if asJSON {
+		return a.printJSON(map[string]any{"stock": rows})
+	}
+	return render.Stock(a.stdout, eng.Modes, rows)
 }

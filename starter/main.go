@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -126,19 +125,31 @@ func (f *runFlags) add(cmd *cobra.Command, jsonUsage string, timeout time.Durati
 	cmd.Flags().DurationVar(&f.timeout, "timeout", timeout, timeoutUsage)
 }
 
-// open connects to the engines of modes.
-func (a *app) open(ctx context.Context, modes []shop.Mode) (*admin.Engines, error) {
-	return admin.Open(ctx, a.cfg, modes, admin.Options{TracerProvider: a.tracing.TracerProvider()})
+// withEngines runs f with the engines of modes open, within timeout when
+// it is positive.
+func (a *app) withEngines(ctx context.Context, timeout time.Duration, modes []shop.Mode, opts admin.Options,
+	f func(context.Context, *admin.Engines) error,
+) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	eng, err := admin.Open(ctx, a.cfg, modes, opts)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	return f(ctx, eng)
+}
+
+// traced are the options of engines that trace their placements when
+// tracing is on.
+func (a *app) traced() admin.Options {
+	return admin.Options{TracerProvider: a.tracing.TracerProvider()}
 }
 
 // uiURL is the Temporal UI page of an order's workflow.
 func (a *app) uiURL(orderID string) string { return a.cfg.WorkflowURL(shop.WorkflowID(orderID)) }
 
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write JSON: %w", err)
-	}
-	return nil
-}
+func (a *app) printJSON(v any) error { return cli.PrintJSON(a.stdout, v) }

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga/internal/admin"
@@ -50,25 +47,8 @@ func (a *app) orderCmd() *cobra.Command {
 
 // build turns the flags into a valid order.
 func (f orderFlags) build() (shop.Order, error) {
-	o := shop.Order{ID: f.id, Customer: f.customer}
-	if o.ID == "" {
-		o.ID = "o-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	}
-	if len(f.items) == 0 {
-		f.items = []string{shop.DefaultSKU + ":1"}
-	}
-	for _, s := range f.items {
-		it, err := shop.ParseItem(s)
-		if err != nil {
-			return o, cli.UsageError{Msg: err.Error()}
-		}
-		o.Items = append(o.Items, it)
-	}
-	var err error
-	if o.Faults, err = shop.ParseFaultPlan(f.fails); err != nil {
-		return o, cli.UsageError{Msg: err.Error()}
-	}
-	if err := o.Validate(shop.DefaultCatalog()); err != nil {
+	o, err := shop.ParseOrder(f.id, f.customer, f.items, f.fails, shop.DefaultCatalog())
+	if err != nil {
 		return o, cli.UsageError{Msg: err.Error()}
 	}
 	return o, nil
@@ -79,47 +59,29 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	eng, err := a.open(ctx, f.mode.List)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	placed, err := eng.PlaceAll(ctx, o)
-	if err != nil {
-		return err
-	}
-	if !f.noWait {
-		a.waitAll(ctx, eng, o.ID, placed, !f.asJSON && bench.IsTerminal(a.stderr))
-	}
-	results := make([]render.OrderResult, len(placed))
-	var errs []error
-	for i, p := range placed {
-		r := &results[i]
-		r.Result = render.NewResult(p.Mode, o.ID, a.uiURL)
-		if f.noWait {
-			continue
-		}
-		r.SetOutcome(p)
-		if r.UIURL != "" && r.Status.Terminal() {
-			r.ListURL = workflows.ListURL(a.cfg.UIURL, a.cfg.Namespace, workflows.StatusQuery(r.Status))
-		}
-		switch {
-		case len(p.Why) > 0:
-			errs = append(errs, fmt.Errorf("%s: order %s did not finish within %s: %s", p.Mode, o.ID, f.timeout, strings.Join(p.Why, "; ")))
-		case p.Err != nil:
-			errs = append(errs, fmt.Errorf("%s: %w", p.Mode, p.Err))
-		}
-	}
-	if f.asJSON {
-		if err := a.printJSON(map[string]any{"results": results}); err != nil {
+	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+		placed, err := eng.PlaceAll(ctx, o)
+		if err != nil {
 			return err
 		}
-	} else {
-		render.Order(a.stdout, o, results, f.noWait)
-	}
-	return errors.Join(errs...)
+		if !f.noWait {
+			a.waitAll(ctx, eng, o.ID, placed, !f.asJSON && bench.IsTerminal(a.stderr))
+		}
+		results := render.PlacementResults(placed, o.ID, a.uiURL, f.noWait)
+		for i := range results {
+			if r := &results[i]; r.UIURL != "" && r.Status.Terminal() {
+				r.ListURL = workflows.ListURL(a.cfg.UIURL, a.cfg.Namespace, workflows.StatusQuery(r.Status))
+			}
+		}
+		if f.asJSON {
+			if err := a.printJSON(map[string]any{"results": results}); err != nil {
+				return err
+			}
+		} else {
+			render.Order(a.stdout, o, results, f.noWait)
+		}
+		return admin.Errors(o.ID, f.timeout, placed)
+	})
 }
 
 // waitAll waits for the outcomes; when live, it shows on stderr meanwhile
@@ -130,17 +92,9 @@ func (a *app) waitAll(ctx context.Context, eng *admin.Engines, id string, placed
 		return
 	}
 	start := time.Now()
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		screen := &render.Redrawer{W: a.stderr, TTY: true}
-		_ = eng.Watch(wctx, id, 250*time.Millisecond, func(s admin.Snapshot) {
-			screen.Draw(fmt.Sprintf("waiting %s\n%s", time.Since(start).Round(100*time.Millisecond), render.Progress(s)))
-		})
-		screen.Draw("")
-	}()
-	eng.WaitAll(ctx, id, placed)
-	stop()
-	<-done
+	screen := &render.Redrawer{W: a.stderr, TTY: true}
+	eng.WaitAllWatching(ctx, id, placed, 250*time.Millisecond, func(s admin.Snapshot) {
+		screen.Draw(fmt.Sprintf("waiting %s\n%s", time.Since(start).Round(100*time.Millisecond), render.Progress(s)))
+	})
+	screen.Draw("")
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,34 +25,16 @@ func (a *app) repairCmd() *cobra.Command {
 // outcome. An engine's error (the order is not FAILED there, or the engine
 // cannot repair it) is reported as it comes, and makes the command fail.
 func (a *app) repair(ctx context.Context, id string, f runFlags) error {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	eng, err := a.open(ctx, f.mode.List)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	var results []render.OrderResult
-	var errs []error
-	for _, m := range eng.Modes {
-		r := render.OrderResult{Result: render.NewResult(m, id, a.uiURL)}
-		p := admin.Placement{Mode: m, Placed: time.Now()}
-		if p.Err = eng.Sources[m].Repair(ctx, id); p.Err == nil {
-			p.Outcome, p.Err = eng.Sources[m].Wait(ctx, id)
+	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+		done := eng.RepairAll(ctx, id)
+		results := render.PlacementResults(done, id, a.uiURL, false)
+		if f.asJSON {
+			if err := a.printJSON(map[string]any{"results": results}); err != nil {
+				return err
+			}
+		} else {
+			render.Outcomes(a.stdout, results, false)
 		}
-		p.Elapsed = time.Since(p.Placed)
-		r.SetOutcome(p)
-		if p.Err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", m, p.Err))
-		}
-		results = append(results, r)
-	}
-	if f.asJSON {
-		if err := a.printJSON(map[string]any{"results": results}); err != nil {
-			return err
-		}
-	} else {
-		render.Outcomes(a.stdout, results, false)
-	}
-	return errors.Join(errs...)
+		return admin.Errors(id, f.timeout, done)
+	})
 }

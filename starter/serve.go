@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/web"
-	"github.com/ordersaga/ordersaga/shop"
 )
 
 // serveCmd runs the live page until interrupted.
@@ -38,36 +36,14 @@ func (a *app) serve(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	rdb, err := a.cfg.Redis(cctx)
+	srv, closeAll, err := web.Open(cctx, a.cfg, log)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	tc, err := a.cfg.Temporal(cctx, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	catalog := shop.DefaultCatalog()
-	engines, bus, err := web.Connect(cctx, rdb, tc, catalog, log)
-	if err != nil {
-		return err
-	}
-	srv, err := web.New(web.Options{
-		Engines: engines, Bus: bus, Catalog: catalog, Log: log,
-		WorkflowURL: func(id string) string { return a.cfg.WorkflowURL(shop.WorkflowID(id)) },
+	defer closeAll()
+	return srv.ListenAndServe(ctx, addr, func(at net.Addr) {
+		fmt.Fprintf(a.stdout, "serving the live page on http://%s (Ctrl-C to stop)\n", at)
 	})
-	if err != nil {
-		return err
-	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	fmt.Fprintf(a.stdout, "serving the live page on http://%s (Ctrl-C to stop)\n", l.Addr())
-	return srv.Serve(ctx, l)
 }

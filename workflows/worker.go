@@ -59,10 +59,10 @@ func Register(r worker.Registry, p activities.Participants, cfg Config) {
 
 // WorkerOptions returns opts with what every worker of OrderSaga needs: the
 // interceptor that heartbeats while an activity runs and turns the
-// participants' domain errors into Temporal's, and the one that records
-// each saga's end in the worker's metrics (see sagaMetrics).
+// participants' domain errors into Temporal's, and records each saga's end
+// in the worker's metrics (see sagaInterceptor).
 func WorkerOptions(opts worker.Options) worker.Options {
-	opts.Interceptors = append([]interceptor.WorkerInterceptor{&domainErrors{}, &sagaMetrics{}}, opts.Interceptors...)
+	opts.Interceptors = append([]interceptor.WorkerInterceptor{&sagaInterceptor{}}, opts.Interceptors...)
 	return opts
 }
 
@@ -94,20 +94,31 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 		namespace, strings.Join(missing, ", "), ErrMissingSearchAttributes, namespace, missing[0], missing[0])
 }
 
-// domainErrors is the boundary between the participants and Temporal: a
-// refusal becomes a non-retryable ApplicationError whose type is the
-// refusal's (PaymentDeclined, ...), a transient failure a retryable one of
-// type TransientFault. Anything else is left to Temporal's retry policy.
-type domainErrors struct {
+// sagaInterceptor is what every worker of OrderSaga adds around it.
+//
+// Around activities, it is the boundary between the participants and
+// Temporal: a refusal becomes a non-retryable ApplicationError whose type is
+// the refusal's (PaymentDeclined, ...), a transient failure a retryable one
+// of type TransientFault. Anything else is left to Temporal's retry policy.
+//
+// Around workflows, it records, through the workflow's metrics handler
+// (which records nothing on replay), each order that reaches a terminal
+// state: COMPLETED or COMPENSATED when OrderSaga returns its Outcome, FAILED
+// when it sets the OrderStatus search attribute to FAILED and waits for a
+// repair. The duration runs from the workflow's start, the placement.
+type sagaInterceptor struct {
 	interceptor.WorkerInterceptorBase
 }
 
-func (*domainErrors) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	i := &domainErrorsInbound{}
-	i.Next = next
-	return i
+func (*sagaInterceptor) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &domainErrorsInbound{interceptor.ActivityInboundInterceptorBase{Next: next}}
 }
 
+func (*sagaInterceptor) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &sagaMetricsInbound{interceptor.WorkflowInboundInterceptorBase{Next: next}}
+}
+
+// domainErrorsInbound heartbeats and converts the participants' errors.
 type domainErrorsInbound struct {
 	interceptor.ActivityInboundInterceptorBase
 }
@@ -152,29 +163,13 @@ func heartbeat(ctx context.Context) (stop func()) {
 	}
 }
 
-// sagaMetrics records, through the workflow's metrics handler (which records
-// nothing on replay), each order that reaches a terminal state: COMPLETED or
-// COMPENSATED when OrderSaga returns its Outcome, FAILED when it sets the
-// OrderStatus search attribute to FAILED and waits for a repair. The
-// duration runs from the workflow's start, the placement.
-type sagaMetrics struct {
-	interceptor.WorkerInterceptorBase
-}
-
-func (*sagaMetrics) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
-	i := &sagaMetricsInbound{}
-	i.Next = next
-	return i
-}
-
+// sagaMetricsInbound records the ends of sagas in the worker's metrics.
 type sagaMetricsInbound struct {
 	interceptor.WorkflowInboundInterceptorBase
 }
 
 func (i *sagaMetricsInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
-	o := &sagaMetricsOutbound{}
-	o.Next = outbound
-	return i.Next.Init(o)
+	return i.Next.Init(&sagaMetricsOutbound{interceptor.WorkflowOutboundInterceptorBase{Next: outbound}})
 }
 
 func (i *sagaMetricsInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
@@ -204,7 +199,7 @@ func recordSaga(ctx workflow.Context, out shop.Outcome) {
 	recordSagaOn(workflow.GetMetricsHandler(ctx), out, took)
 }
 
-// TemporalError converts a participant's error for Temporal (see domainErrors).
+// TemporalError converts a participant's error for Temporal (see sagaInterceptor).
 func TemporalError(err error) error {
 	if r, ok := activities.IsRefusal(err); ok {
 		return temporal.NewNonRetryableApplicationError(r.Reason, r.Type(), nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,4 +88,51 @@ func (e *Engines) WaitAll(ctx context.Context, orderID string, ps []Placement) {
 		})
 	}
 	wg.Wait()
+}
+
+// WaitAllWatching is WaitAll that meanwhile, every interval, calls show
+// with a snapshot of the order (see Watch). It returns once the outcomes
+// are in and show has returned for the last time.
+func (e *Engines) WaitAllWatching(ctx context.Context, orderID string, ps []Placement, interval time.Duration, show func(Snapshot)) {
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.Watch(wctx, orderID, interval, show)
+	}()
+	e.WaitAll(ctx, orderID, ps)
+	stop()
+	<-done
+}
+
+// RepairAll runs again the refused compensations of the FAILED order on
+// every engine, one after the other, and waits for each outcome. An
+// engine's error (the order is not FAILED there, or it cannot be repaired)
+// is its placement's Err.
+func (e *Engines) RepairAll(ctx context.Context, orderID string) []Placement {
+	out := make([]Placement, 0, len(e.Modes))
+	for _, m := range e.Modes {
+		p := Placement{Mode: m, Placed: time.Now()}
+		if p.Err = e.Sources[m].Repair(ctx, orderID); p.Err == nil {
+			p.Outcome, p.Err = e.Sources[m].Wait(ctx, orderID)
+		}
+		p.Elapsed = time.Since(p.Placed)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Errors joins the errors of the placements of an order, each naming its
+// engine; one that did not finish within waited says why instead.
+func Errors(orderID string, waited time.Duration, ps []Placement) error {
+	var errs []error
+	for _, p := range ps {
+		switch {
+		case len(p.Why) > 0:
+			errs = append(errs, fmt.Errorf("%s: order %s did not finish within %s: %s", p.Mode, orderID, waited, strings.Join(p.Why, "; ")))
+		case p.Err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", p.Mode, p.Err))
+		}
+	}
+	return errors.Join(errs...)
 }

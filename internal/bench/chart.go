@@ -49,17 +49,26 @@ func (r *Report) captions() []string {
 	}
 }
 
-func (r *Report) latencyChart(res Result, b *BaselineResult) Chart {
+// engineChart is a chart of a saga engine's points and, when b is not
+// nil, of its bare engine's (dashed): titled "MODE: what", or "MODE against
+// its bare engine: whatBare".
+func engineChart(res Result, b *BaselineResult, what, whatBare string, points func(Stats) []Point) Chart {
 	c := Chart{
-		Title: fmt.Sprintf("%s: latency percentiles, placement to terminal status", res.Mode),
-		X:     Axis{Label: "percentile (0, 90, 99 and 99.9 equally far apart)", Scale: Nines, Format: percentText},
-		Y:     Axis{Label: "latency from placement to terminal status (log scale)", Scale: Log, Format: msTick},
-		Lines: []Line{{Name: string(res.Mode), Color: modeColors[res.Mode], Points: percentilePoints(res.Percentiles)}},
+		Title: fmt.Sprintf("%s: %s", res.Mode, what),
+		Lines: []Line{{Name: string(res.Mode), Color: modeColors[res.Mode], Points: points(res.Stats)}},
 	}
 	if b != nil {
-		c.Title = fmt.Sprintf("%s against its bare engine: latency percentiles", res.Mode)
-		c.Lines = append(c.Lines, Line{Name: b.Name, Color: bareColor, Dashed: true, Points: percentilePoints(b.Percentiles)})
+		c.Title = fmt.Sprintf("%s against its bare engine: %s", res.Mode, whatBare)
+		c.Lines = append(c.Lines, Line{Name: b.Name, Color: bareColor, Dashed: true, Points: points(b.Stats)})
 	}
+	return c
+}
+
+func (r *Report) latencyChart(res Result, b *BaselineResult) Chart {
+	c := engineChart(res, b, "latency percentiles, placement to terminal status", "latency percentiles",
+		func(s Stats) []Point { return percentilePoints(s.Percentiles) })
+	c.X = Axis{Label: "percentile (0, 90, 99 and 99.9 equally far apart)", Scale: Nines, Format: percentText}
+	c.Y = Axis{Label: "latency from placement to terminal status (log scale)", Scale: Log, Format: msTick}
 	c.Caption = append([]string{fmt.Sprintf("p50 %s, p99 %s (%s)%s.",
 		msText(res.P50), msText(res.P99), res.Mode, bareLatencyText(b))}, r.captions()...)
 	return c
@@ -73,17 +82,13 @@ func bareLatencyText(b *BaselineResult) string {
 }
 
 func (r *Report) throughputChart(res Result, b *BaselineResult) Chart {
-	c := Chart{
-		Title:     fmt.Sprintf("%s: throughput over the run", res.Mode),
-		X:         Axis{Label: "seconds since the first placement", Scale: Linear, FromZero: true},
-		Y:         Axis{Label: "sagas completed per second", Scale: Linear, FromZero: true},
-		Lines:     []Line{{Name: string(res.Mode), Color: modeColors[res.Mode], Points: seriesPoints(res.Series)}},
-		MarkLabel: "bare: halves joined",
-	}
+	c := engineChart(res, b, "throughput over the run", "throughput over the run",
+		func(s Stats) []Point { return seriesPoints(s.Series) })
+	c.X = Axis{Label: "seconds since the first placement", Scale: Linear, FromZero: true}
+	c.Y = Axis{Label: "sagas completed per second", Scale: Linear, FromZero: true}
+	c.MarkLabel = "bare: halves joined"
 	note := fmt.Sprintf("%s %.1f sagas/s over the run%s", res.Mode, res.Throughput, bucketText(res.Series))
 	if b != nil {
-		c.Title = fmt.Sprintf("%s against its bare engine: throughput over the run", res.Mode)
-		c.Lines = append(c.Lines, Line{Name: b.Name, Color: bareColor, Dashed: true, Points: seriesPoints(b.Series)})
 		note += fmt.Sprintf("; bare %.1f sagas/s%s, half of its units run before %s and half after, joined at the dotted line",
 			b.Throughput, bucketText(b.Series), res.Mode)
 		if b.Series != nil {

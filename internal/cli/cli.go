@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -171,6 +172,23 @@ func NoArgs(cmd *cobra.Command, args []string) error {
 // JSON adds --json.
 func JSON(fs *pflag.FlagSet) *bool {
 	return fs.Bool("json", false, "print one JSON document on stdout")
+}
+
+// PrintJSON writes v as one indented JSON document, what --json prints.
+func PrintJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}
+
+// PrintJSONLine writes v as JSON on one line, what --json prints per change
+// while a command follows an order.
+func PrintJSONLine(w io.Writer, v any) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(w, "%s\n", b)
 }
 
 // Modes is --mode: orchestration (orch), choreography (chor) or both.

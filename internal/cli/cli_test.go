@@ -59,3 +59,21 @@ func TestModes(t *testing.T) {
 		t.Error(`Set("all") accepted`)
 	}
 }
+
+func TestPrintJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := cli.PrintJSON(&b, map[string]any{"b": []int{1}, "a": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"a\": \"x\",\n  \"b\": [\n    1\n  ]\n}\n"; b.String() != want {
+		t.Errorf("PrintJSON wrote %q, want %q", b.String(), want)
+	}
+	if err := cli.PrintJSON(&b, func() {}); err == nil {
+		t.Error("PrintJSON of a func: no error")
+	}
+	b.Reset()
+	cli.PrintJSONLine(&b, map[string]any{"b": []int{1}, "a": "x"})
+	if want := "{\"a\":\"x\",\"b\":[1]}\n"; b.String() != want {
+		t.Errorf("PrintJSONLine wrote %q, want %q", b.String(), want)
+	}
+}

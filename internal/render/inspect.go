@@ -63,12 +63,34 @@ func Status(results []StatusResult) string {
 	return b.String()
 }
 
+// StatusKey is what status results say but for their reasons' wording,
+// which counts the time: off a terminal, a new version is shown only when
+// the key changes.
+func StatusKey(results []StatusResult) string {
+	key := ""
+	for _, r := range results {
+		key += fmt.Sprintf("%s %s %s %v %v %d;", r.Mode, r.Status, r.Current, r.Steps, r.Compensated, len(r.Why))
+	}
+	return key
+}
+
 // HistoryResult is one engine's answer of `starter history`.
 type HistoryResult struct {
 	Mode    shop.Mode    `json:"mode"`
 	OrderID string       `json:"order_id"`
 	Found   bool         `json:"found"`
 	Events  []shop.Event `json:"events"`
+}
+
+// HistoryResults is one result per engine of modes, found when the
+// engine is in found (its events the order's timeline there).
+func HistoryResults(modes []shop.Mode, orderID string, found map[shop.Mode][]shop.Event) []HistoryResult {
+	var out []HistoryResult
+	for _, m := range modes {
+		evs, ok := found[m]
+		out = append(out, HistoryResult{Mode: m, OrderID: orderID, Found: ok, Events: NonNil(evs)})
+	}
+	return out
 }
 
 // History prints each engine's timeline of the order as a table.
@@ -227,4 +249,12 @@ func DeadLetters(w io.Writer, total int64, stream string, dl []choreography.Dead
 			Dash(d.Type), d.Deliveries, Truncate(d.Reason, 80))
 	}
 	return tw.Flush()
+}
+
+// Redriven says which dead-lettered entries went back to their stream, then how many.
+func Redriven(w io.Writer, done []choreography.DeadLetter) {
+	for _, d := range done {
+		fmt.Fprintf(w, "redrove %s (%s) back to %s\n", d.ID, Dash(d.Type), d.Stream)
+	}
+	fmt.Fprintf(w, "%d entries redriven\n", len(done))
 }

@@ -48,6 +48,19 @@ type OrderResult struct {
 	Error     string  `json:"error,omitempty"`
 }
 
+// PlacementResults are the engines' results of the placements of an
+// order: with their outcomes, unless placedOnly (not waited for).
+func PlacementResults(ps []admin.Placement, orderID string, uiURL func(orderID string) string, placedOnly bool) []OrderResult {
+	out := make([]OrderResult, len(ps))
+	for i, p := range ps {
+		out[i].Result = NewResult(p.Mode, orderID, uiURL)
+		if !placedOnly {
+			out[i].SetOutcome(p)
+		}
+	}
+	return out
+}
+
 // SetOutcome fills in an engine's outcome, or why it has none.
 func (r *OrderResult) SetOutcome(p admin.Placement) {
 	r.ElapsedMS = float64(p.Elapsed.Microseconds()) / 1000

@@ -88,6 +88,25 @@ type Report struct {
 // OK reports whether no invariant broke.
 func (r Report) OK() bool { return len(r.Violations) == 0 }
 
+// Summary is the verdict over the reports of several engines, as
+// `starter verify --json` prints it.
+type Summary struct {
+	OK         bool        `json:"ok"`
+	Results    []Report    `json:"results"`
+	Violations []Violation `json:"violations"`
+}
+
+// Summarize sums reports up: OK when every one is, with all their
+// violations in the order of the reports.
+func Summarize(reports []Report) Summary {
+	s := Summary{OK: true, Results: reports, Violations: []Violation{}}
+	for _, r := range reports {
+		s.Violations = append(s.Violations, r.Violations...)
+		s.OK = s.OK && r.OK()
+	}
+	return s
+}
+
 // Check verifies the invariants of one engine.
 func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog shop.Catalog, opts Options) (Report, error) {
 	if opts.Now == nil {

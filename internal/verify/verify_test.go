@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +134,29 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 	// What the engine adds is stamped with the engine.
 	src.extra = []verify.Violation{verify.Newf(verify.KindUnread, "", "group payment has 2 unread entries")}
 	expect("engine's own check", verify.KindUnread, "", "2 unread")
+}
+
+func TestSummarize(t *testing.T) {
+	stuck := verify.Newf(verify.KindStuck, "o-1", "order o-1 is stuck")
+	money := verify.Newf(verify.KindMoney, "", "money is not conserved")
+	reports := []verify.Report{
+		{Mode: shop.ModeOrchestration, Violations: []verify.Violation{stuck}},
+		{Mode: shop.ModeChoreography},
+		{Mode: shop.ModeChoreography, Violations: []verify.Violation{money}},
+	}
+	s := verify.Summarize(reports)
+	if s.OK || len(s.Results) != 3 || len(s.Violations) != 2 || s.Violations[0] != stuck || s.Violations[1] != money {
+		t.Errorf("Summarize = %+v, want not OK with both violations in order", s)
+	}
+	s = verify.Summarize(reports[1:2])
+	if !s.OK || len(s.Results) != 1 {
+		t.Errorf("Summarize of a clean report = %+v, want OK", s)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), `{"ok":true,"results":[{"mode":"choreography"`) || !strings.HasSuffix(string(b), `,"violations":[]}`) {
+		t.Errorf("JSON = %s, want ok, results, then an empty list of violations", b)
+	}
 }

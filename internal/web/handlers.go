@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -103,37 +101,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // parseOrder reads the form's fields: items and faults separated by spaces
 // or commas; decline names a step to decline on top of the faults.
 func (s *Server) parseOrder(items, faults, decline string) (shop.Order, error) {
-	o := shop.Order{ID: newOrderID(), Customer: "web"}
-	specs := fields(items)
-	if len(specs) == 0 {
-		specs = []string{shop.DefaultSKU + ":1"}
-	}
-	for _, spec := range specs {
-		it, err := shop.ParseItem(spec)
-		if err != nil {
-			return o, err
-		}
-		o.Items = append(o.Items, it)
-	}
 	fails := fields(faults)
 	if decline != "" {
 		fails = append(fails, decline+":decline")
 	}
-	plan, err := shop.ParseFaultPlan(fails)
-	if err != nil {
-		return o, err
-	}
-	o.Faults = plan
-	return o, o.Validate(s.opts.Catalog)
+	return shop.ParseOrder("", "web", fields(items), fails, s.opts.Catalog)
 }
 
 func fields(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
-}
-
-// newOrderID returns a short, readable, unique order ID.
-func newOrderID() string {
-	return "o-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 }
 
 // placeEverywhere places the order on every engine once each engine has

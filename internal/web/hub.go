@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -56,18 +57,11 @@ func newHub(s *Server) *hub {
 // run refreshes once per interval while someone listens, until ctx is done.
 func (h *hub) run(ctx context.Context) {
 	defer close(h.done)
-	t := time.NewTicker(h.s.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if h.listeners() > 0 {
-				h.refresh(ctx)
-			}
+	stream.Every(ctx, h.s.opts.Interval, func() {
+		if h.listeners() > 0 {
+			h.refresh(ctx)
 		}
-	}
+	})
 }
 
 func (h *hub) listeners() int {

@@ -108,15 +108,8 @@ func money(cents int64) string {
 
 // statusCSS is the CSS class of a status badge.
 func statusCSS(s shop.Status) string {
-	switch s {
-	case shop.StatusCompleted:
-		return "s-completed"
-	case shop.StatusCompensated:
-		return "s-compensated"
-	case shop.StatusFailed:
-		return "s-failed"
-	case "":
-		return "s-none"
+	if c, ok := statusClasses[s]; ok {
+		return c
 	}
 	if s.Terminal() {
 		return "s-other"
@@ -127,27 +120,30 @@ func statusCSS(s shop.Status) string {
 	return "s-pending"
 }
 
+// statusClasses are the CSS classes of the statuses with one of their own.
+var statusClasses = map[shop.Status]string{
+	shop.StatusCompleted:   "s-completed",
+	shop.StatusCompensated: "s-compensated",
+	shop.StatusFailed:      "s-failed",
+	"":                     "s-none",
+}
+
+// modeNames are a mode's heading and what runs it.
+var modeNames = map[shop.Mode]struct{ title, engine string }{
+	shop.ModeOrchestration: {"Orchestration", "Temporal workflow"},
+	shop.ModeChoreography:  {"Choreography", "Redis Streams"},
+}
+
 // title is a mode's heading.
 func title(m shop.Mode) string {
-	switch m {
-	case shop.ModeOrchestration:
-		return "Orchestration"
-	case shop.ModeChoreography:
-		return "Choreography"
+	if n, ok := modeNames[m]; ok {
+		return n.title
 	}
 	return string(m)
 }
 
 // engineName says what runs a mode.
-func engineName(m shop.Mode) string {
-	switch m {
-	case shop.ModeOrchestration:
-		return "Temporal workflow"
-	case shop.ModeChoreography:
-		return "Redis Streams"
-	}
-	return ""
-}
+func engineName(m shop.Mode) string { return modeNames[m].engine }
 
 // timelineRow is one entry of an order's timeline, formatted like
 // `starter history`.

@@ -148,6 +148,19 @@ func secure(h http.Handler) http.Handler {
 // connection.
 func (s *Server) Run(ctx context.Context) { s.hub.run(ctx) }
 
+// ListenAndServe listens on addr (HOST:PORT) and serves the page there as
+// Serve does; ready is told the address listened on before anything is
+// served. A busy port is an error before anything serves.
+func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net.Addr)) error {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	ready(l.Addr())
+	return s.Serve(ctx, l)
+}
+
 // Serve serves the page on l until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
