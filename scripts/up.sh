@@ -40,13 +40,16 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # wait_for SECONDS NAME CHECK...: run CHECK until it succeeds; fail early
-# when NAME's process (if it has a PID file) dies.
+# when NAME's process (if it has a PID file) dies. The process was just
+# started from this script, so its PID alone tells: until it has exec'd,
+# its command line is still this script's, not NAME's.
 wait_for() {
-	local secs=$1 name=$2
+	local secs=$1 name=$2 pid
 	shift 2
 	local deadline=$((SECONDS + secs))
 	until "$@"; do
-		if [ -f "$STATE/$name.pid" ] && ! running_pid "$name" >/dev/null; then
+		pid=$(head -n 1 "$STATE/$name.pid" 2>/dev/null) || pid=""
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
 			tail_log "$name"
 			fail "$name exited during start-up"
 		fi
