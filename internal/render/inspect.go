@@ -51,7 +51,7 @@ func Status(results []StatusResult) string {
 	_ = tw.Flush()
 	for _, r := range results {
 		if r.Reason != "" {
-			fmt.Fprintf(&b, "%s: %s failed: %s\n", r.Mode, r.FailedStep, r.Reason)
+			b.WriteString(r.ReasonLine() + "\n")
 		}
 		for _, why := range r.Why {
 			fmt.Fprintf(&b, "%s: why: %s\n", r.Mode, why)

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,20 @@ func TestRedriven(t *testing.T) {
 	render.Redriven(&b, nil)
 	if b.String() != "0 entries redriven\n" {
 		t.Errorf("Redriven of none wrote %q", b.String())
+	}
+}
+
+func TestReasonWithoutAFailedStep(t *testing.T) {
+	r := render.Result{Mode: shop.ModeOrchestration, Reason: "cancelled"}
+	if got, want := r.ReasonLine(), "orchestration: cancelled"; got != want {
+		t.Errorf("ReasonLine() = %q, want %q", got, want)
+	}
+	r.FailedStep, r.Reason = shop.StepPayment, "PaymentDeclined: declined"
+	if got, want := r.ReasonLine(), "orchestration: payment failed: PaymentDeclined: declined"; got != want {
+		t.Errorf("ReasonLine() = %q, want %q", got, want)
+	}
+	out := render.Status([]render.StatusResult{{Result: render.Result{Mode: shop.ModeOrchestration, Status: shop.StatusCompensated, Reason: "cancelled"}, Found: true}})
+	if strings.Contains(out, ":  failed") || !strings.Contains(out, "orchestration: cancelled\n") {
+		t.Errorf("Status of a cancelled order:\n%s", out)
 	}
 }

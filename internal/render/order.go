@@ -26,6 +26,15 @@ type Result struct {
 	Why []string `json:"why,omitempty"`
 }
 
+// ReasonLine says why the order did not complete: "MODE: STEP failed:
+// REASON", or "MODE: REASON" when no step failed (a cancel).
+func (r Result) ReasonLine() string {
+	if r.FailedStep == "" {
+		return fmt.Sprintf("%s: %s", r.Mode, r.Reason)
+	}
+	return fmt.Sprintf("%s: %s failed: %s", r.Mode, r.FailedStep, r.Reason)
+}
+
 // NewResult is an engine's result about an order, PENDING, with the
 // Temporal UI link (from uiURL) for orchestration.
 func NewResult(m shop.Mode, orderID string, uiURL func(orderID string) string) Result {
@@ -124,7 +133,7 @@ func Outcomes(w io.Writer, results []OrderResult, placedOnly bool) {
 				fmt.Fprintf(w, "\n  why: %s", why)
 			}
 		case r.Reason != "":
-			fmt.Fprintf(w, "\n%s: %s failed: %s", r.Mode, r.FailedStep, r.Reason)
+			fmt.Fprintf(w, "\n%s", r.ReasonLine())
 		}
 	}
 	for _, r := range results {
