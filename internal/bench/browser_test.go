@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -28,36 +27,8 @@ type browser struct {
 
 func newBrowser(t *testing.T, width, height int) *browser {
 	t.Helper()
-	path := "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		if path, err = exec.LookPath("chromium"); err != nil {
-			testenv.Missing(t, "chromium (apt-get install -y chromium)")
-		}
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(width, height),
-	)
-	ctx, cancel := chromedp.NewContext(actx)
+	ctx := testenv.Chromium(t, width, height)
 	b := &browser{ctx: ctx}
-	// The first run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
-		cancel()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
-	}
 	listen, stopListening := context.WithCancel(ctx)
 	messages := chromedp.Console(listen)
 	var wg sync.WaitGroup
@@ -71,7 +42,7 @@ func newBrowser(t *testing.T, width, height int) *browser {
 			b.mu.Unlock()
 		}
 	})
-	t.Cleanup(func() { stopListening(); wg.Wait(); cancel(); cancelAlloc() })
+	t.Cleanup(func() { stopListening(); wg.Wait() })
 	return b
 }
 
