@@ -31,10 +31,21 @@ import (
 // whose masters own equal ranges of slots thus holds an equal share of the
 // partitions, whatever P is.
 
-// DefaultPartitions is P when none is configured: on one Redis the
-// partitions cost next to nothing, and on a cluster of 1, 2, 3, 4, 6 or 12
-// masters with equal slot ranges they spread evenly.
+// DefaultPartitions is P on a Redis Cluster when none is configured or
+// recorded: on a cluster of 1, 2, 3, 4, 6 or 12 masters with equal slot
+// ranges the partitions spread evenly. One Redis gains nothing from
+// partitions and pays for them (each read names every partition's
+// streams), so there P is 1 unless configured.
 const DefaultPartitions = 12
+
+// DefaultPartitionsFor is P when none is configured or recorded: 1 on one
+// Redis, DefaultPartitions on a cluster.
+func DefaultPartitionsFor(rdb redis.UniversalClient) int {
+	if _, cluster := rdb.(*redis.ClusterClient); cluster {
+		return DefaultPartitions
+	}
+	return 1
+}
 
 // MaxPartitions bounds P.
 const MaxPartitions = 1024
@@ -115,7 +126,15 @@ func PartitionsKey(prefix string) string { return prefix + "partitions" }
 // EnsurePartitions records P for prefix when none is recorded yet, and
 // fails with ErrPartitions when another P is recorded: every process of a
 // deployment must agree on it, since it decides where each order's keys are.
+// P 0 means none configured: the recorded one, else DefaultPartitionsFor.
 func EnsurePartitions(ctx context.Context, rdb redis.UniversalClient, prefix string, partitions int) (Layout, error) {
+	if partitions == 0 {
+		n, err := RecordedPartitions(ctx, rdb, prefix)
+		if err != nil {
+			return Layout{}, err
+		}
+		partitions = n
+	}
 	l, err := NewLayout(prefix, partitions)
 	if err != nil {
 		return Layout{}, err
@@ -135,7 +154,7 @@ func EnsurePartitions(ctx context.Context, rdb redis.UniversalClient, prefix str
 }
 
 // RecordedPartitions returns the P recorded for prefix, or
-// DefaultPartitions when none is recorded yet.
+// DefaultPartitionsFor(rdb) when none is recorded yet.
 func RecordedPartitions(ctx context.Context, rdb redis.UniversalClient, prefix string) (int, error) {
 	n, _, err := recordedPartitions(ctx, rdb, prefix)
 	return n, err
@@ -145,7 +164,7 @@ func RecordedPartitions(ctx context.Context, rdb redis.UniversalClient, prefix s
 func recordedPartitions(ctx context.Context, rdb redis.UniversalClient, prefix string) (int, bool, error) {
 	s, err := rdb.Get(ctx, PartitionsKey(prefix)).Result()
 	if errors.Is(err, redis.Nil) {
-		return DefaultPartitions, false, nil
+		return DefaultPartitionsFor(rdb), false, nil
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("read partitions: %w", err)

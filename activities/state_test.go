@@ -97,7 +97,7 @@ func TestResetClearsOnlyItsPrefix(t *testing.T) {
 	}
 	// stock of 5 SKUs and the holds of poster, 3 order hashes of o1, pay
 	// hash of o2, the ledgers of their partitions, shipments, the outbox's list.
-	l, _ := activities.NewLayout(e.prefix, activities.DefaultPartitions)
+	l, _ := activities.NewLayout(e.prefix, activities.DefaultPartitionsFor(e.rdb))
 	ledgers := int64(2)
 	if l.Partition("o1") == l.Partition("o2") {
 		ledgers = 1
@@ -153,7 +153,7 @@ func TestCountersSumOverPartitions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := t.Context()
-	lay, err := activities.LayoutOf(ctx, e.rdb, e.prefix)
+	lay, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, activities.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}

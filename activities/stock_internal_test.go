@@ -125,8 +125,11 @@ func TestReleaseOvertakesAReservation(t *testing.T) {
 func TestEnsurePartitions(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client()
 	ctx := t.Context()
-	if n, err := RecordedPartitions(ctx, rdb, "p:"); err != nil || n != DefaultPartitions {
-		t.Fatalf("nothing recorded: %d, %v; want the default", n, err)
+	if n, err := RecordedPartitions(ctx, rdb, "p:"); err != nil || n != 1 {
+		t.Fatalf("nothing recorded on one Redis: %d, %v; want 1", n, err)
+	}
+	if l, err := EnsurePartitions(ctx, rdb, "q:", 0); err != nil || l.Partitions != 1 {
+		t.Fatalf("none configured nor recorded on one Redis: %+v, %v; want 1 partition", l, err)
 	}
 	if _, err := EnsurePartitions(ctx, rdb, "p:", 5); err != nil {
 		t.Fatal(err)
@@ -138,7 +141,7 @@ func TestEnsurePartitions(t *testing.T) {
 	if !errors.Is(err, ErrPartitions) || !strings.Contains(err.Error(), "set up with 5 partitions") || !strings.Contains(err.Error(), "ORDERSAGA_PARTITIONS=5") {
 		t.Fatalf("another P: %v", err)
 	}
-	for _, bad := range []int{0, -1, MaxPartitions + 1} {
+	for _, bad := range []int{-1, MaxPartitions + 1} {
 		if _, err := EnsurePartitions(ctx, rdb, "q:", bad); err == nil {
 			t.Errorf("P=%d accepted", bad)
 		}

@@ -76,9 +76,15 @@ type options struct {
 // WithPartitions sets the number of partitions. Every process of a
 // deployment must use the same: Setup, RunService and the engine refuse
 // another than the one recorded in Redis. Without it, a bus uses the
-// number recorded in Redis (activities.DefaultPartitions when none is,
-// which it then records).
-func WithPartitions(n int) Option { return func(o *options) { o.partitions, o.pinned = n, true } }
+// number recorded in Redis (activities.DefaultPartitionsFor when none is,
+// which it then records); so does WithPartitions(0).
+func WithPartitions(n int) Option {
+	return func(o *options) {
+		if n != 0 {
+			o.partitions, o.pinned = n, true
+		}
+	}
+}
 
 // NewBus returns the bus of the choreography engine's key prefix.
 func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
@@ -88,7 +94,7 @@ func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
 	}
 	b := &Bus{Redis: rdb, Prefix: activities.ChoreographyPrefix, pinned: o.pinned}
 	if !o.pinned {
-		o.partitions = activities.DefaultPartitions
+		o.partitions = activities.DefaultPartitionsFor(rdb)
 	}
 	lay, err := activities.NewLayout(b.Prefix, o.partitions)
 	b.layout.Store(&lay)
@@ -98,7 +104,7 @@ func NewBus(rdb redis.UniversalClient, opts ...Option) *Bus {
 
 // Layout is the bus's key layout. Until the bus has checked it against
 // Redis (Setup, or any call with a context), a bus built without
-// WithPartitions assumes activities.DefaultPartitions.
+// WithPartitions assumes activities.DefaultPartitionsFor its client.
 func (b *Bus) Layout() activities.Layout { return *b.layout.Load() }
 
 // check makes sure, once, that the bus's number of partitions is the one

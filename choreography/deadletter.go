@@ -76,7 +76,11 @@ func (b *Bus) DeadLetterCount(ctx context.Context) (int64, error) {
 
 // DeadLetterStreams describes where the dead letters are, for people.
 func (b *Bus) DeadLetterStreams() string {
-	return fmt.Sprintf("%s{…}:stream:deadletter (%d partitions)", b.Prefix, b.Layout().Partitions)
+	n := b.Layout().Partitions
+	if n == 1 {
+		return b.DeadLetterStream(0)
+	}
+	return fmt.Sprintf("%s{…}:stream:deadletter (%d partitions)", b.Prefix, n)
 }
 
 // Redrive puts dead-lettered entries back on the stream they came from (all

@@ -105,7 +105,12 @@ func TestOutboxPublishesRecordsAndAcks(t *testing.T) {
 	if _, err := e.commit(shop.OpReserve, d2, reserve); err == nil {
 		t.Fatal("reserve of 9 more posters succeeded")
 	}
-	out := e.rdb.XRange(ctx, e.node.Bus.StreamFor(o.ID, ServiceInventory), "-", "+").Val()
+	var out []redis.XMessage // o1's events (o2's may share the stream)
+	for _, m := range e.rdb.XRange(ctx, e.node.Bus.StreamFor(o.ID, ServiceInventory), "-", "+").Val() {
+		if eventJSON(t, m.Values[fieldEvent]).Order.ID == o.ID {
+			out = append(out, m)
+		}
+	}
 	if len(out) != 1 || out[0].ID != res.Outbox || out[0].Values[fieldType] != string(InventoryReserved) {
 		t.Fatalf("published %+v", out)
 	}

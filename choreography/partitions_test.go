@@ -35,10 +35,13 @@ func TestPartitionsAreAgreedOn(t *testing.T) {
 	if err := choreography.NewEngine(other, cat).Place(ctx, order("refused", nil)); !errors.Is(err, activities.ErrPartitions) {
 		t.Fatalf("placing with 5 partitions after 3: %v", err)
 	}
-	if err := choreography.NewNode(rdb, cat, nil, choreography.WithPartitions(0)).Bus.Setup(ctx); err == nil {
-		t.Fatal("0 partitions accepted")
+	if err := choreography.NewNode(rdb, cat, nil, choreography.WithPartitions(-1)).Bus.Setup(ctx); err == nil {
+		t.Fatal("-1 partitions accepted")
 	}
-	// A node given no number follows the recorded one, participants included.
+	// A node given no number (or 0) follows the recorded one, participants included.
+	if err := choreography.NewNode(rdb, cat, nil, choreography.WithPartitions(0)).Bus.Setup(ctx); err != nil {
+		t.Fatalf("a node told 0 partitions: %v, want the recorded 3", err)
+	}
 	follower := choreography.NewNode(rdb, cat, nil)
 	h := &harness{t: t, rdb: rdb, node: follower, engine: choreography.NewEngine(follower, cat), stops: map[string]func(){}}
 	t.Cleanup(h.stopAll)

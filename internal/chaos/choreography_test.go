@@ -217,7 +217,7 @@ func injectPoison(ctx context.Context, r *runner, rdb redis.UniversalClient, nod
 	}
 	for i := 0; i < 6 && ctx.Err() == nil; i++ {
 		at(ctx, r, int64((i+1)*n/8), func() {
-			if rdb.XAdd(ctx, &redis.XAddArgs{Stream: node.Bus.StreamOf(i, choreography.ServiceOrder), Values: bad[i%len(bad)]}).Err() == nil {
+			if rdb.XAdd(ctx, &redis.XAddArgs{Stream: node.Bus.StreamOf(i%node.Bus.Layout().Partitions, choreography.ServiceOrder), Values: bad[i%len(bad)]}).Err() == nil {
 				poison.Add(1)
 			}
 		})

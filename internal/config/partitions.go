@@ -10,10 +10,11 @@ import (
 )
 
 // The number of partitions of the key layout (see activities.Layout): env
-// ORDERSAGA_PARTITIONS, flag --partitions, default
-// activities.DefaultPartitions. It is recorded in Redis when the layout is
-// set up; every worker and starter of a deployment must use the same, and
-// one that does not refuses to start.
+// ORDERSAGA_PARTITIONS, flag --partitions; unset or 0 takes the number
+// recorded in Redis, or when none is, activities.DefaultPartitionsFor the
+// deployment (1 on one Redis, 12 on a cluster). It is recorded in Redis
+// when the layout is set up; every worker and starter of a deployment must
+// use the same, and one that does not refuses to start.
 
 const partitionsEnv = "ORDERSAGA_PARTITIONS"
 
@@ -22,7 +23,7 @@ const partitionsEnv = "ORDERSAGA_PARTITIONS"
 func partitionsFromEnv() int {
 	v := os.Getenv(partitionsEnv)
 	if v == "" {
-		return activities.DefaultPartitions
+		return 0
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
@@ -33,14 +34,15 @@ func partitionsFromEnv() int {
 
 func (c *Config) partitionsFlag(fs *flag.FlagSet) {
 	fs.IntVar(&c.Partitions, "partitions", c.Partitions,
-		fmt.Sprintf("partitions of the key layout, the same for every process of a deployment (env %s)", partitionsEnv))
+		fmt.Sprintf("partitions of the key layout, the same for every process of a deployment (env %s; "+
+			"default: the number recorded in Redis, or 1 on one Redis and %d on a cluster)", partitionsEnv, activities.DefaultPartitions))
 }
 
-// PartitionCount returns the configured number of partitions, or why it
-// is not one.
+// PartitionCount returns the configured number of partitions, 0 when none
+// is (the recorded one, else the deployment's default), or why it is not one.
 func (c *Config) PartitionCount() (int, error) {
-	if c.Partitions < 1 || c.Partitions > activities.MaxPartitions {
-		return 0, fmt.Errorf("bad --partitions or %s: want a whole number from 1 to %d (default %d)",
+	if c.Partitions < 0 || c.Partitions > activities.MaxPartitions {
+		return 0, fmt.Errorf("bad --partitions or %s: want a whole number from 1 to %d (unset: the number recorded in Redis, or 1 on one Redis and %d on a cluster)",
 			partitionsEnv, activities.MaxPartitions, activities.DefaultPartitions)
 	}
 	return c.Partitions, nil

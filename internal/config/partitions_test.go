@@ -5,11 +5,10 @@ import (
 	"io"
 	"strings"
 	"testing"
-
-	"github.com/ordersaga/ordersaga/activities"
 )
 
-// ORDERSAGA_PARTITIONS, then --partitions; anything but a whole number in
+// ORDERSAGA_PARTITIONS, then --partitions; unset or 0 is 0 (the recorded
+// number, else the deployment's default); anything but a whole number in
 // range is a clear error naming both.
 func TestPartitions(t *testing.T) {
 	for _, c := range []struct {
@@ -17,12 +16,13 @@ func TestPartitions(t *testing.T) {
 		want      int
 		bad       bool
 	}{
-		{"", "", activities.DefaultPartitions, false},
+		{"", "", 0, false},
+		{"0", "", 0, false},
 		{"5", "", 5, false},
 		{"5", "7", 7, false},
 		{"", "1", 1, false},
 		{"abc", "", 0, true},
-		{"0", "", 0, true},
+		{"-3", "", 0, true},
 		{"", "2000", 0, true},
 	} {
 		t.Setenv(partitionsEnv, c.env)

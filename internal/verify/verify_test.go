@@ -109,7 +109,7 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 		}
 	}
 	// Stock that moved outside any order.
-	lay, _ := activities.NewLayout("fake:", activities.DefaultPartitions)
+	lay, _ := activities.NewLayout("fake:", activities.DefaultPartitionsFor(rdb))
 	rdb.DecrBy(ctx, lay.StockKey("mug"), 1)
 	expect("stolen stock", verify.KindStock, "", "stock of mug")
 	rdb.IncrBy(ctx, lay.StockKey("mug"), 1)
