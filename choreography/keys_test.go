@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -150,25 +149,8 @@ func TestEveryScriptRunsOnACluster(t *testing.T) {
 // monitor collects what MONITOR reports, through redis-cli.
 type monitor struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testenv.SyncBuffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startMonitor(t *testing.T, addr string) *monitor {
@@ -178,7 +160,7 @@ func startMonitor(t *testing.T, addr string) *monitor {
 		testenv.Missing(t, "redis-cli (apt-get install -y redis-tools)")
 	}
 	host, port, _ := net.SplitHostPort(addr)
-	m := &monitor{cmd: exec.Command(cli, "-h", host, "-p", port, "monitor"), out: &lockedBuffer{}, done: make(chan struct{})}
+	m := &monitor{cmd: exec.Command(cli, "-h", host, "-p", port, "monitor"), out: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	m.cmd.Stdout = m.out
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)

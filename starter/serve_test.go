@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/testenv"
 )
 
 // TestServeUsageErrors: a bad address or a stray argument exits 2 with one
@@ -37,31 +38,13 @@ func TestServeUnreachable(t *testing.T) {
 	wantOneLine(t, r, "redis at 127.0.0.1:1 is unreachable")
 }
 
-// syncBuffer is a buffer the command writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServe: serve shows the page on the address it prints, refuses a busy
 // port, and stops cleanly on interrupt.
 func TestServe(t *testing.T) {
 	s := servers(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, append(s.globals(), "serve", "--addr", "127.0.0.1:0"), &stdout, &stderr)

@@ -330,7 +330,7 @@ func TestComposeRedisEntrypoint(t *testing.T) {
 	cmd := exec.Command("sh", filepath.Join(testenv.RepoRoot(), "deploy", "redis", "start.sh"))
 	cmd.Env = append(os.Environ(), "PATH="+shim+":"+os.Getenv("PATH"), "REDIS_PASSWORD="+appPassword,
 		"REDIS_ADMIN_PASSWORD="+adminPassword, "REDIS_CONF_DIR="+filepath.Join(dir, "conf"), "REDIS_DATA_DIR="+dir)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -362,22 +362,4 @@ func TestComposeRedisEntrypoint(t *testing.T) {
 	acl, _ := os.ReadFile(filepath.Join(dir, "conf", "users.acl"))
 	noSecret(t, "the rendered ACL file", string(acl))
 	noSecret(t, "the entrypoint's output", out.String())
-}
-
-// syncBuffer is a bytes.Buffer a child process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -211,7 +210,7 @@ func StartTemporalBackend(tb testing.TB, backend string) *RunningTemporal {
 	tb.Helper()
 	c := NewTemporalCmd(tb, backend)
 	r := &RunningTemporal{TemporalCmd: c}
-	log := &lockedBuffer{}
+	log := &SyncBuffer{}
 	r.cmd = exec.Command(c.Bin, c.Args...)
 	r.cmd.Env = append(os.Environ(), c.Env...)
 	r.cmd.Stdout, r.cmd.Stderr = log, log
@@ -232,7 +231,7 @@ func StartTemporalBackend(tb testing.TB, backend string) *RunningTemporal {
 	}()
 	tc, err := c.Ready(ctx)
 	if err != nil {
-		tb.Fatalf("%v\n--- server log (end):\n%s", err, log.tail(4096))
+		tb.Fatalf("%v\n--- server log (end):\n%s", err, log.Tail(4096))
 	}
 	tc.Close()
 	return r
@@ -241,25 +240,6 @@ func StartTemporalBackend(tb testing.TB, backend string) *RunningTemporal {
 func (r *RunningTemporal) stop() {
 	_ = r.cmd.Process.Signal(syscall.SIGKILL)
 	<-r.done
-}
-
-// lockedBuffer collects a child's output for a failure message.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	return len(p), nil
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b[max(0, len(l.b)-n):])
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1 below 32768:
