@@ -2,12 +2,12 @@ package choreography
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/encoding/json"
 
 	"github.com/ordersaga/ordersaga/choreography/stream"
 )
