@@ -6,10 +6,6 @@
 #   make down                          stop what make up started
 
 GO            ?= go
-TEMPORAL_CLI  := github.com/temporalio/cli/cmd/temporal@v1.5.1
-TEMPORAL_SERVER := go.temporal.io/server/cmd/server@v1.29.1
-TEMPORAL_SQL_TOOL := go.temporal.io/server/cmd/tools/sql@v1.29.1
-TEMPORAL_UI_SERVER := github.com/temporalio/ui-server/v2/cmd/server@v2.42.1
 BIN           := $(CURDIR)/.bin
 
 # make up settings, passed on to the scripts (see scripts/lib.sh).
@@ -37,23 +33,14 @@ deps:
 	@scripts/deps.sh test
 
 ## tools: the pinned Temporal CLI (dev server) into .bin/ (git-ignored); a
-## `temporal` on the PATH at that version is used instead of building one
-tools: $(BIN)/temporal
-
-## tools-postgres: the pinned Temporal server, SQL tool and Web UI server
-tools-postgres: $(BIN)/temporal-server $(BIN)/temporal-sql-tool $(BIN)/temporal-ui-server
-
-$(BIN)/temporal:
+## `temporal` on the PATH at that version or newer is used instead of
+## building one. The pins live in scripts/lib.sh; a moved pin rebuilds.
+tools:
 	@GO="$(GO)" scripts/tools.sh temporal
 
-$(BIN)/temporal-server:
-	@GO="$(GO)" scripts/tools.sh temporal-server
-
-$(BIN)/temporal-sql-tool:
-	@GO="$(GO)" scripts/tools.sh temporal-sql-tool
-
-$(BIN)/temporal-ui-server:
-	@GO="$(GO)" scripts/tools.sh temporal-ui-server
+## tools-postgres: the pinned Temporal server, SQL tool and Web UI server
+tools-postgres:
+	@GO="$(GO)" scripts/tools.sh temporal-server temporal-sql-tool temporal-ui-server
 
 ## up: Temporal (the dev server, or TEMPORAL_BACKEND=postgres), Redis (one,
 ## or REDIS_CLUSTER=3 masters) and the five worker processes in the

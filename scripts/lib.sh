@@ -49,10 +49,11 @@ REDIS_ADMIN_PASSWORD=${REDIS_ADMIN_PASSWORD:-ordersaga-admin-local-only}
 REDIS_APP_USER=ordersaga
 TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-ordersaga-local-only}
 
-# The pinned versions (the Makefile and docker-compose.yml say the same).
-TEMPORAL_CLI_VERSION=1.5.1
-TEMPORAL_SERVER_VERSION=1.29.1
-TEMPORAL_UI_VERSION=2.42.1
+# The pinned versions: the one place they are set (docker-compose*.yml name
+# the same in their image tags; internal/deploy checks they agree).
+TEMPORAL_CLI_VERSION=1.9.1
+TEMPORAL_SERVER_VERSION=1.32.1
+TEMPORAL_UI_VERSION=2.54.1
 
 # The dev server's dynamic config, as in the tests, docker-compose.yml and
 # deploy/temporal/dynamicconfig.yaml (the PostgreSQL backend).

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # make tools / make tools-postgres: the pinned Temporal binaries in .bin/
-# (git-ignored), each built once from its Go module.
+# (git-ignored), each built from its Go module, and built again when the pin
+# (scripts/lib.sh) moves past what .bin/ holds.
 #
-#   temporal            the CLI and dev server (temporalio/cli v1.5.1); a
-#                       `temporal` already on the PATH at that version is
-#                       linked instead of built
-#   temporal-server     the server (go.temporal.io/server v1.29.1)
+#   temporal            the CLI and dev server (temporalio/cli); a `temporal`
+#                       already on the PATH at the pinned minor version or
+#                       newer is linked instead of built
+#   temporal-server     the server (go.temporal.io/server)
 #   temporal-sql-tool   its SQL schema tool (same module)
-#   temporal-ui-server  the Web UI server (temporalio/ui-server v2.42.1)
+#   temporal-ui-server  the Web UI server (temporalio/ui-server/v2)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -19,22 +20,45 @@ declare -A MODULE=(
 	[temporal-ui-server]="github.com/temporalio/ui-server/v2/cmd/server@v$TEMPORAL_UI_VERSION"
 )
 
-# pinned_cli PATH: PATH is the Temporal CLI at the pinned version, by its
-# own word or by the module version Go recorded in it.
-pinned_cli() {
-	"$1" --version 2>/dev/null | grep -q "version $TEMPORAL_CLI_VERSION " && return 0
-	"$GO" version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/temporalio/cli[[:space:]]+v$TEMPORAL_CLI_VERSION[[:space:]]"
+# module_version PATH: the version of the main module Go recorded in the
+# binary at PATH ("v1.9.1"), or nothing.
+module_version() {
+	"$GO" version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
+}
+
+# at_least HAVE WANT: version HAVE (1.9.3) is WANT's minor version (1.9.x)
+# or newer, and not older than WANT.
+at_least() {
+	[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]
+}
+
+# usable_cli PATH: PATH is a Temporal CLI at the pinned version or newer,
+# by its own word ("temporal version 1.9.1 (Server ...)").
+usable_cli() {
+	local have
+	have=$("$1" --version 2>/dev/null | awk '{ print $3; exit }')
+	[ -n "$have" ] && at_least "$have" "$TEMPORAL_CLI_VERSION"
+}
+
+# current NAME: .bin/NAME exists and was built from the pinned version (or,
+# for the CLI, is a linked CLI that is still usable).
+current() {
+	local path="$BIN/$1" want=${MODULE[$1]##*@}
+	[ -x "$path" ] || return 1
+	if [ "$1" = temporal ] && [ -L "$path" ]; then usable_cli "$path"; return; fi
+	[ "$(module_version "$path")" = "$want" ]
 }
 
 build() { # NAME
 	local name=$1 tmp
-	[ -x "$BIN/$name" ] && return 0
+	current "$name" && return 0
 	mkdir -p "$BIN"
+	rm -f "$BIN/$name"
 	if [ "$name" = temporal ]; then
 		local onpath
 		onpath=$(command -v temporal 2>/dev/null || true)
-		if [ -n "$onpath" ] && pinned_cli "$onpath"; then
-			say "== using $onpath (Temporal CLI $TEMPORAL_CLI_VERSION) as .bin/temporal"
+		if [ -n "$onpath" ] && usable_cli "$onpath"; then
+			say "== using $onpath ($("$onpath" --version | head -n 1)) as .bin/temporal"
 			ln -sf "$onpath" "$BIN/temporal"
 			return 0
 		fi

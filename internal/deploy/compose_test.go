@@ -123,14 +123,14 @@ func imageTag(ref string) (name, tag string) {
 	return ref[:colon], ref[colon+1:]
 }
 
-// makefileTemporalVersion is the Temporal CLI version the Makefile pins, without "v".
-func makefileTemporalVersion(t *testing.T) string {
+// pinnedCLIVersion is the Temporal CLI version scripts/lib.sh pins, without "v".
+func pinnedCLIVersion(t *testing.T) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^TEMPORAL_CLI\s*:=\s*\S+@v(\S+)\s*$`).FindStringSubmatch(readFile(t, "Makefile"))
-	if m == nil {
-		t.Fatal("Makefile: no TEMPORAL_CLI := ...@vX.Y.Z line")
+	v := pins(t)["TEMPORAL_CLI_VERSION"]
+	if v == "" {
+		t.Fatal("scripts/lib.sh: no TEMPORAL_CLI_VERSION=X.Y.Z line")
 	}
-	return m[1]
+	return v
 }
 
 func TestComposeServices(t *testing.T) {
@@ -166,8 +166,8 @@ func TestComposeImagesArePinned(t *testing.T) {
 		}
 	}
 	img, tag := imageTag(service(t, p, "temporal").Image)
-	if img != "temporalio/temporal" || tag != makefileTemporalVersion(t) {
-		t.Errorf("temporal image = %s:%s, want temporalio/temporal:%s (the Makefile's TEMPORAL_CLI version)", img, tag, makefileTemporalVersion(t))
+	if img != "temporalio/temporal" || tag != pinnedCLIVersion(t) {
+		t.Errorf("temporal image = %s:%s, want temporalio/temporal:%s (the pinned CLI version)", img, tag, pinnedCLIVersion(t))
 	}
 	img, tag = imageTag(service(t, p, "redis").Image)
 	if img != "redis" || !strings.HasPrefix(tag, "7.") {
@@ -637,13 +637,10 @@ func TestPinnedVersionsAgree(t *testing.T) {
 	if cli == "" || server == "" || ui == "" {
 		t.Fatalf("scripts/lib.sh pins %v, want the CLI, server and UI versions", v)
 	}
-	if cli != makefileTemporalVersion(t) {
-		t.Errorf("scripts/lib.sh pins the CLI %s, the Makefile %s", cli, makefileTemporalVersion(t))
-	}
-	mk := readFile(t, "Makefile")
-	for _, want := range []string{"go.temporal.io/server/cmd/server@v" + server, "go.temporal.io/server/cmd/tools/sql@v" + server, "github.com/temporalio/ui-server/v2/cmd/server@v" + ui} {
-		if !strings.Contains(mk, want) {
-			t.Errorf("Makefile does not pin %s", want)
+	tools := readFile(t, "scripts/tools.sh")
+	for _, want := range []string{"github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION", "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION", "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION", "github.com/temporalio/ui-server/v2/cmd/server@v$TEMPORAL_UI_VERSION"} {
+		if !strings.Contains(tools, want) {
+			t.Errorf("scripts/tools.sh does not build %s", want)
 		}
 	}
 	p := loadPostgres(t)
