@@ -4,6 +4,7 @@
 #   make test                          vet, format check and every test
 #   make up [TEMPORAL_BACKEND=postgres] [REDIS_CLUSTER=3]   the stack, see scripts/up.sh
 #   make down                          stop what make up started
+#   make compose-test                  both Compose stacks for real (Docker)
 
 GO            ?= go
 BIN           := $(CURDIR)/.bin
@@ -11,7 +12,7 @@ BIN           := $(CURDIR)/.bin
 # make up settings, passed on to the scripts (see scripts/lib.sh).
 STACK := TEMPORAL_BACKEND="$(TEMPORAL_BACKEND)" REDIS_CLUSTER="$(REDIS_CLUSTER)" GO="$(GO)"
 
-.PHONY: test vet build deps tools tools-postgres clean up down demo
+.PHONY: test vet build deps tools tools-postgres clean up down demo standins compose-test
 
 ## test: vet, format check and the whole test suite with the race detector;
 ## the fault tests (internal/chaos) run verbosely so they show what they did
@@ -41,6 +42,16 @@ tools:
 ## tools-postgres: the pinned Temporal server, SQL tool and Web UI server
 tools-postgres:
 	@GO="$(GO)" scripts/tools.sh temporal-server temporal-sql-tool temporal-ui-server
+
+## standins: local stand-ins of every third-party image the Compose files
+## name, under their tags, built without a registry (deploy/standins)
+standins: tools tools-postgres
+	@GO="$(GO)" deploy/standins/build.sh
+
+## compose-test: both Compose stacks for real on the stand-ins: orders,
+## outages, down and up, the PostgreSQL and cluster variant (needs Docker)
+compose-test: tools tools-postgres
+	@GO="$(GO)" scripts/compose-test.sh
 
 ## up: Temporal (the dev server, or TEMPORAL_BACKEND=postgres), Redis (one,
 ## or REDIS_CLUSTER=3 masters) and the five worker processes in the

@@ -6,6 +6,7 @@
 #   scripts/deps.sh test   redis-server, PostgreSQL, chromium (every test)
 #   scripts/deps.sh up     redis-server, and PostgreSQL for
 #                          TEMPORAL_BACKEND=postgres
+#   scripts/deps.sh compose  debootstrap (make standins, make compose-test)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -25,8 +26,11 @@ up)
 	have_redis || missing+=(redis-server)
 	if [ "$TEMPORAL_BACKEND" = postgres ]; then have_postgres || missing+=(postgresql); fi
 	;;
+compose)
+	command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+	;;
 *)
-	warn "usage: scripts/deps.sh test|up"
+	warn "usage: scripts/deps.sh test|up|compose"
 	exit 2
 	;;
 esac

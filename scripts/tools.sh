@@ -40,20 +40,21 @@ usable_cli() {
 	[ -n "$have" ] && at_least "$have" "$TEMPORAL_CLI_VERSION"
 }
 
-# current NAME: .bin/NAME exists and was built from the pinned version (or,
-# for the CLI, is a linked CLI that is still usable).
+# current NAME: .bin/NAME exists and was built from the pinned version,
+# statically (or, for the CLI, is a linked CLI that is still usable).
 current() {
 	local path="$BIN/$1" want=${MODULE[$1]##*@}
 	[ -x "$path" ] || return 1
 	if [ "$1" = temporal ] && [ -L "$path" ]; then usable_cli "$path"; return; fi
-	[ "$(module_version "$path")" = "$want" ]
+	[ "$(module_version "$path")" = "$want" ] &&
+		"$GO" version -m "$path" | grep -q 'build[[:space:]]*CGO_ENABLED=0'
 }
 
 build() { # NAME
 	local name=$1 tmp
 	current "$name" && return 0
 	mkdir -p "$BIN"
-	rm -f "$BIN/$name"
+	# (a binary in use is replaced by the rename below, never removed first)
 	if [ "$name" = temporal ]; then
 		local onpath
 		onpath=$(command -v temporal 2>/dev/null || true)
@@ -65,9 +66,10 @@ build() { # NAME
 	fi
 	say "== building $name (${MODULE[$name]}) into .bin/ (once; a few minutes)"
 	# go install names the binary after its package directory ("server"
-	# twice), so each is built alone and renamed.
+	# twice), so each is built alone and renamed. Static, as the official
+	# release binaries are (the stand-in images run them FROM scratch).
 	tmp=$(mktemp -d "$BIN/.build.XXXXXX")
-	if ! GOBIN="$tmp" "$GO" install "${MODULE[$name]}"; then
+	if ! CGO_ENABLED=0 GOBIN="$tmp" "$GO" install "${MODULE[$name]}"; then
 		rm -rf "$tmp"
 		exit 1
 	fi

@@ -120,14 +120,16 @@ func (obs *observability) close(log *slog.Logger) {
 	}
 }
 
-// healthcheck is `worker healthcheck [--addr HOST:PORT] [--live]`: it asks
-// a worker's /readyz (or /healthz with --live) and exits 0 when it answers
+// healthcheck is `worker healthcheck [--addr HOST:PORT] [--live] [--path P]`:
+// it asks a worker's /readyz (or /healthz with --live, or any path of
+// another server, such as the live page's /) and exits 0 when it answers
 // 200; for container health checks, where the image has no HTTP client.
 func healthcheck(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker healthcheck", flag.ContinueOnError)
 	addr := fs.String("addr", os.Getenv(EnvMetricsAddr), "the worker's --metrics-addr (env "+EnvMetricsAddr+")")
 	live := fs.Bool("live", false, "ask /healthz (the process is alive) instead of /readyz (it does its work)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	path := fs.String("path", "", "ask this path instead (e.g. / of the live page)")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,11 +146,13 @@ func healthcheck(ctx context.Context, args []string) error {
 	if *addr == "" {
 		return fmt.Errorf("%w: healthcheck: no address: give --addr or set %s", errUsage, EnvMetricsAddr)
 	}
-	path := "/readyz"
-	if *live {
-		path = "/healthz"
+	if *path == "" {
+		*path = "/readyz"
+		if *live {
+			*path = "/healthz"
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	return telemetry.Probe(ctx, *addr, path)
+	return telemetry.Probe(ctx, *addr, *path)
 }
