@@ -53,15 +53,15 @@ type Config struct {
 // whether everything held. It deletes orders only when cfg.Reset asks it
 // to: engines that hold orders are otherwise refused, unless KeepState.
 func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (*Report, error) {
-	rep := &Report{
-		Command: cfg.Command, Date: time.Now(), Seed: work.Seed, Orders: len(work.Orders),
-		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: describeMachine(ctx, eng, cfg.Stack),
-	}
 	if err := cfg.prepare(ctx, eng); err != nil {
 		return nil, err
 	}
 	if cfg.Ready != nil {
 		cfg.Ready()
+	}
+	rep := &Report{
+		Command: cfg.Command, Date: time.Now(), Seed: work.Seed, Orders: len(work.Orders),
+		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: describeMachine(ctx, eng, cfg.Stack),
 	}
 	runs := map[shop.Mode]Run{}
 	for _, m := range eng.Modes {
