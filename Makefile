@@ -63,6 +63,14 @@ up:
 down:
 	@scripts/down.sh
 
+## clean-state: the one way to drop the data make up keeps across make down:
+## Temporal's (.state/temporal.db), Redis's (.state/redis*/) and PostgreSQL's
+## (.state/postgres/), every order with them; says what it drops, and is
+## refused while anything make up started still runs (make down first)
+.PHONY: clean-state
+clean-state:
+	@scripts/clean-state.sh
+
 ## demo: make up, then one completed and one compensated order on both engines
 demo: up
 	@scripts/demo.sh

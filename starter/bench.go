@@ -24,7 +24,9 @@ const benchSummary = "Place N seeded orders with C in flight on each engine of -
 	"throughput, latency percentiles, outcomes and retries, then check the invariants. Every order has 1–3 distinct SKUs\n" +
 	"(never the scarce poster) with quantities 1–5; --faults gives each order a fault with a probability, e.g.\n" +
 	"payment=decline:0.1,shipping=transient:0.05,payment=delay:20ms:0.1 (TARGET as for --fail, bare transient means transient:1).\n" +
-	"Each engine's state is reset first (like 'stock --reset'), so verify sees only this run. Orders the workload plans to\n" +
+	"bench deletes nothing unless --reset asks it to: on engines that hold orders it places none and exits 2 (saying how\n" +
+	"many orders a reset would delete), unless --reset deletes them first or --keep-state runs on top of them (verify then\n" +
+	"counts them too). On engines that hold no orders it just runs, and verify sees only this run. Orders the workload plans to\n" +
 	"end FAILED (a declined compensation) are expected, not violations. Exits 1 when an invariant breaks, an order does not\n" +
 	"finish, or with --mode both the two engines' outcome counts differ. --baseline also measures the bare engines on the\n" +
 	"same servers (a no-op 3-activity Temporal workflow, a 4-hop Redis Streams pipeline) and prints our/bare ratios.\n" +
@@ -43,8 +45,8 @@ type benchFlags struct {
 
 func (a *app) benchCmd() *cobra.Command {
 	var f benchFlags
-	cmd := newCmd("bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--json] [--report FILE.md|.html|.json]…",
-		"measure both engines on one seeded workload; --baseline compares with the bare engines", benchSummary, cli.NoArgs,
+	cmd := newCmd("bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--reset [--force] | --keep-state] [--json] [--report FILE.md|.html|.json]…",
+		"measure both engines on one seeded workload; deletes no order without --reset", benchSummary, cli.NoArgs,
 		func(cmd *cobra.Command, args []string) error { return a.bench(cmd, f) })
 	f.add(cmd, "print one JSON document on stdout, and no progress bar", 30*time.Minute, "give up after this long")
 	fs := cmd.Flags()
@@ -56,8 +58,9 @@ func (a *app) benchCmd() *cobra.Command {
 	fs.StringVar(&f.cfg.Stack, "stack", "", "what to call the stack measured in the reports, e.g. \"make up\" (the servers' versions and persistence are added)")
 	fs.BoolVar(&f.cfg.Baseline, "baseline", false, "also measure the bare engines and print our/bare ratios")
 	fs.StringVar(&f.profile, "cpu-profile", "", "write the starter's own CPU profile over the run to this file (for go tool pprof)")
-	fs.BoolVar(&f.cfg.KeepState, "keep-state", false, "do not reset the engines' state first (verify then sees earlier orders too)")
-	fs.BoolVar(&f.cfg.Force, "force", false, "reset even while orders are in flight")
+	fs.BoolVar(&f.cfg.Reset, "reset", false, "before the run, reset the engines of --mode: "+admin.ResetDeletes)
+	fs.BoolVar(&f.cfg.KeepState, "keep-state", false, "bench on top of the orders the engines hold, deleting nothing (verify then counts them too)")
+	fs.BoolVar(&f.cfg.Force, "force", false, "with --reset: delete orders still in flight too, mid-saga")
 	return cmd
 }
 
@@ -68,8 +71,10 @@ func (f benchFlags) check() error {
 		return usagef("--orders must be from 1 to %d, got %d", bench.MaxOrders, f.orders)
 	case f.cfg.Concurrency < 1 || f.cfg.Concurrency > 10_000:
 		return usagef("--concurrency must be from 1 to 10000, got %d", f.cfg.Concurrency)
-	case f.cfg.Force && f.cfg.KeepState:
-		return usagef("--force goes with a reset, not with --keep-state")
+	case f.cfg.Reset && f.cfg.KeepState:
+		return usagef("--reset deletes the orders --keep-state keeps: pass one of them")
+	case f.cfg.Force && !f.cfg.Reset:
+		return usagef("--force goes with --reset")
 	case f.timeout <= 0:
 		return usagef("--timeout must be positive")
 	}
@@ -108,14 +113,19 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
 		f.cfg.Command = bench.CommandLine(a.args[slices.Index(a.args, "bench")+1:])
 		if !f.asJSON {
-			fmt.Fprintf(a.stdout, "workload: %d orders, seed %d, %d in flight, faults %s; planned: %s\n",
-				f.orders, f.seed, f.cfg.Concurrency, bench.FormatFaults(rules), bench.CountsText(work.ExpectedStatuses()))
+			f.cfg.Ready = func() {
+				fmt.Fprintf(a.stdout, "workload: %d orders, seed %d, %d in flight, faults %s; planned: %s\n",
+					f.orders, f.seed, f.cfg.Concurrency, bench.FormatFaults(rules), bench.CountsText(work.ExpectedStatuses()))
+			}
 			f.cfg.Log = a.stdout
 			if bench.IsTerminal(a.stderr) {
 				f.cfg.Progress = a.stderr
 			}
 		}
 		rep, err := a.drive(ctx, eng, f, work)
+		if held, ok := errors.AsType[*bench.HeldError](err); ok {
+			return usagef("%s", held)
+		}
 		if err != nil {
 			return err
 		}

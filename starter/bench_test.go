@@ -48,6 +48,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"--orders", "0"},
 		{"--concurrency", "0"},
 		{"--keep-state", "--force"},
+		{"--reset", "--keep-state"},
+		{"--force"},
 		{"--orders", "ten"},
 		{"--report", "/no/such/dir/bench.md"},
 		{"--report", ""},
@@ -70,9 +72,7 @@ type benchStack struct {
 	rdb                    *redis.Client
 }
 
-func (s *benchStack) globals() []string {
-	return []string{"--redis-url", s.redisURL, "--temporal-address", s.temporalAddr, "--namespace", "default"}
-}
+func (s *benchStack) globals() []string { return stackFlags(s.redisURL, s.temporalAddr) }
 
 func startBenchStack(t *testing.T) *benchStack {
 	t.Helper()
@@ -265,9 +265,9 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	checkReportFiles(t, dir, stdout)
 
-	// Text output: the reset is said, then the table.
-	code, stdout, stderr = benchRun(t, append(s.globals(), "bench", "--mode", "choreography", "--orders", "5", "--concurrency", "2", "--seed", "3")...)
-	if code != 0 || stderr != "" || !strings.Contains(stdout, "choreography: reset (") || !strings.Contains(stdout, "ENGINE") ||
+	// Text output: --reset deletes the first run's orders and says so, then the table.
+	code, stdout, stderr = benchRun(t, append(s.globals(), "bench", "--mode", "choreography", "--orders", "5", "--concurrency", "2", "--seed", "3", "--reset")...)
+	if code != 0 || stderr != "" || !strings.Contains(stdout, "choreography: reset: 40 orders deleted (") || !strings.Contains(stdout, "ENGINE") ||
 		!strings.Contains(stdout, "choreography: invariants hold") || strings.Contains(stdout, "orchestration") {
 		t.Errorf("text bench: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -342,4 +342,82 @@ func checkReportFiles(t *testing.T, dir, stdout string) {
 	if m := doc.Machine; m.Stack != "test stack" || m.RedisPersistence != "no persistence" || m.TemporalPersistence != "sqlite" || m.TemporalShards < 1 {
 		t.Errorf("machine %+v", m)
 	}
+}
+
+// TestBenchLeavesOrdersPlacedByHand: on engines that hold orders placed by
+// hand, bench without --reset places none and exits 2 with one line saying
+// how many orders a reset would delete, and deletes nothing; --keep-state
+// benches on top of them. Every hand-placed order keeps its state, and
+// verify still passes.
+func TestBenchLeavesOrdersPlacedByHand(t *testing.T) {
+	s := startBenchStack(t)
+	hand := []string{newID("hand-ok"), newID("hand-comp")}
+	s.must(t, "order", "--id", hand[0])
+	s.must(t, "order", "--id", hand[1], "--fail", "payment")
+	before := s.handState(t, hand)
+
+	r := s.run(t, "bench", "--mode", "both", "--orders", "3", "--concurrency", "2", "--seed", "3")
+	wantCode(t, r, 2)
+	wantOneLine(t, r, "the engines hold 4 orders (orchestration 2, choreography 2)", "nothing was deleted", "--reset", "--keep-state")
+	if r.stdout != "" {
+		t.Errorf("a refused bench printed on stdout:\n%s", r)
+	}
+	if after := s.handState(t, hand); !reflect.DeepEqual(after, before) {
+		t.Fatalf("a refused bench changed the state:\nbefore %+v\nafter  %+v", before, after)
+	}
+
+	r = s.must(t, "bench", "--mode", "both", "--orders", "3", "--concurrency", "2", "--seed", "3", "--keep-state", "--json")
+	if doc := decodeBench(t, r.stdout); !doc.OK {
+		t.Fatalf("bench --keep-state:\n%s", r)
+	}
+	after := s.handState(t, hand)
+	if !reflect.DeepEqual(after.orders, before.orders) {
+		t.Errorf("bench --keep-state changed the hand-placed orders:\nbefore %+v\nafter  %+v", before.orders, after.orders)
+	}
+	for m, n := range after.counts {
+		if n != 5 {
+			t.Errorf("verify after bench --keep-state: %s has %d orders, want the 2 by hand and the 3 of the bench", m, n)
+		}
+	}
+}
+
+// run runs the CLI against the stack; must also wants exit 0 and an empty stderr.
+func (s *benchStack) run(t *testing.T, args ...string) result {
+	t.Helper()
+	return starter(t, append(s.globals(), args...)...)
+}
+
+func (s *benchStack) must(t *testing.T, args ...string) result {
+	t.Helper()
+	return wantOK(t, s.run(t, args...))
+}
+
+// handSnapshot is what a test sees of a stack with orders placed by hand:
+// each one's participants' state per engine, the stock, and how many
+// orders verify counts per engine (verify passing).
+type handSnapshot struct {
+	orders map[string]activities.OrderState
+	stock  string
+	counts map[string]int
+}
+
+func (s *benchStack) handState(t *testing.T, ids []string) handSnapshot {
+	t.Helper()
+	snap := handSnapshot{orders: map[string]activities.OrderState{}, counts: map[string]int{}}
+	for _, prefix := range []string{activities.OrchestrationPrefix, activities.ChoreographyPrefix} {
+		for _, id := range ids {
+			st, err := activities.ReadOrderState(t.Context(), s.rdb, prefix, id)
+			if err != nil || len(st.Ops) == 0 {
+				t.Fatalf("%s%s: state %+v, %v: want the order's steps", prefix, id, st, err)
+			}
+			snap.orders[prefix+id] = st
+		}
+	}
+	snap.stock = s.must(t, "stock", "--json").stdout
+	var v verifyJSON
+	decodeOne(t, s.must(t, "verify", "--json"), &v)
+	for _, r := range v.Results {
+		snap.counts[r.Mode] = r.Orders
+	}
+	return snap
 }

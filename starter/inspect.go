@@ -160,9 +160,10 @@ func (a *app) verify(ctx context.Context, eng *admin.Engines, opts verify.Option
 func (a *app) stockCmd() *cobra.Command {
 	var mode *cli.Modes
 	var reset, force, asJSON *bool
-	cmd := newCmd("stock [--reset [--force]] [--mode M] [--json]", "show the catalog's stock per engine; --reset starts an engine afresh",
-		"Show the catalog's available stock per engine. --reset deletes an engine's\n"+
-			"orders, participant state and streams and seeds the catalog again",
+	cmd := newCmd("stock [--reset [--force]] [--mode M] [--json]", "show the catalog's stock per engine; --reset deletes every order and starts afresh",
+		"Show the catalog's available stock per engine. --reset starts the engines of --mode afresh: it\n"+
+			"deletes every order they hold in Redis, with everything the participants keep of it, and\n"+
+			"says how many orders it deleted. It is refused while an order is in flight (--force)",
 		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
 			if *force && !*reset {
 				return usagef("--force goes with --reset")
@@ -172,15 +173,17 @@ func (a *app) stockCmd() *cobra.Command {
 			})
 		})
 	mode = cli.Mode(cmd)
-	reset = cmd.Flags().Bool("reset", false, "start the engines of --mode afresh")
-	force = cmd.Flags().Bool("force", false, "with --reset: reset even while orders are in flight")
+	reset = cmd.Flags().Bool("reset", false, "reset the engines of --mode: "+admin.ResetDeletes)
+	force = cmd.Flags().Bool("force", false, "with --reset: delete orders still in flight too, mid-saga")
 	asJSON = cli.JSON(cmd.Flags())
 	return cmd
 }
 
 func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force, asJSON bool) error {
+	var done []admin.ResetResult
 	if reset {
-		done, err := eng.Reset(ctx, force)
+		var err error
+		done, err = eng.Reset(ctx, force)
 		for _, r := range done {
 			if !asJSON {
 				fmt.Fprintln(a.stdout, r)
@@ -196,7 +199,11 @@ func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force, asJSO
 	}
 	rows := render.StockRows(eng.Catalog, eng.Modes, levels)
 	if asJSON {
-		return a.printJSON(map[string]any{"stock": rows})
+		doc := map[string]any{"stock": rows}
+		if reset {
+			doc["reset"] = done
+		}
+		return a.printJSON(doc)
 	}
 	return render.Stock(a.stdout, eng.Modes, rows)
 }

@@ -215,6 +215,10 @@ type verifyJSON struct {
 		OrderID string `json:"order_id"`
 		Message string `json:"message"`
 	} `json:"violations"`
+	Results []struct {
+		Mode   string `json:"mode"`
+		Orders int    `json:"orders"`
+	} `json:"results"`
 }
 
 func TestVerify(t *testing.T) {

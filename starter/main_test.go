@@ -38,6 +38,11 @@ import (
 func TestMain(m *testing.M) {
 	// Links are asserted against the default Temporal UI address.
 	os.Unsetenv("TEMPORAL_UI_URL")
+	// What `source .state/env` exports names a real stack, which the tests'
+	// resets must never reach.
+	for _, k := range stackEnv {
+		os.Unsetenv(k)
+	}
 	code := m.Run()
 	if s := shared.st; s != nil {
 		if err := s.stop(); err != nil {
@@ -49,6 +54,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// stackEnv are the variables that point the starter at a stack.
+var stackEnv = []string{"REDIS_URL", "REDIS_CLUSTER_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE",
+	"TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE", "TEMPORAL_API_KEY"}
 
 var shared struct {
 	once sync.Once
@@ -192,8 +201,14 @@ func (s *stack) stop() error {
 }
 
 // globals are the global flags that point the starter at the stack.
-func (s *stack) globals() []string {
-	return []string{"--redis-url", s.redis.URL(), "--temporal-address", s.temporal.Address, "--namespace", "default"}
+func (s *stack) globals() []string { return stackFlags(s.redis.URL(), s.temporal.Address) }
+
+// stackFlags point the starter at a test's own servers whatever the
+// environment says: an empty --redis-cluster-url, since REDIS_CLUSTER_URL
+// (which `source .state/env` exports after `make up REDIS_CLUSTER=3`) wins
+// over --redis-url, and the tests reset what they point at.
+func stackFlags(redisURL, temporalAddr string) []string {
+	return []string{"--redis-url", redisURL, "--redis-cluster-url=", "--temporal-address", temporalAddr, "--namespace", "default"}
 }
 
 // result is one run of the starter.
@@ -229,7 +244,12 @@ func (s *stack) run(t *testing.T, args ...string) result {
 // with nothing on stderr.
 func (s *stack) must(t *testing.T, args ...string) result {
 	t.Helper()
-	r := s.run(t, args...)
+	return wantOK(t, s.run(t, args...))
+}
+
+// wantOK fails the test unless r exited 0 with nothing on stderr.
+func wantOK(t *testing.T, r result) result {
+	t.Helper()
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("want exit 0 and an empty stderr:\n%s", r)
 	}

@@ -143,6 +143,15 @@ func TestWatchAndFollow(t *testing.T) {
 	}
 }
 
+// The tests' helpers reach the test's own servers even when the
+// environment names a stack (a Redis Cluster URL wins over --redis-url).
+func TestHelpersIgnoreTheStackEnvironment(t *testing.T) {
+	s := servers(t)
+	t.Setenv("REDIS_CLUSTER_URL", "redis://127.0.0.1:1?addr=127.0.0.1:2")
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+	s.must(t, "stock")
+}
+
 // A reset is refused while an order is in flight, and nothing is deleted.
 func TestResetRefusedInFlight(t *testing.T) {
 	s := servers(t)

@@ -28,28 +28,37 @@ func (e *InFlightError) Error() string {
 // ResetResult is what a reset did to one engine.
 type ResetResult struct {
 	Mode shop.Mode `json:"mode"`
+	// Orders is how many orders the reset deleted: those verify counted.
+	Orders int `json:"deleted_orders"`
 	// Deleted is how many keys were deleted.
 	Deleted int64 `json:"deleted_keys"`
 }
+
+// ResetDeletes says what a reset does, for the help of every flag that
+// asks for one.
+const ResetDeletes = "deletes every order each holds in Redis (its record; the participants' reservations, " +
+	"charges and shipments; the ledger; the choreography's streams and dead letters) and seeds the catalog again; " +
+	"Temporal's workflow histories stay but no longer count"
 
 // ReaderWait bounds how long a reset waits for the choreography services
 // to read their streams again.
 const ReaderWait = 5 * time.Second
 
 // Reset starts every engine of e afresh: it deletes each one's orders,
-// participant state, streams and ledger and seeds the catalog again. Unless
-// force, it first checks that no engine has an order in flight (an
-// *InFlightError), so that nothing is half-reset. For choreography it then
-// recreates the consumer groups and waits until the running services read
-// their streams again, so that their pause after the streams vanished is
-// over when Reset returns.
+// participant state, streams and ledger and seeds the catalog again (see
+// ResetDeletes). Unless force, it first checks that no engine has an order
+// in flight (an *InFlightError), so that nothing is half-reset. For
+// choreography it then recreates the consumer groups and waits until the
+// running services read their streams again, so that their pause after the
+// streams vanished is over when Reset returns.
 func (e *Engines) Reset(ctx context.Context, force bool) ([]ResetResult, error) {
-	if !force {
-		for _, m := range e.Modes {
-			if err := e.noneInFlight(ctx, m); err != nil {
-				return nil, err
-			}
+	held := map[shop.Mode]int{}
+	for _, m := range e.Modes {
+		n, err := e.held(ctx, m, !force)
+		if err != nil {
+			return nil, err
 		}
+		held[m] = n
 	}
 	var out []ResetResult
 	for _, m := range e.Modes {
@@ -66,22 +75,70 @@ func (e *Engines) Reset(ctx context.Context, force bool) ([]ResetResult, error) 
 				return out, err
 			}
 		}
-		out = append(out, ResetResult{Mode: m, Deleted: n})
+		out = append(out, ResetResult{Mode: m, Orders: held[m], Deleted: n})
 	}
 	return out, nil
 }
 
-func (e *Engines) noneInFlight(ctx context.Context, m shop.Mode) error {
-	orders, err := e.Sources[m].Orders(ctx)
+// Held is how many orders each engine holds, in the order of the modes:
+// the orders verify counts, and a reset would delete.
+type Held []ModeOrders
+
+// ModeOrders is how many orders one engine holds.
+type ModeOrders struct {
+	Mode   shop.Mode `json:"mode"`
+	Orders int       `json:"orders"`
+}
+
+// Total is how many orders all engines hold.
+func (h Held) Total() int {
+	n := 0
+	for _, m := range h {
+		n += m.Orders
+	}
+	return n
+}
+
+// String says it in a few words: "5 orders (orchestration 2, choreography 3)".
+func (h Held) String() string {
+	parts := make([]string, len(h))
+	for i, m := range h {
+		parts[i] = fmt.Sprintf("%s %d", m.Mode, m.Orders)
+	}
+	return fmt.Sprintf("%d orders (%s)", h.Total(), strings.Join(parts, ", "))
+}
+
+// Held counts the orders every engine of e holds.
+func (e *Engines) Held(ctx context.Context) (Held, error) {
+	var out Held
+	for _, m := range e.Modes {
+		n, err := e.held(ctx, m, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ModeOrders{Mode: m, Orders: n})
+	}
+	return out, nil
+}
+
+// held counts the orders of mode m, with those settled by order retention;
+// with refuseInFlight, an order in flight is an *InFlightError.
+func (e *Engines) held(ctx context.Context, m shop.Mode, refuseInFlight bool) (int, error) {
+	src := e.Sources[m]
+	orders, err := src.Orders(ctx)
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("count %s orders: %w", m, err)
 	}
 	for _, o := range orders {
-		if !o.Status.Terminal() {
-			return &InFlightError{Mode: m, OrderID: o.ID, Status: o.Status}
+		if refuseInFlight && !o.Status.Terminal() {
+			return 0, &InFlightError{Mode: m, OrderID: o.ID, Status: o.Status}
 		}
 	}
-	return nil
+	settled, err := src.Settled(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count %s orders: %w", m, err)
+	}
+	return len(orders) + settled.Count(), nil
 }
 
 // awaitReaders recreates the consumer groups a reset deleted and waits
@@ -146,5 +203,5 @@ func readersNow(ctx context.Context, rdb redis.UniversalClient) int {
 
 // String says what the reset did, as the commands print it.
 func (r ResetResult) String() string {
-	return fmt.Sprintf("%s: reset (%d keys deleted), stock back to its initial values", r.Mode, r.Deleted)
+	return fmt.Sprintf("%s: reset: %d orders deleted (%d keys), stock back to its initial values", r.Mode, r.Orders, r.Deleted)
 }

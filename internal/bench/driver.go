@@ -28,9 +28,12 @@ type Config struct {
 	Concurrency int
 	// Baseline also measures the bare engines.
 	Baseline bool
-	// KeepState skips the reset before the run; Force resets even while
-	// orders are in flight.
-	KeepState, Force bool
+	// Reset deletes every order of the engines before the run (see
+	// admin.ResetDeletes); Force does so even while orders are in flight.
+	// KeepState runs on top of the orders the engines hold, and verify
+	// counts them too. With neither, engines that hold orders are refused
+	// (a *HeldError) and nothing is deleted.
+	Reset, KeepState, Force bool
 	// Command is the command line, for the report.
 	Command string
 	// Stack, when set, says in the report which stack the servers are
@@ -40,30 +43,25 @@ type Config struct {
 	Progress io.Writer
 	// Log, when set, gets one line per engine reset.
 	Log io.Writer
+	// Ready, when set, is called once the engines are ready for the run
+	// (after a reset), before the first order is placed.
+	Ready func()
 }
 
 // Drive measures every engine of eng on the workload, one engine after the
-// other (after a reset of its state unless KeepState), checks the
-// invariants and returns the report; Report.OK says whether everything held.
+// other, checks the invariants and returns the report; Report.OK says
+// whether everything held. It deletes orders only when cfg.Reset asks it
+// to: engines that hold orders are otherwise refused, unless KeepState.
 func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (*Report, error) {
+	if err := cfg.prepare(ctx, eng); err != nil {
+		return nil, err
+	}
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
 	rep := &Report{
 		Command: cfg.Command, Date: time.Now(), Seed: work.Seed, Orders: len(work.Orders),
 		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: describeMachine(ctx, eng, cfg.Stack),
-	}
-	if !cfg.KeepState {
-		done, err := eng.Reset(ctx, cfg.Force)
-		var inFlight *admin.InFlightError
-		if errors.As(err, &inFlight) {
-			return nil, fmt.Errorf("%w; or bench with --keep-state", err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range done {
-			if cfg.Log != nil {
-				fmt.Fprintln(cfg.Log, r)
-			}
-		}
 	}
 	runs := map[shop.Mode]Run{}
 	for _, m := range eng.Modes {
@@ -101,6 +99,46 @@ func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (
 		rep.OK = rep.OK && match
 	}
 	return rep, nil
+}
+
+// HeldError refuses a bench on engines that hold orders it did not place,
+// when neither a reset nor keeping them was asked for. Nothing is deleted.
+type HeldError struct{ Held admin.Held }
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("the engines hold %s that this run did not place; nothing was deleted: "+
+		"pass --reset to delete them first, or --keep-state to bench on top of them", e.Held)
+}
+
+// prepare readies the engines for the run: a reset when asked for, else a
+// check that they hold no orders unless KeepState.
+func (cfg Config) prepare(ctx context.Context, eng *admin.Engines) error {
+	switch {
+	case cfg.KeepState:
+		return nil
+	case cfg.Reset:
+		done, err := eng.Reset(ctx, cfg.Force)
+		if _, ok := errors.AsType[*admin.InFlightError](err); ok {
+			return fmt.Errorf("%w; or bench with --keep-state", err)
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range done {
+			if cfg.Log != nil {
+				fmt.Fprintln(cfg.Log, r)
+			}
+		}
+		return nil
+	}
+	held, err := eng.Held(ctx)
+	if err != nil {
+		return err
+	}
+	if held.Total() > 0 {
+		return &HeldError{Held: held}
+	}
+	return nil
 }
 
 // with returns b (a new one when nil) with the baseline of mode m set.

@@ -190,7 +190,7 @@ func TestLeastPrivilege(t *testing.T) {
 		{"verify"},
 		{"stock"},
 		{"dlq", "list"},
-		{"bench", "--orders", "10", "--concurrency", "2", "--baseline", "--force"},
+		{"bench", "--orders", "10", "--concurrency", "2", "--baseline", "--reset", "--force"},
 		{"stock", "--reset", "--force"},
 		{"verify"},
 	} {
