@@ -105,7 +105,7 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	stops[choreography.ServicePayment]()
 	delete(stops, choreography.ServicePayment)
 	place("diag-2")
-	diagnosed("diag-2", "the payment service is not consuming", "group payment has unread entries", "payment-1 idle", "start the payment service")
+	diagnosed("diag-2", "the payment service is not consuming", "group payment has unread entries", "none of its consumers runs", "payment-1 stopped", "start the payment service")
 }
 
 func diagnosisSays(s string, subs []string) bool {
