@@ -186,13 +186,7 @@ func TestLiveConsumerOfQuietStreamIsKept(t *testing.T) {
 	quietOne := fast
 	quietOne.Name, quietOne.Block = "quiet", 3*time.Second // re-created late if removed
 	run(t, rdb, "g", []string{"s"}, func(context.Context, *stream.Delivery) error { return nil }, quietOne)
-	names := func() []string {
-		var out []string
-		for _, c := range rdb.XInfoConsumers(ctx, "s", "g").Val() {
-			out = append(out, c.Name)
-		}
-		return out
-	}
+	names := func() []string { return consumerNames(rdb, "s", "g") }
 	eventually(t, "the quiet consumer reads", func() bool { return slices.Contains(names(), "quiet") })
 	sweeper := fast
 	sweeper.Name, sweeper.ConsumerIdle = "sweeper", 100*time.Millisecond
