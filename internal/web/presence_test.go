@@ -57,36 +57,16 @@ func TestQuietServicesStayLive(t *testing.T) {
 
 func quietStack(t *testing.T, rdb redis.UniversalClient, spec string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	t.Cleanup(cancel)
 	catalog := shop.DefaultCatalog()
-	node := choreography.NewNode(rdb, catalog, quiet)
+	node := choreography.NewNode(rdb, catalog, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := node.Bus.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
 		t.Fatal(err)
 	}
-	stops := map[string]func(){}
-	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServicePayment} {
-		sctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		stops[svc] = func() { stop(); <-done }
-		wg.Go(func() {
-			defer close(done)
-			if err := node.RunService(sctx, svc, choreography.ConsumerConfig{Name: svc + "-1"}); err != nil {
-				t.Errorf("%s: %v", svc, err)
-			}
-		})
-	}
-	child := exec.Command(os.Args[0], "-test.run=^TestQuietServicesStayLive$")
-	child.Env = append(child.Environ(), serviceChildEnv+"="+spec)
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-
+	stops, child := startQuietServices(t, ctx, node, spec)
 	eng := choreography.NewEngine(node, catalog)
 	o := shop.Order{ID: "quiet-1", Customer: "t", Items: []shop.Item{{SKU: "book", Quantity: 1}}}
 	if err := eng.Place(ctx, o); err != nil {
@@ -100,17 +80,8 @@ func quietStack(t *testing.T, rdb redis.UniversalClient, spec string) {
 	t.Logf("order completed; quiet for %s", quietFor)
 	time.Sleep(quietFor)
 
-	page, err := New(Options{Engines: []Engine{&choreographyView{Engine: eng, rdb: rdb, catalog: catalog, window: 100}},
+	r := listenToPage(t, ctx, Options{Engines: []Engine{&choreographyView{Engine: eng, rdb: rdb, catalog: catalog, window: 100}},
 		Bus: &busView{bus: node.Bus}, Catalog: catalog, Interval: 250 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go page.Run(ctx)
-	hs := httptest.NewServer(page.Handler())
-	t.Cleanup(hs.Close)
-	r, stopListening := listen(t, &fixture{http: hs})
-	t.Cleanup(stopListening)
-
 	rows := serviceRows(t, r)
 	for _, svc := range choreography.Services {
 		if rows[svc] != "yes 1 of 1" {
@@ -129,6 +100,52 @@ func quietStack(t *testing.T, rdb redis.UniversalClient, spec string) {
 	killed := time.Now()
 	waitRow(t, r, choreography.ServiceShipping, "no 0 of 1", choreography.ConsumerConfig{}.WithDefaults().PresenceTTL+time.Second)
 	t.Logf("shipping killed: not live on the page %s later", time.Since(killed).Round(time.Millisecond))
+}
+
+// startQuietServices runs the order, inventory and payment services in
+// this process (stops[svc] stops one and waits for it) and the shipping
+// service in a child process.
+func startQuietServices(t *testing.T, ctx context.Context, node *choreography.Node, spec string) (map[string]func(), *exec.Cmd) {
+	var wg sync.WaitGroup
+	stops := map[string]func(){}
+	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServicePayment} {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		stops[svc] = func() { stop(); <-done }
+		wg.Go(func() {
+			defer close(done)
+			if err := node.RunService(sctx, svc, choreography.ConsumerConfig{Name: svc + "-1"}); err != nil {
+				t.Errorf("%s: %v", svc, err)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		for _, stop := range stops {
+			stop()
+		}
+		wg.Wait()
+	})
+	child := exec.Command(os.Args[0], "-test.run=^TestQuietServicesStayLive$")
+	child.Env = append(child.Environ(), serviceChildEnv+"="+spec)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	return stops, child
+}
+
+// listenToPage serves a page with opts and listens to its live updates.
+func listenToPage(t *testing.T, ctx context.Context, opts Options) *bufio.Reader {
+	page, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go page.Run(ctx)
+	hs := httptest.NewServer(page.Handler())
+	t.Cleanup(hs.Close)
+	r, stop := listen(t, &fixture{http: hs})
+	t.Cleanup(stop)
+	return r
 }
 
 // serviceRow reads one service row of the services section: its

@@ -93,16 +93,25 @@ func TestScreenshots(t *testing.T) {
 	}
 	shoot(t, ctx, dir, "temporal-ui-compensated.png")
 
-	// The workflow list as the starter's link opens it: filtered by OrderStatus.
+	shootCompensatedList(t, ctx, st, dir, compensated, first)
+	shootQuietPage(t, ctx, st, dir)
+}
+
+// shootCompensatedList shoots the Temporal UI's workflow list as the
+// starter's link opens it: filtered by OrderStatus.
+func shootCompensatedList(t *testing.T, ctx context.Context, st *liveStack, dir, compensated, other string) {
 	within(t, ctx, 60*time.Second, "open the list of compensated orders",
 		chromedp.Navigate(workflows.ListURL(st.UIURL, "default", workflows.StatusQuery(shop.StatusCompensated))),
-		chromedp.Poll[chromedp.Void](`document.body.innerText.includes('order-`+compensated+`') && !document.body.innerText.includes('order-`+first+`')`,
+		chromedp.Poll[chromedp.Void](`document.body.innerText.includes('order-`+compensated+`') && !document.body.innerText.includes('order-`+other+`')`,
 			chromedp.WithPollingTimeout(50*time.Second)),
 	)
 	time.Sleep(time.Second)
 	shoot(t, ctx, dir, "temporal-ui-list-compensated.png")
+}
 
-	// The page after a while without orders: every service still live.
+// shootQuietPage shoots the page once every order has ended and the shop
+// has been quiet for quietFor: every service still live.
+func shootQuietPage(t *testing.T, ctx context.Context, st *liveStack, dir string) {
 	within(t, ctx, 60*time.Second, "wait for every order to end",
 		chromedp.Navigate(st.URL),
 		chromedp.Poll[chromedp.Void](`document.getElementById('live').classList.contains('on') && document.querySelectorAll('#orders .s-pending').length === 0`,
