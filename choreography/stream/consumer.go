@@ -135,6 +135,7 @@ func CreateGroups(ctx context.Context, rdb redis.UniversalClient, group string, 
 func (c *Consumer) Run(ctx context.Context) error {
 	pres := newPresence(c.rdb, c.group, c.streams, c.cfg, c.log)
 	if err := pres.acquire(ctx); err != nil {
+		pres.release(ctx) // the records it took before it gave up
 		if ctx.Err() != nil {
 			return nil // stopped before it started
 		}
