@@ -64,7 +64,10 @@ func (c *Consumer) removeIdleConsumers(ctx context.Context) {
 	for _, stream := range c.streams {
 		consumers, err := c.rdb.XInfoConsumers(ctx, stream, c.group).Result()
 		if err != nil {
-			continue // no group (a reset): nothing to remove
+			if ctx.Err() == nil && !redis.HasErrorPrefix(err, "NOGROUP") && !redis.HasErrorPrefix(err, "ERR no such key") {
+				c.log.Warn("listing consumers failed", "stream", stream, "err", err)
+			}
+			continue // no group (a reset) has no consumer to remove
 		}
 		keys, args := []string{stream}, []any{c.group, c.cfg.ConsumerIdle.Milliseconds()}
 		for _, x := range consumers {
