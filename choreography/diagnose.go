@@ -17,9 +17,12 @@ const (
 	// StuckAfter is how long an order's last event must wait before
 	// Diagnose looks for a service that does not consume it.
 	StuckAfter = time.Second
-	// LiveWithin: a running consumer reads at least this often (its reads
-	// block for at most ConsumerConfig.Block, 500ms by default), so one idle
-	// for longer is not running.
+	// LiveWithin: a running consumer that got entries (XINFO CONSUMERS
+	// idle) within this long, and after the order's event, has taken what
+	// waits. Whether a consumer runs comes from its presence record (see
+	// stream.Live), not from its idle time: on Redis 7.0 idle counts from
+	// the last read that returned entries, so it grows without bound on a
+	// quiet stream while the consumer blocks on its reads.
 	LiveWithin = 3 * time.Second
 )
 
@@ -66,16 +69,13 @@ func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error)
 
 // idleGroup says what is wrong with the group of service svc on stream
 // (source's stream of the order's partition) when an event of type t has
-// waited there for waited: entries no consumer reads, or entries a consumer
-// took and did not finish. A service's consumers are those of its group on
-// source's stream of every partition: a consumer that reads one partition
-// reads them all. A consumer's idle time counts from its last read that
-// returned entries (Redis 7.0) or from its last read at all (7.2 and
-// later); either way a running consumer that reads has taken what waits,
-// and a consumer idle for longer than the event waited (or than
-// LiveWithin) has not.
+// waited there for waited: entries no running consumer reads, or entries a
+// consumer took and did not finish. A service's consumers are those of its
+// group on source's stream of every partition: a consumer that reads one
+// partition reads them all. A consumer runs while its process holds its
+// presence record; a running one that got entries since the event came
+// (and within LiveWithin) has taken what waits.
 func (e *Engine) idleGroup(ctx context.Context, source, stream, svc string, t EventType, waited time.Duration) ([]string, error) {
-	rdb := e.node.Bus.Redis
 	start := fmt.Sprintf("start the %s service (`worker --services %s`, `make up` or `docker compose up -d %s`)", svc, svc, svc)
 	consumers, grouped, err := e.consumersOf(ctx, source, svc)
 	if err != nil {
@@ -89,45 +89,63 @@ func (e *Engine) idleGroup(ctx context.Context, source, stream, svc string, t Ev
 		return []string{fmt.Sprintf("no %s service consumes the stream %s: group %s has no consumer and the order's %s event has waited %s; %s",
 			svc, stream, svc, t, age, start)}, nil
 	}
-	g, err := groupInfo(ctx, rdb, stream, svc)
+	g, err := groupInfo(ctx, e.node.Bus.Redis, stream, svc)
 	if err != nil {
 		return nil, err
 	}
-	freshest := consumers[0].Idle
+	running, took := false, false
 	var names []string
 	for _, c := range consumers {
-		freshest = min(freshest, c.Idle)
-		names = append(names, fmt.Sprintf("%s idle %s, %d pending", c.Name, c.Idle.Round(time.Second), c.Pending))
+		state := "stopped"
+		if c.live {
+			state, running = "running", true
+			took = took || c.Idle < min(waited, LiveWithin)
+		}
+		names = append(names, fmt.Sprintf("%s %s, %d pending", c.Name, state, c.Pending))
 	}
-	if freshest < min(waited, LiveWithin) {
-		return nil, nil
-	}
+	list := strings.Join(names, "; ")
 	switch {
-	case streams.CompareIDs(g.lastGenerated, g.LastDeliveredID) > 0: // unread, by entry IDs (see Backlog)
-		return []string{fmt.Sprintf("the %s service is not consuming: group %s has unread entries on the stream %s and no consumer read any lately (%s); the order's %s event came %s ago; %s",
-			svc, svc, stream, strings.Join(names, "; "), t, age, start)}, nil
+	case took:
+		return nil, nil
+	case streams.CompareIDs(g.lastGenerated, g.LastDeliveredID) > 0 && running: // unread, by entry IDs (see Backlog)
+		return []string{fmt.Sprintf("the %s service runs but has not read the order's %s event, which came %s ago (group %s on %s: %s): its handlers are all busy or its reads fail; see its log and /readyz",
+			svc, t, age, svc, stream, list)}, nil
+	case streams.CompareIDs(g.lastGenerated, g.LastDeliveredID) > 0:
+		return []string{fmt.Sprintf("the %s service is not consuming: group %s has unread entries on the stream %s and none of its consumers runs (%s); the order's %s event came %s ago; %s",
+			svc, svc, stream, list, t, age, start)}, nil
+	case g.Pending > 0 && running:
+		return []string{fmt.Sprintf("the %s service took the order's %s event %s ago and has not finished it (group %s on %s: %s)",
+			svc, t, age, svc, stream, list)}, nil
 	case g.Pending > 0:
-		return []string{fmt.Sprintf("the %s service took the order's %s event %s ago and has not finished it (group %s on %s: %s); if the service stopped, %s",
-			svc, t, age, svc, stream, strings.Join(names, "; "), start)}, nil
+		return []string{fmt.Sprintf("the %s service took the order's %s event %s ago and has not finished it, and none of its consumers runs (group %s on %s: %s); %s, or another instance takes the event over after --claim-idle",
+			svc, t, age, svc, stream, list, start)}, nil
 	}
 	return nil, nil
 }
 
+// consumer is a consumer of a service's group over every partition.
+type consumer struct {
+	redis.XInfoConsumer
+	live bool // its process holds its presence record
+}
+
 // consumersOf returns the consumers of group svc over source's stream of
-// every partition, each once, with its smallest idle time and all it has
-// pending, and whether the group exists on any of them.
-func (e *Engine) consumersOf(ctx context.Context, source, svc string) ([]redis.XInfoConsumer, bool, error) {
+// every partition, each once, with its smallest idle time, all it has
+// pending and whether it runs, and whether the group exists on any of them.
+func (e *Engine) consumersOf(ctx context.Context, source, svc string) ([]consumer, bool, error) {
 	b := e.node.Bus
 	pipe := b.Redis.Pipeline()
 	var cmds []*redis.XInfoConsumersCmd
-	for _, s := range b.StreamsOf(source) {
+	srcs := b.StreamsOf(source)
+	for _, s := range srcs {
 		cmds = append(cmds, pipe.XInfoConsumers(ctx, s, svc))
 	}
 	_, _ = pipe.Exec(ctx) // errors are per stream, below
-	byName := map[string]*redis.XInfoConsumer{}
+	byName := map[string]*consumer{}
 	var names []string
+	var refs []streams.Ref
 	grouped := false
-	for _, c := range cmds {
+	for i, c := range cmds {
 		cs, err := c.Result()
 		if redis.HasErrorPrefix(err, "NOGROUP") || redis.HasErrorPrefix(err, "no such key") {
 			continue
@@ -137,15 +155,23 @@ func (e *Engine) consumersOf(ctx context.Context, source, svc string) ([]redis.X
 		}
 		grouped = true
 		for _, x := range cs {
+			refs = append(refs, streams.Ref{Stream: srcs[i], Group: svc, Name: x.Name})
 			if m, ok := byName[x.Name]; ok {
 				m.Idle, m.Pending = min(m.Idle, x.Idle), m.Pending+x.Pending
 				continue
 			}
-			byName[x.Name] = &x
+			byName[x.Name] = &consumer{XInfoConsumer: x}
 			names = append(names, x.Name)
 		}
 	}
-	out := make([]redis.XInfoConsumer, len(names))
+	live, err := streams.Live(ctx, b.Redis, refs)
+	if err != nil {
+		return nil, false, err
+	}
+	for i, r := range refs {
+		byName[r.Name].live = byName[r.Name].live || live[i]
+	}
+	out := make([]consumer, len(names))
 	for i, n := range names {
 		out[i] = *byName[n]
 	}

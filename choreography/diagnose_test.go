@@ -20,50 +20,12 @@ import (
 // stopped; with the service running it finds nothing.
 func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	ctx := context.Background()
-	rdb := testenv.StartRedis(t).Client()
-	cat := shop.DefaultCatalog()
-	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, cat); err != nil {
-		t.Fatal(err)
-	}
-	node := choreography.NewNode(rdb, cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := node.Bus.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eng := choreography.NewEngine(node, cat)
-	// stops[svc] stops a running service and waits until it has stopped.
-	stops := map[string]func(){}
-	start := func(svc string) {
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		stops[svc] = func() { cancel(); <-done }
-		go func() {
-			defer close(done)
-			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
-			if err := node.RunService(sctx, svc, cfg); err != nil {
-				t.Errorf("%s: %v", svc, err)
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		for _, stop := range stops {
-			stop()
-		}
-	})
+	eng, node, start, stops := diagnoseStack(t)
 	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
-		start(svc)
+		start(svc, 0)
 	}
 
-	place := func(id string, faults ...string) {
-		t.Helper()
-		plan, err := shop.ParseFaultPlan(faults)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := shop.Order{ID: id, Customer: "t", Items: []shop.Item{{SKU: "book", Quantity: 1}}, Faults: plan}
-		if err := eng.Place(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	place := func(id string, faults ...string) { placeOrder(t, eng, id, faults...) }
 	// diagnosed waits until Diagnose says something with every one of want.
 	diagnosed := func(id string, want ...string) {
 		t.Helper()
@@ -81,7 +43,7 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	place("diag-1")
 	diagnosed("diag-1", "no payment service consumes the stream "+node.Bus.StreamFor("diag-1", choreography.ServiceInventory), "group payment has no consumer", "InventoryReserved")
 
-	start(choreography.ServicePayment)
+	start(choreography.ServicePayment, 0)
 	if out, err := eng.Wait(ctx, "diag-1"); err != nil || out.Status != shop.StatusCompleted {
 		t.Fatalf("with payment running: %+v, %v", out, err)
 	}
@@ -105,7 +67,86 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	stops[choreography.ServicePayment]()
 	delete(stops, choreography.ServicePayment)
 	place("diag-2")
-	diagnosed("diag-2", "the payment service is not consuming", "group payment has unread entries", "payment-1 idle", "start the payment service")
+	diagnosed("diag-2", "the payment service is not consuming", "group payment has unread entries", "none of its consumers runs", "payment-1 stopped", "start the payment service")
+}
+
+// diagnoseStack is a choreography on a fresh redis-server whose services
+// the test starts (with that many handler slots; 0: the default) and stops.
+func diagnoseStack(t *testing.T) (*choreography.Engine, *choreography.Node, func(svc string, concurrency int), map[string]func()) {
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client()
+	cat := shop.DefaultCatalog()
+	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, cat); err != nil {
+		t.Fatal(err)
+	}
+	node := choreography.NewNode(rdb, cat, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// stops[svc] stops a running service and waits until it has stopped.
+	stops := map[string]func(){}
+	start := func(svc string, concurrency int) {
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		stops[svc] = func() { cancel(); <-done }
+		go func() {
+			defer close(done)
+			cfg := choreography.ConsumerConfig{Name: svc + "-1", Concurrency: concurrency, RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+			if err := node.RunService(sctx, svc, cfg); err != nil {
+				t.Errorf("%s: %v", svc, err)
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		for _, stop := range stops {
+			stop()
+		}
+	})
+	return choreography.NewEngine(node, cat), node, start, stops
+}
+
+func placeOrder(t *testing.T, eng *choreography.Engine, id string, faults ...string) {
+	t.Helper()
+	plan, err := shop.ParseFaultPlan(faults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := shop.Order{ID: id, Customer: "t", Items: []shop.Item{{SKU: "book", Quantity: 1}}, Faults: plan}
+	if err := eng.Place(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A running service whose handler slots are all busy has not read an
+// order's event: Diagnose says it runs and is busy, not that it stopped.
+func TestDiagnoseBusyService(t *testing.T) {
+	ctx := context.Background()
+	eng, _, start, _ := diagnoseStack(t)
+	for _, svc := range choreography.Services {
+		start(svc, 1)
+	}
+	placeOrder(t, eng, "busy-1", "payment:delay:6s")
+	if err := poll.For(ctx, 5*time.Second, poll.Every(50*time.Millisecond), func(ctx context.Context) (bool, error) {
+		p, err := eng.Status(ctx, "busy-1")
+		return err == nil && len(p.Steps) == 1, err
+	}); err != nil {
+		t.Fatalf("the slow charge did not start: %v", err)
+	}
+	placeOrder(t, eng, "busy-2")
+	var got []string
+	err := poll.For(ctx, 4*time.Second, poll.Every(100*time.Millisecond), func(ctx context.Context) (bool, error) {
+		var err error
+		got, err = eng.Diagnose(ctx, "busy-2")
+		return len(got) == 1, err
+	})
+	if err != nil || !diagnosisSays(got[0], []string{"the payment service runs but has not read the order's InventoryReserved event", "payment-1 running, 1 pending", "handlers are all busy"}) {
+		t.Fatalf("diagnosis %q, %v; want that payment runs and is busy", got, err)
+	}
+	for _, id := range []string{"busy-1", "busy-2"} {
+		if out, err := eng.Wait(ctx, id); err != nil || out.Status != shop.StatusCompleted {
+			t.Fatalf("%s: %+v, %v", id, out, err)
+		}
+	}
 }
 
 func diagnosisSays(s string, subs []string) bool {

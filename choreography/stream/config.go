@@ -30,8 +30,14 @@ type Config struct {
 	DeadLetterMaxLen int64
 	// ConsumerIdle: another consumer of the group that owns no pending
 	// entry and has not read for this long is removed from the group
-	// (default 1h).
+	// (default 1h). A consumer whose process holds its presence record
+	// (see PresenceKey) is never removed, however long it has not read.
 	ConsumerIdle time.Duration
+	// PresenceTTL is how long a consumer's hold on its name outlives its
+	// last renewal (default 5s): a crashed consumer counts as live, and its
+	// name stays taken, for at most this long. Renewals come every
+	// PresenceTTL/5.
+	PresenceTTL time.Duration
 	// Skip, when set, names entries the group has nothing to do with: they
 	// are acked without a handler, in one XACK per batch.
 	Skip func(values map[string]any) bool
@@ -83,6 +89,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ConsumerIdle <= 0 {
 		c.ConsumerIdle = time.Hour
+	}
+	if c.PresenceTTL <= 0 {
+		c.PresenceTTL = 5 * time.Second
 	}
 	return c
 }

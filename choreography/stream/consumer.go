@@ -128,8 +128,33 @@ func CreateGroups(ctx context.Context, rdb redis.UniversalClient, group string, 
 
 // Run consumes until ctx is done, then waits for handlers in flight to
 // finish: an entry is either fully processed or left pending, never half.
+// It first takes the consumer name (waiting up to PresenceTTL for a
+// crashed holder's claim to expire) and fails with ErrNameInUse while
+// another live process holds it; it releases the name when it stops, and
+// fails with ErrNameLost if another process took it over meanwhile.
 func (c *Consumer) Run(ctx context.Context) error {
-	defer c.wg.Wait()
+	pres := newPresence(c.rdb, c.group, c.streams, c.cfg, c.log)
+	if err := pres.acquire(ctx); err != nil {
+		pres.release(ctx) // the records it took before it gave up
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
+		return err
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(parent)
+	// The name is renewed until the handlers in flight are done, not only
+	// until ctx is: else another process could take it and run them again.
+	keepCtx, stopKeep := context.WithCancel(context.WithoutCancel(parent))
+	var kept sync.WaitGroup
+	kept.Go(func() { pres.keep(keepCtx, cancel) })
+	defer func() {
+		c.wg.Wait()
+		stopKeep()
+		kept.Wait()
+		pres.release(parent)
+		cancel(nil)
+	}()
 	if err := CreateGroups(ctx, c.rdb, c.group, c.streams...); err != nil {
 		return err
 	}
@@ -146,6 +171,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	loops.Go(func() { c.keepOwned(ctx) })
 	c.maintain(ctx)
 	loops.Wait()
+	if parent.Err() == nil {
+		return context.Cause(ctx) // the name was lost
+	}
 	return nil
 }
 

@@ -24,6 +24,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 var fast = stream.Config{
 	RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 	ClaimIdle: 300 * time.Millisecond, Block: 50 * time.Millisecond,
+	PresenceTTL: time.Second,
 }
 
 const dlq = "dlq"

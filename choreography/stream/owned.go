@@ -55,13 +55,30 @@ func (c *Consumer) refreshOwned(ctx context.Context) {
 }
 
 // removeIdleConsumers removes from the group, stream by stream, the other
-// consumers that own no pending entry and have not read for ConsumerIdle.
-// Checking and removing is one script: a consumer that reads meanwhile is
-// never removed with entries it owns.
+// consumers that own no pending entry, have not read for ConsumerIdle and
+// whose process does not hold their name (see PresenceKey): on Redis 7.0 a
+// running consumer of a quiet stream looks idle. The candidates are read
+// first; checking and removing them is one script, so that a consumer that
+// reads or starts meanwhile is kept.
 func (c *Consumer) removeIdleConsumers(ctx context.Context) {
 	for _, stream := range c.streams {
-		n, err := idleConsumersScript.Run(ctx, c.rdb, []string{stream},
-			c.group, c.cfg.ConsumerIdle.Milliseconds(), c.cfg.Name).Int()
+		consumers, err := c.rdb.XInfoConsumers(ctx, stream, c.group).Result()
+		if err != nil {
+			if ctx.Err() == nil && !redis.HasErrorPrefix(err, "NOGROUP") && !redis.HasErrorPrefix(err, "ERR no such key") {
+				c.log.Warn("listing consumers failed", "stream", stream, "err", err)
+			}
+			continue // no group (a reset) has no consumer to remove
+		}
+		keys, args := []string{stream}, []any{c.group, c.cfg.ConsumerIdle.Milliseconds()}
+		for _, x := range consumers {
+			if x.Name != c.cfg.Name && x.Pending == 0 && x.Idle >= c.cfg.ConsumerIdle {
+				keys, args = append(keys, PresenceKey(stream, c.group, x.Name)), append(args, x.Name)
+			}
+		}
+		if len(keys) == 1 {
+			continue
+		}
+		n, err := idleConsumersScript.Run(ctx, c.rdb, keys, args...).Int()
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("removing idle consumers failed", "stream", stream, "err", err)

@@ -404,14 +404,7 @@ func TestIdleConsumersAreRemoved(t *testing.T) {
 	cfg.ConsumerIdle = 200 * time.Millisecond
 	cfg.ClaimIdle = 2 * time.Second
 	run(t, rdb, "g", []string{"s"}, func(context.Context, *stream.Delivery) error { return nil }, cfg)
-	consumers := func() []string {
-		var names []string
-		for _, c := range rdb.XInfoConsumers(ctx, "s", "g").Val() {
-			names = append(names, c.Name)
-		}
-		slices.Sort(names)
-		return names
-	}
+	consumers := func() []string { return consumerNames(rdb, "s", "g") }
 	eventually(t, "the ghost is removed", func() bool { return !slices.Contains(consumers(), "ghost") })
 	if got := consumers(); !slices.Equal(got, []string{"holder", "live"}) {
 		t.Fatalf("consumers %v, want the holder of a pending entry and the live one", got)
@@ -426,6 +419,16 @@ func TestIdleConsumersAreRemoved(t *testing.T) {
 	if n := pending(t, rdb, "s", "g"); n != 0 {
 		t.Fatalf("%d entries pending", n)
 	}
+}
+
+// consumerNames lists the consumers of group on stream s, sorted.
+func consumerNames(rdb redis.UniversalClient, s, group string) []string {
+	var names []string
+	for _, c := range rdb.XInfoConsumers(context.Background(), s, group).Val() {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Entries the group skips are acked without a handler.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -39,9 +40,6 @@ const (
 	// is read once. Listing costs the dev server about a quarter of a
 	// millisecond per workflow, so the window stays small.
 	orchWindow = 100
-	// liveWithin: a consumer that read within this long counts as live.
-	// Consumers block on reads for half a second at most.
-	liveWithin = 5 * time.Second
 )
 
 // orderStatusAttr is the search attribute the workflow sets to the order's
@@ -349,8 +347,16 @@ func (c *choreographyView) Overview(ctx context.Context, n int) (Overview, error
 // busView reads the choreography's consumer groups and dead letters.
 type busView struct{ bus *choreography.Bus }
 
-// Health reads every stream's groups and their consumers, over every
-// partition: three round trips.
+// consumersRead is one group's consumers on one stream.
+type consumersRead struct {
+	stream string
+	group  redis.XInfoGroup
+	cmd    *redis.XInfoConsumersCmd
+}
+
+// Health reads every stream's groups, their consumers and whether each
+// consumer's process runs (its presence record, see stream.Live), over
+// every partition: four round trips.
 func (b *busView) Health(ctx context.Context) (BusHealth, error) {
 	rdb := b.bus.Redis
 	dl, err := b.bus.DeadLetterCount(ctx)
@@ -369,12 +375,7 @@ func (b *busView) Health(ctx context.Context) (BusHealth, error) {
 		groups[i] = pipe.XInfoGroups(ctx, s)
 	}
 	_, _ = pipe.Exec(ctx)
-	type read struct {
-		stream string
-		group  redis.XInfoGroup
-		cmd    *redis.XInfoConsumersCmd
-	}
-	var reads []read
+	var reads []consumersRead
 	pipe = rdb.Pipeline()
 	for i, svc := range svcs {
 		gs, err := groups[i].Result()
@@ -385,35 +386,59 @@ func (b *busView) Health(ctx context.Context) (BusHealth, error) {
 			return BusHealth{}, fmt.Errorf("groups of the %s stream: %w", svc, err)
 		}
 		for _, g := range gs {
-			stream := streams[i]
-			reads = append(reads, read{stream, g, pipe.XInfoConsumers(ctx, stream, g.Name)})
+			reads = append(reads, consumersRead{streams[i], g, pipe.XInfoConsumers(ctx, streams[i], g.Name)})
 		}
 	}
 	if len(reads) > 0 {
 		_, _ = pipe.Exec(ctx)
 	}
-	return healthOf(reads, dl, func(r read) (redis.XInfoGroup, []redis.XInfoConsumer, error) {
+	live, err := presence(ctx, rdb, reads)
+	if err != nil {
+		return BusHealth{}, err
+	}
+	return healthOf(reads, dl, func(r consumersRead) (string, redis.XInfoGroup, []redis.XInfoConsumer, error) {
 		cs, err := r.cmd.Result()
-		return r.group, cs, err
-	})
+		return r.stream, r.group, cs, err
+	}, live)
+}
+
+// presence reads whether each consumer read holds its presence record, by
+// stream, group and consumer name.
+func presence(ctx context.Context, rdb redis.UniversalClient, reads []consumersRead) (map[stream.Ref]bool, error) {
+	var refs []stream.Ref
+	for _, r := range reads {
+		for _, c := range r.cmd.Val() {
+			refs = append(refs, stream.Ref{Stream: r.stream, Group: r.group.Name, Name: c.Name})
+		}
+	}
+	live, err := stream.Live(ctx, rdb, refs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[stream.Ref]bool, len(refs))
+	for i, r := range refs {
+		out[r] = live[i]
+	}
+	return out, nil
 }
 
 // healthOf sums each service's group over the streams it reads: lag and
 // pending add up; a consumer reading several streams counts once, as live
-// when it read any of them within liveWithin.
-func healthOf[R any](reads []R, deadLetters int64, get func(R) (redis.XInfoGroup, []redis.XInfoConsumer, error)) (BusHealth, error) {
+// when its process holds its presence record on any of them (live, by
+// stream, group and consumer name).
+func healthOf[R any](reads []R, deadLetters int64, get func(R) (string, redis.XInfoGroup, []redis.XInfoConsumer, error), live map[stream.Ref]bool) (BusHealth, error) {
 	h := BusHealth{DeadLetters: deadLetters}
 	byName := map[string]*ServiceHealth{}
-	idle := map[string]map[string]time.Duration{}
+	running := map[string]map[string]bool{} // service -> consumer -> live
 	for _, svc := range choreography.Services {
 		h.Services = append(h.Services, ServiceHealth{Service: svc, LagKnown: true})
 	}
 	for i := range h.Services {
 		byName[h.Services[i].Service] = &h.Services[i]
-		idle[h.Services[i].Service] = map[string]time.Duration{}
+		running[h.Services[i].Service] = map[string]bool{}
 	}
 	for _, r := range reads {
-		g, cs, err := get(r)
+		st, g, cs, err := get(r)
 		if err != nil && !isNoSuchKey(err) {
 			return BusHealth{}, fmt.Errorf("consumers of group %s: %w", g.Name, err)
 		}
@@ -429,16 +454,14 @@ func healthOf[R any](reads []R, deadLetters int64, get func(R) (redis.XInfoGroup
 			s.Lag += g.Lag
 		}
 		for _, c := range cs {
-			if d, seen := idle[g.Name][c.Name]; !seen || c.Idle < d {
-				idle[g.Name][c.Name] = c.Idle
-			}
+			running[g.Name][c.Name] = running[g.Name][c.Name] || live[stream.Ref{Stream: st, Group: g.Name, Name: c.Name}]
 		}
 	}
 	for i := range h.Services {
 		s := &h.Services[i]
-		s.Consumers = len(idle[s.Service])
-		for _, d := range idle[s.Service] {
-			if d < liveWithin {
+		s.Consumers = len(running[s.Service])
+		for _, up := range running[s.Service] {
+			if up {
 				s.Live++
 			}
 		}

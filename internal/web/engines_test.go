@@ -23,6 +23,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -369,19 +370,22 @@ func TestChoreographyOverview(t *testing.T) {
 }
 
 // TestHealthOf: a service's group sums over its streams, counts a consumer
-// once, and is live if that consumer read any stream lately.
+// once, and is live if that consumer's process holds its presence record
+// on any stream, whatever XINFO's idle time says.
 func TestHealthOf(t *testing.T) {
 	type read struct {
+		s  string
 		g  redis.XInfoGroup
 		cs []redis.XInfoConsumer
 	}
 	reads := []read{
-		{redis.XInfoGroup{Name: "payment", Lag: 3, Pending: 1}, []redis.XInfoConsumer{{Name: "payment-1", Idle: time.Hour}, {Name: "payment-2", Idle: time.Minute}}},
-		{redis.XInfoGroup{Name: "payment", Lag: 4, Pending: 2}, []redis.XInfoConsumer{{Name: "payment-1", Idle: 100 * time.Millisecond}}},
-		{redis.XInfoGroup{Name: "shipping", Lag: -1}, []redis.XInfoConsumer{{Name: "shipping-1", Idle: time.Minute}}},
-		{redis.XInfoGroup{Name: "someone-else", Lag: 9}, nil},
+		{"p0", redis.XInfoGroup{Name: "payment", Lag: 3, Pending: 1}, []redis.XInfoConsumer{{Name: "payment-1", Idle: time.Hour}, {Name: "payment-2", Idle: time.Millisecond}}},
+		{"p1", redis.XInfoGroup{Name: "payment", Lag: 4, Pending: 2}, []redis.XInfoConsumer{{Name: "payment-1", Idle: time.Hour}}},
+		{"p0", redis.XInfoGroup{Name: "shipping", Lag: -1}, []redis.XInfoConsumer{{Name: "shipping-1", Idle: time.Millisecond}}},
+		{"p0", redis.XInfoGroup{Name: "someone-else", Lag: 9}, nil},
 	}
-	h, err := healthOf(reads, 4, func(r read) (redis.XInfoGroup, []redis.XInfoConsumer, error) { return r.g, r.cs, nil })
+	live := map[stream.Ref]bool{{Stream: "p1", Group: "payment", Name: "payment-1"}: true, {Stream: "p0", Group: "shipping", Name: "payment-1"}: true}
+	h, err := healthOf(reads, 4, func(r read) (string, redis.XInfoGroup, []redis.XInfoConsumer, error) { return r.s, r.g, r.cs, nil }, live)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,9 @@ type ServiceHealth struct {
 	// Pending is how many entries were read but not acked yet.
 	Pending int64 `json:"pending"`
 	// Consumers is how many consumers the group knows; Live how many of
-	// them read recently.
+	// them run: their process holds their presence record (not XINFO's
+	// idle time, which on Redis 7.0 grows while a consumer waits on a
+	// quiet stream).
 	Consumers int `json:"consumers"`
 	Live      int `json:"live"`
 	// Grouped is false when the group does not exist on any stream.

@@ -11,12 +11,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // TestScreenshots takes the README's pictures the way a user sees them:
 // the live page after a few orders (one compensated, one still running),
 // an order's two timelines, the page on a phone, and the Temporal Web UI
-// on the compensated order's workflow. It runs only when
+// on the compensated order's workflow, and the page again once the shop
+// has been quiet for a while (every service still live). It runs only when
 // ORDERSAGA_SCREENSHOTS names the folder to write to:
 //
 //	ORDERSAGA_SCREENSHOTS=$PWD/docs/img go test -run TestScreenshots -v ./internal/web
@@ -52,7 +55,7 @@ func TestScreenshots(t *testing.T) {
 		)
 		return eval[string](t, ctx, `document.querySelector('#form-msg a').textContent`)
 	}
-	place("book:1", "", false)
+	first := place("book:1", "", false)
 	place("mug:2 pen:5", "payment:transient:2", false)
 	compensated := place("lamp:1", "", true)
 	place("book:1 poster:1", "shipping:delay:15s", false)
@@ -89,6 +92,36 @@ func TestScreenshots(t *testing.T) {
 		t.Errorf("the workflow page does not show the Charge activity:\n%s", text)
 	}
 	shoot(t, ctx, dir, "temporal-ui-compensated.png")
+
+	shootCompensatedList(t, ctx, st, dir, compensated, first)
+	shootQuietPage(t, ctx, st, dir)
+}
+
+// shootCompensatedList shoots the Temporal UI's workflow list as the
+// starter's link opens it: filtered by OrderStatus.
+func shootCompensatedList(t *testing.T, ctx context.Context, st *liveStack, dir, compensated, other string) {
+	within(t, ctx, 60*time.Second, "open the list of compensated orders",
+		chromedp.Navigate(workflows.ListURL(st.UIURL, "default", workflows.StatusQuery(shop.StatusCompensated))),
+		chromedp.Poll[chromedp.Void](`document.body.innerText.includes('order-`+compensated+`') && !document.body.innerText.includes('order-`+other+`')`,
+			chromedp.WithPollingTimeout(50*time.Second)),
+	)
+	time.Sleep(time.Second)
+	shoot(t, ctx, dir, "temporal-ui-list-compensated.png")
+}
+
+// shootQuietPage shoots the page once every order has ended and the shop
+// has been quiet for quietFor: every service still live.
+func shootQuietPage(t *testing.T, ctx context.Context, st *liveStack, dir string) {
+	within(t, ctx, 60*time.Second, "wait for every order to end",
+		chromedp.Navigate(st.URL),
+		chromedp.Poll[chromedp.Void](`document.getElementById('live').classList.contains('on') && document.querySelectorAll('#orders .s-pending').length === 0`,
+			chromedp.WithPollingTimeout(55*time.Second)),
+	)
+	time.Sleep(quietFor)
+	within(t, ctx, 10*time.Second, "every service live after "+quietFor.String()+" quiet",
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('table.services .s-completed').length === 4`, chromedp.WithPollingTimeout(5*time.Second)),
+	)
+	shoot(t, ctx, dir, "live-page-quiet.png")
 }
 
 func shoot(t *testing.T, ctx context.Context, dir, name string) {
