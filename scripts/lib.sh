@@ -13,7 +13,7 @@ GO=${GO:-go}
 # caller does not set is read back from .state/settings (make up writes it,
 # make down removes it), so `make up TEMPORAL_BACKEND=postgres` followed by
 # `make demo` stays on PostgreSQL.
-SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE METRICS_PORT WEB_PORT)
+SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE METRICS_PORT WEB_PORT REDIS_MAXMEMORY TEMPORAL_RETENTION)
 if [ -f "$STATE/settings" ]; then
 	while IFS='=' read -r key value; do
 		case " ${SETTINGS[*]} " in *" $key "*) ;; *) continue ;; esac
@@ -39,6 +39,12 @@ TEMPORAL_HISTORY_SHARDS=${TEMPORAL_HISTORY_SHARDS:-4}
 # metrics_addr); make up writes them to .state/env.
 METRICS_PORT=${METRICS_PORT:-9464}
 TEMPORAL_NAMESPACE=${TEMPORAL_NAMESPACE:-default}
+# Each redis-server's maxmemory (redis.conf units: 512mb, 1gb); every node
+# runs with maxmemory-policy noeviction, which the processes require.
+REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-1gb}
+# How long Temporal keeps a closed workflow's history (the namespace's
+# retention, a Go duration in hours: 72h); see docs/operations.md.
+TEMPORAL_RETENTION=${TEMPORAL_RETENTION:-72h}
 # Local-only defaults, the same as docker-compose.yml; not secrets. Keep
 # overrides URL-safe: REDIS_PASSWORD becomes part of REDIS_URL.
 # REDIS_PASSWORD is the application user's (ordersaga, limited by

@@ -4,7 +4,9 @@
 # ACL file (deploy/redis/users.acl): the worker and the starter log in as
 # the limited user "ordersaga"; the default user is for administration only,
 # with REDIS_ADMIN_PASSWORD. No password is ever on a command line: the ACL
-# file holds their SHA-256, redis-cli reads REDISCLI_AUTH.
+# file holds their SHA-256, redis-cli reads REDISCLI_AUTH. Every node has a
+# maxmemory of REDIS_MAXMEMORY and never evicts (maxmemory-policy
+# noeviction): a full Redis refuses writes instead of deleting orders.
 #
 # Sets REDIS_ENV_LINE (the export line for .state/env) and REDIS_SUMMARY.
 
@@ -22,6 +24,8 @@ redis_conf() {
 			appendonly yes
 			dir "$dir"
 			daemonize no
+			maxmemory $REDIS_MAXMEMORY
+			maxmemory-policy noeviction
 		EOF
 		if [ "${3:-}" = cluster ]; then
 			cat >>"$dir/redis.conf" <<-EOF

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -57,6 +58,18 @@ func TestUnreachableRedisFailsFast(t *testing.T) {
 	err := run(context.Background(), []string{"--services", "payment", "--redis-url", "redis://127.0.0.1:1/0"})
 	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("err %v after %s", err, time.Since(start))
+	}
+}
+
+// TestEvictingRedisRefused: a worker pointed at a Redis that would evict
+// keys when full refuses to start, saying which setting and how to fix it.
+func TestEvictingRedisRefused(t *testing.T) {
+	srv := testenv.StartRedis(t, "--maxmemory-policy", "allkeys-lru")
+	err := run(context.Background(), []string{"--redis-url", srv.URL(), "--log-level", "error"})
+	var evict *config.EvictionError
+	if !errors.As(err, &evict) || !strings.Contains(err.Error(), "maxmemory-policy allkeys-lru") ||
+		!strings.Contains(err.Error(), "set maxmemory-policy noeviction") || !strings.Contains(err.Error(), config.EnvAllowEviction+"=1") {
+		t.Fatalf("worker on an allkeys-lru Redis: %v; want a refusal naming the policy, the fix and the override", err)
 	}
 }
 

@@ -25,6 +25,8 @@ bind * -::*
 aclfile $conf/users.acl
 appendonly yes
 dir ${REDIS_DATA_DIR:-/data}
+maxmemory ${REDIS_MAXMEMORY:-1gb}
+maxmemory-policy noeviction
 CONF
 if [ "${REDIS_CLUSTER_NODE:-no}" = yes ]; then
 	cat >>"$conf/redis.conf" <<CONF

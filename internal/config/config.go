@@ -149,12 +149,15 @@ func (l debugRedisLog) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // Redis connects to Redis (the cluster when RedisClusterURL is set) and
-// checks that it answers. A cluster gives a *redis.ClusterClient.
+// checks that it answers and that no node may evict keys: every new
+// connection first reads its node's maxmemory-policy (see EvictionError,
+// EnvAllowEviction). A cluster gives a *redis.ClusterClient.
 func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
 	redis.SetLogger(debugRedisLog{secrets: c.secrets()})
 	var (
-		rdb  redis.UniversalClient
-		addr string
+		rdb   redis.UniversalClient
+		addr  string
+		guard = newEvictionGuard()
 	)
 	if c.RedisClusterURL != "" {
 		opts, err := redis.ParseClusterURL(c.RedisClusterURL)
@@ -162,6 +165,7 @@ func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
 			return nil, badURL("--redis-cluster-url", c.RedisClusterURL, err)
 		}
 		opts.DialTimeout = c.ConnectTimeout
+		opts.OnConnect = guard.onConnect
 		addr = "cluster " + strings.Join(opts.Addrs, ",")
 		rdb = redis.NewClusterClient(opts)
 	} else {
@@ -170,14 +174,25 @@ func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
 			return nil, badURL("--redis-url", c.RedisURL, err)
 		}
 		opts.DialTimeout = c.ConnectTimeout
+		opts.OnConnect = guard.onConnect
 		addr = opts.Addr
 		rdb = redis.NewClient(opts)
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
+	err := rdb.Ping(pctx).Err()
+	if err == nil {
+		err = checkEveryNode(pctx, rdb)
+	}
+	if err != nil {
 		_ = rdb.Close()
+		if evict, ok := errors.AsType[*EvictionError](err); ok {
+			return nil, evict
+		}
 		return nil, fmt.Errorf("redis at %s is %w (%s); %s", addr, ErrUnreachable, redactText(err.Error(), c.secrets()), HowToStart)
+	}
+	if guard.allow {
+		slog.WarnContext(ctx, "eviction check relaxed by "+EnvAllowEviction+"=1: a Redis that evicts loses orders without an error", "redis", addr)
 	}
 	return rdb, nil
 }
