@@ -94,6 +94,7 @@ func (p *proc) start() {
 	cmd.Env = append(os.Environ(), p.env...)
 	w := lockedWriter{&p.mu, p.log}
 	cmd.Stdout, cmd.Stderr = w, w
+	testenv.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start %s: %v", p.name, err)
 	}

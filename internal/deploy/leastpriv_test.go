@@ -126,6 +126,7 @@ func startWorker(t *testing.T, bin string, env []string) *exec.Cmd {
 	cmd := exec.Command(bin, "--log-level", "debug", "--consumer-name", "acl")
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = pw, pw
+	testenv.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

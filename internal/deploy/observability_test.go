@@ -239,6 +239,7 @@ func TestComposeWorkerHealthcheckRuns(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, worker, []string(s.Command)...)
 	cmd.Env = append(env, "TEMPORAL_ADDRESS=127.0.0.1:1")
+	testenv.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -104,6 +104,7 @@ func (p *Postgres) start(data string) error {
 		"-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	p.cmd.Stdout, p.cmd.Stderr = nil, nil
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	DieWithParent(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}

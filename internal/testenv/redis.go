@@ -138,6 +138,7 @@ func (s *RedisServer) Client() *redis.Client {
 func (s *RedisServer) start(port int) error {
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(s.bin, append([]string{"--port", strconv.Itoa(port)}, s.Args...)...)
+	DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -73,6 +73,7 @@ func LaunchRedisCluster(opts ClusterOptions) (*RedisCluster, error) {
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
 	create := exec.Command(cli, args...)
+	DieWithParent(create)
 	if opts.AdminPassword != "" {
 		create.Env = append(os.Environ(), "REDISCLI_AUTH="+opts.AdminPassword)
 	}

@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"testing"
-
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 )
 
 // The functions in this file start servers that are not owned by one test:
@@ -45,28 +41,16 @@ func FreePortErr() (int, error) {
 }
 
 // StartTemporalProcess starts a Temporal dev server (headless, in-memory)
-// on a free port, with DevServerArgs. The caller stops it with Stop.
+// on free ports, with DevServerArgs, as a child process killed if the test
+// process dies. The caller stops it with Stop.
 func StartTemporalProcess(ctx context.Context) (*TemporalServer, error) {
-	bin, err := TemporalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("the Temporal CLI (.bin/temporal; .ci/run builds it) %w", ErrMissing)
-	}
-	port, err := FreePortErr()
+	c, err := devServerCmd("")
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  bin,
-		ClientOptions: &client.Options{HostPort: addr, Namespace: "default"},
-		EnableUI:      false,
-		LogLevel:      "error",
-		ExtraArgs:     DevServerArgs,
-		Stdout:        io.Discard,
-		Stderr:        io.Discard,
-	})
+	r, err := c.Launch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("start Temporal dev server: %w", err)
 	}
-	return &TemporalServer{DevServer: srv, Address: addr, Namespace: "default"}, nil
+	return &TemporalServer{RunningTemporal: r}, nil
 }

@@ -100,6 +100,8 @@ func NewTemporalCmd(tb testing.TB, backend string) *TemporalCmd {
 	return c
 }
 
+// devServerCmd is the dev server with its database in dir, or in memory
+// when dir is "".
 func devServerCmd(dir string) (*TemporalCmd, error) {
 	bin, err := TemporalBinary()
 	if err != nil {
@@ -109,9 +111,12 @@ func devServerCmd(dir string) (*TemporalCmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
-		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]), "--metrics-port", strconv.Itoa(ports[2]),
-		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "error"}, DevServerArgs...)
+	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
+		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]), "--metrics-port", strconv.Itoa(ports[2]), "--log-level", "error"}
+	if dir != "" {
+		args = append(args, "--db-filename", filepath.Join(dir, "temporal.db"))
+	}
+	args = append(args, DevServerArgs...)
 	return &TemporalCmd{Backend: BackendDev, Bin: bin, Args: args,
 		Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])), Namespace: "default"}, nil
 }
@@ -208,19 +213,32 @@ type RunningTemporal struct {
 // until it is ready and stops it when the test ends.
 func StartTemporalBackend(tb testing.TB, backend string) *RunningTemporal {
 	tb.Helper()
-	c := NewTemporalCmd(tb, backend)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := NewTemporalCmd(tb, backend).Launch(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(r.stop)
+	return r
+}
+
+// Launch starts c's server as a child process (killed if the test process
+// dies, see DieWithParent) and waits until it is Ready; the caller stops
+// it with Stop.
+func (c *TemporalCmd) Launch(ctx context.Context) (*RunningTemporal, error) {
 	r := &RunningTemporal{TemporalCmd: c}
 	log := &SyncBuffer{}
 	r.cmd = exec.Command(c.Bin, c.Args...)
 	r.cmd.Env = append(os.Environ(), c.Env...)
 	r.cmd.Stdout, r.cmd.Stderr = log, log
+	DieWithParent(r.cmd)
 	if err := r.cmd.Start(); err != nil {
-		tb.Fatalf("start the %s Temporal server: %v", backend, err)
+		return nil, fmt.Errorf("start the %s Temporal server: %w", c.Backend, err)
 	}
 	r.done = make(chan struct{})
 	go func() { _ = r.cmd.Wait(); close(r.done) }()
-	tb.Cleanup(r.stop)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		select {
@@ -231,10 +249,17 @@ func StartTemporalBackend(tb testing.TB, backend string) *RunningTemporal {
 	}()
 	tc, err := c.Ready(ctx)
 	if err != nil {
-		tb.Fatalf("%v\n--- server log (end):\n%s", err, log.Tail(4096))
+		r.stop()
+		return nil, fmt.Errorf("%w\n--- server log (end):\n%s", err, log.Tail(4096))
 	}
 	tc.Close()
-	return r
+	return r, nil
+}
+
+// Stop kills the server (SIGKILL) and waits for it to exit.
+func (r *RunningTemporal) Stop() error {
+	r.stop()
+	return nil
 }
 
 func (r *RunningTemporal) stop() {

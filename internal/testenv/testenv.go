@@ -15,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/testsuite"
 )
 
 // Missing skips the test, or fails it under CI=true.
@@ -74,11 +72,10 @@ var DevServerFlags = []string{
 	"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
 }
 
-// TemporalServer is a Temporal dev server owned by a test.
+// TemporalServer is a Temporal dev server (in memory) owned by a test or a
+// test binary: Address, Namespace and Stop.
 type TemporalServer struct {
-	*testsuite.DevServer
-	Address   string
-	Namespace string
+	*RunningTemporal
 }
 
 // StartTemporal starts a Temporal dev server (headless, in-memory) on free
