@@ -2,8 +2,9 @@
 # Temporal for make up (sourced by up.sh): the dev server (default), or
 # with TEMPORAL_BACKEND=postgres the pinned Temporal server and its Web UI
 # server on a PostgreSQL of their own (Debian's package; data directory in
-# .state/postgres, not the system cluster). Either way the namespace exists
-# and the project's search attributes are registered.
+# .state/postgres, not the system cluster). Either way the namespace exists,
+# keeps closed workflows for TEMPORAL_RETENTION and has the project's
+# search attributes.
 
 # check_temporal_ports: the frontend and UI ports are free (when nothing of
 # ours runs).
@@ -33,6 +34,8 @@ up_dev_server() {
 		--log-level warn "${DEV_SERVER_FLAGS[@]}" "${SEARCH_ATTRIBUTE_FLAGS[@]}" \
 		</dev/null >"$STATE/temporal.log" 2>&1 9>&- &
 	echo $! >"$STATE/temporal.pid"
+	wait_for 120 temporal temporal_healthy
+	wait_for 60 temporal register_namespace temporal
 }
 
 PG_DATA="$STATE/postgres/data"
@@ -95,11 +98,12 @@ temporal_server_env() {
 	export TEMPORAL_SQL_TOOL="$BIN/temporal-sql-tool"
 }
 
-# register_namespace: the namespace and the search attributes, if missing
-# (deploy/temporal/register.sh, as the Compose job temporal-setup does).
+# register_namespace LOG: the namespace and the search attributes, if
+# missing, and the namespace's retention (deploy/temporal/register.sh, as
+# the Compose job temporal-setup does), logged to .state/LOG.log.
 register_namespace() {
 	TEMPORAL_CLI="$TEMPORAL_BIN" TEMPORAL_ADDRESS="localhost:$TEMPORAL_PORT" TEMPORAL_NAMESPACE="$TEMPORAL_NAMESPACE" \
-		sh "$ROOT/deploy/temporal/register.sh" >>"$STATE/temporal-server.log" 2>&1
+		TEMPORAL_RETENTION="$TEMPORAL_RETENTION" sh "$ROOT/deploy/temporal/register.sh" >>"$STATE/$1.log" 2>&1
 }
 
 up_postgres_backend() {
@@ -129,7 +133,7 @@ up_postgres_backend() {
 		)
 	fi
 	wait_for 120 temporal-server temporal_healthy
-	wait_for 60 temporal-server register_namespace
+	wait_for 60 temporal-server register_namespace temporal-server
 	if pid=$(running_pid temporal-ui); then
 		say "== Temporal Web UI server already running (pid $pid)"
 	else

@@ -28,6 +28,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -97,7 +98,7 @@ func parse(args []string) (*options, error) {
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's runtime profiles on --metrics-addr under /debug/pprof/ (off by default)")
 	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart, see --order-retention)")
 	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries and settles old orders")
-	fs.DurationVar(&o.orderRetention, "order-retention", 24*time.Hour, "keep a finished order's own records (status, history, participant state) this long, then fold it into the settled totals; 0 keeps them forever")
+	fs.DurationVar(&o.orderRetention, "order-retention", 24*time.Hour, "keep a finished order's own records (status, history, participant state; both engines) this long, then fold it into the settled totals; 0 keeps them forever")
 	fs.DurationVar(&o.claimIdle, "claim-idle", 30*time.Second, "take over entries another consumer left idle this long")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "handlers in flight per choreography service")
 	fs.IntVar(&o.activityPollers, "activity-pollers", 16, "Temporal activity task pollers")
@@ -315,6 +316,7 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 		return nil, fmt.Errorf("start temporal worker: %w", err)
 	}
 	log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
+	stopSettler := startSettler(ctx, o, tc, rdb, catalog, log)
 	stopped := make(chan struct{})
 	obs.health.Add("temporal", func(ctx context.Context) error {
 		select {
@@ -328,6 +330,7 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 	return func() error {
 		defer close(stopped)
 		defer tc.Close()
+		defer stopSettler()
 		select {
 		case <-ctx.Done():
 			w.Stop() // drains running activities for up to the stop timeout
@@ -337,6 +340,34 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 			return fmt.Errorf("temporal worker stopped: %w", err)
 		}
 	}, nil
+}
+
+// startSettler settles, every --trim-interval, the participant records of
+// the orders whose workflows closed more than --order-retention ago (none
+// with --order-retention 0), and warns when the namespace keeps closed
+// workflows for less than that: their orders would never be settled. The
+// returned stop ends it and waits for it.
+func startSettler(ctx context.Context, o *options, tc client.Client, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (stop func()) {
+	if o.orderRetention <= 0 {
+		return func() {}
+	}
+	if ns, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: o.cfg.Namespace}); err == nil {
+		kept := ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration()
+		if kept <= o.orderRetention || kept > workflows.DefaultMarkerRetention {
+			log.Warn("the namespace's retention should lie between --order-retention and the settled-order markers' lifetime, "+
+				"or orders are never settled (shorter) or counted twice by verify (longer); see docs/operations.md",
+				"namespace", o.cfg.Namespace, "retention", kept, "order_retention", o.orderRetention, "marker_retention", workflows.DefaultMarkerRetention)
+		}
+	}
+	s := &workflows.Settler{Engine: workflows.NewEngine(tc, catalog), Redis: rdb, Retention: o.orderRetention,
+		MarkerRetention: workflows.DefaultMarkerRetention, Now: time.Now, Log: log.With("component", "settler")}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx, o.trimEvery)
+	}()
+	return func() { cancel(); <-done }
 }
 
 func collect(errs <-chan error) []error {

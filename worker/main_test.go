@@ -25,6 +25,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/poll"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -181,6 +182,52 @@ func TestShutdownDrains(t *testing.T) {
 		if strings.Contains(e.Detail, "context canceled") || (e.Op == shop.OpSchedule && e.Result == workflows.ResultRetry) {
 			t.Errorf("history entry %s of %s: %q; want the running attempt to finish, not be cancelled", e.Name, e.Op, e.Detail)
 		}
+	}
+}
+
+// TestOrchestrationRecordsSettled: the worker's --order-retention settles
+// the orchestration's participant records too, as it settles the
+// choreography's orders.
+func TestOrchestrationRecordsSettled(t *testing.T) {
+	rsrv := testenv.StartRedis(t)
+	tsrv := testenv.StartTemporal(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--services", "orchestration", "--redis-url", rsrv.URL(), "--temporal-address", tsrv.Address,
+			"--log-level", "error", "--order-retention", "1ms", "--trim-interval", "100ms"})
+	}()
+	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	eng := workflows.NewEngine(tc, shop.DefaultCatalog())
+	o := shop.Order{ID: "settled-1", Items: []shop.Item{{SKU: "pen", Quantity: 1}}}
+	if err := eng.Place(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if out, err := eng.Wait(wctx, o.ID); err != nil || out.Status != shop.StatusCompleted {
+		t.Fatalf("order: %+v, %v", out, err)
+	}
+	lay, err := activities.LayoutOf(ctx, rsrv.Client(), workflows.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, pay, ship := lay.OrderKeys(o.ID)
+	err = poll.For(wctx, 30*time.Second, poll.Every(100*time.Millisecond), func(ctx context.Context) (bool, error) {
+		n, err := rsrv.Client().Exists(ctx, inv, pay, ship).Result()
+		return n == 0, err
+	})
+	if err != nil {
+		t.Fatalf("the participant records of order %s are still there: %v", o.ID, err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("worker stopped with %v", err)
 	}
 }
 

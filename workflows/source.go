@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,8 +33,9 @@ func (e *Engine) WithRedis(rdb redis.UniversalClient) *Source { return &Source{E
 func (s *Source) Prefix() string { return Prefix }
 
 // Orders lists the OrderSaga workflows started since the engine's state was
-// last reset, with each one's outcome. Visibility can lag a moment behind,
-// so a workflow listed as running is described again before it counts.
+// last reset and not settled since (see Settler), with each one's outcome.
+// Visibility can lag a moment behind, so a workflow listed as running is
+// described again before it counts.
 func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 	epoch, err := activities.Epoch(ctx, s.rdb, Prefix)
 	if err != nil {
@@ -41,11 +44,6 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 	query := "WorkflowType = 'OrderSaga'"
 	if !epoch.IsZero() {
 		query += fmt.Sprintf(" AND StartTime >= '%s'", epoch.UTC().Format(time.RFC3339Nano))
-	}
-	type listed struct {
-		id     string
-		start  time.Time
-		status enums.WorkflowExecutionStatus
 	}
 	var all []listed
 	var token []byte
@@ -64,6 +62,9 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 			break
 		}
 	}
+	if all, err = s.unsettled(ctx, all); err != nil {
+		return nil, err
+	}
 
 	out := make([]verify.Order, len(all))
 	g, gctx := errgroup.WithContext(ctx)
@@ -75,6 +76,37 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 		})
 	}
 	return out, g.Wait()
+}
+
+// listed is a workflow as visibility lists it.
+type listed struct {
+	id     string
+	start  time.Time
+	status enums.WorkflowExecutionStatus
+}
+
+// unsettled leaves out the workflows whose orders were settled after they
+// started: their records are folded into the settled totals.
+func (s *Source) unsettled(ctx context.Context, all []listed) ([]listed, error) {
+	lay, err := activities.LayoutOf(ctx, s.rdb, Prefix)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(all))
+	for i, l := range all {
+		ids[i] = l.id[len(shop.WorkflowID("")):]
+	}
+	at, err := activities.SettledAt(ctx, s.rdb, lay, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for i, l := range all {
+		if at[i].IsZero() || at[i].Before(l.start) {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 func (s *Source) order(ctx context.Context, workflowID string, start time.Time, status enums.WorkflowExecutionStatus) (verify.Order, error) {
@@ -120,6 +152,34 @@ func (s *Source) order(ctx context.Context, workflowID string, start time.Time, 
 // ours that could be left behind.
 func (s *Source) Extra(context.Context) ([]verify.Violation, error) { return nil, nil }
 
-// Settled is zero: orchestration keeps each order's participant records, and
-// Temporal applies its own retention to workflow histories.
-func (s *Source) Settled(context.Context) (verify.Settled, error) { return verify.Settled{}, nil }
+// Settled returns the totals of the orders settled by the worker's order
+// retention (see Settler).
+func (s *Source) Settled(ctx context.Context) (verify.Settled, error) {
+	lay, err := activities.LayoutOf(ctx, s.rdb, Prefix)
+	if err != nil {
+		return verify.Settled{}, err
+	}
+	parts, err := activities.SettledTotals(ctx, s.rdb, lay)
+	if err != nil {
+		return verify.Settled{}, err
+	}
+	out := verify.Settled{Statuses: map[shop.Status]int{}, Held: map[string]int64{}}
+	for _, h := range parts {
+		for k, v := range h {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch {
+			case strings.HasPrefix(k, "held:"):
+				out.Held[strings.TrimPrefix(k, "held:")] += n
+			case strings.HasPrefix(k, "status:"):
+				out.Statuses[shop.Status(strings.TrimPrefix(k, "status:"))] += int(n)
+			case k == "net_cents":
+				out.NetCents += n
+			case k == "charges":
+				out.Charges += n
+			case k == "refunds":
+				out.Refunds += n
+			}
+		}
+	}
+	return out, nil
+}

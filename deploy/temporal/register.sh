@@ -1,20 +1,28 @@
 #!/bin/sh
-# Creates the namespace (if missing) and registers the project's search
-# attributes in it (those missing), on a Temporal server that answers.
-# Used by `make up TEMPORAL_BACKEND=postgres` and the Compose job
-# temporal-setup; the dev server registers them itself (--search-attribute).
+# Creates the namespace (if missing), sets its retention (how long closed
+# workflows are kept) and registers the project's search attributes in it
+# (those missing), on a Temporal server that answers. Used by `make up`
+# (both backends) and the Compose job temporal-setup; the dev server
+# creates the namespace and the search attributes itself
+# (--search-attribute), but not the retention.
 #
 # Environment: TEMPORAL_ADDRESS (host:port), TEMPORAL_NAMESPACE (default),
-# TEMPORAL_CLI (the CLI's path; temporal on the PATH).
+# TEMPORAL_RETENTION (72h; longer than the worker's --order-retention,
+# shorter than the 7 days settled-order markers are kept: see
+# docs/operations.md), TEMPORAL_CLI (the CLI's path; temporal on the PATH).
 set -eu
 cli=${TEMPORAL_CLI:-temporal}
 ns=${TEMPORAL_NAMESPACE:-default}
 addr=${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS is not set}
+retention=${TEMPORAL_RETENTION:-72h}
 
 if ! "$cli" operator namespace describe --address "$addr" --namespace "$ns" >/dev/null 2>&1; then
-	"$cli" operator namespace create --address "$addr" --namespace "$ns" --retention 72h >/dev/null
+	"$cli" operator namespace create --address "$addr" --namespace "$ns" --retention "$retention" >/dev/null
 	echo "namespace $ns created"
+else
+	"$cli" operator namespace update --address "$addr" --namespace "$ns" --retention "$retention" >/dev/null
 fi
+echo "namespace $ns keeps closed workflows for $retention"
 have=$("$cli" operator search-attribute list --address "$addr" --namespace "$ns")
 for sa in OrderStatus OrderFailedStep; do
 	if ! printf '%s\n' "$have" | grep -qw "$sa"; then
