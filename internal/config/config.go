@@ -151,7 +151,8 @@ func (l debugRedisLog) Printf(ctx context.Context, format string, v ...any) {
 // Redis connects to Redis (the cluster when RedisClusterURL is set) and
 // checks that it answers and that no node may evict keys: every new
 // connection first reads its node's maxmemory-policy (see EvictionError,
-// EnvAllowEviction). A cluster gives a *redis.ClusterClient.
+// EnvAllowEviction). A write a full Redis refuses fails with a FullError.
+// A cluster gives a *redis.ClusterClient.
 func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
 	redis.SetLogger(debugRedisLog{secrets: c.secrets()})
 	var (
@@ -178,6 +179,7 @@ func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
 		addr = opts.Addr
 		rdb = redis.NewClient(opts)
 	}
+	rdb.AddHook(fullHook{})
 	pctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
 	err := rdb.Ping(pctx).Err()

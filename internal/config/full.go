@@ -1,0 +1,64 @@
+package config
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrRedisFull is wrapped by the error of every command a full Redis
+// refuses (OOM: used memory over maxmemory, and noeviction refuses writes
+// rather than deleting keys). Nothing of the refused command happened, and
+// a Lua script refused this way wrote nothing.
+var ErrRedisFull = errors.New("redis is full")
+
+// FullError is a write refused because Redis is full: the server's own
+// error, with what to do about it.
+type FullError struct{ Err error }
+
+func (e *FullError) Error() string {
+	return "redis is full, and refuses writes rather than evicting (" + e.Err.Error() + "): raise its maxmemory " +
+		"(REDIS_MAXMEMORY with make up and Compose), or shorten the worker's --order-retention so that settling frees memory"
+}
+
+// Unwrap gives both ErrRedisFull and the server's error (for
+// redis.HasErrorPrefix).
+func (e *FullError) Unwrap() []error { return []error{ErrRedisFull, e.Err} }
+
+// fullHook turns the OOM errors of the commands of a client into
+// FullErrors.
+type fullHook struct{}
+
+func (fullHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (fullHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return asFull(next(ctx, cmd)) // the client sets it on cmd
+	}
+}
+
+func (fullHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			if isOOM(cmd.Err()) {
+				cmd.SetErr(asFull(cmd.Err()))
+			}
+		}
+		return asFull(err)
+	}
+}
+
+// asFull wraps err in a FullError when Redis refused a write as full.
+func asFull(err error) error {
+	if !isOOM(err) {
+		return err
+	}
+	return &FullError{Err: err}
+}
+
+// isOOM reports whether err is Redis's OOM refusal, not yet wrapped.
+func isOOM(err error) bool {
+	return err != nil && !errors.Is(err, ErrRedisFull) && redis.HasErrorPrefix(err, "OOM")
+}
