@@ -316,21 +316,11 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 		return nil, fmt.Errorf("start temporal worker: %w", err)
 	}
 	log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
-	stopSettler := startSettler(ctx, o, tc, rdb, catalog, log)
-	stopped := make(chan struct{})
-	obs.health.Add("temporal", func(ctx context.Context) error {
-		select {
-		case <-stopped:
-			return errors.New("the Temporal worker has stopped")
-		default:
-		}
-		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-		return err
-	})
+	stopped := addTemporalHealth(obs, tc)
 	return func() error {
 		defer close(stopped)
 		defer tc.Close()
-		defer stopSettler()
+		defer startSettler(ctx, o, tc, rdb, catalog, log)() // stopped before the client closes
 		select {
 		case <-ctx.Done():
 			w.Stop() // drains running activities for up to the stop timeout
@@ -340,6 +330,23 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 			return fmt.Errorf("temporal worker stopped: %w", err)
 		}
 	}, nil
+}
+
+// addTemporalHealth makes the worker's readiness depend on the Temporal
+// server's health, until the returned channel is closed (the Temporal
+// worker has stopped).
+func addTemporalHealth(obs *observability, tc client.Client) (stopped chan struct{}) {
+	stopped = make(chan struct{})
+	obs.health.Add("temporal", func(ctx context.Context) error {
+		select {
+		case <-stopped:
+			return errors.New("the Temporal worker has stopped")
+		default:
+		}
+		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	})
+	return stopped
 }
 
 // startSettler settles, every --trim-interval, the participant records of

@@ -31,56 +31,14 @@ import (
 // every order in flight in either engine finishes, nothing is pending or
 // dead-lettered, and verify finds both engines whole.
 func TestRedisFull(t *testing.T) {
-	rsrv := testenv.StartRedis(t)
-	tsrv := testenv.StartTemporal(t)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--redis-url", rsrv.URL(), "--temporal-address", tsrv.Address, "--log-level", "error"})
-	}()
-	cfg := config.FromEnv()
-	cfg.RedisURL, cfg.RedisClusterURL = rsrv.URL(), ""
-	rdb, err := cfg.Redis(ctx) // as the starter connects
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	catalog := shop.DefaultCatalog()
-	node := choreography.NewNode(rdb, catalog, nil)
-	if err := node.Bus.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	chor, orch := choreography.NewEngine(node, catalog), workflows.NewEngine(tc, catalog)
-	engines := []shop.Engine{chor, orch}
-	for _, e := range engines { // both engines run before Redis fills up
+	b := startBoth(t)
+	ctx := context.Background()
+	chor, orch := b.chor, b.orch
+	for _, e := range b.engines() { // both engines run before Redis fills up
 		finish(t, e, placeOrder(t, e, "warm-"+string(e.Mode())))
 	}
-
-	admin := rsrv.Client()
-	fill(t, admin, 2<<20)
-	placed := map[shop.Engine][]string{}
-	var refused error
-	refusedID := ""
-	for i := 0; refused == nil; i++ {
-		if i > 100000 {
-			t.Fatal("Redis never filled up")
-		}
-		id := fmt.Sprintf("full-c-%d", i)
-		if refused = chor.Place(ctx, burstOrder(id)); refused != nil {
-			refusedID = id
-			break
-		}
-		placed[chor] = append(placed[chor], id)
-		if i%20 == 0 {
-			placed[orch] = append(placed[orch], placeOrder(t, orch, fmt.Sprintf("full-o-%d", i)))
-		}
-	}
+	fill(t, b.admin, 2<<20)
+	placed, refusedID, refused := burst(t, chor, orch)
 	if !errors.Is(refused, config.ErrRedisFull) || !strings.Contains(refused.Error(), "maxmemory") {
 		t.Fatalf("placement on a full Redis: %v; want config.ErrRedisFull, saying what to do", refused)
 	}
@@ -89,7 +47,7 @@ func TestRedisFull(t *testing.T) {
 	}
 	// Full for good now (memory near the limit comes and goes as clients'
 	// buffers do): every write is refused until the operator acts.
-	if err := admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+	if err := b.admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := chor.Place(ctx, burstOrder(refusedID)); !errors.Is(err, config.ErrRedisFull) {
@@ -99,28 +57,95 @@ func TestRedisFull(t *testing.T) {
 		placed[orch] = append(placed[orch], placeOrder(t, orch, fmt.Sprintf("full-o-late-%d", i)))
 	}
 	t.Logf("Redis full after %d choreography and %d orchestration orders: %v", len(placed[chor]), len(placed[orch]), refused)
-	waitRetried(t, tc, placed[orch][len(placed[orch])-1])
+	waitRetried(t, b.tc, placed[orch][len(placed[orch])-1])
 
-	if err := admin.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+	if err := b.admin.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range engines {
+	for _, e := range b.engines() {
 		for _, id := range placed[e] {
 			finish(t, e, id)
 		}
 		src := verify.Source(chor)
 		if e == orch {
-			src = orch.WithRedis(rdb)
+			src = orch.WithRedis(b.rdb)
 		}
-		rep, err := verify.Check(ctx, rdb, src, catalog, verify.Options{})
+		rep, err := verify.Check(ctx, b.rdb, src, b.catalog, verify.Options{})
 		if err != nil || !rep.OK() {
 			t.Errorf("verify %s after Redis was full: %+v, %v", e.Mode(), rep.Violations, err)
 		}
 	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("worker stopped with %v", err)
+}
+
+// burst places choreography orders, and an orchestration order every 20,
+// until a placement is refused; it returns the orders placed, and the
+// refused one with its error.
+func burst(t *testing.T, chor *choreography.Engine, orch *workflows.Engine) (placed map[shop.Engine][]string, refusedID string, refused error) {
+	t.Helper()
+	placed = map[shop.Engine][]string{}
+	for i := 0; i <= 100000; i++ {
+		id := fmt.Sprintf("full-c-%d", i)
+		if err := chor.Place(context.Background(), burstOrder(id)); err != nil {
+			return placed, id, err
+		}
+		placed[chor] = append(placed[chor], id)
+		if i%20 == 0 {
+			placed[orch] = append(placed[orch], placeOrder(t, orch, fmt.Sprintf("full-o-%d", i)))
+		}
 	}
+	t.Fatal("Redis never filled up")
+	return nil, "", nil
+}
+
+// both is a worker running every service of both engines against its own
+// redis-server and Temporal dev server, and the engines as the starter
+// makes them (Redis through config.Redis).
+type both struct {
+	admin   *redis.Client // the default user, for what the test does as an operator
+	rdb     redis.UniversalClient
+	tc      client.Client
+	catalog shop.Catalog
+	node    *choreography.Node
+	chor    *choreography.Engine
+	orch    *workflows.Engine
+}
+
+func (b *both) engines() []shop.Engine { return []shop.Engine{b.chor, b.orch} }
+
+// startBoth starts it, with extra worker flags; the worker is stopped, and
+// must stop cleanly, when the test ends.
+func startBoth(t *testing.T, extra ...string) *both {
+	t.Helper()
+	rsrv, tsrv := testenv.StartRedis(t), testenv.StartTemporal(t)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"--redis-url", rsrv.URL(), "--temporal-address", tsrv.Address, "--log-level", "error"}, extra...))
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("worker stopped with %v", err)
+		}
+	})
+	cfg := config.FromEnv()
+	cfg.RedisURL, cfg.RedisClusterURL = rsrv.URL(), ""
+	b := &both{admin: rsrv.Client(), catalog: shop.DefaultCatalog()}
+	var err error
+	if b.rdb, err = cfg.Redis(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.rdb.Close() })
+	if b.tc, err = client.Dial(client.Options{HostPort: tsrv.Address, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.tc.Close)
+	b.node = choreography.NewNode(b.rdb, b.catalog, nil)
+	if err := b.node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.chor, b.orch = choreography.NewEngine(b.node, b.catalog), workflows.NewEngine(b.tc, b.catalog)
+	return b
 }
 
 // fill sets Redis's maxmemory to what it uses now plus headroom.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,14 +10,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
-	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/poll"
-	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // TestSoakMemoryPlateau is the short form of a soak: steady load through
@@ -28,27 +22,9 @@ import (
 // to the plateau plus what the settled-order markers hold. It logs the
 // samples and the bytes per retained order.
 func TestSoakMemoryPlateau(t *testing.T) {
-	rsrv := testenv.StartRedis(t)
-	tsrv := testenv.StartTemporal(t)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--redis-url", rsrv.URL(), "--temporal-address", tsrv.Address, "--log-level", "error",
-			"--order-retention", "1s", "--stream-retention", "1s", "--trim-interval", "200ms"})
-	}()
-	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	admin, catalog := rsrv.Client(), shop.DefaultCatalog()
-	node := choreography.NewNode(admin, catalog, nil)
-	if err := node.Bus.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	engines := []shop.Engine{choreography.NewEngine(node, catalog), workflows.NewEngine(tc, catalog)}
-	s := soak{t: t, admin: admin, engines: engines, streams: node.Bus.Streams()}
+	b := startBoth(t, "--order-retention", "1s", "--stream-retention", "1s", "--trim-interval", "200ms")
+	s := soak{t: t, admin: b.admin, engines: b.engines(), streams: b.node.Bus.Streams()}
+	engines := b.engines()
 
 	s.round("warm", 10)
 	baseKeys := s.settled()
@@ -72,10 +48,6 @@ func TestSoakMemoryPlateau(t *testing.T) {
 	// bytes each; 512 is far below what an unsettled order holds.
 	if grown := end.dataset - base.dataset; grown > orders*512 {
 		t.Errorf("the dataset grew by %d bytes over %d orders after the window: it does not come back to its plateau", grown, orders)
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("worker stopped with %v", err)
 	}
 }
 
