@@ -49,6 +49,10 @@ func TestDiagnoseNoWorker(t *testing.T) {
 		if err != nil {
 			t.Fatalf("order %s: diagnosis %q, want that no worker polls %s: %v", id, why, workflows.TaskQueue, err)
 		}
+		// status answers without a worker too: the order runs.
+		if p, err := eng.Status(ctx, id); err != nil || p.Status != shop.StatusPending {
+			t.Fatalf("order %s without a worker: status %q, %v; want PENDING and no error", id, p.Status, err)
+		}
 	}
 
 	place("diag-1")

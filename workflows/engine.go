@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -287,10 +289,17 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 	default:
 		return shop.Progress{}, fmt.Errorf("status of order %s: its workflow ended without an outcome (%s)", orderID, st)
 	}
-	v, err := e.client.QueryWorkflow(ctx, shop.WorkflowID(orderID), "", QueryStatus)
+	qctx, cancel := context.WithTimeout(ctx, statusQueryTimeout)
+	defer cancel()
+	v, err := e.client.QueryWorkflow(qctx, shop.WorkflowID(orderID), "", QueryStatus)
 	if err != nil {
 		if isNotFound(err) {
 			return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, shop.ErrUnknownOrder)
+		}
+		if ctx.Err() == nil && unanswered(err) {
+			// No worker answers the query (none runs, or none is free):
+			// the server's record says the order runs, and no more.
+			return shop.Progress{Outcome: shop.Outcome{Status: shop.StatusPending}}, nil
 		}
 		return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
 	}
@@ -349,6 +358,25 @@ func (e *Engine) Repair(ctx context.Context, orderID string) error {
 		return fmt.Errorf("repair order %s: its workflow has closed: %w", orderID, shop.ErrNotRepairable)
 	}
 	return fmt.Errorf("repair order %s: %w", orderID, err)
+}
+
+// statusQueryTimeout bounds the status query: a worker answers it in
+// milliseconds, and while none runs the server holds it until the deadline.
+const statusQueryTimeout = 5 * time.Second
+
+// unanswered: the query got no answer from a worker (it timed out, or the
+// server gave up on it), as opposed to a worker's failure to answer.
+func unanswered(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable:
+		return true
+	}
+	var dl *serviceerror.DeadlineExceeded
+	var ca *serviceerror.Canceled
+	return errors.As(err, &dl) || errors.As(err, &ca)
 }
 
 func isNotFound(err error) bool {

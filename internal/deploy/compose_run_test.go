@@ -34,9 +34,9 @@ func TestComposeDefault(t *testing.T) {
 	httpOK(t, "http://127.0.0.1:"+s.env["WEB_PORT"]+"/", time.Minute)
 	compensatedInUI(t, s, id+"-fail")
 
-	t.Run("payment stopped, then started", func(t *testing.T) { s.outage("payment", "choreography") })
-	t.Run("worker stopped, then started", func(t *testing.T) { s.outage("worker", "orchestration") })
-	t.Run("prometheus", func(t *testing.T) { s.prometheusTargets() })
+	t.Run("payment stopped, then started", func(t *testing.T) { s.in(t).outage("payment", "choreography") })
+	t.Run("worker stopped, then started", func(t *testing.T) { s.in(t).outage("worker", "orchestration") })
+	t.Run("prometheus", func(t *testing.T) { s.in(t).prometheusTargets() })
 
 	s.must(5*time.Minute, "down")
 	s.up()

@@ -55,6 +55,13 @@ func newStack(t *testing.T, name string, files ...string) *stack {
 	return s
 }
 
+// in is the stack as seen from subtest t: its failures end t, not the parent.
+func (s *stack) in(t *testing.T) *stack {
+	c := *s
+	c.t = t
+	return &c
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

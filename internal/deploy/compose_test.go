@@ -138,7 +138,7 @@ func TestComposeServices(t *testing.T) {
 	if p.Name != "ordersaga" {
 		t.Errorf("project name = %q, want ordersaga", p.Name)
 	}
-	want := append(slices.Clone(longRunning), "starter", "redis-cluster-create", "temporal-volume")
+	want := append(slices.Clone(longRunning), "starter", "redis-cluster-create", "temporal-volume", "temporal-setup")
 	want = append(want, clusterNodes...)
 	want = append(want, observability...)
 	got := p.ServiceNames()
@@ -148,7 +148,7 @@ func TestComposeServices(t *testing.T) {
 		t.Errorf("services = %v, want %v", got, want)
 	}
 	pg := loadPostgres(t)
-	want = append(want, "postgres", "temporal-schema", "temporal-setup", "temporal-ui")
+	want = append(want, "postgres", "temporal-schema", "temporal-ui")
 	got = pg.ServiceNames()
 	slices.Sort(want)
 	slices.Sort(got)
@@ -336,9 +336,9 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 		}
 	}
 	p := load(t)
-	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal"},
-		"web":     {"redis", "redis-cluster-create", "temporal"},
-		"starter": {"inventory", "order", "payment", "redis", "redis-cluster-create", "shipping", "temporal", "worker"}}
+	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal", "temporal-setup"},
+		"web":     {"redis", "redis-cluster-create", "temporal", "temporal-setup"},
+		"starter": {"inventory", "order", "payment", "redis", "redis-cluster-create", "shipping", "temporal", "temporal-setup", "worker"}}
 	for _, svc := range choreography.Services {
 		needs[svc] = []string{"redis", "redis-cluster-create"}
 	}
