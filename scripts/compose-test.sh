@@ -45,7 +45,7 @@ build_compose() {
 cleanup() {
 	local p
 	for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | grep "^$ORDERSAGA_COMPOSE_PREFIX-" | sort -u); do
-		docker compose -p "$p" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+		docker compose -p "$p" --profile '*' down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 	done
 	for p in $(docker volume ls -q --filter "label=com.docker.compose.project" | grep "^$ORDERSAGA_COMPOSE_PREFIX-" || true); do
 		docker volume rm -f "$p" >/dev/null 2>&1 || true

@@ -23,7 +23,14 @@ else
 	"$cli" operator namespace update --address "$addr" --namespace "$ns" --retention "$retention" >/dev/null
 fi
 echo "namespace $ns keeps closed workflows for $retention"
-have=$("$cli" operator search-attribute list --address "$addr" --namespace "$ns")
+# A new namespace reaches every service of the server within its cache's
+# refresh (about 10 s): until then it is "not found" here.
+tries=0
+until have=$("$cli" operator search-attribute list --address "$addr" --namespace "$ns" 2>&1); do
+	tries=$((tries + 1))
+	[ "$tries" -lt 30 ] || { echo "$have" >&2; exit 1; }
+	sleep 2
+done
 for sa in OrderStatus OrderFailedStep; do
 	if ! printf '%s\n' "$have" | grep -qw "$sa"; then
 		"$cli" operator search-attribute create --address "$addr" --namespace "$ns" --name "$sa" --type Keyword >/dev/null

@@ -38,11 +38,15 @@ func TestComposeDefault(t *testing.T) {
 	t.Run("worker stopped, then started", func(t *testing.T) { s.in(t).outage("worker", "orchestration") })
 	t.Run("prometheus", func(t *testing.T) { s.in(t).prometheusTargets() })
 
-	s.must(5*time.Minute, "down")
+	if out, err := s.down(); err != nil {
+		t.Fatalf("docker compose down: %v\n%s", err, out)
+	}
 	s.up()
 	wantStatus(t, "status after down and up", s.results("status", id), bothModes, "COMPLETED")
 	s.verify()
-	s.must(5*time.Minute, "down", "-v", "--remove-orphans")
+	if out, err := s.down("-v"); err != nil {
+		t.Fatalf("docker compose down -v: %v\n%s", err, out)
+	}
 	nothingLeft(t, s.project)
 }
 
@@ -56,7 +60,9 @@ func TestComposePostgresCluster(t *testing.T) {
 	s.up()
 	s.orders()
 	httpOK(t, "http://127.0.0.1:"+s.env["TEMPORAL_UI_PORT"]+"/", time.Minute)
-	s.must(5*time.Minute, "down", "-v", "--remove-orphans")
+	if out, err := s.down("-v"); err != nil {
+		t.Fatalf("docker compose down -v: %v\n%s", err, out)
+	}
 	nothingLeft(t, s.project)
 }
 

@@ -48,7 +48,7 @@ func newStack(t *testing.T, name string, files ...string) *stack {
 		s.env[key] = strconv.Itoa(freePort(t))
 	}
 	t.Cleanup(func() {
-		if out, err := s.compose(10*time.Minute, "down", "-v", "--remove-orphans", "--timeout", "5"); err != nil {
+		if out, err := s.down("-v"); err != nil {
 			t.Errorf("docker compose down -v: %v\n%s", err, out)
 		}
 	})
@@ -93,6 +93,14 @@ func (s *stack) compose(timeout time.Duration, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// down takes the stack down with every profile's services, those a test
+// started with a profile included (plain `down` leaves them running).
+func (s *stack) down(args ...string) (string, error) {
+	c := *s
+	c.profiles = []string{"*"}
+	return c.compose(10*time.Minute, append([]string{"down", "--remove-orphans", "--timeout", "5"}, args...)...)
 }
 
 // must is compose that fails the test on an error.
