@@ -53,9 +53,11 @@ func (a *app) lookupCmd(use, short, long, liveFlag, liveUsage string,
 }
 
 func (a *app) statusCmd() *cobra.Command {
-	return a.lookupCmd("status ORDER_ID [--mode M] [--watch] [--json]", "show an order's current status and step",
+	cmd := a.lookupCmd("status ORDER_ID [--mode M] [--watch] [--json]", "show an order's current status and step",
 		"Show an order's current status and step on each engine; --watch redraws it until the order is terminal everywhere, saying why when it does not move",
 		"watch", "redraw until the order is terminal on every engine (with --json: one JSON document per line and change)", a.status)
+	cli.SetExitStatus(cmd, exitStatusOutcome)
+	return cmd
 }
 
 func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, asJSON bool) error {
@@ -65,13 +67,19 @@ func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, 
 			return err
 		}
 		if asJSON {
-			return a.printJSON(map[string]any{"results": render.StatusResults(s, a.uiURL)})
+			err = a.printJSON(map[string]any{"results": render.StatusResults(s, a.uiURL)})
+		} else {
+			_, err = io.WriteString(a.stdout, render.Status(render.StatusResults(s, a.uiURL)))
 		}
-		_, err = io.WriteString(a.stdout, render.Status(render.StatusResults(s, a.uiURL)))
-		return err
+		if err != nil {
+			return err
+		}
+		return needsRepair(id, snapshotStatus(s))
 	}
+	var final admin.Snapshot
 	screen, last := &render.Redrawer{W: a.stdout, TTY: bench.IsTerminal(a.stdout)}, ""
-	return eng.Watch(ctx, id, 500*time.Millisecond, func(s admin.Snapshot) {
+	err := eng.Watch(ctx, id, 500*time.Millisecond, func(s admin.Snapshot) {
+		final = s
 		results := render.StatusResults(s, a.uiURL)
 		if !asJSON {
 			screen.DrawKeyed(render.Status(results), render.StatusKey(results))
@@ -82,6 +90,19 @@ func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, 
 			last = key
 		}
 	})
+	if err != nil {
+		return err
+	}
+	return needsRepair(id, snapshotStatus(final))
+}
+
+// snapshotStatus is the status of the order on each engine that knows it.
+func snapshotStatus(s admin.Snapshot) map[shop.Mode]shop.Status {
+	out := map[shop.Mode]shop.Status{}
+	for m, p := range s.Found {
+		out[m] = p.Status
+	}
+	return out
 }
 
 func (a *app) historyCmd() *cobra.Command {
@@ -133,6 +154,7 @@ func (a *app) verifyCmd() *cobra.Command {
 		})
 	mode = cli.Mode(cmd)
 	asJSON = cli.JSON(cmd.Flags())
+	cli.SetExitStatus(cmd, "  0  every invariant holds\n  1  a violation (listed on stdout), or an error said in one line on stderr\n  2  a usage error (a bad flag or argument)\n")
 	fs := cmd.Flags()
 	fs.DurationVar(&opts.StuckAfter, "stuck-after", 5*time.Minute, "report a non-terminal order older than this as stuck")
 	fs.IntVar(&opts.MaxHistories, "max-histories", 1000, "read at most this many compensated orders' histories to check compensation order (0 = all)")

@@ -253,7 +253,7 @@ func TestVerify(t *testing.T) {
 	}
 
 	failed := newID("verify-failed")
-	s.must(t, "order", "--id", failed, "--fail", "shipping", "--fail", "refund:decline")
+	wantCode(t, s.run(t, "order", "--id", failed, "--fail", "shipping", "--fail", "refund:decline"), 3)
 	want := fmt.Sprintf("order %s FAILED", failed)
 	for _, m := range bothModes {
 		eventually(t, 20*time.Second, func() (bool, string) {

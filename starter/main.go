@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -78,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, c := range commands {
 		root.AddCommand(c.build(a))
 	}
+	cli.SetExitStatus(root, exitStatusRoot)
 	cli.Setup(root, stderr)
 	root.SetArgs(cli.LongFlags(root, args))
 	err := root.ExecuteContext(ctx)
@@ -105,6 +107,42 @@ func (a *app) logger() (*slog.Logger, error) {
 }
 
 func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
+
+// exitStatusOutcome is the exit status of the commands that report an
+// order's outcome (order, status, repair).
+const exitStatusOutcome = "  0  success: every engine's order COMPLETED, COMPENSATED or still running\n" +
+	"  1  an error, said in one line on stderr (an engine unreachable, a timeout)\n" +
+	"  2  a usage error (a bad flag or argument)\n" +
+	"  3  the order ended FAILED on an engine: a compensation was refused, it needs 'starter repair'\n"
+
+// exitStatusRoot lists every exit status of the starter.
+const exitStatusRoot = "  0  success\n  1  an error, said in one line on stderr (verify: a violation)\n" +
+	"  2  a usage error (a bad flag or argument, no command)\n" +
+	"  3  order, status, repair: the order ended FAILED on an engine and needs a repair\n"
+
+// needsRepair is cli.ErrNeedsRepair naming the engines on which order id
+// ended FAILED, or nil when it ended FAILED on none.
+func needsRepair(id string, status map[shop.Mode]shop.Status) error {
+	var failed []string
+	for _, m := range shop.Modes {
+		if s, ok := status[m]; ok && s == shop.StatusFailed {
+			failed = append(failed, string(m))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("order %s ended FAILED on %s: %w (see 'starter repair --help')", id, strings.Join(failed, " and "), cli.ErrNeedsRepair)
+}
+
+// placedStatus is the status each placement ended in.
+func placedStatus(ps []admin.Placement) map[shop.Mode]shop.Status {
+	out := map[shop.Mode]shop.Status{}
+	for _, p := range ps {
+		out[p.Mode] = p.Outcome.Status
+	}
+	return out
+}
 
 // newCmd is a command of the starter that runs run.
 func newCmd(use, short, long string, args cobra.PositionalArgs, run func(*cobra.Command, []string) error) *cobra.Command {

@@ -36,6 +36,7 @@ func (a *app) orderCmd() *cobra.Command {
 		},
 		func(cmd *cobra.Command, _ []string) error { return a.order(cmd.Context(), f) })
 	f.add(cmd, "print one JSON document on stdout", 2*time.Minute, "give up waiting after this long, and say why the order did not finish")
+	cli.SetExitStatus(cmd, exitStatusOutcome)
 	fs := cmd.Flags()
 	fs.StringArrayVar(&f.items, "item", nil, "an item as SKU:QTY, repeatable (default "+shop.DefaultSKU+":1)")
 	fs.StringArrayVar(&f.fails, "fail", nil, "inject a fault as STEP[:KIND], repeatable")
@@ -80,7 +81,10 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 		} else {
 			render.Order(a.stdout, o, results, f.noWait)
 		}
-		return admin.Errors(o.ID, f.timeout, placed)
+		if err := admin.Errors(o.ID, f.timeout, placed); err != nil || f.noWait {
+			return err
+		}
+		return needsRepair(o.ID, placedStatus(placed))
 	})
 }
 

@@ -129,8 +129,15 @@ func TestOrderFaults(t *testing.T) {
 			for _, f := range tt.fails {
 				args = append(args, "--fail", f)
 			}
-			// A FAILED order is an outcome, not an error of the starter: exit 0.
-			r := s.must(t, args...)
+			// COMPLETED and COMPENSATED exit 0; FAILED (needs a repair)
+			// exits 3 with one line naming both engines.
+			r := s.run(t, args...)
+			if tt.status == "FAILED" {
+				wantCode(t, r, 3)
+				wantOneLine(t, r, "order "+id+" ended FAILED on orchestration and choreography", "needs repair")
+			} else {
+				wantOK(t, r)
+			}
 			out := decodeOrder(t, r, id, bothModes, true)
 			for _, res := range out.Results {
 				if res.Status != tt.status || !slices.Equal(res.Steps, tt.steps) || !slices.Equal(res.Compensated, tt.compensate) {
@@ -167,7 +174,8 @@ func TestOrderFaultsText(t *testing.T) {
 	}
 
 	id = newID("text-failed")
-	r = s.must(t, "order", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	r = s.run(t, "order", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	wantCode(t, r, 3)
 	if !strings.Contains(r.stdout, "faults: shipping:decline refund:decline") {
 		t.Fatalf("want both faults listed:\n%s", r)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga/internal/admin"
+	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/render"
 )
 
@@ -18,6 +19,7 @@ func (a *app) repairCmd() *cobra.Command {
 		orderArg,
 		func(cmd *cobra.Command, args []string) error { return a.repair(cmd.Context(), args[0], f) })
 	f.add(cmd, "print one JSON document on stdout", 2*time.Minute, "give up waiting after this long")
+	cli.SetExitStatus(cmd, exitStatusOutcome)
 	return cmd
 }
 
@@ -35,6 +37,9 @@ func (a *app) repair(ctx context.Context, id string, f runFlags) error {
 		} else {
 			render.Outcomes(a.stdout, results, false)
 		}
-		return admin.Errors(id, f.timeout, done)
+		if err := admin.Errors(id, f.timeout, done); err != nil {
+			return err
+		}
+		return needsRepair(id, placedStatus(done))
 	})
 }

@@ -11,10 +11,16 @@ import (
 func TestRepairChoreography(t *testing.T) {
 	s := servers(t)
 	id := newID("repair")
-	r := s.must(t, "order", "--mode", "choreography", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	r := s.run(t, "order", "--mode", "choreography", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	wantCode(t, r, 3)
+	wantOneLine(t, r, "order "+id+" ended FAILED on choreography")
 	if !regexp.MustCompile(`(?m)^choreography\s+FAILED\s+inventory,payment\s+inventory\s`).MatchString(r.stdout) {
 		t.Fatalf("want the order FAILED:\n%s", r)
 	}
+	r = s.run(t, "status", id, "--mode", "choreography")
+	wantCode(t, r, 3)
+	r = s.run(t, "status", id, "--mode", "choreography", "--watch", "--json")
+	wantCode(t, r, 3)
 	r = s.run(t, "verify", "--mode", "choreography")
 	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "order "+id+" FAILED") {
 		t.Fatalf("want verify to report %s FAILED:\n%s", id, r)

@@ -13,13 +13,19 @@ import (
 func TestRepairOrchestration(t *testing.T) {
 	s := servers(t)
 	id := newID("repair")
-	r := s.must(t, "order", "--mode", "orchestration", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	r := s.run(t, "order", "--mode", "orchestration", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	wantCode(t, r, 3)
+	wantOneLine(t, r, "order "+id+" ended FAILED on orchestration")
 	if !regexp.MustCompile(`(?m)^orchestration\s+FAILED\s+inventory,payment\s+inventory\s`).MatchString(r.stdout) {
 		t.Fatalf("want the order FAILED:\n%s", r)
 	}
 	if want := "All FAILED orders: http://localhost:8233/namespaces/default/workflows?query=OrderStatus%3D%22FAILED%22"; !strings.Contains(r.stdout, want) {
 		t.Fatalf("want a link to the FAILED orders, %s:\n%s", want, r)
 	}
+	r = s.run(t, "status", id, "--mode", "orchestration")
+	wantCode(t, r, 3)
+	r = s.run(t, "status", id, "--mode", "orchestration", "--watch", "--json")
+	wantCode(t, r, 3)
 	r = s.run(t, "verify", "--mode", "orchestration")
 	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "order "+id+" FAILED") {
 		t.Fatalf("want verify to report %s FAILED:\n%s", id, r)

@@ -24,8 +24,11 @@ func TestHelp(t *testing.T) {
 	}
 	// Every command, whatever else it lists, has a help of its own, named
 	// in the top-level usage.
+	tests[0].want = append(tests[0].want, "Exit status:", "  3  order, status, repair")
+	tests[3].want = append(tests[3].want, "  3  the order ended FAILED")
+	tests[4].want = append(tests[4].want, "  3  the order ended FAILED")
 	for _, c := range commands {
-		tests = append(tests, helpCase{[]string{c.name, "-help"}, append([]string{"Usage: starter " + c.name}, globals...)})
+		tests = append(tests, helpCase{[]string{c.name, "-help"}, append([]string{"Usage: starter " + c.name, "Exit status:\n  0  "}, globals...)})
 		tests[0].want = append(tests[0].want, "  "+c.name+" ")
 	}
 	for _, tt := range tests {

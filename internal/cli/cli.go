@@ -24,9 +24,20 @@ func (e UsageError) Error() string { return e.Msg }
 // Usagef returns a UsageError.
 func Usagef(format string, args ...any) error { return UsageError{fmt.Sprintf(format, args...)} }
 
+// The exit statuses of both binaries.
+const (
+	ExitOK          = 0 // success
+	ExitError       = 1 // an error, said in one line on stderr
+	ExitUsage       = 2 // a mistake on the command line
+	ExitNeedsRepair = 3 // an order ended FAILED on an engine: it needs a repair
+)
+
 var (
 	// ErrReported means the command already printed why it failed: exit 1.
 	ErrReported = errors.New("reported")
+	// ErrNeedsRepair means an order ended FAILED (a compensation was
+	// refused) on an engine: exit 3, so scripts can tell it from an error.
+	ErrNeedsRepair = errors.New("needs repair")
 	// ErrNoCommand means no command was given; the usage is on stderr: exit 2.
 	ErrNoCommand = errors.New("no command")
 )
@@ -35,16 +46,18 @@ var (
 // why on stderr in one line for an error not reported yet.
 func Exit(err error, stderr io.Writer, prog string) int {
 	var ue UsageError
-	code := 1
+	code := ExitError
 	switch {
 	case err == nil:
-		return 0
+		return ExitOK
 	case errors.Is(err, ErrNoCommand):
-		return 2
+		return ExitUsage
 	case errors.Is(err, ErrReported):
-		return 1
+		return ExitError
 	case errors.As(err, &ue):
-		code = 2
+		code = ExitUsage
+	case errors.Is(err, ErrNeedsRepair):
+		code = ExitNeedsRepair
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", prog, OneLine(err))
 	return code
@@ -139,6 +152,7 @@ func Help(cmd *cobra.Command, w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "\nGlobal flags (also accepted after the command):\n%s", cmd.Flags().FlagUsages())
+		fmt.Fprintf(w, "\nExit status:\n%s", exitStatus(cmd))
 		fmt.Fprintf(w, "\nRun '%s COMMAND --help' for a command's flags.\n", cmd.Name())
 		return
 	}
@@ -152,7 +166,32 @@ func Help(cmd *cobra.Command, w io.Writer) {
 	if fs := cmd.LocalFlags(); fs.HasAvailableFlags() {
 		fmt.Fprintf(w, "\nFlags:\n%s", fs.FlagUsages())
 	}
-	fmt.Fprintf(w, "\nGlobal flags:\n%s", cmd.InheritedFlags().FlagUsages())
+	if fs := cmd.InheritedFlags(); fs.HasAvailableFlags() {
+		fmt.Fprintf(w, "\nGlobal flags:\n%s", fs.FlagUsages())
+	}
+	fmt.Fprintf(w, "\nExit status:\n%s", exitStatus(cmd))
+}
+
+// exitStatusKey is the annotation that holds a command's exit statuses.
+const exitStatusKey = "exit-status"
+
+// DefaultExitStatus is what a command exits with unless it says otherwise.
+const DefaultExitStatus = "  0  success\n  1  an error, said in one line on stderr\n  2  a usage error (a bad flag or argument)\n"
+
+// SetExitStatus records what cmd's help lists under "Exit status:", one
+// "  N  meaning" line each.
+func SetExitStatus(cmd *cobra.Command, text string) {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[exitStatusKey] = text
+}
+
+func exitStatus(cmd *cobra.Command) string {
+	if text, ok := cmd.Annotations[exitStatusKey]; ok {
+		return text
+	}
+	return DefaultExitStatus
 }
 
 // argsOf is what a command's usage line shows after its name.
