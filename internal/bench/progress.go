@@ -8,16 +8,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/term"
 )
 
-// IsTerminal reports whether w is a character device, such as a terminal.
+// IsTerminal reports whether w is a terminal (not merely a character
+// device such as /dev/null), so that redrawn lines go only where a person
+// reads them.
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Progress draws a one-line progress bar, redrawn at most every Interval.
