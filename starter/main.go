@@ -93,9 +93,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // asks for it (OTEL_EXPORTER_OTLP_ENDPOINT): then each placement starts a
 // trace that the engines carry on to the order's end.
 func (a *app) setup(ctx context.Context) error {
-	if _, err := a.logger(); err != nil {
+	log, err := a.logger()
+	if err != nil {
 		return cli.UsageError{Msg: err.Error()}
 	}
+	a.cfg.Log = log
 	t, err := telemetry.TracingFromEnv(ctx, "ordersaga-starter")
 	a.tracing = t
 	return err

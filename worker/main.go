@@ -178,6 +178,7 @@ func runWith(ctx context.Context, args []string, tp trace.TracerProvider) error 
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	o.cfg.Log = log
 	obs, err := startObservability(ctx, o, tp, log)
 	if err != nil {
 		return err

@@ -71,6 +71,9 @@ type Config struct {
 	profileErr error
 	// Partitions of the key layout (see partitions.go).
 	Partitions int
+	// Log receives go-redis's own messages at debug level (nil: slog's
+	// default logger).
+	Log *slog.Logger
 }
 
 // FromEnv returns the settings from the environment, with localhost
@@ -140,12 +143,19 @@ func env(key, def string) string {
 // ErrUnreachable is wrapped when a server does not answer.
 var ErrUnreachable = errors.New("unreachable")
 
-// debugRedisLog sends go-redis's own messages (reconnects, pool dials) to
-// slog at debug level instead of the standard logger.
-type debugRedisLog struct{ secrets []string }
+// debugRedisLog sends go-redis's own messages (reconnects, one per failed
+// pool dial) to the project's logger at debug level, with secrets masked,
+// instead of go-redis's standard logger on stderr, which prints dozens of
+// "pool.go: failed to dial" lines during an outage. The error the command
+// returns, or the warning of the loop that retries, is the one line an
+// outage prints at the default level.
+type debugRedisLog struct {
+	log     *slog.Logger
+	secrets []string
+}
 
 func (l debugRedisLog) Printf(ctx context.Context, format string, v ...any) {
-	slog.DebugContext(ctx, redactText(fmt.Sprintf(format, v...), l.secrets), "component", "redis")
+	l.log.DebugContext(ctx, redactText(fmt.Sprintf(format, v...), l.secrets), "component", "redis")
 }
 
 // Redis connects to Redis (the cluster when RedisClusterURL is set) and
@@ -154,7 +164,12 @@ func (l debugRedisLog) Printf(ctx context.Context, format string, v ...any) {
 // EnvAllowEviction). A write a full Redis refuses fails with a FullError.
 // A cluster gives a *redis.ClusterClient.
 func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
-	redis.SetLogger(debugRedisLog{secrets: c.secrets()})
+	log := c.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	// go-redis has one logger per process: the last connection's wins.
+	redis.SetLogger(debugRedisLog{log: log, secrets: c.secrets()})
 	var (
 		rdb   redis.UniversalClient
 		addr  string

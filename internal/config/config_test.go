@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -350,4 +351,59 @@ func TestRedisClusterURL(t *testing.T) {
 	if _, ok := single.(*redis.Client); !ok {
 		t.Errorf("REDIS_URL gives %T, want *redis.Client", single)
 	}
+}
+
+// TestRedisOwnLogAtDebug: during an outage, go-redis's own messages (one
+// per failed pool dial) go to the project's logger at debug level, with
+// the password masked, and nowhere at the default level.
+func TestRedisOwnLogAtDebug(t *testing.T) {
+	unsetTemporalEnv(t)
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		srv := testenv.StartRedisACL(t, "pw-never-logged-42", "admin-pw-never-logged-42")
+		var buf syncBuffer
+		c := FromEnv()
+		c.RedisURL = srv.AppURL()
+		c.ConnectTimeout = time.Second
+		c.Log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
+		rdb, err := c.Redis(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Close()
+		srv.Kill()
+		for range 3 {
+			if err := rdb.Ping(context.Background()).Err(); err == nil {
+				t.Fatal("ping answered with the server down")
+			}
+		}
+		out := buf.String()
+		if strings.Contains(out, "pw-never-logged-42") {
+			t.Fatalf("the password is in the log:\n%s", out)
+		}
+		dials := strings.Count(out, "failed to dial")
+		switch {
+		case level == slog.LevelDebug && (dials == 0 || !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "component=redis")):
+			t.Fatalf("want go-redis's failed dials at debug level with component=redis:\n%s", out)
+		case level == slog.LevelInfo && out != "":
+			t.Fatalf("want nothing at info level:\n%s", out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for go-redis's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
