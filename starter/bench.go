@@ -112,7 +112,7 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	}
 	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
 		f.cfg.Command = bench.CommandLine(a.args[slices.Index(a.args, "bench")+1:])
-		if !f.asJSON {
+		if !f.out.JSON() {
 			f.cfg.Ready = func() {
 				fmt.Fprintf(a.stdout, "workload: %d orders, seed %d, %d in flight, faults %s; planned: %s\n",
 					f.orders, f.seed, f.cfg.Concurrency, bench.FormatFaults(rules), bench.CountsText(work.ExpectedStatuses()))
@@ -133,8 +133,8 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 		if err != nil {
 			return err
 		}
-		if f.asJSON {
-			err = a.printJSON(rep)
+		if f.out.JSON() {
+			err = a.printJSON(f.out, rep)
 		} else {
 			fmt.Fprintln(a.stdout)
 			err = rep.WriteText(a.stdout)

@@ -16,7 +16,7 @@ import (
 
 // dlqCmd inspects and redrives the choreography's dead-letter stream.
 func (a *app) dlqCmd() *cobra.Command {
-	var asJSON *bool
+	var out *cli.Output
 	var limit int64
 	cmd := newCmd("dlq list | redrive [ID…]", "inspect the choreography's dead-letter stream, or redrive entries after a fix",
 		"Inspect the choreography's dead-letter stream (list), or put entries back on the\n"+
@@ -28,12 +28,12 @@ func (a *app) dlqCmd() *cobra.Command {
 			return usagef("dlq needs a subcommand: list or redrive")
 		},
 		func(*cobra.Command, []string) error { return nil })
-	asJSON = cmd.PersistentFlags().Bool("json", false, "print one JSON document on stdout")
+	out = cli.JSON(cmd.PersistentFlags())
 	cmd.PersistentFlags().Int64Var(&limit, "limit", 100, "list: show at most this many entries (0 = all)")
 	list := newCmd("list [--limit N] [--json]", "list the dead-lettered entries",
 		"List the dead-lettered entries, oldest first, with where they came from and why", cli.NoArgs,
 		func(cmd *cobra.Command, _ []string) error {
-			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqList(ctx, bus, limit, *asJSON) })
+			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqList(ctx, bus, limit, out) })
 		})
 	redrive := newCmd("redrive [ID…] [--json]", "put entries back on the stream they came from",
 		"Put dead-lettered entries back on the stream they came from (every entry when no ID is given)",
@@ -46,7 +46,7 @@ func (a *app) dlqCmd() *cobra.Command {
 			return nil
 		},
 		func(cmd *cobra.Command, ids []string) error {
-			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqRedrive(ctx, bus, ids, *asJSON) })
+			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqRedrive(ctx, bus, ids, out) })
 		})
 	cmd.AddCommand(list, redrive)
 	return cmd
@@ -58,7 +58,7 @@ func (a *app) withBus(ctx context.Context, f func(context.Context, *choreography
 	})
 }
 
-func (a *app) dlqList(ctx context.Context, bus *choreography.Bus, limit int64, asJSON bool) error {
+func (a *app) dlqList(ctx context.Context, bus *choreography.Bus, limit int64, out *cli.Output) error {
 	dl, err := bus.DeadLetters(ctx, limit)
 	if err != nil {
 		return err
@@ -67,16 +67,16 @@ func (a *app) dlqList(ctx context.Context, bus *choreography.Bus, limit int64, a
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return a.printJSON(map[string]any{"total": total, "entries": render.NonNil(dl)})
+	if out.JSON() {
+		return a.printJSON(out, map[string]any{"total": total, "entries": render.NonNil(dl)})
 	}
 	return render.DeadLetters(a.stdout, total, bus.DeadLetterStreams(), dl)
 }
 
-func (a *app) dlqRedrive(ctx context.Context, bus *choreography.Bus, ids []string, asJSON bool) error {
+func (a *app) dlqRedrive(ctx context.Context, bus *choreography.Bus, ids []string, out *cli.Output) error {
 	done, err := bus.Redrive(ctx, ids...)
-	if asJSON {
-		if jerr := a.printJSON(map[string]any{"redriven": render.NonNil(done)}); jerr != nil {
+	if out.JSON() {
+		if jerr := a.printJSON(out, map[string]any{"redriven": render.NonNil(done)}); jerr != nil {
 			return jerr
 		}
 		return err

@@ -33,22 +33,23 @@ func orderArg(cmd *cobra.Command, args []string) error {
 // lookupCmd is a command about one order (status, history): with --mode,
 // --json and a flag that keeps it going (live) until the order is terminal.
 func (a *app) lookupCmd(use, short, long, liveFlag, liveUsage string,
-	run func(ctx context.Context, eng *admin.Engines, id string, live, asJSON bool) error,
+	run func(ctx context.Context, eng *admin.Engines, id string, live bool, out *cli.Output) error,
 ) *cobra.Command {
 	var mode *cli.Modes
-	var live, asJSON *bool
+	var live *bool
+	var out *cli.Output
 	cmd := newCmd(use, short, long, orderArg, func(cmd *cobra.Command, args []string) error {
 		timeout := 30 * time.Second
 		if *live {
 			timeout = 0
 		}
 		return a.withEngines(cmd.Context(), timeout, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
-			return run(ctx, eng, args[0], *live, *asJSON)
+			return run(ctx, eng, args[0], *live, out)
 		})
 	})
 	mode = cli.Mode(cmd)
 	live = cmd.Flags().Bool(liveFlag, false, liveUsage)
-	asJSON = cli.JSON(cmd.Flags())
+	out = cli.JSON(cmd.Flags())
 	return cmd
 }
 
@@ -60,14 +61,14 @@ func (a *app) statusCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, asJSON bool) error {
+func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch bool, out *cli.Output) error {
 	if !watch {
 		s, err := eng.Snapshot(ctx, id, 0)
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			err = a.printJSON(map[string]any{"results": render.StatusResults(s, a.uiURL)})
+		if out.JSON() {
+			err = a.printJSON(out, map[string]any{"results": render.StatusResults(s, a.uiURL)})
 		} else {
 			_, err = io.WriteString(a.stdout, render.Status(render.StatusResults(s, a.uiURL)))
 		}
@@ -81,7 +82,7 @@ func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch, 
 	err := eng.Watch(ctx, id, 500*time.Millisecond, func(s admin.Snapshot) {
 		final = s
 		results := render.StatusResults(s, a.uiURL)
-		if !asJSON {
+		if !out.JSON() {
 			screen.DrawKeyed(render.Status(results), render.StatusKey(results))
 			return
 		}
@@ -112,14 +113,14 @@ func (a *app) historyCmd() *cobra.Command {
 		"follow", "print the entries as they happen until the order is terminal (with --json: one JSON document per line and entry)", a.history)
 }
 
-func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow, asJSON bool) error {
+func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow bool, out *cli.Output) error {
 	if follow {
 		f := &render.Follower{W: a.stdout}
-		if !asJSON {
+		if !out.JSON() {
 			f.Header()
 		}
 		return eng.Follow(ctx, id, 300*time.Millisecond, func(m shop.Mode, e shop.Event) {
-			if !asJSON {
+			if !out.JSON() {
 				f.Line(m, e)
 				return
 			}
@@ -133,8 +134,8 @@ func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow
 		return err
 	}
 	results := render.HistoryResults(eng.Modes, id, found)
-	if asJSON {
-		return a.printJSON(map[string]any{"results": results})
+	if out.JSON() {
+		return a.printJSON(out, map[string]any{"results": results})
 	}
 	render.History(a.stdout, results)
 	return nil
@@ -142,7 +143,7 @@ func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow
 
 func (a *app) verifyCmd() *cobra.Command {
 	var mode *cli.Modes
-	var asJSON *bool
+	var out *cli.Output
 	var opts verify.Options
 	var deadLetters int64
 	cmd := newCmd("verify [--mode M] [--json]", "check the invariants against the live state; exit 1 on any violation",
@@ -150,10 +151,10 @@ func (a *app) verifyCmd() *cobra.Command {
 			"compensations in reverse order, nothing pending on the streams. Exits 1 on any violation",
 		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
 			return a.withEngines(cmd.Context(), 10*time.Minute, mode.List, admin.Options{ExpectDeadLetters: deadLetters},
-				func(ctx context.Context, eng *admin.Engines) error { return a.verify(ctx, eng, opts, *asJSON) })
+				func(ctx context.Context, eng *admin.Engines) error { return a.verify(ctx, eng, opts, out) })
 		})
 	mode = cli.Mode(cmd)
-	asJSON = cli.JSON(cmd.Flags())
+	out = cli.JSON(cmd.Flags())
 	cli.SetExitStatus(cmd, "  0  every invariant holds\n  1  a violation (listed on stdout), or an error said in one line on stderr\n  2  a usage error (a bad flag or argument)\n")
 	fs := cmd.Flags()
 	fs.DurationVar(&opts.StuckAfter, "stuck-after", 5*time.Minute, "report a non-terminal order older than this as stuck")
@@ -162,14 +163,14 @@ func (a *app) verifyCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) verify(ctx context.Context, eng *admin.Engines, opts verify.Options, asJSON bool) error {
+func (a *app) verify(ctx context.Context, eng *admin.Engines, opts verify.Options, out *cli.Output) error {
 	reports, err := eng.Verify(ctx, opts)
 	if err != nil {
 		return err
 	}
 	sum := verify.Summarize(reports)
-	if asJSON {
-		err = a.printJSON(sum)
+	if out.JSON() {
+		err = a.printJSON(out, sum)
 	} else {
 		render.Verify(a.stdout, reports)
 	}
@@ -181,7 +182,8 @@ func (a *app) verify(ctx context.Context, eng *admin.Engines, opts verify.Option
 
 func (a *app) stockCmd() *cobra.Command {
 	var mode *cli.Modes
-	var reset, force, asJSON *bool
+	var reset, force *bool
+	var out *cli.Output
 	cmd := newCmd("stock [--reset [--force]] [--mode M] [--json]", "show the catalog's stock per engine; --reset deletes every order and starts afresh",
 		"Show the catalog's available stock per engine. --reset starts the engines of --mode afresh: it\n"+
 			"deletes every order they hold in Redis, with everything the participants keep of it, and\n"+
@@ -191,23 +193,23 @@ func (a *app) stockCmd() *cobra.Command {
 				return usagef("--force goes with --reset")
 			}
 			return a.withEngines(cmd.Context(), 5*time.Minute, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
-				return a.stock(ctx, eng, *reset, *force, *asJSON)
+				return a.stock(ctx, eng, *reset, *force, out)
 			})
 		})
 	mode = cli.Mode(cmd)
 	reset = cmd.Flags().Bool("reset", false, "reset the engines of --mode: "+admin.ResetDeletes)
 	force = cmd.Flags().Bool("force", false, "with --reset: delete orders still in flight too, mid-saga")
-	asJSON = cli.JSON(cmd.Flags())
+	out = cli.JSON(cmd.Flags())
 	return cmd
 }
 
-func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force, asJSON bool) error {
+func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force bool, out *cli.Output) error {
 	var done []admin.ResetResult
 	if reset {
 		var err error
 		done, err = eng.Reset(ctx, force)
 		for _, r := range done {
-			if !asJSON {
+			if !out.JSON() {
 				fmt.Fprintln(a.stdout, r)
 			}
 		}
@@ -220,12 +222,12 @@ func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force, asJSO
 		return err
 	}
 	rows := render.StockRows(eng.Catalog, eng.Modes, levels)
-	if asJSON {
+	if out.JSON() {
 		doc := map[string]any{"stock": rows}
 		if reset {
 			doc["reset"] = done
 		}
-		return a.printJSON(doc)
+		return a.printJSON(out, doc)
 	}
 	return render.Stock(a.stdout, eng.Modes, rows)
 }

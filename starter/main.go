@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.setup(cmd.Context()) },
 	}
 	root.PersistentFlags().AddGoFlagSet(globals)
+	a.cfg.TemporalFlags(root.PersistentFlags())
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cobra.EnableCommandSorting = false
@@ -98,6 +99,10 @@ func (a *app) setup(ctx context.Context) error {
 		return cli.UsageError{Msg: err.Error()}
 	}
 	a.cfg.Log = log
+	if a.cfg.ConnectTimeout <= 0 {
+		return usagef("--client-connect-timeout must be positive")
+	}
+	a.cfg.Resolve()
 	t, err := telemetry.TracingFromEnv(ctx, "ordersaga-starter")
 	a.tracing = t
 	return err
@@ -151,17 +156,17 @@ func newCmd(use, short, long string, args cobra.PositionalArgs, run func(*cobra.
 	return &cobra.Command{Use: use, Short: short, Long: long, Args: args, RunE: run}
 }
 
-// runFlags are the flags of a command that runs a while: --mode, --json
-// and --timeout.
+// runFlags are the flags of a command that runs a while: --mode,
+// -o/--output (--json) and --timeout.
 type runFlags struct {
 	mode    *cli.Modes
-	asJSON  bool
+	out     *cli.Output
 	timeout time.Duration
 }
 
 func (f *runFlags) add(cmd *cobra.Command, jsonUsage string, timeout time.Duration, timeoutUsage string) {
 	f.mode = cli.Mode(cmd)
-	cmd.Flags().BoolVar(&f.asJSON, "json", false, jsonUsage)
+	f.out = cli.AddOutput(cmd.Flags(), jsonUsage)
 	cmd.Flags().DurationVar(&f.timeout, "timeout", timeout, timeoutUsage)
 }
 
@@ -192,4 +197,5 @@ func (a *app) traced() admin.Options {
 // uiURL is the Temporal UI page of an order's workflow.
 func (a *app) uiURL(orderID string) string { return a.cfg.WorkflowURL(shop.WorkflowID(orderID)) }
 
-func (a *app) printJSON(v any) error { return cli.PrintJSON(a.stdout, v) }
+// printJSON prints v on stdout in the JSON format of out.
+func (a *app) printJSON(out *cli.Output, v any) error { return out.Print(a.stdout, v) }

@@ -208,7 +208,7 @@ func (s *stack) globals() []string { return stackFlags(s.redis.URL(), s.temporal
 // (which `source .state/env` exports after `make up REDIS_CLUSTER=3`) wins
 // over --redis-url, and the tests reset what they point at.
 func stackFlags(redisURL, temporalAddr string) []string {
-	return []string{"--redis-url", redisURL, "--redis-cluster-url=", "--temporal-address", temporalAddr, "--namespace", "default"}
+	return []string{"--redis-url", redisURL, "--redis-cluster-url=", "--address", temporalAddr, "-n", "default"}
 }
 
 // result is one run of the starter.

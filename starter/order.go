@@ -66,7 +66,7 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 			return err
 		}
 		if !f.noWait {
-			a.waitAll(ctx, eng, o.ID, placed, !f.asJSON && bench.IsTerminal(a.stderr))
+			a.waitAll(ctx, eng, o.ID, placed, !f.out.JSON() && bench.IsTerminal(a.stderr))
 		}
 		results := render.PlacementResults(placed, o.ID, a.uiURL, f.noWait)
 		for i := range results {
@@ -74,8 +74,8 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 				r.ListURL = workflows.ListURL(a.cfg.UIURL, a.cfg.Namespace, workflows.StatusQuery(r.Status))
 			}
 		}
-		if f.asJSON {
-			if err := a.printJSON(map[string]any{"results": results}); err != nil {
+		if f.out.JSON() {
+			if err := a.printJSON(f.out, map[string]any{"results": results}); err != nil {
 				return err
 			}
 		} else {

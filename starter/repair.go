@@ -30,8 +30,8 @@ func (a *app) repair(ctx context.Context, id string, f runFlags) error {
 	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
 		done := eng.RepairAll(ctx, id)
 		results := render.PlacementResults(done, id, a.uiURL, false)
-		if f.asJSON {
-			if err := a.printJSON(map[string]any{"results": results}); err != nil {
+		if f.out.JSON() {
+			if err := a.printJSON(f.out, map[string]any{"results": results}); err != nil {
 				return err
 			}
 		} else {

@@ -9,14 +9,14 @@ import (
 )
 
 func TestHelp(t *testing.T) {
-	globals := []string{"-redis-url", "-temporal-address", "-namespace"}
+	globals := []string{"--redis-url", "--address", "-n, --namespace", "--profile", "--config-file", "--api-key", "--tls ", "--tls-cert-path", "--tls-key-path", "--tls-ca-path", "--tls-server-name", "--client-connect-timeout"}
 	type helpCase struct{ args, want []string }
 	tests := []helpCase{
 		{[]string{"--help"}, append([]string{"Usage: starter [global flags] COMMAND", "order", "status", "history", "verify", "stock"}, globals...)},
 		{[]string{"-h"}, []string{"Usage: starter [global flags] COMMAND"}},
 		{[]string{"help"}, []string{"Usage: starter [global flags] COMMAND"}},
-		{[]string{"order", "--help"}, append([]string{"Usage: starter order", "-mode", "-item", "-fail", "-no-wait", "-json", "-id", "decline", "transient:N", "delay:DURATION"}, globals...)},
-		{[]string{"status", "--help"}, append([]string{"Usage: starter status ORDER_ID", "-mode", "-json"}, globals...)},
+		{[]string{"order", "--help"}, append([]string{"Usage: starter order", "-mode", "-item", "-fail", "-no-wait", "-json", "-o, --output", "-id", "decline", "transient:N", "delay:DURATION"}, globals...)},
+		{[]string{"status", "--help"}, append([]string{"Usage: starter status ORDER_ID", "-mode", "-json", "-o, --output"}, globals...)},
 		{[]string{"history", "--help"}, append([]string{"Usage: starter history ORDER_ID", "-mode", "-json"}, globals...)},
 		{[]string{"verify", "--help"}, append([]string{"Usage: starter verify", "-mode", "-json"}, globals...)},
 		{[]string{"stock", "--help"}, append([]string{"Usage: starter stock", "-reset", "-mode"}, globals...)},

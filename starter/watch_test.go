@@ -28,6 +28,10 @@ func TestVersionHelpAndCompletion(t *testing.T) {
 			t.Fatalf("completion %s: want %q on stdout:\n%.300s", shell, want, r.stdout)
 		}
 	}
+	// The old --temporal-address still works but is no longer shown.
+	if r := starter(t, "--help"); strings.Contains(r.stdout, "temporal-address") {
+		t.Fatalf("--temporal-address is shown:\n%s", r)
+	}
 	// The completion script asks the starter for the modes of --mode.
 	r = starter(t, "__complete", "order", "--mode", "")
 	if !strings.Contains(r.stdout, "orchestration\nchoreography\nboth\n") {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -145,13 +146,17 @@ func LongFlags(root *cobra.Command, args []string) []string {
 // arguments and summary, and the global flags.
 func Help(cmd *cobra.Command, w io.Writer) {
 	if !cmd.HasParent() {
-		fmt.Fprintf(w, "Usage: %s [global flags] COMMAND [flags]\n\n%s\n\nCommands:\n", cmd.Name(), cmd.Long)
+		usage, flagsHeader := cmd.Name()+" [global flags] COMMAND [flags]", "Global flags (also accepted after the command)"
+		if args := argsOf(cmd); args != "" { // a root that runs by itself
+			usage, flagsHeader = cmd.Name()+" "+args+"\n       "+cmd.Name()+" COMMAND [flags]", "Flags"
+		}
+		fmt.Fprintf(w, "Usage: %s\n\n%s\n\nCommands:\n", usage, cmd.Long)
 		for _, c := range cmd.Commands() {
 			if c.IsAvailableCommand() || c.Name() == "help" {
 				fmt.Fprintf(w, "  %-10s %s\n             %s\n", c.Name(), argsOf(c), c.Short)
 			}
 		}
-		fmt.Fprintf(w, "\nGlobal flags (also accepted after the command):\n%s", cmd.Flags().FlagUsages())
+		fmt.Fprintf(w, "\n%s:\n%s", flagsHeader, cmd.Flags().FlagUsages())
 		fmt.Fprintf(w, "\nExit status:\n%s", exitStatus(cmd))
 		fmt.Fprintf(w, "\nRun '%s COMMAND --help' for a command's flags.\n", cmd.Name())
 		return
@@ -208,9 +213,76 @@ func NoArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// JSON adds --json.
-func JSON(fs *pflag.FlagSet) *bool {
-	return fs.Bool("json", false, "print one JSON document on stdout")
+// The -o/--output formats, as the temporal CLI names them.
+const (
+	OutputText  = "text"  // tables and lines for people
+	OutputJSON  = "json"  // one indented JSON document
+	OutputJSONL = "jsonl" // one JSON document a line
+)
+
+// Output is -o/--output text|json|jsonl, with --json short for -o json.
+type Output struct{ Format string }
+
+// String is the format.
+func (o *Output) String() string { return o.Format }
+
+// Type names the value in the help.
+func (o *Output) Type() string { return "text|json|jsonl" }
+
+// Set parses a format.
+func (o *Output) Set(s string) error {
+	switch s {
+	case OutputText, OutputJSON, OutputJSONL:
+		o.Format = s
+		return nil
+	}
+	return fmt.Errorf("unknown output %q (want text, json or jsonl)", s)
+}
+
+// JSON reports whether the output is JSON (json or jsonl).
+func (o *Output) JSON() bool { return o.Format != OutputText }
+
+// Print writes v as JSON: indented for json, on one line for jsonl.
+func (o *Output) Print(w io.Writer, v any) error {
+	if o.Format == OutputJSONL {
+		PrintJSONLine(w, v)
+		return nil
+	}
+	return PrintJSON(w, v)
+}
+
+// jsonAlias is --json: -o json when given.
+type jsonAlias struct{ o *Output }
+
+func (j jsonAlias) String() string { return strconv.FormatBool(j.o.Format == OutputJSON) }
+func (j jsonAlias) Type() string   { return "bool" }
+
+func (j jsonAlias) Set(s string) error {
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	if on {
+		j.o.Format = OutputJSON
+	} else if j.o.Format == OutputJSON {
+		j.o.Format = OutputText
+	}
+	return nil
+}
+
+// AddOutput adds -o/--output and --json to fs; jsonUsage says what JSON
+// prints.
+func AddOutput(fs *pflag.FlagSet, jsonUsage string) *Output {
+	o := &Output{Format: OutputText}
+	fs.VarP(o, "output", "o", "output format: text, json or jsonl (json: "+jsonUsage+"; jsonl: the same, one document a line)")
+	fs.Var(jsonAlias{o}, "json", "short for --output json")
+	fs.Lookup("json").NoOptDefVal = "true"
+	return o
+}
+
+// JSON adds -o/--output and --json, whose JSON is one document on stdout.
+func JSON(fs *pflag.FlagSet) *Output {
+	return AddOutput(fs, "one JSON document on stdout")
 }
 
 // PrintJSON writes v as one indented JSON document, what --json prints.

@@ -4,8 +4,8 @@
 // Temporal is configured the way Temporal's own tools read it: the SDK's
 // environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and the profiles of
-// temporal.toml, see TEMPORAL_CONFIG_FILE), with --temporal-address and
-// --namespace on top. Redis is one server named by REDIS_URL, or a cluster
+// temporal.toml, see TEMPORAL_CONFIG_FILE), with the temporal CLI's flags
+// on top (--address, -n/--namespace, --profile, --tls…: see TemporalFlags). Redis is one server named by REDIS_URL, or a cluster
 // named by REDIS_CLUSTER_URL. No secret (a password, an API key) ever
 // appears in an error, a log line or a usage text: see Redact.
 package config
@@ -69,6 +69,8 @@ type Config struct {
 	// the TEMPORAL_* variables; profileErr is why it could not be loaded.
 	profile    envconfig.ClientConfigProfile
 	profileErr error
+	// tflags are the Temporal flags (see TemporalFlags).
+	tflags temporalFlags
 	// Partitions of the key layout (see partitions.go).
 	Partitions int
 	// Log receives go-redis's own messages at debug level (nil: slog's
@@ -84,21 +86,10 @@ func FromEnv() *Config {
 		RedisURL:        env("REDIS_URL", DefaultRedisURL),
 		RedisClusterURL: os.Getenv("REDIS_CLUSTER_URL"),
 		UIURL:           env("TEMPORAL_UI_URL", DefaultUIURL),
-		ConnectTimeout:  5 * time.Second,
+		ConnectTimeout:  DefaultConnectTimeout,
 		Partitions:      partitionsFromEnv(),
 	}
-	c.profile, c.profileErr = envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{})
-	if c.profileErr != nil {
-		c.profileErr = fmt.Errorf("temporal client settings (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE, temporal.toml): %s", redactText(c.profileErr.Error(), c.secrets()))
-	}
-	c.TemporalAddress = c.profile.Address
-	if c.TemporalAddress == "" {
-		c.TemporalAddress = DefaultTemporalAddress
-	}
-	c.Namespace = c.profile.Namespace
-	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
-	}
+	c.Resolve()
 	return c
 }
 
@@ -113,8 +104,6 @@ func Register(fs *flag.FlagSet) *Config {
 // values as defaults (so flags given before a subcommand carry over). The
 // Redis URLs are shown with their passwords masked.
 func (c *Config) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.TemporalAddress, "temporal-address", c.TemporalAddress, "Temporal frontend host:port (env TEMPORAL_ADDRESS, or the TEMPORAL_PROFILE profile of temporal.toml)")
-	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Temporal namespace (env TEMPORAL_NAMESPACE, or the profile's)")
 	fs.Var(secretURL{&c.RedisURL}, "redis-url", "one Redis, redis://[user:password@]host:port/db (env REDIS_URL)")
 	fs.Var(secretURL{&c.RedisClusterURL}, "redis-cluster-url", "a Redis Cluster instead, redis://[user:password@]host:port?addr=host2:port2&addr=… (env REDIS_CLUSTER_URL)")
 	c.partitionsFlag(fs)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -185,11 +186,12 @@ func TestTemporalFlagsOverrideProfileAndEnv(t *testing.T) {
 	if c.TemporalAddress != "profile:7233" || c.Namespace != "from-env" {
 		t.Fatalf("address %q namespace %q: want the profile's address, the environment's namespace", c.TemporalAddress, c.Namespace)
 	}
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	c.Flags(fs)
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	c.TemporalFlags(fs)
 	if err := fs.Parse([]string{"--temporal-address", "flag:7233", "--namespace", "from-flag"}); err != nil {
 		t.Fatal(err)
 	}
+	c.Resolve()
 	opts, err := c.TemporalOptions(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -75,7 +75,7 @@ func urlSecrets(raw string) []string {
 // that leaves the process.
 func (c *Config) secrets() []string {
 	out := append(urlSecrets(c.RedisURL), urlSecrets(c.RedisClusterURL)...)
-	out = append(out, c.profile.APIKey, os.Getenv("TEMPORAL_API_KEY"))
+	out = append(out, c.profile.APIKey, c.tflags.apiKey, os.Getenv("TEMPORAL_API_KEY"))
 	if c.profile.Codec != nil {
 		out = append(out, c.profile.Codec.Auth)
 	}
