@@ -12,15 +12,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,7 +29,6 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/buildinfo"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -46,120 +40,11 @@ const ServiceOrchestration = "orchestration"
 // EnvMetricsAddr is the environment variable --metrics-addr defaults to.
 const EnvMetricsAddr = "ORDERSAGA_METRICS_ADDR"
 
-// errUsage marks a command-line mistake (exit status 2).
-var errUsage = errors.New("usage")
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
-}
-
-type options struct {
-	cfg                    *config.Config
-	services               []string
-	consumerName           string
-	logLevel               string
-	logFormat              string
-	metricsAddr            string
-	pprof                  bool
-	retention              time.Duration
-	trimEvery              time.Duration
-	orderRetention         time.Duration
-	claimIdle              time.Duration
-	concurrency            int
-	activityPollers        int
-	workflowPollers        int
-	stopTimeout            time.Duration
-	compensationMaxBackoff time.Duration
-	partitions             int
-}
-
-func parse(args []string) (*options, error) {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	o := &options{cfg: config.Register(fs)}
-	all := append([]string{ServiceOrchestration}, choreography.Services...)
-	services := fs.String("services", "all", "comma-separated services to run: all, or any of "+strings.Join(all, ","))
-	host, _ := os.Hostname()
-	fs.StringVar(&o.consumerName, "consumer-name", host+"-"+strconv.Itoa(os.Getpid()), "consumer name prefix within each group, distinct per instance (default host-pid); a name kept across restarts gets its pending entries back at once")
-	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", config.LogText, config.LogFormatUsage)
-	fs.StringVar(&o.metricsAddr, "metrics-addr", os.Getenv(EnvMetricsAddr),
-		"serve /metrics, /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464 (env "+EnvMetricsAddr+"; default: not served)")
-	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's runtime profiles on --metrics-addr under /debug/pprof/ (off by default)")
-	fs.DurationVar(&o.retention, "stream-retention", 10*time.Minute, "keep acked stream entries this long before trimming (order histories are kept apart, see --order-retention)")
-	fs.DurationVar(&o.trimEvery, "trim-interval", 10*time.Second, "how often the order service trims acked stream entries and settles old orders")
-	fs.DurationVar(&o.orderRetention, "order-retention", 24*time.Hour, "keep a finished order's own records (status, history, participant state; both engines) this long, then fold it into the settled totals; 0 keeps them forever")
-	fs.DurationVar(&o.claimIdle, "claim-idle", 30*time.Second, "take over entries another consumer left idle this long")
-	fs.IntVar(&o.concurrency, "concurrency", 32, "handlers in flight per choreography service")
-	fs.IntVar(&o.activityPollers, "activity-pollers", 16, "Temporal activity task pollers")
-	fs.IntVar(&o.workflowPollers, "workflow-pollers", 16, "Temporal workflow task pollers")
-	version := fs.Bool("version", false, "print the version and exit")
-	fs.DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, let running Temporal activities finish for up to this long before cancelling them")
-	fs.DurationVar(&o.compensationMaxBackoff, "compensation-max-backoff", workflows.DefaultCompensationMaxInterval,
-		"cap on the backoff between attempts of a compensation, which retries transient failures until it succeeds")
-	fs.SetOutput(io.Discard) // a bad flag is one line from main; the usage goes to stdout on --help
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stdout, "Usage: worker [flags]\n       worker healthcheck [--addr HOST:PORT] [--live]\n\n"+
-				"Runs the Temporal worker and the choreography services; healthcheck asks a worker's /readyz.\n\nFlags:\n")
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if *version {
-		fmt.Println("worker", buildinfo.Version())
-		return nil, flag.ErrHelp
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	if *services == "all" {
-		o.services = all
-	} else {
-		for _, s := range strings.Split(*services, ",") {
-			s = strings.TrimSpace(s)
-			if !slices.Contains(all, s) {
-				return nil, fmt.Errorf("%w: unknown service %q (want all or any of %s)", errUsage, s, strings.Join(all, ","))
-			}
-			if !slices.Contains(o.services, s) {
-				o.services = append(o.services, s)
-			}
-		}
-	}
-	if o.concurrency < 1 || o.activityPollers < 1 || o.workflowPollers < 1 {
-		return nil, fmt.Errorf("%w: --concurrency and the poller counts must be at least 1", errUsage)
-	}
-	if o.stopTimeout < 0 || o.compensationMaxBackoff < 100*time.Millisecond {
-		return nil, fmt.Errorf("%w: --stop-timeout must not be negative, --compensation-max-backoff at least 100ms (the first backoff)", errUsage)
-	}
-	if o.logFormat != config.LogText && o.logFormat != config.LogJSON {
-		return nil, fmt.Errorf("%w: bad --log-format %q (want %s or %s)", errUsage, o.logFormat, config.LogText, config.LogJSON)
-	}
-	if o.metricsAddr != "" {
-		if _, port, err := net.SplitHostPort(o.metricsAddr); err != nil || port == "" {
-			return nil, fmt.Errorf("%w: bad --metrics-addr %q (want HOST:PORT, e.g. 127.0.0.1:9464)", errUsage, o.metricsAddr)
-		}
-	}
-	if o.pprof && o.metricsAddr == "" {
-		return nil, fmt.Errorf("%w: --pprof needs --metrics-addr, where the profiles are served", errUsage)
-	}
-	var err error
-	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return o, nil
+	os.Exit(exitStatus(err, os.Stderr))
 }
 
 func run(ctx context.Context, args []string) error { return runWith(ctx, args, nil) }
@@ -167,13 +52,11 @@ func run(ctx context.Context, args []string) error { return runWith(ctx, args, n
 // runWith is run with spans going to tp; with a nil tp, to where the
 // environment says (see telemetry.TracingFromEnv), or nowhere.
 func runWith(ctx context.Context, args []string, tp trace.TracerProvider) error {
-	if len(args) > 0 && args[0] == "healthcheck" {
-		return healthcheck(ctx, args[1:])
-	}
-	o, err := parse(args)
-	if err != nil {
-		return err
-	}
+	return execute(ctx, args, os.Stdout, func(ctx context.Context, o *options) error { return work(ctx, o, tp) })
+}
+
+// work runs the services of o until ctx ends.
+func work(ctx context.Context, o *options, tp trace.TracerProvider) error {
 	log, err := config.Logger(o.logLevel, o.logFormat)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)

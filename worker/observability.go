@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -118,41 +115,4 @@ func (obs *observability) close(log *slog.Logger) {
 	if err := errors.Join(obs.tracing.Shutdown(ctx), obs.metrics.Shutdown(ctx)); err != nil {
 		log.Warn("telemetry shutdown", "err", err)
 	}
-}
-
-// healthcheck is `worker healthcheck [--addr HOST:PORT] [--live] [--path P]`:
-// it asks a worker's /readyz (or /healthz with --live, or any path of
-// another server, such as the live page's /) and exits 0 when it answers
-// 200; for container health checks, where the image has no HTTP client.
-func healthcheck(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("worker healthcheck", flag.ContinueOnError)
-	addr := fs.String("addr", os.Getenv(EnvMetricsAddr), "the worker's --metrics-addr (env "+EnvMetricsAddr+")")
-	live := fs.Bool("live", false, "ask /healthz (the process is alive) instead of /readyz (it does its work)")
-	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	path := fs.String("path", "", "ask this path instead (e.g. / of the live page)")
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stdout, "Usage: worker healthcheck [flags]\n\nExits 0 when the worker at --addr is ready (or alive, with --live).\n\nFlags:\n")
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
-			return err
-		}
-		return fmt.Errorf("%w: healthcheck: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: healthcheck: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	if *addr == "" {
-		return fmt.Errorf("%w: healthcheck: no address: give --addr or set %s", errUsage, EnvMetricsAddr)
-	}
-	if *path == "" {
-		*path = "/readyz"
-		if *live {
-			*path = "/healthz"
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	return telemetry.Probe(ctx, *addr, *path)
 }
