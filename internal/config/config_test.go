@@ -362,7 +362,7 @@ func TestRedisOwnLogAtDebug(t *testing.T) {
 	unsetTemporalEnv(t)
 	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
 		srv := testenv.StartRedisACL(t, "pw-never-logged-42", "admin-pw-never-logged-42")
-		var buf syncBuffer
+		var buf testenv.SyncBuffer
 		c := FromEnv()
 		c.RedisURL = srv.AppURL()
 		c.ConnectTimeout = time.Second
@@ -390,22 +390,4 @@ func TestRedisOwnLogAtDebug(t *testing.T) {
 			t.Fatalf("want nothing at info level:\n%s", out)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for go-redis's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
