@@ -12,13 +12,22 @@ import (
 // CommandLine is the command line that ran `starter bench` with args (the
 // words after "bench"), for a report: the process's own when it ran that
 // command, otherwise (a test) one rebuilt from args. Words a shell would
-// split or expand are quoted.
+// split or expand are quoted; the value of --api-key is masked.
 func CommandLine(args []string) string {
 	words := append([]string{"starter", "bench"}, args...)
 	if k := len(os.Args) - len(args); k >= 2 && os.Args[k-1] == "bench" && slices.Equal(os.Args[k:], args) {
 		words = append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
 	}
 	for i, w := range words {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		if strings.HasPrefix(w, "-") && name == "api-key" {
+			if hasValue {
+				words[i] = w[:strings.Index(w, "=")+1] + "xxxxx"
+			} else if i+1 < len(words) {
+				words[i+1] = "xxxxx"
+			}
+			continue
+		}
 		if w == "" || strings.ContainsFunc(w, func(r rune) bool {
 			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
 		}) {

@@ -15,6 +15,10 @@ func TestCommandLine(t *testing.T) {
 	if want := `starter bench --mode both --faults payment=decline:0.1 --report 'my report.md' --stack '' --id 'it'\''s'`; got != want {
 		t.Errorf("CommandLine = %q, want %q", got, want)
 	}
+	got = bench.CommandLine([]string{"--api-key", "key-secret-1", "-n", "prod", "-api-key=key-secret-2"})
+	if want := `starter bench --api-key xxxxx -n prod -api-key=xxxxx`; got != want {
+		t.Errorf("CommandLine = %q, want %q: the API key masked", got, want)
+	}
 }
 
 func TestWrittenText(t *testing.T) {
