@@ -49,6 +49,8 @@ func (a *app) benchCmd() *cobra.Command {
 		"measure both engines on one seeded workload; deletes no order without --reset", benchSummary, cli.NoArgs,
 		func(cmd *cobra.Command, args []string) error { return a.bench(cmd, f) })
 	f.add(cmd, "print one JSON document on stdout, and no progress bar", 30*time.Minute, "give up after this long")
+	cli.SetExitStatus(cmd, "  0  the run finished and every invariant held\n  1  an invariant broke, an order did not finish, the engines' counts differ, or another error\n"+
+		"  2  a usage error, or the engines hold orders of earlier runs (give --reset or --keep-state)\n")
 	fs := cmd.Flags()
 	fs.IntVar(&f.orders, "orders", 1000, "orders per engine")
 	fs.IntVar(&f.cfg.Concurrency, "concurrency", 64, "sagas in flight")
