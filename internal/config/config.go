@@ -198,7 +198,7 @@ func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("redis at %s is %w (%s); %s", addr, ErrUnreachable, redactText(err.Error(), c.secrets()), HowToStart)
 	}
 	if guard.allow {
-		slog.WarnContext(ctx, "eviction check relaxed by "+EnvAllowEviction+"=1: a Redis that evicts loses orders without an error", "redis", addr)
+		log.WarnContext(ctx, "eviction check relaxed by "+EnvAllowEviction+"=1: a Redis that evicts loses orders without an error", "redis", addr)
 	}
 	return rdb, nil
 }
