@@ -45,7 +45,7 @@ type benchFlags struct {
 
 func (a *app) benchCmd() *cobra.Command {
 	var f benchFlags
-	cmd := newCmd("bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--reset [--force] | --keep-state] [--json] [--report FILE.md|.html|.json]…",
+	cmd := newCmd("bench [--mode M] --orders N --concurrency C --seed S [--faults TARGET=KIND:PROB,…] [--baseline] [--reset [--force] | --keep-state] [-o FORMAT] [--report FILE.md|.html|.json]…",
 		"measure both engines on one seeded workload; deletes no order without --reset", benchSummary, cli.NoArgs,
 		func(cmd *cobra.Command, args []string) error { return a.bench(cmd, f) })
 	f.add(cmd, "print one JSON document on stdout, and no progress bar", 30*time.Minute, "give up after this long")

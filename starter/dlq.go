@@ -30,12 +30,12 @@ func (a *app) dlqCmd() *cobra.Command {
 		func(*cobra.Command, []string) error { return nil })
 	out = cli.JSON(cmd.PersistentFlags())
 	cmd.PersistentFlags().Int64Var(&limit, "limit", 100, "list: show at most this many entries (0 = all)")
-	list := newCmd("list [--limit N] [--json]", "list the dead-lettered entries",
+	list := newCmd("list [--limit N] [-o FORMAT]", "list the dead-lettered entries",
 		"List the dead-lettered entries, oldest first, with where they came from and why", cli.NoArgs,
 		func(cmd *cobra.Command, _ []string) error {
 			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqList(ctx, bus, limit, out) })
 		})
-	redrive := newCmd("redrive [ID…] [--json]", "put entries back on the stream they came from",
+	redrive := newCmd("redrive [ID…] [-o FORMAT]", "put entries back on the stream they came from",
 		"Put dead-lettered entries back on the stream they came from (every entry when no ID is given)",
 		func(_ *cobra.Command, ids []string) error {
 			for _, id := range ids {

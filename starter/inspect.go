@@ -54,9 +54,9 @@ func (a *app) lookupCmd(use, short, long, liveFlag, liveUsage string,
 }
 
 func (a *app) statusCmd() *cobra.Command {
-	cmd := a.lookupCmd("status ORDER_ID [--mode M] [--watch] [--json]", "show an order's current status and step",
+	cmd := a.lookupCmd("status ORDER_ID [--mode M] [--watch] [-o FORMAT]", "show an order's current status and step",
 		"Show an order's current status and step on each engine; --watch redraws it until the order is terminal everywhere, saying why when it does not move",
-		"watch", "redraw until the order is terminal on every engine (with --json: one JSON document per line and change)", a.status)
+		"watch", "redraw until the order is terminal on every engine (with -o json or jsonl: one JSON document per line and change)", a.status)
 	cli.SetExitStatus(cmd, exitStatusOutcome)
 	return cmd
 }
@@ -107,10 +107,10 @@ func snapshotStatus(s admin.Snapshot) map[shop.Mode]shop.Status {
 }
 
 func (a *app) historyCmd() *cobra.Command {
-	return a.lookupCmd("history ORDER_ID [--mode M] [--follow] [--json]", "show an order's timeline, one format for both engines",
+	return a.lookupCmd("history ORDER_ID [--mode M] [--follow] [-o FORMAT]", "show an order's timeline, one format for both engines",
 		"Show an order's timeline on each engine: every step with its time, duration and outcome;\n"+
 			"--follow prints the entries as they happen until the order is terminal everywhere",
-		"follow", "print the entries as they happen until the order is terminal (with --json: one JSON document per line and entry)", a.history)
+		"follow", "print the entries as they happen until the order is terminal (with -o json or jsonl: one JSON document per line and entry)", a.history)
 }
 
 func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow bool, out *cli.Output) error {
@@ -146,7 +146,7 @@ func (a *app) verifyCmd() *cobra.Command {
 	var out *cli.Output
 	var opts verify.Options
 	var deadLetters int64
-	cmd := newCmd("verify [--mode M] [--json]", "check the invariants against the live state; exit 1 on any violation",
+	cmd := newCmd("verify [--mode M] [-o FORMAT]", "check the invariants against the live state; exit 1 on any violation",
 		"Check the invariants against the live state: every order terminal, stock and money conserved,\n"+
 			"compensations in reverse order, nothing pending on the streams. Exits 1 on any violation",
 		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
@@ -184,7 +184,7 @@ func (a *app) stockCmd() *cobra.Command {
 	var mode *cli.Modes
 	var reset, force *bool
 	var out *cli.Output
-	cmd := newCmd("stock [--reset [--force]] [--mode M] [--json]", "show the catalog's stock per engine; --reset deletes every order and starts afresh",
+	cmd := newCmd("stock [--reset [--force]] [--mode M] [-o FORMAT]", "show the catalog's stock per engine; --reset deletes every order and starts afresh",
 		"Show the catalog's available stock per engine. --reset starts the engines of --mode afresh: it\n"+
 			"deletes every order they hold in Redis, with everything the participants keep of it, and\n"+
 			"says how many orders it deleted. It is refused while an order is in flight (--force)",

@@ -13,7 +13,7 @@ import (
 
 func (a *app) repairCmd() *cobra.Command {
 	var f runFlags
-	cmd := newCmd("repair ORDER_ID [--mode M] [--json]", "run again the refused compensations of a FAILED order and wait for the outcome",
+	cmd := newCmd("repair ORDER_ID [--mode M] [-o FORMAT]", "run again the refused compensations of a FAILED order and wait for the outcome",
 		"Run again the refused compensations of a FAILED order, once the cause is fixed (an injected fault\n"+
 			"is cleared by the repair), on each engine of --mode, and wait for the outcome",
 		orderArg,
