@@ -36,6 +36,8 @@ func TestComposeDefault(t *testing.T) {
 
 	t.Run("payment stopped, then started", func(t *testing.T) { s.in(t).outage("payment", "choreography") })
 	t.Run("worker stopped, then started", func(t *testing.T) { s.in(t).outage("worker", "orchestration") })
+	t.Run("payment cut off from Redis", func(t *testing.T) { s.in(t).partition("payment", "choreography") })
+	t.Run("worker cut off from Temporal", func(t *testing.T) { s.in(t).partition("worker", "orchestration") })
 	t.Run("prometheus", func(t *testing.T) { s.in(t).prometheusTargets() })
 
 	if out, err := s.down(); err != nil {
@@ -86,6 +88,49 @@ func (s *stack) outage(service, mode string) {
 	for _, id := range ids {
 		if r := s.waitTerminal(id, mode, 3*time.Minute); r.Status != "COMPLETED" {
 			t.Errorf("order %s after %s came back: %s (%s), want COMPLETED", id, service, r.Status, r.Reason)
+		}
+	}
+	s.verify()
+}
+
+// partition cuts service's container off the project's network (docker
+// network disconnect) for longer than the clients' timeouts while orders
+// on mode wait for it, then connects it again under its service name: the
+// orders end COMPLETED, each charged once (verify).
+func (s *stack) partition(service, mode string) {
+	t := s.t
+	network := s.project + "_default"
+	container := strings.TrimSpace(s.must(time.Minute, "ps", "-q", service))
+	if out, err := exec.Command("docker", "network", "disconnect", network, container).CombinedOutput(); err != nil {
+		t.Fatalf("docker network disconnect %s: %v\n%s", service, err, out)
+	}
+	reconnect := func() ([]byte, error) {
+		return exec.Command("docker", "network", "connect", "--alias", service, network, container).CombinedOutput()
+	}
+	connected := false
+	defer func() {
+		if !connected {
+			_, _ = reconnect()
+		}
+	}()
+	ids := make([]string, 3)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p-%s-%d-%d", service, time.Now().UnixNano(), i)
+		if out, err := s.starter("order", "--id", ids[i], "--mode", mode, "--no-wait"); err != nil {
+			t.Fatalf("order with %s cut off: %v\n%s", service, err, out)
+		}
+	}
+	time.Sleep(20 * time.Second) // past the Redis and Temporal clients' timeouts
+	if got := s.results("status", ids[0], "--mode", mode)[mode].Status; got != "PENDING" {
+		t.Errorf("with %s cut off, order is %q, want PENDING", service, got)
+	}
+	if out, err := reconnect(); err != nil {
+		t.Fatalf("docker network connect %s: %v\n%s", service, err, out)
+	}
+	connected = true
+	for _, id := range ids {
+		if r := s.waitTerminal(id, mode, 3*time.Minute); r.Status != "COMPLETED" {
+			t.Errorf("order %s after %s was reconnected: %s (%s), want COMPLETED", id, service, r.Status, r.Reason)
 		}
 	}
 	s.verify()
