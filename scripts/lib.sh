@@ -46,13 +46,26 @@ REDIS_MAXMEMORY=${REDIS_MAXMEMORY:-1gb}
 # retention, a Go duration in hours: 72h); see docs/operations.md.
 TEMPORAL_RETENTION=${TEMPORAL_RETENTION:-72h}
 # Local-only defaults, the same as docker-compose.yml; not secrets. Keep
-# overrides URL-safe: REDIS_PASSWORD becomes part of REDIS_URL.
-# REDIS_PASSWORD is the application user's (ordersaga, limited by
-# deploy/redis/users.acl); REDIS_ADMIN_PASSWORD the default user's, for
-# administration only.
-REDIS_PASSWORD=${REDIS_PASSWORD:-ordersaga-local-only}
-REDIS_ADMIN_PASSWORD=${REDIS_ADMIN_PASSWORD:-ordersaga-admin-local-only}
-REDIS_APP_USER=ordersaga
+# overrides URL-safe: they become part of the Redis URLs. Each process logs
+# in as its own user of deploy/redis/users.acl (REDIS_USERS): its password
+# is REDIS_<NAME>_PASSWORD, e.g. REDIS_PAYMENT_PASSWORD for the payment
+# service; REDIS_ADMIN_PASSWORD is the default user's, for administration.
+REDIS_USERS=(order inventory payment shipping worker starter web)
+for user in "${REDIS_USERS[@]}" admin; do
+	var="REDIS_$(printf '%s' "$user" | tr '[:lower:]' '[:upper:]')_PASSWORD"
+	printf -v "$var" '%s' "${!var:-ordersaga-$user-local-only}"
+	export "${var?}"
+done
+unset user var
+# redis_user NAME: the Redis user of process NAME (a worker process of
+# WORKER_NAMES, starter or web).
+redis_user() { echo "ordersaga-$1"; }
+# redis_password NAME: its password.
+redis_password() {
+	local var
+	var="REDIS_$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')_PASSWORD"
+	echo "${!var}"
+}
 TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-ordersaga-local-only}
 
 # The pinned versions: the one place they are set (docker-compose*.yml name
@@ -176,20 +189,9 @@ redis_ping() {
 	[ "$out" = PONG ]
 }
 
-# sha256_hex TEXT: the SHA-256 of TEXT, in hex.
-sha256_hex() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
-
-# render_redis_acl: deploy/redis/users.acl as redis-server loads it:
-# comment lines dropped, the passwords' SHA-256 filled in.
-render_redis_acl() {
-	local app admin
-	app=$(sha256_hex "$REDIS_PASSWORD")
-	admin=$(sha256_hex "$REDIS_ADMIN_PASSWORD")
-	sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' \
-		-e "s/\${REDIS_PASSWORD_SHA256}/$app/g" \
-		-e "s/\${REDIS_ADMIN_PASSWORD_SHA256}/$admin/g" \
-		"$ROOT/deploy/redis/users.acl"
-}
+# render_redis_acl: deploy/redis/users.acl as redis-server loads it (see
+# deploy/redis/render-acl.sh): the passwords' SHA-256 filled in.
+render_redis_acl() { sh "$ROOT/deploy/redis/render-acl.sh" "$ROOT/deploy/redis/users.acl"; }
 
 # tail_log NAME: the end of NAME's log, to show why it failed.
 tail_log() {

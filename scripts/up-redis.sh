@@ -1,14 +1,16 @@
 # shellcheck shell=bash
 # Redis for make up (sourced by up.sh): one redis-server, or a Redis Cluster
 # of REDIS_CLUSTER masters, each with an append-only file and the project's
-# ACL file (deploy/redis/users.acl): the worker and the starter log in as
-# the limited user "ordersaga"; the default user is for administration only,
-# with REDIS_ADMIN_PASSWORD. No password is ever on a command line: the ACL
-# file holds their SHA-256, redis-cli reads REDISCLI_AUTH. Every node has a
-# maxmemory of REDIS_MAXMEMORY and never evicts (maxmemory-policy
-# noeviction): a full Redis refuses writes instead of deleting orders.
+# ACL file (deploy/redis/users.acl): every process logs in as its own user,
+# ordersaga-<name> (see redis_url); the default user is for administration
+# only, with REDIS_ADMIN_PASSWORD. No password is ever on a command line:
+# the ACL file holds their SHA-256, redis-cli reads REDISCLI_AUTH, the
+# processes get their URL in the environment. Every node has a maxmemory
+# of REDIS_MAXMEMORY and never evicts (maxmemory-policy noeviction): a
+# full Redis refuses writes instead of deleting orders.
 #
-# Sets REDIS_ENV_LINE (the export line for .state/env) and REDIS_SUMMARY.
+# Sets REDIS_ENV_LINE (the starter's export line for .state/env),
+# REDIS_URL_VAR (REDIS_URL or REDIS_CLUSTER_URL) and REDIS_SUMMARY.
 
 # redis_conf DIR PORT [cluster]: a node's config file and ACL file in DIR.
 redis_conf() {
@@ -52,33 +54,51 @@ start_redis_node() {
 	echo $! >"$STATE/$name.pid"
 }
 
-redis_app_ping() { redis_ping "$1" "$REDIS_APP_USER" "$REDIS_PASSWORD"; }
+redis_app_ping() { redis_ping "$1" "$(redis_user starter)" "$REDIS_STARTER_PASSWORD"; }
+
+# redis_url NAME: the Redis URL process NAME (a worker process of
+# WORKER_NAMES, starter or web) logs in with, as its own user; without a
+# user on a Redis make up did not start and that has no ACL.
+REDIS_URL_AUTH=yes
+redis_url() {
+	local user=""
+	[ "$REDIS_URL_AUTH" = no ] || user="$(redis_user "$1"):$(redis_password "$1")@"
+	if [ "$REDIS_URL_VAR" = REDIS_CLUSTER_URL ]; then
+		echo "redis://${user}127.0.0.1:$REDIS_PORT?$REDIS_CLUSTER_QUERY"
+	else
+		echo "redis://${user}localhost:$REDIS_PORT/0"
+	fi
+}
 
 # up_redis_single: ours if running, else one already answering on
 # REDIS_PORT (used, never stopped), else a new redis-server.
 up_redis_single() {
 	REDIS_SUMMARY="localhost:$REDIS_PORT"
-	local url_user="$REDIS_APP_USER:$REDIS_PASSWORD@"
+	REDIS_URL_VAR=REDIS_URL
 	if ! running_pid redis >/dev/null && port_open "$REDIS_PORT"; then
 		rm -f "$STATE/redis.pid"
 		command -v redis-cli >/dev/null 2>&1 ||
 			fail "port $REDIS_PORT is in use and redis-cli (package redis-tools) is missing to check it; set REDIS_PORT"
 		if redis_app_ping "$REDIS_PORT"; then
-			say "== using the Redis already running on port $REDIS_PORT as user $REDIS_APP_USER (not started by make up, make down leaves it)"
+			say "== using the Redis already running on port $REDIS_PORT as user $(redis_user starter) (not started by make up, make down leaves it)"
 		elif redis_ping "$REDIS_PORT"; then
-			url_user=""
+			REDIS_URL_AUTH=no
 			warn "== using the Redis already running on port $REDIS_PORT WITHOUT a password or the limited user (not started by make up, make down leaves it)"
 		else
-			fail "port $REDIS_PORT is in use by something that does not answer as Redis with the user $REDIS_APP_USER and REDIS_PASSWORD.
+			fail "port $REDIS_PORT is in use by something that does not answer as Redis with the user $(redis_user starter) and REDIS_STARTER_PASSWORD.
 Stop it, or pick another port: REDIS_PORT=16379 make up"
 		fi
 		REDIS_SUMMARY="$REDIS_SUMMARY (already running; not managed by make up)"
 	else
 		start_redis_node redis "$STATE/redis" "$REDIS_PORT"
-		REDIS_SUMMARY="$REDIS_SUMMARY (user $REDIS_APP_USER; pid file .state/redis.pid, log .state/redis.log)"
+		REDIS_SUMMARY="$REDIS_SUMMARY (a user per process; pid file .state/redis.pid, log .state/redis.log)"
 	fi
-	REDIS_ENV_LINE="export REDIS_URL=redis://${url_user}localhost:$REDIS_PORT/0"
-	wait_for 30 redis redis_ping "$REDIS_PORT" "${url_user:+$REDIS_APP_USER}" "${url_user:+$REDIS_PASSWORD}"
+	REDIS_ENV_LINE="export REDIS_URL=$(redis_url starter)"
+	if [ "$REDIS_URL_AUTH" = no ]; then
+		wait_for 30 redis redis_ping "$REDIS_PORT"
+	else
+		wait_for 30 redis redis_app_ping "$REDIS_PORT"
+	fi
 }
 
 cluster_ok() {
@@ -117,6 +137,7 @@ up_redis_cluster() {
 	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
 		wait_for 60 "redis-$i" cluster_ok "$((REDIS_PORT + i - 1))"
 	done
-	REDIS_ENV_LINE="export REDIS_CLUSTER_URL='redis://$REDIS_APP_USER:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT?$query'"
-	REDIS_SUMMARY="cluster of $REDIS_CLUSTER masters on ports $REDIS_PORT-$((REDIS_PORT + REDIS_CLUSTER - 1)) (user $REDIS_APP_USER; logs .state/redis-N.log)"
+	REDIS_URL_VAR=REDIS_CLUSTER_URL REDIS_CLUSTER_QUERY=$query
+	REDIS_ENV_LINE="export REDIS_CLUSTER_URL='$(redis_url starter)'"
+	REDIS_SUMMARY="cluster of $REDIS_CLUSTER masters on ports $REDIS_PORT-$((REDIS_PORT + REDIS_CLUSTER - 1)) (a user per process; logs .state/redis-N.log)"
 }

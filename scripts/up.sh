@@ -13,7 +13,9 @@
 # TEMPORAL_UI_PORT (8233), REDIS_PORT (6379), POSTGRES_PORT (5432), WEB_PORT (8080),
 # TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), METRICS_PORT
 # (9464: the worker processes' /metrics and /readyz on 9464..9468),
-# REDIS_PASSWORD, REDIS_ADMIN_PASSWORD, TEMPORAL_PG_PASSWORD. The OTEL_*
+# REDIS_<NAME>_PASSWORD (a Redis user per process: ORDER, INVENTORY,
+# PAYMENT, SHIPPING, WORKER, STARTER, WEB), REDIS_ADMIN_PASSWORD,
+# TEMPORAL_PG_PASSWORD. The OTEL_*
 # variables (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach the workers as they are.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -115,6 +117,11 @@ export TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT"
 	for name in "${WORKER_NAMES[@]}"; do
 		echo "export $(metrics_env "$name")=$(metrics_addr "$name")"
 	done >>"$STATE/env"
+	# Each process's own Redis URL, for starting one by hand:
+	# REDIS_URL="$ORDERSAGA_REDIS_URL_PAYMENT" bin/worker --services payment
+	for name in "${WORKER_NAMES[@]}" web; do
+		echo "export ORDERSAGA_REDIS_URL_$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')='$(redis_url "$name")'"
+	done >>"$STATE/env"
 )
 
 # --- worker and choreography services ------------------------------------------
@@ -135,7 +142,11 @@ for name in "${WORKER_NAMES[@]}"; do
 	args=(--services "$svc" --metrics-addr "$(metrics_addr "$name")")
 	[ "$name" = worker ] || args+=(--consumer-name local-1)
 	say "== starting $name (worker ${args[*]})"
-	nohup "$ROOT/bin/worker" "${args[@]}" </dev/null >"$STATE/$name.log" 2>&1 9>&- &
+	# Its own Redis user, in the environment (never on a command line).
+	(
+		export "$REDIS_URL_VAR=$(redis_url "$name")"
+		exec nohup "$ROOT/bin/worker" "${args[@]}" </dev/null >"$STATE/$name.log" 2>&1 9>&-
+	) &
 	echo $! >"$STATE/$name.pid"
 	started+=("$name")
 done
@@ -159,7 +170,10 @@ else
 	rm -f "$STATE/web.pid"
 	port_open "$WEB_PORT" && fail "port $WEB_PORT is already in use; pick another for the live page: WEB_PORT=18080 make up"
 	say "== starting the live page (starter serve --addr 127.0.0.1:$WEB_PORT)"
-	nohup "$ROOT/bin/starter" serve --addr "127.0.0.1:$WEB_PORT" </dev/null >"$STATE/web.log" 2>&1 9>&- &
+	(
+		export "$REDIS_URL_VAR=$(redis_url web)"
+		exec nohup "$ROOT/bin/starter" serve --addr "127.0.0.1:$WEB_PORT" </dev/null >"$STATE/web.log" 2>&1 9>&-
+	) &
 	echo $! >"$STATE/web.pid"
 	wait_for 60 web web_ready
 fi

@@ -10,6 +10,7 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -228,12 +229,26 @@ func TestComposeRedis(t *testing.T) {
 	assertRedisFromACLFile(t, s)
 	assertOnNamedVolume(t, p, s, "/data")
 	assertPorts(t, s, 6379)
-	if v := s.Environment["REDIS_PASSWORD"]; v == nil || *v != localRedisPassword {
-		t.Errorf("redis: REDIS_PASSWORD = %v, want the local default %q", v, localRedisPassword)
+	for _, user := range append(slices.Collect(maps.Values(testenv.RedisUsers)), "ordersaga-admin") {
+		key, want := passwordVar(user), user+"-local-only"
+		if v := s.Environment[key]; v == nil || *v != want {
+			t.Errorf("redis: %s = %v, want the local default %q", key, v, want)
+		}
 	}
-	if v := s.Environment["REDIS_ADMIN_PASSWORD"]; v == nil || *v != localAdminPassword {
-		t.Errorf("redis: REDIS_ADMIN_PASSWORD = %v, want the local default %q", v, localAdminPassword)
+}
+
+// composeRedisUser is the Redis user a Compose service logs in as.
+func composeRedisUser(name string) string {
+	if name == "worker" {
+		return testenv.RedisUsers["orchestration"]
 	}
+	return testenv.RedisUsers[name]
+}
+
+// passwordVar is the variable that holds a Redis user's password, e.g.
+// REDIS_PAYMENT_PASSWORD for ordersaga-payment.
+func passwordVar(user string) string {
+	return "REDIS_" + strings.ToUpper(strings.TrimPrefix(user, "ordersaga-")) + "_PASSWORD"
 }
 
 // assertRedisFromACLFile: a Redis service starts through deploy/redis/start.sh
@@ -254,8 +269,8 @@ func assertRedisFromACLFile(t *testing.T, s types.ServiceConfig) {
 		t.Errorf("%s: deploy/redis is not mounted read-only at /etc/ordersaga/redis: %+v", s.Name, s.Volumes)
 	}
 	test := strings.Join(healthTest(t, s), " ")
-	if !strings.Contains(test, `REDISCLI_AUTH="$REDIS_PASSWORD"`) || !strings.Contains(test, "--user "+testenv.RedisAppUser) || !strings.Contains(test, "ping") {
-		t.Errorf("%s healthcheck = %q, want redis-cli ping as %s with REDISCLI_AUTH", s.Name, test, testenv.RedisAppUser)
+	if !strings.Contains(test, `REDISCLI_AUTH="$REDIS_STARTER_PASSWORD"`) || !strings.Contains(test, "--user "+testenv.RedisStarterUser) || !strings.Contains(test, "ping") {
+		t.Errorf("%s healthcheck = %q, want redis-cli ping as %s with REDISCLI_AUTH", s.Name, test, testenv.RedisStarterUser)
 	}
 }
 
@@ -263,7 +278,7 @@ func assertRedisFromACLFile(t *testing.T, s types.ServiceConfig) {
 // entrypoint, command or healthcheck of any service, in any variant,
 // carries one (docker inspect and ps would show it).
 func TestComposeNoSecretsOnCommandLines(t *testing.T) {
-	env := []string{"REDIS_PASSWORD=app-pw-7f3a", "REDIS_ADMIN_PASSWORD=admin-pw-9c1e", "TEMPORAL_PG_PASSWORD=pg-pw-4b2d", "REDIS_CLUSTER=3"}
+	env := []string{"REDIS_STARTER_PASSWORD=app-pw-7f3a", "REDIS_ADMIN_PASSWORD=admin-pw-9c1e", "TEMPORAL_PG_PASSWORD=pg-pw-4b2d", "REDIS_CLUSTER=3"}
 	for _, p := range []*types.Project{load(t, env...), loadPostgres(t, env...)} {
 		for name, s := range p.Services {
 			argv := append(slices.Clone([]string(s.Entrypoint)), s.Command...)
@@ -280,18 +295,23 @@ func TestComposeNoSecretsOnCommandLines(t *testing.T) {
 }
 
 func TestComposePasswordOverride(t *testing.T) {
-	p := load(t, "REDIS_PASSWORD=changed-pw", "REDIS_ADMIN_PASSWORD=changed-admin", "TEMPORAL_PORT=17233", "TEMPORAL_UI_PORT=18233", "REDIS_PORT=16379")
-	r := service(t, p, "redis")
-	if v := r.Environment["REDIS_PASSWORD"]; v == nil || *v != "changed-pw" {
-		t.Errorf("REDIS_PASSWORD override: redis has %v", v)
+	env := []string{"REDIS_ADMIN_PASSWORD=changed-admin", "TEMPORAL_PORT=17233", "TEMPORAL_UI_PORT=18233", "REDIS_PORT=16379"}
+	for _, name := range withEnv {
+		env = append(env, passwordVar(composeRedisUser(name))+"=changed-"+name)
 	}
+	p := load(t, env...)
+	r := service(t, p, "redis")
 	if v := r.Environment["REDIS_ADMIN_PASSWORD"]; v == nil || *v != "changed-admin" {
 		t.Errorf("REDIS_ADMIN_PASSWORD override: redis has %v", v)
 	}
 	for _, name := range withEnv {
+		user, key := composeRedisUser(name), passwordVar(composeRedisUser(name))
+		if v := r.Environment[key]; v == nil || *v != "changed-"+name {
+			t.Errorf("%s override: redis has %v", key, v)
+		}
 		u := redisURL(t, service(t, p, name))
-		if pw, _ := u.User.Password(); pw != "changed-pw" || u.User.Username() != testenv.RedisAppUser {
-			t.Errorf("%s: REDIS_URL user %q password %q does not follow REDIS_PASSWORD", name, u.User.Username(), pw)
+		if pw, _ := u.User.Password(); pw != "changed-"+name || u.User.Username() != user {
+			t.Errorf("%s: REDIS_URL user %q password %q, want %s with %s", name, u.User.Username(), pw, user, key)
 		}
 	}
 	published := map[string][]string{}
@@ -447,8 +467,9 @@ func TestComposeWorkerServices(t *testing.T) {
 // config.FromEnv, so the variable names are the ones the code reads.
 func TestComposeEnvMatchesConfig(t *testing.T) {
 	p := load(t)
-	redisPW := *service(t, p, "redis").Environment["REDIS_PASSWORD"]
 	for _, name := range withEnv {
+		user := composeRedisUser(name)
+		redisPW := *service(t, p, "redis").Environment[passwordVar(user)]
 		t.Run(name, func(t *testing.T) {
 			s := service(t, p, name)
 			for _, key := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "REDIS_URL", "TEMPORAL_UI_URL"} {
@@ -476,8 +497,8 @@ func TestComposeEnvMatchesConfig(t *testing.T) {
 			if u.Host != "redis:6379" {
 				t.Errorf("REDIS_URL host = %q, want redis:6379", u.Host)
 			}
-			if pw, _ := u.User.Password(); pw != redisPW || u.User.Username() != testenv.RedisAppUser {
-				t.Errorf("REDIS_URL user %q password %q, want %s with redis's REDIS_PASSWORD %q", u.User.Username(), pw, testenv.RedisAppUser, redisPW)
+			if pw, _ := u.User.Password(); pw != redisPW || u.User.Username() != user {
+				t.Errorf("REDIS_URL user %q password %q, want %s with redis's %s %q", u.User.Username(), pw, user, passwordVar(user), redisPW)
 			}
 		})
 	}
@@ -488,7 +509,7 @@ func TestComposeEnvMatchesConfig(t *testing.T) {
 // the slots once they are healthy, and REDIS_CLUSTER=3 points every
 // application service at them.
 func TestComposeCluster(t *testing.T) {
-	p := load(t, "REDIS_CLUSTER=3", "REDIS_PASSWORD=cluster-pw")
+	p := load(t, "REDIS_CLUSTER=3", "REDIS_PAYMENT_PASSWORD=cluster-pw")
 	for _, name := range clusterNodes {
 		s := service(t, p, name)
 		assertRedisFromACLFile(t, s)
@@ -535,8 +556,10 @@ func TestComposeCluster(t *testing.T) {
 		for _, n := range clusterNodes {
 			want = append(want, n+":6379")
 		}
-		if !slices.Equal(opts.Addrs, want) || opts.Username != testenv.RedisAppUser || opts.Password != "cluster-pw" {
-			t.Errorf("%s: cluster %v as %q, want %v as %s with REDIS_PASSWORD", name, opts.Addrs, opts.Username, want, testenv.RedisAppUser)
+		user := composeRedisUser(name)
+		pw := *service(t, p, clusterNodes[0]).Environment[passwordVar(user)]
+		if !slices.Equal(opts.Addrs, want) || opts.Username != user || opts.Password != pw || name == "payment" && pw != "cluster-pw" {
+			t.Errorf("%s: cluster %v as %q, want %v as %s with %s", name, opts.Addrs, opts.Username, want, user, passwordVar(user))
 		}
 		t.Setenv("REDIS_CLUSTER_URL", *v)
 		if cfg := config.FromEnv(); cfg.RedisClusterURL != *v {
@@ -606,9 +629,10 @@ func TestLocalScriptsMatchCompose(t *testing.T) {
 		}
 	}
 	for _, v := range []string{
-		"REDIS_PASSWORD=${REDIS_PASSWORD:-" + localRedisPassword + "}",
-		"REDIS_ADMIN_PASSWORD=${REDIS_ADMIN_PASSWORD:-" + localAdminPassword + "}",
-		"REDIS_APP_USER=" + testenv.RedisAppUser,
+		// REDIS_<USER>_PASSWORD, default ordersaga-<user>-local-only.
+		"REDIS_USERS=(order inventory payment shipping worker starter web)",
+		`"${!var:-ordersaga-$user-local-only}"`,
+		`redis_user() { echo "ordersaga-$1"; }`,
 		"TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-" + localRedisPassword + "}",
 	} {
 		if !strings.Contains(lib, v) {

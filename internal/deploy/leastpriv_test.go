@@ -116,14 +116,15 @@ func runStarter(t *testing.T, bin string, env []string, args ...string) (string,
 	return string(out), 0
 }
 
-// startWorker runs the worker with every service; it is stopped (SIGTERM)
-// when the test ends and its output checked for secrets.
-func startWorker(t *testing.T, bin string, env []string) *exec.Cmd {
+// startWorker runs the worker with args (every service without
+// --services); it is stopped (SIGTERM) when the test ends and its output
+// checked for secrets.
+func startWorker(t *testing.T, bin string, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	var mu sync.Mutex
 	var out bytes.Buffer
 	pr, pw := io.Pipe()
-	cmd := exec.Command(bin, "--log-level", "debug", "--consumer-name", "acl")
+	cmd := exec.Command(bin, append([]string{"--log-level", "debug", "--consumer-name", "acl"}, args...)...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = pw, pw
 	testenv.DieWithParent(cmd)
@@ -166,22 +167,38 @@ func startWorker(t *testing.T, bin string, env []string) *exec.Cmd {
 	case <-time.After(60 * time.Second):
 		t.Fatal("worker not running after 60s")
 	}
-	args, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
-	noSecret(t, "the worker's command line", string(args))
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+	noSecret(t, "the worker's command line", string(cmdline))
 	return cmd
 }
 
-// TestLeastPrivilege runs real work on both engines as the limited Redis
-// user of deploy/redis/users.acl (the worker and starter binaries, then the
-// shared scenario suite), with a Temporal API key set, and checks that no
-// output shows a secret and that the user is refused keys outside
-// ordersaga:* and administration commands.
+// workerProcesses are the worker processes of a deployment, each its
+// --services value, run as its own Redis user (testenv.RedisUsers).
+var workerProcesses = []string{"orchestration", "order", "inventory", "payment", "shipping"}
+
+// startWorkers starts one worker process per entry of workerProcesses,
+// each logged in as its own user (urlAs gives its REDIS_URL or
+// REDIS_CLUSTER_URL line).
+func startWorkers(t *testing.T, bin, temporalAddr string, urlAs func(user string) string) {
+	t.Helper()
+	for _, svc := range workerProcesses {
+		env := append(appEnv(t, "", temporalAddr), urlAs(testenv.RedisUsers[svc]))
+		startWorker(t, bin, env, "--services", svc)
+	}
+}
+
+// TestLeastPrivilege runs real work on both engines with every process
+// logged in as its own user of deploy/redis/users.acl (a worker process
+// per service, the starter, then the shared scenario suite as the
+// starter), with a Temporal API key set, and checks that no output shows
+// a secret, that Redis refused nothing they asked (its ACL LOG stays
+// empty), and that each user is refused what is not its own.
 func TestLeastPrivilege(t *testing.T) {
 	srv := testenv.StartRedisACL(t, appPassword, adminPassword)
 	tsrv := testenv.StartTemporalBackend(t, testenv.BackendDev)
 	workerBin, starterBin := binaries(t)
-	env := appEnv(t, srv.AppURL(), tsrv.Address)
-	startWorker(t, workerBin, env)
+	startWorkers(t, workerBin, tsrv.Address, func(user string) string { return "REDIS_URL=" + srv.URLAs(user) })
+	env := appEnv(t, srv.URLAs(testenv.RedisStarterUser), tsrv.Address)
 
 	for _, args := range [][]string{
 		{"order", "--id", "acl-1", "--timeout", "60s"},
@@ -196,11 +213,11 @@ func TestLeastPrivilege(t *testing.T) {
 		{"verify"},
 	} {
 		if out, code := runStarter(t, starterBin, env, args...); code != 0 {
-			t.Errorf("starter %s as the limited user: exit %d\n%s", strings.Join(args, " "), code, out)
+			t.Errorf("starter %s as %s: exit %d\n%s", strings.Join(args, " "), testenv.RedisStarterUser, code, out)
 		}
 	}
 
-	// The shared scenario suite, through the same worker, as the limited user.
+	// The shared scenario suite, through the same workers, as the starter.
 	rdb := srv.AppClient()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -225,7 +242,35 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 	}
 
+	admin := srv.AdminClient()
+	noACLDenials(t, admin)
 	assertRefused(t, rdb, srv)
+	assertOwnKeysOnly(t, srv, admin)
+}
+
+// noACLDenials fails t when Redis refused any command of the application
+// (ACL LOG), naming user, command and key of each, then clears the log.
+func noACLDenials(t *testing.T, admin *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	entries, err := admin.Do(ctx, "acl", "log").Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		m, _ := e.(map[any]any)
+		// Refusals the starter is built to take: `stock --reset` counts
+		// the blocked readers with CLIENT LIST, else waits a fixed time;
+		// the bench report reads the fsync policy with CONFIG GET, else
+		// tells persistence from INFO alone.
+		if m["username"] == testenv.RedisStarterUser && (m["object"] == "client|list" || m["object"] == "config|get") {
+			continue
+		}
+		t.Errorf("redis refused the application: %v", e)
+	}
+	if err := admin.Do(ctx, "acl", "log", "reset").Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // assertRefused: the limited user is refused keys outside the prefix and
@@ -329,15 +374,18 @@ func TestComposeRedisEntrypoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("sh", filepath.Join(testenv.RepoRoot(), "deploy", "redis", "start.sh"))
-	cmd.Env = append(os.Environ(), "PATH="+shim+":"+os.Getenv("PATH"), "REDIS_PASSWORD="+appPassword,
+	cmd.Env = append(os.Environ(), "PATH="+shim+":"+os.Getenv("PATH"),
 		"REDIS_ADMIN_PASSWORD="+adminPassword, "REDIS_CONF_DIR="+filepath.Join(dir, "conf"), "REDIS_DATA_DIR="+dir)
+	for _, user := range testenv.RedisUsers {
+		cmd.Env = append(cmd.Env, "REDIS_"+strings.ToUpper(strings.TrimPrefix(user, "ordersaga-"))+"_PASSWORD="+testenv.RedisPassword(appPassword, user))
+	}
 	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	app := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), Username: testenv.RedisAppUser, Password: appPassword})
+	app := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), Username: testenv.RedisStarterUser, Password: appPassword})
 	defer app.Close()
 	ctx := context.Background()
 	deadline := time.Now().Add(10 * time.Second)
@@ -363,4 +411,68 @@ func TestComposeRedisEntrypoint(t *testing.T) {
 	acl, _ := os.ReadFile(filepath.Join(dir, "conf", "users.acl"))
 	noSecret(t, "the rendered ACL file", string(acl))
 	noSecret(t, "the entrypoint's output", out.String())
+}
+
+// assertOwnKeysOnly: each user is refused another's streams and state,
+// directly and through a script of its own, and every user but the
+// starter is refused SCAN; none may run KEYS, CLIENT or CONFIG; every one
+// may read INFO memory (the eviction check).
+func assertOwnKeysOnly(t *testing.T, srv *testenv.RedisACLServer, admin *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	p := "ordersaga:chor:{p0}:"
+	if err := admin.HSet(ctx, p+"order:acl-1", "status", "PENDING").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.HSet(ctx, p+"pay:acl-1", "charge", "ok|4200").Err(); err != nil {
+		t.Fatal(err)
+	}
+	xadd := func(svc string) []any {
+		return []any{"xadd", p + "stream:" + svc, "*", "type", "Forged", "event", "{}"}
+	}
+	stock := "ordersaga:chor:{stock:book}"
+	script := func(body, key string) []any { return []any{"eval", body, 1, key} }
+	denied := map[string][][]any{
+		testenv.RedisShippingUser: {xadd("payment"), xadd("order"), xadd("inventory"),
+			{"del", p + "order:acl-1"}, {"hset", p + "order:acl-1", "status", "COMPLETED"}, {"hset", p + "pay:acl-1", "charge", "ok|0"},
+			{"del", p + "stream:payment"}, {"xtrim", p + "stream:payment", "maxlen", 0}, {"decrby", stock, 1},
+			script("return redis.call('XADD', KEYS[1], '*', 'type', 'Forged')", p+"stream:payment"),
+			script("return redis.call('DEL', KEYS[1])", p+"stream:payment"),
+			script("return redis.call('DEL', KEYS[1])", p+"order:acl-1")},
+		testenv.RedisPaymentUser: {xadd("shipping"), xadd("inventory"), {"hset", p + "ship:acl-1", "schedule", "ok|x"},
+			{"decrby", stock, 1}, {"del", p + "history:acl-1"}, {"hset", p + "order:acl-1", "status", "COMPLETED"},
+			script("return redis.call('XADD', KEYS[1], '*', 'type', 'Forged')", p+"stream:inventory")},
+		testenv.RedisInventoryUser: {xadd("payment"), xadd("order"), {"hset", p + "order:acl-1", "status", "COMPENSATED"},
+			{"hincrby", p + "ledger", "net_cents", -100}, {"del", p + "inv:acl-1"}},
+		testenv.RedisOrderUser: {xadd("inventory"), xadd("payment"), {"hset", p + "pay:acl-1", "refund", "ok|0"},
+			{"decrby", stock, 1}, {"hincrby", p + "ledger", "net_cents", -100}},
+		testenv.RedisWorkerUser: {xadd("order"), {"get", "ordersaga:chor:partitions"}, {"hset", p + "pay:acl-1", "charge", "ok|0"}},
+		testenv.RedisWebUser: {xadd("payment"), {"del", p + "order:acl-1"}, {"decrby", stock, 1}, {"hincrby", p + "ledger", "net_cents", -100},
+			{"xack", p + "stream:order", "inventory", "0-1"}},
+	}
+	admin2 := []any{"keys", "*"}
+	for user, cmds := range denied {
+		c := srv.ClientAs(user)
+		cmds = append(cmds, []any{"scan", 0}, admin2, []any{"client", "list"}, []any{"config", "get", "maxmemory-policy"}, []any{"flushall"})
+		for _, cmd := range cmds {
+			// A script's own command refused reads "can't access" on 7.0.
+			if err := c.Do(ctx, cmd...).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") && !strings.Contains(err.Error(), "can't access") {
+				t.Errorf("%v as %s: %v, want NOPERM", cmd[:2], user, err)
+			}
+		}
+	}
+	for _, user := range testenv.RedisUsers {
+		if err := srv.ClientAs(user).Info(ctx, "memory").Err(); err != nil {
+			t.Errorf("info memory as %s: %v", user, err)
+		}
+	}
+	if err := srv.AppClient().Do(ctx, "scan", 0, "count", 10).Err(); err != nil {
+		t.Errorf("scan as %s (stock --reset, bench --reset): %v", testenv.RedisStarterUser, err)
+	}
+	if st, err := admin.HGet(ctx, p+"order:acl-1", "status").Result(); err != nil || st != "PENDING" {
+		t.Errorf("after the refused writes, order acl-1's status: %q %v, want PENDING", st, err)
+	}
+	if ch, err := admin.HGetAll(ctx, p+"pay:acl-1").Result(); err != nil || len(ch) != 1 || ch["charge"] != "ok|4200" {
+		t.Errorf("after the refused writes, order acl-1's payment record: %v %v, want the charge alone", ch, err)
+	}
 }

@@ -1,11 +1,10 @@
 package testenv
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,39 +13,63 @@ import (
 )
 
 // RedisACLFile is the repository's one Redis ACL file (a template): make
-// up, Compose and the tests all load it.
-const RedisACLFile = "deploy/redis/users.acl"
+// up, Compose and the tests all load it, rendered by RedisACLRenderer.
+const (
+	RedisACLFile     = "deploy/redis/users.acl"
+	RedisACLRenderer = "deploy/redis/render-acl.sh"
+)
 
-// RedisAppUser is the ACL user the worker and the starter run as.
-const RedisAppUser = "ordersaga"
+// The Redis users of RedisACLFile: one per process (docs/operations.md).
+const (
+	RedisOrderUser     = "ordersaga-order"
+	RedisInventoryUser = "ordersaga-inventory"
+	RedisPaymentUser   = "ordersaga-payment"
+	RedisShippingUser  = "ordersaga-shipping"
+	RedisWorkerUser    = "ordersaga-worker"
+	RedisStarterUser   = "ordersaga-starter"
+	RedisWebUser       = "ordersaga-web"
+)
 
-// RenderRedisACL renders RedisACLFile for redis-server's aclfile setting:
-// comment lines dropped, the passwords' SHA-256 filled in.
-func RenderRedisACL(appPassword, adminPassword string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(RepoRoot(), RedisACLFile))
-	if err != nil {
-		return "", err
-	}
-	r := strings.NewReplacer(
-		"${REDIS_PASSWORD_SHA256}", sha256Hex(appPassword),
-		"${REDIS_ADMIN_PASSWORD_SHA256}", sha256Hex(adminPassword),
-	)
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		out = append(out, r.Replace(line))
-	}
-	if s := strings.Join(out, "\n"); strings.Contains(s, "${") {
-		return "", fmt.Errorf("%s: unknown placeholder left in %q", RedisACLFile, s)
-	}
-	return strings.Join(out, "\n") + "\n", nil
+// RedisAppUser is the user of code under test that drives every part of
+// the saga in one process (engines, services, bench, reset): the starter's.
+const RedisAppUser = RedisStarterUser
+
+// RedisUsers maps what a process runs to its user: each choreography
+// service and "orchestration" (worker --services), "starter" and "web".
+var RedisUsers = map[string]string{
+	"order": RedisOrderUser, "inventory": RedisInventoryUser, "payment": RedisPaymentUser,
+	"shipping": RedisShippingUser, "orchestration": RedisWorkerUser, "starter": RedisStarterUser, "web": RedisWebUser,
 }
 
-func sha256Hex(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
+// RedisPassword is user's password on a server whose ACL was rendered
+// with appPassword: appPassword itself for the starter's user, else
+// appPassword followed by "-" and the user's own part, e.g.
+// "secret-payment" for ordersaga-payment.
+func RedisPassword(appPassword, user string) string {
+	if user == RedisStarterUser {
+		return appPassword
+	}
+	return appPassword + "-" + strings.TrimPrefix(user, "ordersaga-")
+}
+
+// RenderRedisACL renders RedisACLFile for redis-server's aclfile setting
+// with RedisACLRenderer, as make up and Compose do: every user's password
+// (see RedisPassword) as its SHA-256, adminPassword for the default user.
+func RenderRedisACL(appPassword, adminPassword string) (string, error) {
+	root := RepoRoot()
+	cmd := exec.Command("sh", filepath.Join(root, RedisACLRenderer), filepath.Join(root, RedisACLFile))
+	cmd.Env = append(os.Environ(), "REDIS_ADMIN_PASSWORD="+adminPassword)
+	for _, user := range RedisUsers {
+		name := strings.ToUpper(strings.TrimPrefix(user, "ordersaga-"))
+		cmd.Env = append(cmd.Env, "REDIS_"+name+"_PASSWORD="+RedisPassword(appPassword, user))
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("render %s: %v: %s", RedisACLFile, err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
 }
 
 // RedisACLServer is a redis-server that loads the project's ACL file.
@@ -55,14 +78,20 @@ type RedisACLServer struct {
 	AppPassword, AdminPassword string
 }
 
-// AppURL is the redis:// URL of the limited application user.
-func (s *RedisACLServer) AppURL() string {
-	return (&url.URL{Scheme: "redis", User: url.UserPassword(RedisAppUser, s.AppPassword), Host: s.Addr, Path: "/0"}).String()
+// AppURL is the redis:// URL of the starter's user (RedisAppUser).
+func (s *RedisACLServer) AppURL() string { return s.URLAs(RedisAppUser) }
+
+// URLAs is the redis:// URL of one of the application's users.
+func (s *RedisACLServer) URLAs(user string) string {
+	return (&url.URL{Scheme: "redis", User: url.UserPassword(user, RedisPassword(s.AppPassword, user)), Host: s.Addr, Path: "/0"}).String()
 }
 
-// AppClient is a client logged in as the application user.
-func (s *RedisACLServer) AppClient() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Username: RedisAppUser, Password: s.AppPassword})
+// AppClient is a client logged in as the starter's user (RedisAppUser).
+func (s *RedisACLServer) AppClient() *redis.Client { return s.ClientAs(RedisAppUser) }
+
+// ClientAs is a client logged in as one of the application's users.
+func (s *RedisACLServer) ClientAs(user string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Username: user, Password: RedisPassword(s.AppPassword, user)})
 	s.tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -75,8 +104,8 @@ func (s *RedisACLServer) AdminClient() *redis.Client {
 }
 
 // StartRedisACL starts a redis-server on a free port that loads the
-// project's ACL file with the given passwords, and stops it when the test
-// ends.
+// project's ACL file with the given passwords (see RedisPassword), and
+// stops it when the test ends.
 func StartRedisACL(tb testing.TB, appPassword, adminPassword string, extra ...string) *RedisACLServer {
 	tb.Helper()
 	acl, err := RenderRedisACL(appPassword, adminPassword)

@@ -129,12 +129,15 @@ func (c *RedisCluster) Addrs() []string {
 }
 
 // URL is the cluster in go-redis's URL form (REDIS_CLUSTER_URL),
-// redis://host1:port1?addr=host2:port2&addr=host3:port3, as the
-// application user when the cluster has the ACL.
-func (c *RedisCluster) URL() string {
+// redis://host1:port1?addr=host2:port2&addr=host3:port3, as RedisAppUser
+// when the cluster has the ACL.
+func (c *RedisCluster) URL() string { return c.URLAs(RedisAppUser) }
+
+// URLAs is URL as one of the application's users (see RedisUsers).
+func (c *RedisCluster) URLAs(user string) string {
 	u := &url.URL{Scheme: "redis", Host: c.Nodes[0].Addr}
 	if c.AdminPassword != "" {
-		u.User = url.UserPassword(RedisAppUser, c.AppPassword)
+		u.User = url.UserPassword(user, RedisPassword(c.AppPassword, user))
 	}
 	q := url.Values{}
 	for _, a := range c.Addrs()[1:] {
