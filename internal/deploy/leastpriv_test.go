@@ -476,3 +476,32 @@ func assertOwnKeysOnly(t *testing.T, srv *testenv.RedisACLServer, admin *redis.C
 		t.Errorf("after the refused writes, order acl-1's payment record: %v %v, want the charge alone", ch, err)
 	}
 }
+
+// TestLeastPrivilegeCluster: on a Redis Cluster whose every node loads the
+// ACL file, a worker process per service, each as its own user, and the
+// starter as its own, run orders on both engines to their end, and no
+// node refused any of them a command.
+func TestLeastPrivilegeCluster(t *testing.T) {
+	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, AppPassword: appPassword, AdminPassword: adminPassword})
+	tsrv := testenv.StartTemporalBackend(t, testenv.BackendDev)
+	workerBin, starterBin := binaries(t)
+	startWorkers(t, workerBin, tsrv.Address, func(user string) string { return "REDIS_CLUSTER_URL=" + c.URLAs(user) })
+	env := append(appEnv(t, "", tsrv.Address), "REDIS_CLUSTER_URL="+c.URLAs(testenv.RedisStarterUser))
+	for _, args := range [][]string{
+		{"order", "--id", "acl-c1", "--timeout", "60s"},
+		{"order", "--id", "acl-c2", "--fail", "payment", "--timeout", "60s"},
+		{"order", "--id", "acl-c3", "--fail", "shipping", "--timeout", "60s"},
+		{"history", "acl-c3"},
+		{"dlq", "list"},
+		{"verify"},
+	} {
+		if out, code := runStarter(t, starterBin, env, args...); code != 0 {
+			t.Errorf("starter %s on the cluster: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	for _, n := range c.Nodes {
+		admin := redis.NewClient(&redis.Options{Addr: n.Addr, Password: adminPassword})
+		noACLDenials(t, admin)
+		_ = admin.Close()
+	}
+}
