@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/poll"
 	"github.com/ordersaga/ordersaga/internal/scenarios"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/shop"
@@ -217,6 +220,8 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 	}
 
+	usePage(t, starterBin, appEnv(t, srv.URLAs(testenv.RedisWebUser), tsrv.Address))
+
 	// The shared scenario suite, through the same workers, as the starter.
 	rdb := srv.AppClient()
 	ctx := context.Background()
@@ -316,10 +321,10 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 	srv := testenv.StartRedisACL(t, appPassword, adminPassword)
 	workerBin, starterBin := binaries(t)
 	bad := []struct{ name, url, want string }{
-		{"malformed port", "redis://ordersaga:" + appPassword + "@localhost:notaport/0", "--redis-url"},
-		{"malformed escape", "redis://ordersaga:" + appPassword + "%zz@localhost:6379/0", "--redis-url"},
-		{"two @", "redis://ordersaga:" + appPassword + "@x@localhost:6379/notadb", "--redis-url"},
-		{"wrong password", "redis://ordersaga:" + adminPassword + "@" + srv.Addr + "/0", "unreachable"},
+		{"malformed port", "redis://ordersaga-starter:" + appPassword + "@localhost:notaport/0", "--redis-url"},
+		{"malformed escape", "redis://ordersaga-starter:" + appPassword + "%zz@localhost:6379/0", "--redis-url"},
+		{"two @", "redis://ordersaga-starter:" + appPassword + "@x@localhost:6379/notadb", "--redis-url"},
+		{"wrong password", "redis://ordersaga-starter:" + adminPassword + "@" + srv.Addr + "/0", "unreachable"},
 		{"admin password for the app user", "redis://default:" + appPassword + "@" + srv.Addr + "/0", "unreachable"},
 	}
 	for _, tc := range bad {
@@ -341,7 +346,7 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 			}
 		})
 	}
-	env := append(appEnv(t, srv.AppURL(), "127.0.0.1:1"), "REDIS_CLUSTER_URL=redis://ordersaga:"+adminPassword+"@h:1?addr=h:2")
+	env := append(appEnv(t, srv.AppURL(), "127.0.0.1:1"), "REDIS_CLUSTER_URL=redis://ordersaga-starter:"+adminPassword+"@h:1?addr=h:2")
 	for _, run := range [][]string{{workerBin, "--help"}, {starterBin, "--help"}, {starterBin, "order", "--help"}} {
 		cmd := exec.Command(run[0], run[1:]...)
 		cmd.Env = env
@@ -504,4 +509,73 @@ func TestLeastPrivilegeCluster(t *testing.T) {
 		noACLDenials(t, admin)
 		_ = admin.Close()
 	}
+}
+
+// usePage runs the live page (starter serve) as its own Redis user, places
+// an order through it, and reads the page and the order's page once the
+// order ended: what the page does, under the web user's limits.
+func usePage(t *testing.T, bin string, env []string) {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	cmd := exec.Command(bin, "serve", "--addr", addr)
+	cmd.Env = env
+	out := &testenv.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		noSecret(t, "the page's output", out.String())
+	}()
+	ctx := context.Background()
+	base := "http://" + addr
+	var id string
+	err := poll.For(ctx, time.Minute, poll.Every(100*time.Millisecond), func(ctx context.Context) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/orders", strings.NewReader("items=book:1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, nil // not listening yet
+		}
+		defer resp.Body.Close()
+		var placed struct {
+			OrderID string `json:"order_id"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&placed) != nil {
+			return false, fmt.Errorf("place through the page: %s", resp.Status)
+		}
+		id = placed.OrderID
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	err = poll.For(ctx, time.Minute, poll.Every(200*time.Millisecond), func(ctx context.Context) (bool, error) {
+		page, err := get(ctx, base+"/orders/"+id)
+		return err == nil && strings.Contains(page, "COMPLETED"), nil
+	})
+	if err != nil {
+		t.Errorf("order %s placed through the page did not complete: %v\n%s", id, err, out.String())
+	}
+	if _, err := get(ctx, base+"/"); err != nil {
+		t.Errorf("the page as %s: %v\n%s", testenv.RedisWebUser, err, out.String())
+	}
+}
+
+// get reads a page, failing on any status but 200.
+func get(ctx context.Context, url string) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), err
 }
