@@ -10,7 +10,9 @@ import (
 
 // Scan calls fn with the keys that match pattern, in batches, master by
 // master on a cluster (in parallel; fn must be safe for that), on the one
-// server otherwise.
+// server otherwise. Of the application's Redis users only the starter's
+// may SCAN (deploy/redis/users.acl): resets and the bench call it, never a
+// service or the page.
 func Scan(ctx context.Context, rdb redis.UniversalClient, pattern string, fn func(keys []string) error) error {
 	scan := func(ctx context.Context, c *redis.Client) error {
 		var cursor uint64
