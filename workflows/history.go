@@ -162,18 +162,7 @@ func (t *timeline) lifecycle(ev *historypb.HistoryEvent, e *shop.Event) bool {
 func (t *timeline) activity(ev *historypb.HistoryEvent, e *shop.Event) bool {
 	switch ev.GetEventType() {
 	case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-		a := ev.GetActivityTaskScheduledEventAttributes()
-		name := a.GetActivityType().GetName()
-		op, _ := OpOfActivity(name)
-		if t.scheduled == nil {
-			t.scheduled = make(map[int64]scheduled)
-		}
-		t.scheduled[ev.GetEventId()] = scheduled{op: op, name: name, at: e.Time}
-		e.Op, e.Detail = op, name
-		var summary string
-		if p := ev.GetUserMetadata().GetSummary(); p != nil && converter.GetDefaultDataConverter().FromPayload(p, &summary) == nil && summary != "" {
-			e.Detail = name + ": " + summary
-		}
+		t.scheduleActivity(ev, e)
 
 	case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
 		a := ev.GetActivityTaskStartedEventAttributes()
@@ -222,6 +211,22 @@ func (t *timeline) activity(ev *historypb.HistoryEvent, e *shop.Event) bool {
 		return false
 	}
 	return true
+}
+
+// scheduleActivity remembers a scheduled activity's operation for the
+// entries that follow, and names it with its summary.
+func (t *timeline) scheduleActivity(ev *historypb.HistoryEvent, e *shop.Event) {
+	name := ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+	op, _ := OpOfActivity(name)
+	if t.scheduled == nil {
+		t.scheduled = make(map[int64]scheduled)
+	}
+	t.scheduled[ev.GetEventId()] = scheduled{op: op, name: name, at: e.Time}
+	e.Op, e.Detail = op, name
+	var summary string
+	if p := ev.GetUserMetadata().GetSummary(); p != nil && converter.GetDefaultDataConverter().FromPayload(p, &summary) == nil && summary != "" {
+		e.Detail = name + ": " + summary
+	}
 }
 
 // closeActivity fills in what every closing entry of an activity has.
