@@ -5,6 +5,7 @@
 #   make up [TEMPORAL_BACKEND=postgres] [REDIS_CLUSTER=3]   the stack, see scripts/up.sh
 #   make down                          stop what make up started
 #   make compose-test                  both Compose stacks for real (Docker)
+#   make docs-test                     every command of the docs on a make up stack
 
 GO            ?= go
 BIN           := $(CURDIR)/.bin
@@ -74,6 +75,13 @@ clean-state:
 ## demo: make up, then one completed and one compensated order on both engines
 demo: up
 	@scripts/demo.sh
+
+## docs-test: the commands of README.md and docs/*.md in order on a make up
+## stack of its own on free ports (internal/docstest, build tag docs); each
+## must succeed and print what its sample output shows; make down at the end
+.PHONY: docs-test
+docs-test: tools
+	$(GO) test -tags docs -count=1 -timeout 10m -v -run '^TestDocs$$' ./internal/docstest
 
 ## bench: make up, then the benchmarks of docs/results.md on that stack; the
 ## tables on stdout, reports with charts in BENCH_DIR (see scripts/bench.sh)
