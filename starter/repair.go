@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -9,6 +10,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/admin"
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/render"
+	"github.com/ordersaga/ordersaga/shop"
 )
 
 func (a *app) repairCmd() *cobra.Command {
@@ -30,6 +32,11 @@ func (a *app) repair(ctx context.Context, id string, f runFlags) error {
 	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
 		done := eng.RepairAll(ctx, id)
 		results := render.PlacementResults(done, id, a.uiURL, false)
+		for i, p := range done {
+			if errors.Is(p.Err, shop.ErrUnknownOrder) {
+				results[i].UIURL = "" // no workflow to link to
+			}
+		}
 		if f.out.JSON() {
 			if err := a.printJSON(f.out, map[string]any{"results": results}); err != nil {
 				return err

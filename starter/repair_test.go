@@ -56,3 +56,17 @@ func TestRepairOrchestration(t *testing.T) {
 	wantCode(t, r, 2)
 	wantOneLine(t, r, "repair needs an ORDER_ID")
 }
+
+// TestRepairUnknownOrder: repairing an order no engine knows fails on each
+// engine without a link to a workflow that does not exist.
+func TestRepairUnknownOrder(t *testing.T) {
+	s := servers(t)
+	r := s.run(t, "repair", newID("unknown"))
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stdout, "orchestration error") || !strings.Contains(r.stdout, "unknown order") {
+		t.Fatalf("want orchestration's unknown order reported:\n%s", r)
+	}
+	if strings.Contains(r.stdout, "Temporal UI:") || strings.Contains(r.stdout, "/workflows/") {
+		t.Fatalf("a link to a workflow that does not exist:\n%s", r)
+	}
+}

@@ -132,6 +132,22 @@ func env(key, def string) string {
 // ErrUnreachable is wrapped when a server does not answer.
 var ErrUnreachable = errors.New("unreachable")
 
+// ErrRedisAuth is wrapped when Redis answers but refuses the user or the
+// password of the URL: the server runs, the credentials are wrong.
+var ErrRedisAuth = errors.New("refuses the user or password")
+
+// redisAuthRefused tells a refused login (WRONGPASS, NOAUTH, or an AUTH
+// sent to a server without a password) from a server out of reach.
+func redisAuthRefused(err error) bool {
+	msg := err.Error()
+	for _, code := range []string{"WRONGPASS", "NOAUTH", "invalid password", "without any password configured", "invalid username-password pair"} {
+		if strings.Contains(msg, code) {
+			return true
+		}
+	}
+	return false
+}
+
 // debugRedisLog sends go-redis's own messages (reconnects, one per failed
 // pool dial) to the project's logger at debug level, with secrets masked,
 // instead of go-redis's standard logger on stderr, which prints dozens of
@@ -195,7 +211,11 @@ func (c *Config) Redis(ctx context.Context) (redis.UniversalClient, error) {
 		if evict, ok := errors.AsType[*EvictionError](err); ok {
 			return nil, evict
 		}
-		return nil, fmt.Errorf("redis at %s is %w (%s); %s", addr, ErrUnreachable, redactText(err.Error(), c.secrets()), HowToStart)
+		why := redactText(err.Error(), c.secrets())
+		if redisAuthRefused(err) {
+			return nil, fmt.Errorf("redis at %s %w (%s): check the user and password in --redis-url/REDIS_URL (or --redis-cluster-url/REDIS_CLUSTER_URL); make up writes the stack's to .state/env", addr, ErrRedisAuth, why)
+		}
+		return nil, fmt.Errorf("redis at %s is %w (%s); %s", addr, ErrUnreachable, why, HowToStart)
 	}
 	if guard.allow {
 		log.WarnContext(ctx, "eviction check relaxed by "+EnvAllowEviction+"=1: a Redis that evicts loses orders without an error", "redis", addr)

@@ -79,3 +79,24 @@ func TestEvictionPolicyEveryClusterNode(t *testing.T) {
 		t.Fatalf("Redis() on a cluster with %s under allkeys-random: %v", bad.Addr, err)
 	}
 }
+
+// TestRedisWrongPassword: a Redis that runs but refuses the password is
+// not reported unreachable, and the message points at the credentials.
+func TestRedisWrongPassword(t *testing.T) {
+	unsetTemporalEnv(t)
+	srv := testenv.StartRedisACL(t, "app-auth-pw", "admin-auth-pw")
+	t.Setenv("REDIS_URL", strings.Replace(srv.AppURL(), srv.AppPassword, "not-the-password", 1))
+	_, err := FromEnv().Redis(context.Background())
+	if !errors.Is(err, ErrRedisAuth) || errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Redis() with a wrong password: %v, want ErrRedisAuth", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{srv.Addr, "WRONGPASS", "password in --redis-url/REDIS_URL"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not name %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "not-the-password") || strings.Contains(msg, "unreachable") || strings.Contains(msg, "make up (see") {
+		t.Errorf("error %q: want no password, no 'unreachable', no start hint", msg)
+	}
+}
