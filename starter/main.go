@@ -103,7 +103,7 @@ func (a *app) setup(ctx context.Context) error {
 		return usagef("--client-connect-timeout must be positive")
 	}
 	a.cfg.Resolve()
-	t, err := telemetry.TracingFromEnv(ctx, "ordersaga-starter")
+	t, err := telemetry.TracingFromEnvLog(ctx, "ordersaga-starter", log)
 	a.tracing = t
 	return err
 }

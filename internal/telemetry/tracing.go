@@ -43,8 +43,15 @@ type Tracing struct {
 // returns nil when nothing is to be exported: then no span is made at all.
 // The provider becomes OpenTelemetry's global one, with the W3C trace
 // context and baggage as the propagators. service names the process
-// (OTEL_SERVICE_NAME overrides it).
+// (OTEL_SERVICE_NAME overrides it). A failed export is logged by slog's
+// default logger (see TracingFromEnvLog).
 func TracingFromEnv(ctx context.Context, service string) (*Tracing, error) {
+	return TracingFromEnvLog(ctx, service, nil)
+}
+
+// TracingFromEnvLog is TracingFromEnv that logs a failed export on log (nil:
+// slog's default logger), so the warning comes in the process's log format.
+func TracingFromEnvLog(ctx context.Context, service string, log *slog.Logger) (*Tracing, error) {
 	if !tracingWanted() {
 		return nil, nil
 	}
@@ -60,7 +67,11 @@ func TracingFromEnv(ctx context.Context, service string) (*Tracing, error) {
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		slog.Warn("telemetry export failed", "err", err)
+		l := log
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Warn("telemetry export failed", "err", err)
 	}))
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
