@@ -112,11 +112,41 @@ cluster_slots_assigned() {
 		tr -d '\r' | awk -F: '$1 == "cluster_slots_assigned" { print $2 }'
 }
 
+# move_cluster_ports DIR_PREFIX N FIRST_PORT: the nodes.conf files of a
+# cluster that ran before (DIR_PREFIX1..N) name the ports it ran on; when
+# the cluster now starts on FIRST_PORT.., every node's view of every node
+# (port, and bus port = port + 10000) is rewritten to the new ports, so the
+# nodes find each other again. Nothing to do on a first start.
+move_cluster_ports() {
+	local prefix=$1 n=$2 first=$3 i conf old map=""
+	for ((i = 1; i <= n; i++)); do
+		conf="$prefix$i/nodes.conf"
+		[ -f "$conf" ] || return 0
+		old=$(awk '$3 ~ /myself/ { split($2, a, "[:@]"); print a[2] }' "$conf")
+		[ -n "$old" ] || fail "$conf names no node as myself; drop that cluster's data: rm -rf ${prefix}[1-$n]"
+		[ "$old" = "$((first + i - 1))" ] || map+="$old=$((first + i - 1)) "
+	done
+	[ -n "$map" ] || return 0
+	say "== the Redis Cluster in ${prefix%-}-N ran on other ports: moving its nodes to $first-$((first + n - 1))"
+	for ((i = 1; i <= n; i++)); do
+		conf="$prefix$i/nodes.conf"
+		awk -v map="$map" '
+			BEGIN { k = split(map, kv, " "); for (j = 1; j <= k; j++) { split(kv[j], p, "="); to[p[1]] = p[2] } }
+			$2 ~ /:[0-9]+@[0-9]+/ && match($2, /:[0-9]+@[0-9]+/) {
+				port = substr($2, RSTART + 1, index(substr($2, RSTART), "@") - 2)
+				if (port in to) $2 = substr($2, 1, RSTART) to[port] "@" (to[port] + 10000) substr($2, RSTART + RLENGTH)
+			}
+			{ print }' "$conf" >"$conf.tmp" && mv "$conf.tmp" "$conf"
+	done
+}
+
 # up_redis_cluster: REDIS_CLUSTER masters on REDIS_PORT.., slots assigned
-# once with redis-cli --cluster create; later starts reload nodes.conf.
+# once with redis-cli --cluster create; later starts reload nodes.conf
+# (moved to the new ports when REDIS_PORT changed since).
 up_redis_cluster() {
 	[ "$REDIS_CLUSTER" -ge 3 ] || fail "REDIS_CLUSTER=$REDIS_CLUSTER: a Redis Cluster needs at least 3 masters (or 0 for one Redis)"
 	local i port addrs=() query=""
+	running_pid redis-1 >/dev/null || move_cluster_ports "$STATE/redis-" "$REDIS_CLUSTER" "$REDIS_PORT"
 	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
 		port=$((REDIS_PORT + i - 1))
 		start_redis_node "redis-$i" "$STATE/redis-$i" "$port" cluster
