@@ -5,10 +5,11 @@ package docstest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,10 @@ import (
 // `make up` stack on free ports, as a reader would: each command must
 // succeed and print the lines its sample output shows. A command marked
 // with a docs-test skip is reported skipped with its reason. `make
-// docs-test` runs it; it stops the stack at the end.
+// docs-test` runs it; it stops the stack at the end. With DOCS_UPDATE=1 the
+// sample outputs are not compared but replaced by the real ones (the
+// test's ports written as the default ones): `make docs-test
+// DOCS_UPDATE=1` regenerates them.
 func TestDocs(t *testing.T) {
 	root := testenv.RepoRoot()
 	steps, err := Steps(root)
@@ -39,19 +43,48 @@ func TestDocs(t *testing.T) {
 	t.Cleanup(func() { make("down") })
 	make("up")
 	sh := &Shell{Dir: root, Env: env, Timeout: 4 * time.Minute, State: filepath.Join(t.TempDir(), "env")}
-	for _, s := range steps {
+	update := os.Getenv("DOCS_UPDATE") == "1"
+	runs := map[int]Run{}
+	for i, s := range steps {
 		t.Run(fmt.Sprintf("%s:%d", s.File, s.Line), func(t *testing.T) {
 			if s.Skip != "" {
 				t.Skipf("%s: skipped (%s)", s.Command, s.Skip)
 			}
+			if update {
+				s.Want = nil
+			}
 			start := time.Now()
 			out, err := sh.Run(context.Background(), s)
+			runs[i] = Run{Command: sh.Ran, Output: out}
 			t.Logf("$ %s  (%s)\n%s", s.Command, time.Since(start).Round(time.Millisecond), out)
 			if err != nil {
 				t.Errorf("%s: %v", s.Name(), err)
 			}
 		})
 	}
+	if update {
+		if err := Update(root, steps, runs, defaultPorts(env)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// defaultPorts writes the test's ports in an output as make up's defaults.
+func defaultPorts(env []string) func(string) string {
+	defaults := map[string]int{"TEMPORAL_PORT": 7233, "TEMPORAL_UI_PORT": 8233, "REDIS_PORT": 6379, "WEB_PORT": 8080, "METRICS_PORT": 9464}
+	var pairs []string
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		def, ok := defaults[k]
+		port, err := strconv.Atoi(v)
+		if !ok || err != nil {
+			continue
+		}
+		for i := range 5 { // METRICS_PORT and the four after it
+			pairs = append(pairs, fmt.Sprintf(":%d", port+i), fmt.Sprintf(":%d", def+i))
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace
 }
 
 // stackEnv is this process's environment with make up's ports moved to
@@ -70,32 +103,4 @@ func stackEnv(t *testing.T) []string {
 		}
 	}
 	return env
-}
-
-// freePorts is the first of n free consecutive ports.
-func freePorts(t *testing.T, n int) int {
-	for range 50 {
-		first := testenv.FreePort(t)
-		if first+n > 65535 || first+10000+n > 65535 {
-			continue // a cluster node's bus port is its port + 10000
-		}
-		ok := true
-		for p := first + 1; p < first+n && ok; p++ {
-			ok = portFree(p)
-		}
-		if ok {
-			return first
-		}
-	}
-	t.Fatalf("no %d free consecutive ports", n)
-	return 0
-}
-
-func portFree(p int) bool {
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-	if err != nil {
-		return false
-	}
-	_ = l.Close()
-	return true
 }

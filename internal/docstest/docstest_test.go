@@ -166,6 +166,26 @@ func helpRun(bin string, inv Invocation) (string, error) {
 	return string(out), err
 }
 
+func TestUpdate(t *testing.T) {
+	dir := t.TempDir()
+	doc := "# x\n\n```console\n$ starter verify\nold line\n…\n$ starter stock\n```\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.md"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := Parse("x.md", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix := strings.NewReplacer(":18233", ":8233").Replace
+	if err := Update(dir, steps, map[int]Run{0: {"starter verify --mode both", "new 1 http://localhost:18233\nnew 2\n"}, 1: {"starter stock", "not shown\n"}}, fix); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "x.md"))
+	if want := "# x\n\n```console\n$ starter verify --mode both\nnew 1 http://localhost:8233\nnew 2\n$ starter stock\n```\n"; string(got) != want {
+		t.Errorf("updated doc:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 // TestShell runs documented commands in one shell environment: a variable
 // one command exports reaches the next, a failing command fails the step,
 // and an output without the documented lines fails it too.

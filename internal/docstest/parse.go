@@ -26,8 +26,10 @@ type Step struct {
 	File    string
 	Line    int
 	Command string
-	// Want is the sample output shown after the command, as written.
-	Want []string
+	// Want is the sample output shown after the command, as written, from
+	// the file's line WantLine on.
+	Want     []string
+	WantLine int
 	// Skip says why the command is not run ("" runs it).
 	Skip string
 }
@@ -150,6 +152,7 @@ func (p *parser) sh(skip []skipRule) {
 func (p *parser) console(skip []skipRule) {
 	if len(p.body) > 0 && !strings.HasPrefix(p.body[0], "$ ") && p.gapOK && p.lastSh >= 0 {
 		p.steps[p.lastSh].Want = append([]string(nil), p.body...)
+		p.steps[p.lastSh].WantLine = p.start
 		return
 	}
 	cur := -1
@@ -160,6 +163,9 @@ func (p *parser) console(skip []skipRule) {
 			continue
 		}
 		if cur >= 0 {
+			if p.steps[cur].Want == nil {
+				p.steps[cur].WantLine = p.start + i
+			}
 			p.steps[cur].Want = append(p.steps[cur].Want, l)
 		}
 	}
