@@ -69,6 +69,9 @@ func Update(root string, steps []Step, runs map[int]Run, fix func(string) string
 			lines = strings.Split(string(src), "\n")
 		}
 		real := strings.Split(strings.TrimRight(fix(got), "\n"), "\n")
+		for j := range real {
+			real[j] = strings.TrimRight(real[j], " \t") // table padding
+		}
 		at := s.WantLine - 1
 		lines = slices.Concat(lines[:at], real, lines[at+len(s.Want):])
 		if s.Line == s.WantLine-1 && runs[i].Command != "" {
