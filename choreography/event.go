@@ -6,6 +6,7 @@
 package choreography
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -141,6 +142,10 @@ func (e *Envelope) Encode() ([]byte, error) {
 // Decode reads an envelope and checks what every consumer relies on.
 func Decode(b []byte) (*Envelope, error) {
 	var e Envelope
+	if len(bytes.TrimSpace(b)) == 0 {
+		// json's own error for this ends in a dangling colon.
+		return nil, fmt.Errorf("%w: the entry has no event", ErrMalformed)
+	}
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

@@ -250,6 +250,9 @@ func testPoisonGoesToDeadLetterAndStreamKeepsFlowing(t *testing.T, h *harness) {
 		if r == "" || m.Values["stream"] != orderStream || m.Values["group"] != choreography.ServiceInventory {
 			t.Fatalf("dead letter without reason or origin: %v", m.Values)
 		}
+		if strings.HasSuffix(strings.TrimSpace(r), ":") {
+			t.Errorf("a dead-letter reason ends in a colon: %q", r)
+		}
 		reasons = append(reasons, r)
 	}
 	joined := strings.Join(reasons, "\n")
