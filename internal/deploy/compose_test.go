@@ -710,7 +710,7 @@ func TestComposePostgres(t *testing.T) {
 	p := loadPostgres(t, "TEMPORAL_PG_PASSWORD=pg-secret", "TEMPORAL_HISTORY_SHARDS=8")
 	wantDeps := map[string]map[string]string{
 		"temporal-schema": {"postgres": types.ServiceConditionHealthy},
-		"temporal":        {"postgres": types.ServiceConditionHealthy, "temporal-schema": types.ServiceConditionCompletedSuccessfully},
+		"temporal":        {"postgres": types.ServiceConditionHealthy, "temporal-schema": types.ServiceConditionCompletedSuccessfully, "temporal-volume": types.ServiceConditionCompletedSuccessfully},
 		"temporal-setup":  {"temporal": types.ServiceConditionHealthy},
 		"temporal-ui":     {"temporal": types.ServiceConditionHealthy},
 	}
