@@ -1,0 +1,67 @@
+package choreography_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// A refund that fails with an error that is not a refusal (the payment
+// ledger has the wrong type: a stand-in for a bug or an outage) is retried
+// past the delivery limit and never dead-lettered; once the record is
+// fixed the order ends COMPENSATED by itself, with no redrive.
+func TestCompensationRetriesUntilItHeals(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	cfg := fastConfig
+	cfg.MaxDeliveries = 3
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServicePayment} {
+		h.startWith(s, s+"-1", cfg)
+	}
+	o := order("heal", shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}})
+	if err := h.engine.Place(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	lay := h.node.Bus.Layout()
+	waitFor(t, "the charge", func() bool {
+		st, _ := lay.ReadOrderState(ctx, h.rdb, o.ID)
+		return st.Done(shop.OpCharge)
+	})
+	payKey := lay.LedgerKey(lay.Partition(o.ID))
+	dump, err := h.rdb.Dump(ctx, payKey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.rdb.Set(ctx, payKey, "broken", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.startWith(choreography.ServiceShipping, "shipping-1", cfg)
+
+	failed := h.node.Bus.StreamFor(o.ID, choreography.ServiceShipping)
+	waitFor(t, "the refund retried past the delivery limit", func() bool {
+		p, err := h.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: failed, Group: choreography.ServicePayment,
+			Start: "-", End: "+", Count: 10}).Result()
+		return err == nil && len(p) == 1 && p[0].RetryCount > 2*cfg.MaxDeliveries
+	})
+	if dl, _ := h.node.Bus.DeadLetters(ctx, 0); len(dl) != 0 {
+		t.Fatalf("the refund was dead-lettered: %+v", dl)
+	}
+	if err := h.rdb.RestoreReplace(ctx, payKey, 0, dump).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := h.engine.Wait(wctx, o.ID)
+	if err != nil || out.Status != shop.StatusCompensated {
+		t.Fatalf("after the fix: %+v %v", out, err)
+	}
+	waitDrained(t, h)
+	if rep := h.verify(); !rep.OK() {
+		t.Fatalf("verify: %v", rep.Violations)
+	}
+}
