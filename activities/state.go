@@ -98,16 +98,29 @@ func ReadOrderState(ctx context.Context, rdb redis.UniversalClient, prefix, orde
 
 // ReadOrderState returns what the participants recorded about an order.
 func (l Layout) ReadOrderState(ctx context.Context, rdb redis.UniversalClient, orderID string) (OrderState, error) {
-	invKey, payKey, shipKey := l.OrderKeys(orderID)
 	pipe := rdb.Pipeline()
-	inv := pipe.HGetAll(ctx, invKey)
-	pay := pipe.HGetAll(ctx, payKey)
-	ship := pipe.HGetAll(ctx, shipKey)
+	state := l.QueueOrderState(ctx, pipe, orderID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return OrderState{}, fmt.Errorf("read state of order %s: %w", orderID, err)
 	}
+	return state(), nil
+}
+
+// QueueOrderState queues the reads of what the participants recorded about
+// an order on pipe (all in the order's slot); once pipe ran, the returned
+// function reads the answers.
+func (l Layout) QueueOrderState(ctx context.Context, pipe redis.Pipeliner, orderID string) func() OrderState {
+	invKey, payKey, shipKey := l.OrderKeys(orderID)
+	inv := pipe.HGetAll(ctx, invKey)
+	pay := pipe.HGetAll(ctx, payKey)
+	ship := pipe.HGetAll(ctx, shipKey)
+	return func() OrderState { return orderStateOf(inv.Val(), pay.Val(), ship.Val()) }
+}
+
+// orderStateOf reads the participants' hashes of one order.
+func orderStateOf(hashes ...map[string]string) OrderState {
 	out := OrderState{Ops: map[shop.Op]OpState{}, Reserved: map[string]int64{}}
-	for _, h := range []map[string]string{inv.Val(), pay.Val(), ship.Val()} {
+	for _, h := range hashes {
 		for k, v := range h {
 			switch {
 			case strings.HasPrefix(k, "qty:"):
@@ -129,7 +142,7 @@ func (l Layout) ReadOrderState(ctx context.Context, rdb redis.UniversalClient, o
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Reset deletes every key of an engine's prefix (participant state, orders,

@@ -59,7 +59,7 @@ func (e *Engine) ordersOf(ctx context.Context, p int) ([]verify.Order, error) {
 		pipe := b.Redis.Pipeline()
 		cmds := make([]*redis.SliceCmd, len(part))
 		for i, z := range part {
-			cmds[i] = pipe.HMGet(ctx, b.orderKey(z.Member.(string)), "status", "outcome")
+			cmds[i] = pipe.HMGet(ctx, b.orderKey(z.Member.(string)), "status", "outcome", "order")
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("read orders: %w", err)
@@ -75,6 +75,13 @@ func (e *Engine) ordersOf(ctx context.Context, p int) ([]verify.Order, error) {
 				if err := json.Unmarshal([]byte(js), &o.Outcome); err != nil {
 					return nil, fmt.Errorf("decode outcome of order %s: %w", id, err)
 				}
+			}
+			if js, _ := v[2].(string); js != "" {
+				var placed shop.Order
+				if err := json.Unmarshal([]byte(js), &placed); err != nil {
+					return nil, fmt.Errorf("decode order %s as placed: %w", id, err)
+				}
+				o.Items = placed.Items
 			}
 			out = append(out, o)
 		}

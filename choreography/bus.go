@@ -256,6 +256,12 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 		_, reacts := handlers[EventType(t)]
 		return !reacts && EventType(t).Known()
 	}
+	// A compensation must finish: it is retried until it succeeds, never
+	// dead-lettered for a failure; a refusal ends it, poison still goes.
+	cfg.Unbounded = func(v map[string]any) bool {
+		t, _ := v[fieldType].(string)
+		return reactions[service][EventType(t)].op.IsCompensation()
+	}
 	dispatch := func(ctx context.Context, sd *stream.Delivery) error {
 		ev, err := Decode([]byte(sd.Field(fieldEvent)))
 		if err != nil {

@@ -97,9 +97,14 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 // start runs a service with the given consumer name until stopped.
 func (h *harness) start(service, name string) {
 	h.t.Helper()
+	h.startWith(service, name, fastConfig)
+}
+
+// startWith runs a service with the given consumer name and config until stopped.
+func (h *harness) startWith(service, name string, cfg choreography.ConsumerConfig) {
+	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	cfg := fastConfig
 	cfg.Name = name
 	go func() { done <- h.node.RunService(ctx, service, cfg) }()
 	h.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,9 +13,12 @@ import (
 	"github.com/ordersaga/ordersaga/choreography/stream"
 )
 
-// DeadLetter is one entry of the dead-letter stream.
+// DeadLetter is one entry of the dead-letter streams.
 type DeadLetter struct {
-	ID         string    `json:"id"`         // ID in the dead-letter stream
+	// ID names the dead letter among every partition's: its partition
+	// and its ID in that partition's dead-letter stream (see DeadLetterID).
+	ID         string    `json:"id"`
+	Partition  int       `json:"partition"`
 	Stream     string    `json:"stream"`     // where the entry came from
 	Group      string    `json:"group"`      // the consumer group that gave up on it
 	EntryID    string    `json:"entry_id"`   // its ID in the origin stream
@@ -24,7 +28,35 @@ type DeadLetter struct {
 	Type       string    `json:"type"`       // its event type, if it had one
 	Event      string    `json:"event"`      // the raw event
 
-	partition int // of its dead-letter stream
+	streamID string // its ID in its partition's dead-letter stream
+}
+
+// DeadLetterID names a dead letter across partitions, as "p3:1700000000000-0":
+// each partition's dead-letter stream numbers its entries on its own, so
+// their IDs repeat from one partition to the next.
+func DeadLetterID(partition int, streamID string) string {
+	return "p" + strconv.Itoa(partition) + ":" + streamID
+}
+
+// ParseDeadLetterID reads a dead letter's ID: "pN:MS-SEQ", or a bare
+// stream ID "MS-SEQ" (partition -1: any partition where it is the only one).
+func ParseDeadLetterID(s string) (partition int, streamID string, err error) {
+	p, id, qualified := strings.Cut(s, ":")
+	if !qualified {
+		p, id = "", s
+	}
+	partition = -1
+	if qualified {
+		n, err := strconv.Atoi(strings.TrimPrefix(p, "p"))
+		if err != nil || !strings.HasPrefix(p, "p") || n < 0 || strconv.Itoa(n) != p[1:] {
+			return 0, "", fmt.Errorf("%q is not a dead letter ID (like p3:1700000000000-0)", s)
+		}
+		partition = n
+	}
+	if !stream.ValidID(id) {
+		return 0, "", fmt.Errorf("%q is not a dead letter ID (like p3:1700000000000-0)", s)
+	}
+	return partition, id, nil
 }
 
 // DeadLetters lists the dead-letter streams of every partition, oldest
@@ -41,13 +73,17 @@ func (b *Bus) DeadLetters(ctx context.Context, limit int64) ([]DeadLetter, error
 		}
 		for _, d := range dl {
 			out = append(out, DeadLetter{
-				ID: d.ID, Stream: d.Stream, Group: d.Group, EntryID: d.EntryID, Reason: d.Reason,
+				ID: DeadLetterID(p, d.ID), Partition: p, streamID: d.ID, Stream: d.Stream, Group: d.Group, EntryID: d.EntryID, Reason: d.Reason,
 				Deliveries: d.Deliveries, Time: d.Time, Type: d.Values[fieldType], Event: d.Values[fieldEvent],
-				partition: p,
 			})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b DeadLetter) int { return stream.CompareIDs(a.ID, b.ID) })
+	slices.SortStableFunc(out, func(a, b DeadLetter) int {
+		if c := stream.CompareIDs(a.streamID, b.streamID); c != 0 {
+			return c
+		}
+		return a.Partition - b.Partition
+	})
 	if limit > 0 && int64(len(out)) > limit {
 		out = out[:limit]
 	}
@@ -89,7 +125,7 @@ func (b *Bus) DeadLetterStreams() string {
 // unknown (its work would be redone with nobody accounting for it). Every
 // group of that stream sees the entry again; handlers are idempotent, so
 // those that had processed it only ack it. It returns the redriven entries;
-// an unknown ID is an error and nothing after it is redriven.
+// an unknown or ambiguous ID is an error and nothing is redriven.
 func (b *Bus) Redrive(ctx context.Context, ids ...string) ([]DeadLetter, error) {
 	all, err := b.DeadLetters(ctx, 0)
 	if err != nil {
@@ -99,11 +135,11 @@ func (b *Bus) Redrive(ctx context.Context, ids ...string) ([]DeadLetter, error) 
 	if len(ids) > 0 {
 		todo = nil
 		for _, id := range ids {
-			i := slices.IndexFunc(all, func(d DeadLetter) bool { return d.ID == id })
-			if i < 0 {
-				return nil, fmt.Errorf("no dead letter %s", id)
+			d, err := findDeadLetter(all, id)
+			if err != nil {
+				return nil, err
 			}
-			todo = append(todo, all[i])
+			todo = append(todo, d)
 		}
 	}
 	var done []DeadLetter
@@ -116,12 +152,38 @@ func (b *Bus) Redrive(ctx context.Context, ids ...string) ([]DeadLetter, error) 
 	return done, nil
 }
 
+// findDeadLetter finds a dead letter by its ID; a bare stream ID names
+// one only when no other partition has a dead letter of that ID.
+func findDeadLetter(all []DeadLetter, id string) (DeadLetter, error) {
+	p, sid, err := ParseDeadLetterID(id)
+	if err != nil {
+		return DeadLetter{}, err
+	}
+	var found []DeadLetter
+	for _, d := range all {
+		if d.streamID == sid && (p < 0 || d.Partition == p) {
+			found = append(found, d)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return DeadLetter{}, fmt.Errorf("no dead letter %s", id)
+	case 1:
+		return found[0], nil
+	}
+	names := make([]string, len(found))
+	for i, d := range found {
+		names[i] = d.ID
+	}
+	return DeadLetter{}, fmt.Errorf("%d dead letters have the ID %s, one per partition: name one of %s", len(found), id, strings.Join(names, ", "))
+}
+
 // redrive puts one dead letter back, in one script.
 func (b *Bus) redrive(ctx context.Context, d DeadLetter) error {
 	if d.Stream == "" {
 		return fmt.Errorf("dead letter %s does not say where it came from", d.ID)
 	}
-	pp := b.Layout().PartitionPrefix(d.partition)
+	pp := b.Layout().PartitionPrefix(d.Partition)
 	if !strings.HasPrefix(d.Stream, pp) || !slices.Contains(b.Streams(), d.Stream) {
 		return fmt.Errorf("dead letter %s came from %s, not a stream of its partition", d.ID, d.Stream)
 	}
@@ -130,8 +192,8 @@ func (b *Bus) redrive(ctx context.Context, d DeadLetter) error {
 		orderID = ev.OrderID
 	}
 	res, err := redriveScript.Run(ctx, b.Redis,
-		[]string{b.DeadLetterStream(d.partition), d.Stream, pp + "order:" + orderID, b.doneKey(d.partition)},
-		d.ID, orderID).Text()
+		[]string{b.DeadLetterStream(d.Partition), d.Stream, pp + "order:" + orderID, b.doneKey(d.Partition)},
+		d.streamID, orderID).Text()
 	if err != nil {
 		return fmt.Errorf("redrive %s: %w", d.ID, err)
 	}

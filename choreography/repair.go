@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/redis/go-redis/v9"
@@ -48,10 +47,7 @@ func (e *Engine) Repair(ctx context.Context, orderID string) error {
 		return fmt.Errorf("repair order %s: its last event: %w", orderID, err)
 	}
 	s.Repair, s.CompensationErrors, s.Detail = true, nil, string(op)
-	s.Order.Faults = maps.Clone(s.Order.Faults)
-	for _, st := range shop.Steps {
-		delete(s.Order.Faults, st.Compensation())
-	}
+	s.Order.Faults = s.Order.Faults.WithoutCompensations()
 	ev, err := n.encode(ctx, ServiceOrder, RepairRequested, parent, s)
 	if err != nil {
 		return err

@@ -114,9 +114,9 @@ func (n *Node) Handlers(service string) (map[EventType]Handler, error) {
 // the operation, the next event and the ack commit together.
 func (n *Node) participantHandler(service string, r reaction) Handler {
 	return func(ctx context.Context, d *Delivery) error {
-		s, err := d.Event.Saga()
+		s, err := n.checked(ctx, d, r.op)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrPoison, err)
+			return err
 		}
 		in := activities.InputFor(s.Order)
 		in.Repair = s.Repair
@@ -199,9 +199,9 @@ func (n *Node) encode(ctx context.Context, service string, t EventType, parent *
 
 // finishOrder is the order service: it turns a terminal event into the order's status.
 func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
-	s, err := d.Event.Saga()
+	s, err := n.checked(ctx, d, "")
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrPoison, err)
+		return err
 	}
 	out := OutcomeOf(d.Event.Type, s)
 	t := OrderCompensated

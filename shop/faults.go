@@ -3,6 +3,7 @@ package shop
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,18 @@ type FaultPlan map[Op]Fault
 func (p FaultPlan) For(op Op) (Fault, bool) {
 	f, ok := p[op]
 	return f, ok
+}
+
+// WithoutCompensations returns a copy of the plan without the faults of
+// compensations: the plan a repair reruns them with.
+func (p FaultPlan) WithoutCompensations() FaultPlan {
+	out := maps.Clone(p)
+	for op := range out {
+		if op.IsCompensation() {
+			delete(out, op)
+		}
+	}
+	return out
 }
 
 // Validate checks every entry of the plan.

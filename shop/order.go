@@ -6,6 +6,7 @@ package shop
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -169,6 +170,9 @@ func (o Order) Validate(c Catalog) error {
 		}
 		seen[it.SKU] = true
 	}
+	if _, ok := o.checkedTotal(c); !ok {
+		return fmt.Errorf("%w: the total of order %s does not fit in 64 bits of cents", ErrInvalidOrder, o.ID)
+	}
 	if err := o.Faults.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOrder, err)
 	}
@@ -197,6 +201,20 @@ func (o Order) Total(c Catalog) int64 {
 		sum += c[it.SKU].PriceCents * int64(it.Quantity)
 	}
 	return sum
+}
+
+// checkedTotal is Total, and false when a price is negative or the sum
+// overflows an int64.
+func (o Order) checkedTotal(c Catalog) (int64, bool) {
+	var sum int64
+	for _, it := range o.Items {
+		price, q := c[it.SKU].PriceCents, int64(it.Quantity)
+		if price < 0 || q < 0 || (q > 0 && price > math.MaxInt64/q) || sum > math.MaxInt64-price*q {
+			return 0, false
+		}
+		sum += price * q
+	}
+	return sum, true
 }
 
 // WorkflowID is the Temporal workflow ID of an order: the business key, never renamed.

@@ -3,6 +3,7 @@ package shop_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -410,5 +411,23 @@ func TestModes(t *testing.T) {
 	want := []shop.Mode{shop.ModeOrchestration, shop.ModeChoreography}
 	if !slices.Equal(shop.Modes, want) {
 		t.Fatalf("Modes = %v, want %v", shop.Modes, want)
+	}
+}
+
+// A catalog price large enough that quantity × price overflows int64 makes
+// the order invalid instead of a negative total.
+func TestOrderValidateTotalOverflow(t *testing.T) {
+	c := shop.Catalog{"gold": {Name: "Gold", PriceCents: math.MaxInt64 / 2, InitialStock: 10}}
+	o := shop.Order{ID: "o", Items: []shop.Item{{SKU: "gold", Quantity: 3}}}
+	if err := o.Validate(c); !errors.Is(err, shop.ErrInvalidOrder) {
+		t.Fatalf("Validate of an overflowing total: %v", err)
+	}
+	o.Items[0].Quantity = 1
+	if err := o.Validate(c); err != nil {
+		t.Fatalf("Validate of a total that fits: %v", err)
+	}
+	c["neg"] = shop.Product{Name: "Negative", PriceCents: -1}
+	if err := (shop.Order{ID: "o", Items: []shop.Item{{SKU: "neg", Quantity: 1}}}).Validate(c); !errors.Is(err, shop.ErrInvalidOrder) {
+		t.Fatalf("Validate of a negative price: %v", err)
 	}
 }

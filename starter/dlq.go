@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/internal/admin"
 	"github.com/ordersaga/ordersaga/internal/cli"
 	"github.com/ordersaga/ordersaga/internal/render"
@@ -36,11 +35,13 @@ func (a *app) dlqCmd() *cobra.Command {
 			return a.withBus(cmd.Context(), func(ctx context.Context, bus *choreography.Bus) error { return a.dlqList(ctx, bus, limit, out) })
 		})
 	redrive := newCmd("redrive [ID…] [-o FORMAT]", "put entries back on the stream they came from",
-		"Put dead-lettered entries back on the stream they came from (every entry when no ID is given)",
+		"Put dead-lettered entries back on the stream they came from (every entry when no ID is given).\n"+
+			"An ID is as dlq list shows it, with its partition (p3:1700000000000-0); a bare stream ID\n"+
+			"works while only one partition has a dead letter of that ID",
 		func(_ *cobra.Command, ids []string) error {
 			for _, id := range ids {
-				if !stream.ValidID(id) {
-					return usagef("%q is not a stream entry ID (like 1700000000000-0)", id)
+				if _, _, err := choreography.ParseDeadLetterID(id); err != nil {
+					return usagef("%v", err)
 				}
 			}
 			return nil

@@ -35,6 +35,8 @@ func TestDLQListAndRedrive(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	listed := choreography.DeadLetterID(bus.Layout().Partition(id), dlID) // the partition names it among all
+
 	var list struct {
 		Total   int64 `json:"total"`
 		Entries []struct {
@@ -43,11 +45,11 @@ func TestDLQListAndRedrive(t *testing.T) {
 		} `json:"entries"`
 	}
 	decodeOne(t, s.must(t, "dlq", "list", "--json"), &list)
-	if list.Total != 1 || len(list.Entries) != 1 || list.Entries[0].ID != dlID || list.Entries[0].Reason != "inventory database was down" ||
+	if list.Total != 1 || len(list.Entries) != 1 || list.Entries[0].ID != listed || list.Entries[0].Reason != "inventory database was down" ||
 		list.Entries[0].Group != choreography.ServiceInventory || list.Entries[0].Deliveries != 30 || list.Entries[0].Type != "OrderPlaced" {
 		t.Fatalf("dlq list: %+v", list)
 	}
-	if out := s.must(t, "dlq", "list").stdout; !strings.Contains(out, dlID) || !strings.Contains(out, "inventory database was down") {
+	if out := s.must(t, "dlq", "list").stdout; !strings.Contains(out, listed) || !strings.Contains(out, "inventory database was down") {
 		t.Fatalf("dlq list text:\n%s", out)
 	}
 	r := s.run(t, "verify", "--mode", "choreography")
@@ -57,11 +59,12 @@ func TestDLQListAndRedrive(t *testing.T) {
 	}
 
 	wantCode(t, s.run(t, "dlq", "redrive", "not-an-id"), 2)
+	wantCode(t, s.run(t, "dlq", "redrive", "q1:1-1"), 2)
 	wantOneLine(t, s.run(t, "dlq", "redrive", "1-1"), "no dead letter 1-1")
 	wantCode(t, s.run(t, "dlq", "shuffle"), 2)
 	wantCode(t, s.run(t, "dlq"), 2)
 
-	out := s.must(t, "dlq", "redrive", dlID).stdout
+	out := s.must(t, "dlq", "redrive", listed).stdout
 	if !strings.Contains(out, "1 entries redriven") {
 		t.Fatalf("redrive:\n%s", out)
 	}

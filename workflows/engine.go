@@ -25,6 +25,10 @@ import (
 // that started an order's workflow (see Engine.Place).
 const MemoPlacement = "placement"
 
+// MemoItems is the memo field that holds the order's items as placed, so
+// that verify can check its charge against their price.
+const MemoItems = "items"
+
 // Engine runs orders as OrderSaga workflows: it places, waits for, queries,
 // repairs and shows the history of orders through a Temporal client.
 type Engine struct {
@@ -98,7 +102,7 @@ func (e *Engine) startOptions(o shop.Order, token string) client.StartWorkflowOp
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		EnableEagerStart:                         true,
-		Memo:                                     map[string]any{MemoPlacement: token},
+		Memo:                                     map[string]any{MemoPlacement: token, MemoItems: o.Items},
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(OrderStatusKey.ValueSet(string(shop.StatusPending))),
 		StaticSummary:                            StaticSummary(o, e.catalog),
 		StaticDetails:                            StaticDetails(o, e.catalog),

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/activities"
@@ -55,7 +56,13 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 			return nil, fmt.Errorf("list order workflows: %w", err)
 		}
 		for _, ex := range resp.GetExecutions() {
-			all = append(all, listed{ex.GetExecution().GetWorkflowId(), ex.GetStartTime().AsTime(), ex.GetStatus()})
+			l := listed{ex.GetExecution().GetWorkflowId(), ex.GetStartTime().AsTime(), ex.GetStatus(), nil}
+			if p := ex.GetMemo().GetFields()[MemoItems]; p != nil { // none before the memo existed
+				if err := converter.GetDefaultDataConverter().FromPayload(p, &l.items); err != nil {
+					return nil, fmt.Errorf("%s: decode its items: %w", l.id, err)
+				}
+			}
+			all = append(all, l)
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
@@ -72,17 +79,20 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 	for i, l := range all {
 		g.Go(func() (err error) {
 			out[i], err = s.order(gctx, l.id, l.start, l.status)
+			out[i].Items = l.items
 			return err
 		})
 	}
 	return out, g.Wait()
 }
 
-// listed is a workflow as visibility lists it.
+// listed is a workflow as visibility lists it, with its items as placed
+// (from its memo; none for orders placed before the memo held them).
 type listed struct {
 	id     string
 	start  time.Time
 	status enums.WorkflowExecutionStatus
+	items  []shop.Item
 }
 
 // unsettled leaves out the workflows whose orders were settled after they

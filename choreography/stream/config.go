@@ -38,6 +38,11 @@ type Config struct {
 	// name stays taken, for at most this long. Renewals come every
 	// PresenceTTL/5.
 	PresenceTTL time.Duration
+	// Unbounded, when set, names entries the delivery limit does not
+	// apply to (compensations, which must finish): their handler is
+	// retried with backoff, capped at RetryMax, until it succeeds. An
+	// error wrapping ErrPoison still dead-letters them at once.
+	Unbounded func(values map[string]any) bool
 	// Skip, when set, names entries the group has nothing to do with: they
 	// are acked without a handler, in one XACK per batch.
 	Skip func(values map[string]any) bool

@@ -74,7 +74,8 @@ func OneDeadLetter(name string) DeadLetterFor { return func(string) string { ret
 // it. One rule bounds deliveries on every path (first read, the re-read of
 // its own pending entries at start, the redelivery of failed entries, and
 // the reclaim of other consumers' idle entries): an entry delivered more
-// than MaxDeliveries times is dead-lettered without its handler running.
+// than MaxDeliveries times is dead-lettered without its handler running,
+// unless Config.Unbounded spares it.
 type Consumer struct {
 	rdb        redis.UniversalClient
 	group      string
@@ -409,7 +410,7 @@ func (c *Consumer) dispatchAll(ctx context.Context, stream string, msgs []redis.
 // half.
 func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage, deliveries int64) {
 	key := inflightKey(stream, m.ID)
-	if deliveries > c.cfg.MaxDeliveries {
+	if deliveries > c.cfg.MaxDeliveries && !c.unbounded(m) {
 		c.deadLetterEntry(ctx, stream, m, deliveries-1, fmt.Sprintf("delivered %d times without success", deliveries-1))
 		c.owned.Delete(key)
 		return
@@ -436,6 +437,11 @@ func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage
 		defer cancel()
 		c.handle(hctx, &Delivery{Stream: stream, Group: c.group, ID: m.ID, Values: m.Values, Deliveries: deliveries})
 	})
+}
+
+// unbounded reports whether the delivery limit spares an entry.
+func (c *Consumer) unbounded(m redis.XMessage) bool {
+	return c.cfg.Unbounded != nil && m.Values != nil && c.cfg.Unbounded(m.Values)
 }
 
 // inflightKey names an entry among all the streams a consumer reads: two

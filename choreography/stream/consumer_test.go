@@ -145,6 +145,37 @@ func TestDeadLetters(t *testing.T) {
 	}
 }
 
+// An entry the delivery limit spares (a compensation) is redelivered past
+// it until its handler succeeds, never dead-lettered for failing; poison
+// among such entries is still dead-lettered at once.
+func TestUnboundedEntriesRetryUntilTheySucceed(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	var healed atomic.Bool
+	var lastDeliveries atomic.Int64
+	h := func(_ context.Context, d *stream.Delivery) error {
+		if d.Field("k") == "poison" {
+			return fmt.Errorf("%w: cannot decode", stream.ErrPoison)
+		}
+		lastDeliveries.Store(d.Deliveries)
+		if !healed.Load() {
+			return errors.New("the database is down")
+		}
+		return nil
+	}
+	add(t, rdb, "s", "k", "undo")
+	add(t, rdb, "s", "k", "poison")
+	cfg := fast
+	cfg.MaxDeliveries = 3
+	cfg.Unbounded = func(v map[string]any) bool { return v["k"] != "other" }
+	run(t, rdb, "g", []string{"s"}, h, cfg)
+	eventually(t, "deliveries past the limit", func() bool { return lastDeliveries.Load() > 3*cfg.MaxDeliveries })
+	if n := rdb.XLen(context.Background(), dlq).Val(); n != 1 {
+		t.Fatalf("dead-letter stream holds %d entries, want only the poison", n)
+	}
+	healed.Store(true)
+	eventually(t, "the entry handled once it heals", func() bool { return pending(t, rdb, "s", "g") == 0 })
+}
+
 // Entries a dead consumer took and never acked are reclaimed by another.
 func TestReclaimsFromDeadConsumers(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client()

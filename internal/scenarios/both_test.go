@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,4 +119,43 @@ func bothEnginesAgree(t *testing.T, tsrv *testenv.RunningTemporal, rdb redis.Uni
 			t.Errorf("verify %s checked no history", src.Mode())
 		}
 	}
+	for i, src := range sources {
+		wrongChargeIsSeen(t, rdb, src, results[i])
+	}
+}
+
+// wrongChargeIsSeen moves a cent onto a COMPLETED order's charge, in the
+// payment record and the ledger alike (so the books still add up): verify
+// reports the charge that is not the price of the order as placed.
+func wrongChargeIsSeen(t *testing.T, rdb redis.UniversalClient, src verify.Source, results map[string]shop.Outcome) {
+	t.Helper()
+	ctx := context.Background()
+	var id string
+	for _, out := range results {
+		if out.Status == shop.StatusCompleted {
+			id = out.OrderID
+			break
+		}
+	}
+	lay, err := activities.LayoutOf(ctx, rdb, src.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pay, _ := lay.OrderKeys(id)
+	move := func(cents int64) {
+		rdb.HIncrBy(ctx, pay, "amount", cents)
+		rdb.HIncrBy(ctx, lay.LedgerKey(lay.Partition(id)), "charged_cents", cents)
+	}
+	move(1)
+	defer move(-1)
+	rep, err := verify.Check(ctx, rdb, src, shop.DefaultCatalog(), verify.Options{})
+	if err != nil {
+		t.Fatalf("verify %s: %v", src.Mode(), err)
+	}
+	for _, v := range rep.Violations {
+		if v.Kind == verify.KindMoney && v.OrderID == id && strings.Contains(v.Message, "price as placed") {
+			return
+		}
+	}
+	t.Errorf("verify %s: a charge one cent above the price of %s went unseen: %v", src.Mode(), id, rep.Violations)
 }

@@ -26,6 +26,9 @@ type Order struct {
 	Placed  time.Time
 	Status  shop.Status
 	Outcome shop.Outcome // set when terminal
+	// Items are the order's items as placed, when the engine keeps them:
+	// its charge must be their price.
+	Items []shop.Item
 }
 
 // Source is what verify needs of an engine.
@@ -126,6 +129,7 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 		return rep, err
 	}
 	c := newChecker(&rep, opts, settled)
+	c.catalog = catalog
 	rep.Orders = len(orders) + rep.Settled
 	for i, o := range orders {
 		c.order(o, states[i])
@@ -166,6 +170,7 @@ type checker struct {
 	charges, refunds, net int64
 	// compensated are the terminal orders whose history is worth reading.
 	compensated []Order
+	catalog     shop.Catalog
 }
 
 func newChecker(rep *Report, opts Options, settled Settled) *checker {
@@ -214,6 +219,11 @@ func (c *checker) order(o Order, st activities.OrderState) {
 	}
 	if charged {
 		c.net += st.ChargedCents
+	}
+	if st.Done(shop.OpCharge) && o.Items != nil {
+		if price := (shop.Order{Items: o.Items}).Total(c.catalog); st.ChargedCents != price {
+			c.bad(KindMoney, o.ID, "order %s was charged %d cents, but its price as placed is %d", o.ID, st.ChargedCents, price)
+		}
 	}
 	c.statusMatches(o, st, held, charged)
 	if o.Status.Terminal() {

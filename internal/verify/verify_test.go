@@ -131,6 +131,13 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 	src.history["undone"] = []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRelease, "ok"), ev(shop.OpRefund, "ok")}
 	expect("wrong order", verify.KindCompensationOrder, "undone", "not in reverse saga order")
 	src.history["undone"] = []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRefund, "ok"), ev(shop.OpRelease, "ok")}
+	// A charge that is not the price of the order as placed.
+	src.orders[0].Items = []shop.Item{{SKU: "mug", Quantity: 3}}
+	expect("wrong amount", verify.KindMoney, "done", "charged 2500 cents, but its price as placed is 3750")
+	src.orders[0].Items = in("done").Items
+	if rep := check(); !rep.OK() {
+		t.Fatalf("the right amount: %v", rep.Violations)
+	}
 	// What the engine adds is stamped with the engine.
 	src.extra = []verify.Violation{verify.Newf(verify.KindUnread, "", "group payment has 2 unread entries")}
 	expect("engine's own check", verify.KindUnread, "", "2 unread")
