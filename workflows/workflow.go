@@ -254,7 +254,7 @@ func (s *saga) forward(ctx workflow.Context) {
 		}
 		op := st.step.Forward()
 		s.progress.Current = op
-		summary := forwardSummary(op, s.o, s.cfg.Catalog)
+		summary := markdownText(forwardSummary(op, s.o, s.cfg.Catalog))
 		s.details(ctx, fmt.Sprintf("step %d of 3: **%s**", i+1, summary))
 		s.stack = append(s.stack, st)
 		actx := workflow.WithActivityOptions(ctx, s.activityOptions(op, summary))
@@ -302,7 +302,7 @@ func (s *saga) compensate(ctx workflow.Context, steps []sagaStep, in activities.
 		if repair {
 			why.cause = activities.FailureType(op)
 		}
-		summary := compensationSummary(op, s.o, s.cfg.Catalog, why)
+		summary := markdownText(compensationSummary(op, s.o, s.cfg.Catalog, why))
 		s.details(dctx, "compensating: **"+summary+"**")
 		actx := workflow.WithActivityOptions(dctx, s.activityOptions(op, summary))
 		if err := workflow.ExecuteActivity(actx, st.compensate, in).Get(actx, nil); err != nil {
@@ -367,10 +367,11 @@ func (s *saga) activityOptions(op shop.Op, summary string) workflow.ActivityOpti
 	return opts
 }
 
-// details sets the workflow's current details, which the UI shows.
+// details sets the workflow's current details, which the UI shows as
+// markdown: d is markdown, with any text from the order escaped.
 func (s *saga) details(ctx workflow.Context, d string) {
 	if s.version >= versionStory {
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("order %s: %s", s.o.ID, d))
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("order %s: %s", markdownText(s.o.ID), d))
 	}
 }
 
