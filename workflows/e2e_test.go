@@ -284,8 +284,8 @@ func TestEndToEnd(t *testing.T) {
 		if d := s.describe(t, o.ID); d.status != "Completed" || d.orderStatus != "COMPENSATED" {
 			t.Errorf("workflow %+v, want it completed, OrderStatus COMPENSATED", d)
 		}
-		if err := s.engine.Repair(ctx, o.ID); !errors.Is(err, shop.ErrNotRepairable) {
-			t.Errorf("repairing it again: err = %v, want %v", err, shop.ErrNotRepairable)
+		if err := s.engine.Repair(ctx, o.ID); !errors.Is(err, shop.ErrRepaired) {
+			t.Errorf("repairing it again: err = %v, want %v", err, shop.ErrRepaired)
 		}
 	})
 

@@ -27,11 +27,18 @@ const (
 	// QueryStatus is the query that returns the order's shop.Progress.
 	QueryStatus = "status"
 	// UpdateRepair is the update that repairs a FAILED order: it is
-	// rejected (ErrTypeNotRepairable) unless the order is FAILED.
+	// rejected (ErrTypeNotRepairable, ErrTypeRepairRunning or
+	// ErrTypeRepaired) unless the order is FAILED.
 	UpdateRepair = "repair"
 	// ErrTypeNotRepairable is the type of the error a repair of an order
 	// that is not FAILED is rejected with.
 	ErrTypeNotRepairable = "NotRepairable"
+	// ErrTypeRepairRunning is the type of the error a repair is rejected
+	// with while another repair of the order runs.
+	ErrTypeRepairRunning = "RepairRunning"
+	// ErrTypeRepaired is the type of the error a repair is rejected with
+	// once a repair has ended the order.
+	ErrTypeRepaired = "AlreadyRepaired"
 	// ErrTypeCompensationFailed is the type of the error workflows of
 	// version 0 failed with when a compensation could not finish. Its
 	// details hold the FAILED Outcome. Later versions wait for a repair.
