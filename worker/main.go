@@ -72,6 +72,7 @@ func work(ctx context.Context, o *options, tp trace.TracerProvider) error {
 		return err
 	}
 	defer rdb.Close()
+	config.RetryFailover(rdb)
 	obs.health.Add("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	catalog := shop.DefaultCatalog()
 

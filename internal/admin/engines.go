@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	e.Redis = rdb
+	e.Redis = config.RetryFailover(rdb)
 	quiet := slog.New(slog.DiscardHandler)
 	for _, m := range modes {
 		if err := e.open(ctx, cfg, m, opts, quiet); err != nil {

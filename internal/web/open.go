@@ -18,6 +18,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, allowedHost
 	if err != nil {
 		return nil, nil, err
 	}
+	config.RetryFailover(rdb)
 	tc, err := cfg.Temporal(ctx, slog.New(slog.DiscardHandler))
 	if err != nil {
 		rdb.Close()
