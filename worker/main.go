@@ -67,12 +67,11 @@ func work(ctx context.Context, o *options, tp trace.TracerProvider) error {
 		return err
 	}
 	defer obs.close(log)
-	rdb, err := o.cfg.Redis(ctx)
+	rdb, err := o.cfg.RedisThroughFailover(ctx)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	config.RetryFailover(rdb)
 	obs.health.Add("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	catalog := shop.DefaultCatalog()
 

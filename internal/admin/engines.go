@@ -81,11 +81,11 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 		cfg = &traced
 		e.tracer = opts.TracerProvider.Tracer(telemetry.ScopeName)
 	}
-	rdb, err := cfg.Redis(ctx)
+	rdb, err := cfg.RedisThroughFailover(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e.Redis = config.RetryFailover(rdb)
+	e.Redis = rdb
 	quiet := slog.New(slog.DiscardHandler)
 	for _, m := range modes {
 		if err := e.open(ctx, cfg, m, opts, quiet); err != nil {

@@ -83,3 +83,48 @@ func TestPlacementsThroughAFailover(t *testing.T) {
 		return true
 	})
 }
+
+// TestServicesStartDuringAFailover: the four services are started while a
+// master of the cluster is down and no replica has taken over yet. They
+// wait for the cluster instead of exiting, and an order placed afterwards
+// completes.
+func TestServicesStartDuringAFailover(t *testing.T) {
+	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, Replicas: 1})
+	rdb := config.RetryFailover(c.Client())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	catalog := shop.DefaultCatalog()
+	node := choreography.NewNode(rdb, catalog, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
+		t.Fatal(err)
+	}
+	m := c.Masters(ctx)[0]
+	c.Kill(m)
+	services := startChaosServices(t, env("REDIS_CLUSTER_URL", c.URL()))
+	if err := c.WaitFailover(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	engine := choreography.NewEngine(node, catalog)
+	if err := engine.Place(ctx, shop.Order{ID: "fo-start", Customer: "failover", Items: []shop.Item{{SKU: "pen", Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithTimeout(ctx, 30*time.Second)
+	defer stop()
+	out, err := engine.Wait(wctx, "fo-start")
+	if err != nil || out.Status != shop.StatusCompleted {
+		t.Fatalf("order after the failover: %+v, %v", out, err)
+	}
+	for name, p := range services {
+		p.mu.Lock()
+		done := p.done
+		p.mu.Unlock()
+		select {
+		case <-done:
+			t.Errorf("service %s exited", name)
+		default:
+		}
+	}
+}

@@ -7,12 +7,42 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/internal/poll"
 )
 
 // FailoverBudget bounds how long a command to a Redis Cluster waits out a
 // failover when its context has no deadline of its own: longer than the
 // cluster node timeout (5s with make up) plus a replica's election.
 const FailoverBudget = 20 * time.Second
+
+// RedisThroughFailover is Redis for a process that must ride out a Redis
+// Cluster failover: a cluster that does not answer (a master just died and
+// no replica has taken over yet) is asked again for up to FailoverBudget
+// before the process gives up, and the client it returns retries as
+// RetryFailover says. One Redis is asked once.
+func (c *Config) RedisThroughFailover(ctx context.Context) (redis.UniversalClient, error) {
+	if c.RedisClusterURL == "" {
+		return c.Redis(ctx)
+	}
+	var rdb redis.UniversalClient
+	var last error
+	err := poll.For(ctx, FailoverBudget, poll.Backoff{Min: 200 * time.Millisecond, Max: time.Second}, func(ctx context.Context) (bool, error) {
+		var err error
+		if rdb, err = c.Redis(ctx); errors.Is(err, ErrUnreachable) {
+			last = err
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil && last != nil {
+		return nil, last
+	}
+	if err != nil {
+		return nil, err
+	}
+	return RetryFailover(rdb), nil
+}
 
 // RetryFailover makes a cluster client ride out a failover: a command that
 // fails with an error saying it did not run (CLUSTERDOWN, TRYAGAIN, MOVED or

@@ -14,11 +14,10 @@ import (
 // answers to allowedHosts besides its own names (see Options.AllowedHosts).
 // An unreachable server is an error with nothing left open.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, allowedHosts ...string) (srv *Server, closeAll func(), err error) {
-	rdb, err := cfg.Redis(ctx)
+	rdb, err := cfg.RedisThroughFailover(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	config.RetryFailover(rdb)
 	tc, err := cfg.Temporal(ctx, slog.New(slog.DiscardHandler))
 	if err != nil {
 		rdb.Close()
