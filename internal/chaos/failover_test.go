@@ -25,17 +25,8 @@ import (
 // master's slots fail with connection errors and CLUSTERDOWN.)
 func TestPlacementsThroughAFailover(t *testing.T) {
 	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, Replicas: 1, AppendOnly: true})
-	rdb := config.RetryFailover(c.Client())
 	ctx := context.Background()
-	catalog := shop.DefaultCatalog()
-	node := choreography.NewNode(rdb, catalog, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := node.Bus.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
-		t.Fatal(err)
-	}
-	engine := choreography.NewEngine(node, catalog)
+	engine := clusterEngine(ctx, t, c)
 	var (
 		placed, failed atomic.Int64
 		ids            sync.Map
@@ -90,24 +81,15 @@ func TestPlacementsThroughAFailover(t *testing.T) {
 // completes.
 func TestServicesStartDuringAFailover(t *testing.T) {
 	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, Replicas: 1})
-	rdb := config.RetryFailover(c.Client())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	catalog := shop.DefaultCatalog()
-	node := choreography.NewNode(rdb, catalog, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := node.Bus.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
-		t.Fatal(err)
-	}
+	engine := clusterEngine(ctx, t, c)
 	m := c.Masters(ctx)[0]
 	c.Kill(m)
 	services := startChaosServices(t, env("REDIS_CLUSTER_URL", c.URL()))
 	if err := c.WaitFailover(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	engine := choreography.NewEngine(node, catalog)
 	if err := engine.Place(ctx, shop.Order{ID: "fo-start", Customer: "failover", Items: []shop.Item{{SKU: "pen", Quantity: 1}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -127,4 +109,20 @@ func TestServicesStartDuringAFailover(t *testing.T) {
 		default:
 		}
 	}
+}
+
+// clusterEngine sets up the choreography on the cluster, seeded, and
+// returns its engine over a client that retries through failovers.
+func clusterEngine(ctx context.Context, t *testing.T, c *testenv.RedisCluster) *choreography.Engine {
+	t.Helper()
+	rdb := config.RetryFailover(c.Client())
+	catalog := shop.DefaultCatalog()
+	node := choreography.NewNode(rdb, catalog, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := node.Bus.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog); err != nil {
+		t.Fatal(err)
+	}
+	return choreography.NewEngine(node, catalog)
 }
