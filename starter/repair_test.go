@@ -68,7 +68,8 @@ func TestRepairOrchestration(t *testing.T) {
 func TestRepairConcurrent(t *testing.T) {
 	s := servers(t)
 	id := newID("repair3")
-	r := s.must(t, "order", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	r := s.run(t, "order", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
+	wantCode(t, r, 3)
 	if n := len(regexp.MustCompile(`(?m)^(orchestration|choreography)\s+FAILED\s`).FindAllString(r.stdout, -1)); n != 2 {
 		t.Fatalf("want the order FAILED on both engines:\n%s", r)
 	}
