@@ -388,6 +388,16 @@ func testDuplicatePlaceIsRejected(t *testing.T, h *harness) {
 	if err := h.engine.Place(ctx, shop.Order{ID: "bad", Items: []shop.Item{{SKU: "nope", Quantity: 1}}}); !errorsIs(err, shop.ErrInvalidOrder) {
 		t.Fatalf("invalid order: %v", err)
 	}
+	for _, customer := range []string{strings.Repeat("a", 120_000), "[x](javascript:alert(1))"} {
+		o := order("bad-customer", nil)
+		o.Customer = customer
+		if err := h.engine.Place(ctx, o); !errorsIs(err, shop.ErrInvalidOrder) {
+			t.Fatalf("customer of %d bytes: %v, want ErrInvalidOrder", len(customer), err)
+		}
+	}
+	if n := h.streamLen(choreography.ServiceOrder); n != 1 {
+		t.Fatalf("order stream holds %d entries after refused orders, want 1", n)
+	}
 }
 
 func TestTrimKeepsUnackedEntries(t *testing.T) { onBoth(t, testTrimKeepsUnackedEntries) }

@@ -23,7 +23,8 @@ import (
 // after it runs its compensation (a duplicate of one that had succeeded
 // changes nothing) and, in a repair run, publishes its event even then, so
 // the order service sees the order's end again. Starting the repair is one
-// script; repairing an order under repair does nothing.
+// script, so of concurrent repairs exactly one starts it; the others get
+// shop.ErrRepairRunning, or shop.ErrRepaired once the repair has ended.
 func (e *Engine) Repair(ctx context.Context, orderID string) error {
 	n := e.node
 	b := n.Bus
@@ -31,8 +32,8 @@ func (e *Engine) Repair(ctx context.Context, orderID string) error {
 		return err
 	}
 	op, err := e.refusedCompensation(ctx, orderID)
-	if err != nil || op == "" {
-		return err // op "": a repair runs already
+	if err != nil {
+		return err
 	}
 	last, err := b.Redis.LIndex(ctx, n.historyKey(orderID), -1).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -63,12 +64,30 @@ func (e *Engine) Repair(ctx context.Context, orderID string) error {
 		return fmt.Errorf("repair order %s: %w", orderID, err)
 	}
 	switch res {
-	case "ok", "REPAIRING":
+	case "ok":
 		return nil
+	case "REPAIRING":
+		return fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepairRunning)
 	case "":
 		return fmt.Errorf("order %s: %w", orderID, shop.ErrUnknownOrder)
 	}
-	return fmt.Errorf("repair order %s (%s): %w", orderID, res, shop.ErrNotRepairable)
+	return e.notFailed(ctx, orderID, res)
+}
+
+// notFailed is the answer to a repair of an order that is not FAILED (nor
+// under repair): shop.ErrRepaired when its history holds a repair request,
+// else shop.ErrNotRepairable.
+func (e *Engine) notFailed(ctx context.Context, orderID, status string) error {
+	evs, err := e.History(ctx, orderID)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if ev.Name == string(RepairRequested) {
+			return fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepaired)
+		}
+	}
+	return fmt.Errorf("repair order %s (%s): %w", orderID, status, shop.ErrNotRepairable)
 }
 
 // refusedCompensation returns the first compensation of a FAILED order, in
@@ -81,9 +100,12 @@ func (e *Engine) refusedCompensation(ctx context.Context, orderID string) (shop.
 	if !done || out.Status != shop.StatusFailed {
 		h, err := e.node.Bus.Redis.HGet(ctx, e.node.orderKey(orderID), "repair").Result()
 		if err == nil && h == "1" {
-			return "", nil // a repair runs already
+			return "", fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepairRunning)
 		}
-		return "", fmt.Errorf("repair order %s: %w", orderID, shop.ErrNotRepairable)
+		if !done {
+			out.Status = shop.StatusPending
+		}
+		return "", e.notFailed(ctx, orderID, string(out.Status))
 	}
 	st, err := e.node.Bus.Layout().ReadOrderState(ctx, e.node.Bus.Redis, orderID)
 	if err != nil {

@@ -32,19 +32,23 @@ func testRepairAFailedRefund(t *testing.T, h *harness) {
 	if rep := h.verify(); rep.OK() {
 		t.Fatal("verify is clean with a FAILED order")
 	}
-	// Twice at once: the second finds the repair running, or done.
+	// Twice at once: exactly one starts the repair; the other finds it
+	// running, or done.
 	errs := make(chan error, 2)
 	for range 2 {
 		go func() { errs <- h.engine.Repair(ctx, "mend-refund") }()
 	}
-	failed := 0
+	started := 0
 	for range 2 {
-		if err := <-errs; err != nil {
-			failed++
-			if !errors.Is(err, shop.ErrNotRepairable) || failed > 1 {
-				t.Fatalf("repair: %v", err)
-			}
+		switch err := <-errs; {
+		case err == nil:
+			started++
+		case !errors.Is(err, shop.ErrRepairRunning) && !errors.Is(err, shop.ErrRepaired):
+			t.Fatalf("repair: %v", err)
 		}
+	}
+	if started != 1 {
+		t.Fatalf("%d repairs started, want 1", started)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -62,8 +66,8 @@ func testRepairAFailedRefund(t *testing.T, h *harness) {
 	if l := h.books().ledger; l.Charges != 1 || l.Refunds != 1 || l.ChargedCents != l.RefundedCents {
 		t.Fatalf("ledger %+v, want one charge refunded once", l)
 	}
-	if err := h.engine.Repair(ctx, "mend-refund"); !errors.Is(err, shop.ErrNotRepairable) {
-		t.Fatalf("repair of a COMPENSATED order: %v", err)
+	if err := h.engine.Repair(ctx, "mend-refund"); !errors.Is(err, shop.ErrRepaired) {
+		t.Fatalf("repair of a repaired order: %v, want ErrRepaired", err)
 	}
 	if n, err := h.node.Settle(ctx, 0, 1000); err != nil || n != 1 {
 		t.Fatalf("settled %d (%v) after the repair, want 1", n, err)

@@ -121,7 +121,7 @@ temporal_names() {
 redis_names() {
 	local i
 	if [ "$REDIS_CLUSTER" -gt 0 ] 2>/dev/null; then
-		for ((i = 1; i <= REDIS_CLUSTER; i++)); do echo "redis-$i"; done
+		for ((i = 1; i <= 2 * REDIS_CLUSTER; i++)); do echo "redis-$i"; done
 	else
 		echo redis
 	fi
@@ -129,7 +129,7 @@ redis_names() {
 # Every name `make up` may have started, in stop order (make down stops
 # whatever of these has a PID file, whatever the settings now).
 STOP_ORDER=(web shipping payment inventory order worker temporal-ui temporal-server temporal
-	redis redis-1 redis-2 redis-3 redis-4 redis-5 redis-6 redis-7 redis-8 redis-9 postgres)
+	redis redis-{1..18} postgres)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf '%s\n' "$*" >&2; }

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Redis for make up (sourced by up.sh): one redis-server, or a Redis Cluster
-# of REDIS_CLUSTER masters, each with an append-only file and the project's
+# of REDIS_CLUSTER masters with a replica each (2 x REDIS_CLUSTER nodes: a
+# replica takes over when its master is down for longer than the node
+# timeout), each with an append-only file and the project's
 # ACL file (deploy/redis/users.acl): every process logs in as its own user,
 # ordersaga-<name> (see redis_url); the default user is for administration
 # only, with REDIS_ADMIN_PASSWORD. No password is ever on a command line:
@@ -34,6 +36,8 @@ redis_conf() {
 				cluster-enabled yes
 				cluster-config-file nodes.conf
 				cluster-node-timeout 5000
+				masteruser default
+				masterauth "$REDIS_ADMIN_PASSWORD"
 			EOF
 		fi
 	)
@@ -140,34 +144,35 @@ move_cluster_ports() {
 	done
 }
 
-# up_redis_cluster: REDIS_CLUSTER masters on REDIS_PORT.., slots assigned
-# once with redis-cli --cluster create; later starts reload nodes.conf
-# (moved to the new ports when REDIS_PORT changed since).
+# up_redis_cluster: REDIS_CLUSTER masters and as many replicas on
+# REDIS_PORT.., slots assigned once with redis-cli --cluster create (the
+# first REDIS_CLUSTER nodes become the masters); later starts reload
+# nodes.conf (moved to the new ports when REDIS_PORT changed since).
 up_redis_cluster() {
 	[ "$REDIS_CLUSTER" -ge 3 ] || fail "REDIS_CLUSTER=$REDIS_CLUSTER: a Redis Cluster needs at least 3 masters (or 0 for one Redis)"
-	local i port addrs=() query=""
-	running_pid redis-1 >/dev/null || move_cluster_ports "$STATE/redis-" "$REDIS_CLUSTER" "$REDIS_PORT"
-	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
+	local i port addrs=() query="" nodes=$((2 * REDIS_CLUSTER))
+	running_pid redis-1 >/dev/null || move_cluster_ports "$STATE/redis-" "$nodes" "$REDIS_PORT"
+	for ((i = 1; i <= nodes; i++)); do
 		port=$((REDIS_PORT + i - 1))
 		start_redis_node "redis-$i" "$STATE/redis-$i" "$port" cluster
 		addrs+=("127.0.0.1:$port")
 		[ "$i" = 1 ] || query+="${query:+&}addr=127.0.0.1:$port"
 	done
-	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
+	for ((i = 1; i <= nodes; i++)); do
 		wait_for 30 "redis-$i" redis_app_ping "$((REDIS_PORT + i - 1))"
 	done
 	if [ "$(cluster_slots_assigned "$REDIS_PORT")" = 0 ]; then
-		say "== creating the Redis Cluster (${addrs[*]}, no replicas)"
+		say "== creating the Redis Cluster (${addrs[*]}, a replica per master)"
 		REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli --cluster create "${addrs[@]}" \
-			--cluster-replicas 0 --cluster-yes >"$STATE/redis-cluster-create.log" 2>&1 || {
+			--cluster-replicas 1 --cluster-yes >"$STATE/redis-cluster-create.log" 2>&1 || {
 			tail_log redis-cluster-create
 			fail "redis-cli --cluster create failed"
 		}
 	fi
-	for ((i = 1; i <= REDIS_CLUSTER; i++)); do
+	for ((i = 1; i <= nodes; i++)); do
 		wait_for 60 "redis-$i" cluster_ok "$((REDIS_PORT + i - 1))"
 	done
 	REDIS_URL_VAR=REDIS_CLUSTER_URL REDIS_CLUSTER_QUERY=$query
 	REDIS_ENV_LINE="export REDIS_CLUSTER_URL='$(redis_url starter)'"
-	REDIS_SUMMARY="cluster of $REDIS_CLUSTER masters on ports $REDIS_PORT-$((REDIS_PORT + REDIS_CLUSTER - 1)) (a user per process; logs .state/redis-N.log)"
+	REDIS_SUMMARY="cluster of $REDIS_CLUSTER masters and $REDIS_CLUSTER replicas on ports $REDIS_PORT-$((REDIS_PORT + nodes - 1)) (a user per process; logs .state/redis-N.log)"
 }

@@ -39,8 +39,9 @@ type Engine interface {
 	// Repair runs again the compensations of a FAILED order, once the cause
 	// of their failure is fixed (an injected fault is cleared by the repair
 	// itself); the order then ends COMPENSATED (see Wait). Repairing an
-	// order that is not FAILED fails with ErrNotRepairable; repairing twice
-	// is harmless.
+	// order that is not FAILED fails with ErrNotRepairable, while another
+	// repair runs with ErrRepairRunning, after a repair ended it with
+	// ErrRepaired: of concurrent repairs, exactly one does the work.
 	Repair(ctx context.Context, orderID string) error
 }
 
@@ -49,6 +50,11 @@ var (
 	ErrDuplicateOrder = errors.New("order already placed")
 	ErrUnknownOrder   = errors.New("unknown order")
 	ErrNotRepairable  = errors.New("order is not FAILED: nothing to repair")
+	// ErrRepairRunning: another repair of the order has started and not
+	// ended; Wait returns its outcome.
+	ErrRepairRunning = errors.New("a repair of the order is already running")
+	// ErrRepaired: the order was FAILED and a repair has ended it already.
+	ErrRepaired = errors.New("the order was repaired already")
 )
 
 // Progress is an order's state at one moment.

@@ -154,6 +154,9 @@ func (o Order) Validate(c Catalog) error {
 	if !ValidOrderID(o.ID) {
 		return fmt.Errorf("%w: order ID %q must be 1 to 128 letters, digits, '.', '_', ':' or '-'", ErrInvalidOrder, o.ID)
 	}
+	if err := CheckCustomer(o.Customer); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOrder, err)
+	}
 	if len(o.Items) == 0 {
 		return fmt.Errorf("%w: order %s has no items", ErrInvalidOrder, o.ID)
 	}

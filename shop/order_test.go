@@ -431,3 +431,42 @@ func TestOrderValidateTotalOverflow(t *testing.T) {
 		t.Fatalf("Validate of a negative price: %v", err)
 	}
 }
+
+// TestCustomerBounded: a customer name is short, one line and plain text;
+// anything else makes the order invalid wherever it is placed.
+func TestCustomerBounded(t *testing.T) {
+	c := shop.DefaultCatalog()
+	for _, ok := range []string{"", "ada", "Zoë O'Brien-Smith", "ops+test@example.com", "李雷", strings.Repeat("é", shop.MaxCustomerLen)} {
+		if _, err := shop.ParseOrder("o-1", ok, nil, nil, c); err != nil {
+			t.Errorf("customer %q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{
+		strings.Repeat("a", 120_000), strings.Repeat("a", shop.MaxCustomerLen+1),
+		"<img src=x onerror=alert(1)>", "[x](javascript:alert(1))", "**bold**", "a`b", "a|b",
+		"ada\nlovelace", "ada\x00", "ada\u202e", " ada", "ada ", "ada  lovelace", "\xff",
+	} {
+		_, err := shop.ParseOrder("o-1", bad, nil, nil, c)
+		if !errors.Is(err, shop.ErrInvalidOrder) || !strings.Contains(err.Error(), "customer") {
+			t.Errorf("customer %.40q: %v, want an invalid customer", bad, err)
+		}
+		if err != nil && len(err.Error()) > 300 {
+			t.Errorf("the error is %d bytes long", len(err.Error()))
+		}
+	}
+}
+
+// TestCheckText: free text from an operator is bounded and printable.
+func TestCheckText(t *testing.T) {
+	if err := shop.CheckText("--stack", "make up (Redis 7.0, 3 masters)", 10); err == nil {
+		t.Error("31 characters passed a bound of 10")
+	}
+	for _, bad := range []string{"a\nb", "a\x1b[31m", "\xff"} {
+		if err := shop.CheckText("--stack", bad, 100); err == nil {
+			t.Errorf("%q passed", bad)
+		}
+	}
+	if err := shop.CheckText("--stack", "make up (Redis 7.0, 3 masters)", 100); err != nil {
+		t.Error(err)
+	}
+}

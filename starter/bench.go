@@ -93,11 +93,14 @@ func (f benchFlags) check() error {
 			return usagef("--cpu-profile %s: no such directory", f.profile)
 		}
 	}
-	if strings.ContainsAny(f.cfg.Stack, "\n\r") {
-		return usagef("--stack must be one line")
+	if err := shop.CheckText("--stack", f.cfg.Stack, maxStackLen); err != nil {
+		return usagef("%v", err)
 	}
 	return nil
 }
+
+// maxStackLen bounds --stack, which every report prints.
+const maxStackLen = 200
 
 func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	if err := f.check(); err != nil {

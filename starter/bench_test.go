@@ -55,6 +55,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"--report", ""},
 		{"--report", "ok.md", "--report", "/no/such/dir/bench.html"},
 		{"--stack", "two\nlines"},
+		{"--stack", strings.Repeat("x", 201)},
 		{"extra"},
 	} {
 		code, stdout, stderr := benchRun(t, append([]string{"--redis-url", "redis://127.0.0.1:1/0", "bench"}, args...)...)

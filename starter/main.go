@@ -60,6 +60,10 @@ type app struct {
 	tracing *telemetry.Tracing
 }
 
+// Commands are listed in the order they are added. Set once, not by each
+// run: runs in one process (the tests) may be concurrent.
+func init() { cobra.EnableCommandSorting = false }
+
 // run executes the command line and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{args: args, stdout: stdout, stderr: stderr}
@@ -76,7 +80,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a.cfg.TemporalFlags(root.PersistentFlags())
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	cobra.EnableCommandSorting = false
 	for _, c := range commands {
 		root.AddCommand(c.build(a))
 	}

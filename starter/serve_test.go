@@ -22,6 +22,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--addr", ""},
 		{"serve", "now"},
 		{"serve", "--port", "8080"},
+		{"serve", "--allowed-host", "shop.example:8080"},
+		{"serve", "--allowed-host", "http://shop.example"},
 	} {
 		r := starter(t, append([]string{"--redis-url", "redis://127.0.0.1:1/0"}, args...)...)
 		wantCode(t, r, 2)
@@ -47,7 +49,7 @@ func TestServe(t *testing.T) {
 	var stdout, stderr testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append(s.globals(), "serve", "--addr", "127.0.0.1:0"), &stdout, &stderr)
+		done <- run(ctx, append(s.globals(), "serve", "--addr", "127.0.0.1:0", "--allowed-host", "shop.example", "--allowed-host", "10.0.0.9"), &stdout, &stderr)
 	}()
 	addr := regexp.MustCompile(`serving the live page on (http://127\.0\.0\.1:\d+)`)
 	var base string
@@ -70,6 +72,20 @@ func TestServe(t *testing.T) {
 	for _, want := range []string{`id="engine-orchestration"`, `id="engine-choreography"`, `<form id="place"`, `data-service="inventory"`} {
 		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(want)) {
 			t.Fatalf("GET / = %d, lacks %q", resp.StatusCode, want)
+		}
+	}
+
+	// The page answers to the allowed hosts, never to another name.
+	for host, want := range map[string]int{"shop.example": http.StatusOK, "10.0.0.9:80": http.StatusOK, "rebind.example": http.StatusForbidden} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET / with Host %s = %d, want %d", host, resp.StatusCode, want)
 		}
 	}
 

@@ -81,6 +81,8 @@ func TestUsageErrors(t *testing.T) {
 		{"missing SKU", []string{"order", "--item", ":3"}, true, []string{"missing SKU"}},
 		{"SKU twice", []string{"order", "--item", "book:1", "--item", "book:2"}, true, []string{"listed twice"}},
 		{"unknown step", []string{"order", "--fail", "teleport"}, true, []string{`unknown step "teleport"`}},
+		{"customer too long", []string{"order", "--customer", strings.Repeat("a", 120_000)}, true, []string{"customer is 120000 characters long, at most 64"}},
+		{"customer with markup", []string{"order", "--customer", "<img src=x onerror=alert(1)>"}, true, []string{`customer "<img src=x onerror=alert(1)>" holds '<'`}},
 		{"unknown kind", []string{"order", "--fail", "payment:explode"}, true, []string{`unknown fault kind "explode"`}},
 		{"malformed duration", []string{"order", "--fail", "payment:delay:soon"}, true, []string{"delay:DURATION"}},
 		{"malformed transient", []string{"order", "--fail", "payment:transient:0"}, true, []string{"transient:N"}},

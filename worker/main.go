@@ -67,7 +67,7 @@ func work(ctx context.Context, o *options, tp trace.TracerProvider) error {
 		return err
 	}
 	defer obs.close(log)
-	rdb, err := o.cfg.Redis(ctx)
+	rdb, err := o.cfg.RedisThroughFailover(ctx)
 	if err != nil {
 		return err
 	}

@@ -284,8 +284,8 @@ func TestEndToEnd(t *testing.T) {
 		if d := s.describe(t, o.ID); d.status != "Completed" || d.orderStatus != "COMPENSATED" {
 			t.Errorf("workflow %+v, want it completed, OrderStatus COMPENSATED", d)
 		}
-		if err := s.engine.Repair(ctx, o.ID); !errors.Is(err, shop.ErrNotRepairable) {
-			t.Errorf("repairing it again: err = %v, want %v", err, shop.ErrNotRepairable)
+		if err := s.engine.Repair(ctx, o.ID); !errors.Is(err, shop.ErrRepaired) {
+			t.Errorf("repairing it again: err = %v, want %v", err, shop.ErrRepaired)
 		}
 	})
 
@@ -385,12 +385,17 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("invalid order starts nothing", func(t *testing.T) {
-		o := shop.Order{ID: "e2e-invalid", Items: []shop.Item{{SKU: "unicorn", Quantity: 1}}}
-		if err := s.engine.Place(ctx, o); !errors.Is(err, shop.ErrInvalidOrder) {
-			t.Errorf("place: err = %v, want %v", err, shop.ErrInvalidOrder)
-		}
-		if _, err := s.engine.Status(ctx, o.ID); !errors.Is(err, shop.ErrUnknownOrder) {
-			t.Errorf("status after a refused order: err = %v, want %v", err, shop.ErrUnknownOrder)
+		for _, o := range []shop.Order{
+			{ID: "e2e-invalid", Items: []shop.Item{{SKU: "unicorn", Quantity: 1}}},
+			{ID: "e2e-long-customer", Customer: strings.Repeat("a", 120_000), Items: []shop.Item{{SKU: "book", Quantity: 1}}},
+			{ID: "e2e-markup-customer", Customer: "<img src=x onerror=alert(1)>", Items: []shop.Item{{SKU: "book", Quantity: 1}}},
+		} {
+			if err := s.engine.Place(ctx, o); !errors.Is(err, shop.ErrInvalidOrder) {
+				t.Errorf("place %s: err = %v, want %v", o.ID, err, shop.ErrInvalidOrder)
+			}
+			if _, err := s.engine.Status(ctx, o.ID); !errors.Is(err, shop.ErrUnknownOrder) {
+				t.Errorf("status after a refused order: err = %v, want %v", err, shop.ErrUnknownOrder)
+			}
 		}
 	})
 

@@ -334,15 +334,16 @@ func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, err
 // Repair asks the FAILED order's workflow to run its refused compensations
 // again (the UpdateRepair update) and returns once the workflow accepted:
 // Wait then returns the outcome of the repair. An order that is not FAILED
-// (or whose workflow has closed) is not repairable: shop.ErrNotRepairable.
-// The workflow must have a worker to accept the repair.
+// (or whose workflow has closed) is not repairable: shop.ErrNotRepairable;
+// while another repair runs, shop.ErrRepairRunning; once a repair ended it,
+// shop.ErrRepaired. The workflow must have a worker to accept the repair.
 func (e *Engine) Repair(ctx context.Context, orderID string) error {
 	d, err := e.describe(ctx, orderID, "repair order")
 	if err != nil {
 		return err
 	}
 	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return fmt.Errorf("repair order %s: its workflow has closed (%s): %w", orderID, st, shop.ErrNotRepairable)
+		return e.closedRepair(ctx, orderID, st.String())
 	}
 	h, err := e.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   shop.WorkflowID(orderID),
@@ -358,8 +359,12 @@ func (e *Engine) Repair(ctx context.Context, orderID string) error {
 		return nil
 	case errors.As(err, &appErr) && appErr.Type() == ErrTypeNotRepairable:
 		return fmt.Errorf("repair order %s: %s: %w", orderID, appErr.Message(), shop.ErrNotRepairable)
+	case errors.As(err, &appErr) && appErr.Type() == ErrTypeRepairRunning:
+		return fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepairRunning)
+	case errors.As(err, &appErr) && appErr.Type() == ErrTypeRepaired:
+		return fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepaired)
 	case isNotFound(err):
-		return fmt.Errorf("repair order %s: its workflow has closed: %w", orderID, shop.ErrNotRepairable)
+		return e.closedRepair(ctx, orderID, "closed")
 	}
 	return fmt.Errorf("repair order %s: %w", orderID, err)
 }
@@ -381,6 +386,23 @@ func unanswered(err error) bool {
 	var dl *serviceerror.DeadlineExceeded
 	var ca *serviceerror.Canceled
 	return errors.As(err, &dl) || errors.As(err, &ca)
+}
+
+// closedRepair is the answer to a repair of an order whose workflow has
+// closed: shop.ErrRepaired when its history holds an accepted repair,
+// else shop.ErrNotRepairable.
+func (e *Engine) closedRepair(ctx context.Context, orderID, state string) error {
+	it := e.client.GetWorkflowHistory(ctx, shop.WorkflowID(orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return fmt.Errorf("repair order %s: read its history: %w", orderID, err)
+		}
+		if a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a.GetAcceptedRequest().GetInput().GetName() == UpdateRepair {
+			return fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepaired)
+		}
+	}
+	return fmt.Errorf("repair order %s: its workflow has closed (%s): %w", orderID, state, shop.ErrNotRepairable)
 }
 
 func isNotFound(err error) bool {

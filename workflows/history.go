@@ -225,7 +225,7 @@ func (t *timeline) scheduleActivity(ev *historypb.HistoryEvent, e *shop.Event) {
 	e.Op, e.Detail = op, name
 	var summary string
 	if p := ev.GetUserMetadata().GetSummary(); p != nil && converter.GetDefaultDataConverter().FromPayload(p, &summary) == nil && summary != "" {
-		e.Detail = name + ": " + summary
+		e.Detail = name + ": " + plainText(summary)
 	}
 }
 

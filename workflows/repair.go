@@ -48,14 +48,22 @@ func (s *saga) awaitRepair(ctx workflow.Context, failed []sagaStep) []sagaStep {
 	return s.compensate(ctx, failed, in, true)
 }
 
-// validateRepair accepts a repair only while the order is FAILED. It must
-// not change the workflow's state.
+// validateRepair accepts a repair only while the order is FAILED; a
+// repair that comes while another runs, or after one ended the order, says
+// so. It must not change the workflow's state.
 func (s *saga) validateRepair() error {
-	if s.progress.Status != shop.StatusFailed {
+	switch {
+	case s.progress.Status == shop.StatusFailed:
+		return nil
+	case s.repairs > 0 && s.progress.Status == shop.StatusPending:
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("order %s is %s: %v", s.o.ID, s.progress.Status, shop.ErrNotRepairable), ErrTypeNotRepairable, nil)
+			fmt.Sprintf("order %s: %v", s.o.ID, shop.ErrRepairRunning), ErrTypeRepairRunning, nil)
+	case s.repairs > 0:
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("order %s is %s: %v", s.o.ID, s.progress.Status, shop.ErrRepaired), ErrTypeRepaired, nil)
 	}
-	return nil
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("order %s is %s: %v", s.o.ID, s.progress.Status, shop.ErrNotRepairable), ErrTypeNotRepairable, nil)
 }
 
 // requestRepair is the UpdateRepair handler: the saga, waiting in

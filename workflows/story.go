@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -92,22 +93,63 @@ func FaultPlanText(p shop.FaultPlan) string {
 // StaticSummary is the one line the UI shows at the top of an order's
 // workflow: the order, its items, its total and its fault plan.
 func StaticSummary(o shop.Order, catalog shop.Catalog) string {
-	return fmt.Sprintf("order %s: %s, total %s, faults: %s", o.ID, itemsText(o.Items), money(o.Total(catalog)), FaultPlanText(o.Faults))
+	return markdownText(fmt.Sprintf("order %s: %s, total %s, faults: %s", o.ID, itemsText(o.Items), money(o.Total(catalog)), FaultPlanText(o.Faults)))
 }
 
 // StaticDetails is the longer description under the summary, in the UI's
 // markdown: who ordered what at which price, and which faults are planned.
 func StaticDetails(o shop.Order, catalog shop.Catalog) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Order** %s for %s\n\n", o.ID, o.Customer)
+	fmt.Fprintf(&b, "**Order** %s for %s\n\n", markdownText(o.ID), markdownText(o.Customer))
 	fmt.Fprintf(&b, "| item | quantity | price | amount |\n| --- | ---: | ---: | ---: |\n")
 	for _, it := range o.Items {
 		p := catalog[it.SKU]
-		fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s |\n", it.SKU, p.Name, it.Quantity, money(p.PriceCents), money(p.PriceCents*int64(it.Quantity)))
+		fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s |\n", markdownText(it.SKU), markdownText(p.Name), it.Quantity, money(p.PriceCents), money(p.PriceCents*int64(it.Quantity)))
 	}
-	fmt.Fprintf(&b, "\n**Total**: %s\n\n**Fault plan**: %s\n\n", money(o.Total(catalog)), FaultPlanText(o.Faults))
+	fmt.Fprintf(&b, "\n**Total**: %s\n\n**Fault plan**: %s\n\n", money(o.Total(catalog)), markdownText(FaultPlanText(o.Faults)))
+	repair := "`starter repair ORDER_ID`"
+	if shop.ValidOrderID(o.ID) { // no backtick can end the code span early
+		repair = "`starter repair " + o.ID + "`"
+	}
 	b.WriteString("Steps: reserve stock, charge payment, schedule shipment; a failure undoes the steps done, newest first. " +
-		"A compensation that is refused leaves the order FAILED until `starter repair " + o.ID + "`.")
+		"A compensation that is refused leaves the order FAILED until " + repair + ".")
+	return b.String()
+}
+
+// markdownSpecial are the characters that can start markup in the
+// Temporal UI's markdown: links and images, HTML and autolinks, code,
+// emphasis, table cells, headings and escapes.
+const markdownSpecial = "\\`*_[]<>|#!~"
+
+// markdownText makes s plain text in markdown: each markup character is
+// escaped with a backslash and line breaks and other control characters
+// become spaces, so `<img src=x onerror=…>` or `[x](javascript:…)` in an
+// order shows as written and never becomes an element or a link.
+func markdownText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			b.WriteByte(' ')
+		case strings.ContainsRune(markdownSpecial, r):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// plainText undoes markdownText's escapes, for showing a summary as text.
+func plainText(md string) string {
+	var b strings.Builder
+	for i := 0; i < len(md); i++ {
+		if md[i] == '\\' && i+1 < len(md) && strings.IndexByte(markdownSpecial, md[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(md[i])
+	}
 	return b.String()
 }
 

@@ -27,11 +27,18 @@ const (
 	// QueryStatus is the query that returns the order's shop.Progress.
 	QueryStatus = "status"
 	// UpdateRepair is the update that repairs a FAILED order: it is
-	// rejected (ErrTypeNotRepairable) unless the order is FAILED.
+	// rejected (ErrTypeNotRepairable, ErrTypeRepairRunning or
+	// ErrTypeRepaired) unless the order is FAILED.
 	UpdateRepair = "repair"
 	// ErrTypeNotRepairable is the type of the error a repair of an order
 	// that is not FAILED is rejected with.
 	ErrTypeNotRepairable = "NotRepairable"
+	// ErrTypeRepairRunning is the type of the error a repair is rejected
+	// with while another repair of the order runs.
+	ErrTypeRepairRunning = "RepairRunning"
+	// ErrTypeRepaired is the type of the error a repair is rejected with
+	// once a repair has ended the order.
+	ErrTypeRepaired = "AlreadyRepaired"
 	// ErrTypeCompensationFailed is the type of the error workflows of
 	// version 0 failed with when a compensation could not finish. Its
 	// details hold the FAILED Outcome. Later versions wait for a repair.
@@ -254,7 +261,7 @@ func (s *saga) forward(ctx workflow.Context) {
 		}
 		op := st.step.Forward()
 		s.progress.Current = op
-		summary := forwardSummary(op, s.o, s.cfg.Catalog)
+		summary := markdownText(forwardSummary(op, s.o, s.cfg.Catalog))
 		s.details(ctx, fmt.Sprintf("step %d of 3: **%s**", i+1, summary))
 		s.stack = append(s.stack, st)
 		actx := workflow.WithActivityOptions(ctx, s.activityOptions(op, summary))
@@ -302,7 +309,7 @@ func (s *saga) compensate(ctx workflow.Context, steps []sagaStep, in activities.
 		if repair {
 			why.cause = activities.FailureType(op)
 		}
-		summary := compensationSummary(op, s.o, s.cfg.Catalog, why)
+		summary := markdownText(compensationSummary(op, s.o, s.cfg.Catalog, why))
 		s.details(dctx, "compensating: **"+summary+"**")
 		actx := workflow.WithActivityOptions(dctx, s.activityOptions(op, summary))
 		if err := workflow.ExecuteActivity(actx, st.compensate, in).Get(actx, nil); err != nil {
@@ -367,10 +374,11 @@ func (s *saga) activityOptions(op shop.Op, summary string) workflow.ActivityOpti
 	return opts
 }
 
-// details sets the workflow's current details, which the UI shows.
+// details sets the workflow's current details, which the UI shows as
+// markdown: d is markdown, with any text from the order escaped.
 func (s *saga) details(ctx workflow.Context, d string) {
 	if s.version >= versionStory {
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("order %s: %s", s.o.ID, d))
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("order %s: %s", markdownText(s.o.ID), d))
 	}
 }
 

@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 		cfg = &traced
 		e.tracer = opts.TracerProvider.Tracer(telemetry.ScopeName)
 	}
-	rdb, err := cfg.Redis(ctx)
+	rdb, err := cfg.RedisThroughFailover(ctx)
 	if err != nil {
 		return nil, err
 	}

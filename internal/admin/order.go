@@ -29,6 +29,8 @@ type Placement struct {
 	Err     error
 	// Why is what the engine found keeps the order, when it did not finish.
 	Why []string
+	// Note says what else happened: that another repair ran the work.
+	Note string
 }
 
 // PlaceAll places o on every engine, once its ID is known to be new on all
@@ -108,12 +110,20 @@ func (e *Engines) WaitAllWatching(ctx context.Context, orderID string, ps []Plac
 // RepairAll runs again the refused compensations of the FAILED order on
 // every engine, one after the other, and waits for each outcome. An
 // engine's error (the order is not FAILED there, or it cannot be repaired)
-// is its placement's Err.
+// is its placement's Err. When another repair runs or has ended the order,
+// that is the placement's Note and its outcome is that repair's.
 func (e *Engines) RepairAll(ctx context.Context, orderID string) []Placement {
 	out := make([]Placement, 0, len(e.Modes))
 	for _, m := range e.Modes {
 		p := Placement{Mode: m, Placed: time.Now()}
-		if p.Err = e.Sources[m].Repair(ctx, orderID); p.Err == nil {
+		p.Err = e.Sources[m].Repair(ctx, orderID)
+		switch {
+		case errors.Is(p.Err, shop.ErrRepairRunning):
+			p.Err, p.Note = nil, "another repair of the order was running: this is its outcome"
+		case errors.Is(p.Err, shop.ErrRepaired):
+			p.Err, p.Note = nil, "the order was repaired already: this is the outcome of that repair"
+		}
+		if p.Err == nil {
 			p.Outcome, p.Err = e.Sources[m].Wait(ctx, orderID)
 		}
 		p.Elapsed = time.Since(p.Placed)

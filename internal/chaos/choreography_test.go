@@ -18,6 +18,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/testenv"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
@@ -31,6 +32,8 @@ type chaosRedis struct {
 	env   []string // the workers' connection setting
 	crash func()   // kill (part of) Redis and bring it back from its AOF
 	what  string   // what crash does, for the log
+	// placesThrough: no Place may fail, the crash notwithstanding.
+	placesThrough bool
 }
 
 // TestChoreographyUnderChaos: four service processes and a second payment
@@ -58,21 +61,44 @@ func TestChoreographyUnderChaos(t *testing.T) {
 }
 
 // TestChoreographyUnderChaosOnACluster is the same on a Redis Cluster of
-// three masters, where one master is SIGKILLed mid-run and restarted from
-// its append-only file (fsynced at every write).
+// three masters with a replica each, where one master is SIGKILLed mid-run
+// and stays down until its replica has taken over its slots, then comes
+// back as a replica. Every client (the test's, the engine's, the worker
+// processes') retries through the failover, so no Place fails.
 func TestChoreographyUnderChaosOnACluster(t *testing.T) {
-	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, AppendOnly: true})
-	runChoreographyChaos(t, chaosRedis{rdb: c.Client(), env: env("REDIS_CLUSTER_URL", c.URL()),
-		crash: func() {
-			c.Kill(1)
-			t.Logf("%s: master 1 killed", time.Now().Format("15:04:05.000"))
-			time.Sleep(time.Second)
-			if err := c.RestartErr(1); err != nil {
-				t.Errorf("restart master 1: %v", err)
-			}
-			t.Logf("%s: master 1 restarted", time.Now().Format("15:04:05.000"))
-		},
-		what: "SIGKILL one master of three, down 1s, and restart it from its append-only file"})
+	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, Replicas: 1, AppendOnly: true})
+	runChoreographyChaos(t, chaosRedis{rdb: config.RetryFailover(c.Client()), env: env("REDIS_CLUSTER_URL", c.URL()),
+		crash:         func() { failover(t, c) },
+		what:          "SIGKILL one master of three, down until its replica took over, then back as a replica",
+		placesThrough: true})
+}
+
+// failover kills a master, waits until its replica has taken over, and
+// restarts the killed node, which rejoins as a replica.
+func failover(t *testing.T, c *testenv.RedisCluster) {
+	ctx := context.Background()
+	masters := c.Masters(ctx)
+	if len(masters) != 3 {
+		t.Errorf("masters %v, want 3", masters)
+		return
+	}
+	m := masters[1]
+	killed := time.Now()
+	c.Kill(m)
+	t.Logf("%s: master %s killed", killed.Format("15:04:05.000"), c.Nodes[m].Addr)
+	if err := c.WaitFailover(ctx, m); err != nil {
+		t.Errorf("failover: %v", err)
+		return
+	}
+	t.Logf("%s: its replica took over after %s", time.Now().Format("15:04:05.000"), time.Since(killed).Round(time.Millisecond))
+	if err := c.RestartErr(m); err != nil {
+		t.Errorf("restart %s: %v", c.Nodes[m].Addr, err)
+		return
+	}
+	if now := c.Masters(ctx); len(now) != 3 || slices.Contains(now, m) {
+		t.Errorf("masters after the failover %v: want three, %d not among them", now, m)
+	}
+	t.Logf("%s: %s back, as a replica", time.Now().Format("15:04:05.000"), c.Nodes[m].Addr)
 }
 
 func runChoreographyChaos(t *testing.T, cr chaosRedis) {
@@ -137,8 +163,11 @@ func runChoreographyChaos(t *testing.T, cr chaosRedis) {
 	engine.ExpectDeadLetters = poison.Load()
 	rep := settleDown(ctx, t, rdb, engine, catalog)
 	t.Logf("choreography chaos: %s", join(did...))
-	t.Logf("  %d orders in %s, %d duplicate events, %d poison entries, %d client retries through outages",
-		n, time.Since(start).Round(time.Millisecond), dups.Load(), poison.Load(), r.retries.Load())
+	t.Logf("  %d orders in %s, %d duplicate events, %d poison entries, %d client retries through outages (%d of them placements)",
+		n, time.Since(start).Round(time.Millisecond), dups.Load(), poison.Load(), r.retries.Load(), r.placeFailures.Load())
+	if cr.placesThrough && r.placeFailures.Load() != 0 {
+		t.Errorf("%d placements failed during the failover, want none", r.placeFailures.Load())
+	}
 	t.Logf("  outcomes %v; verify: %d orders (%d settled) %v, %d histories checked, %d violations",
 		r.counts(), rep.Orders, rep.Settled, rep.Statuses, rep.Histories, len(rep.Violations))
 	if rep.Orders != n {

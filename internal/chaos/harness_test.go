@@ -166,6 +166,8 @@ type runner struct {
 	placedID sync.Map // order ID -> struct{}
 	outcomes sync.Map // order ID -> shop.Outcome
 	retries  atomic.Int64
+	// placeFailures counts the Place calls that failed (and were retried).
+	placeFailures atomic.Int64
 }
 
 func (r *runner) run(ctx context.Context, t *testing.T, orders []shop.Order, concurrency int) {
@@ -210,6 +212,7 @@ func (r *runner) place(ctx context.Context, o shop.Order) error {
 			return err
 		}
 		tried = true
+		r.placeFailures.Add(1)
 		r.retries.Add(1)
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -301,11 +301,12 @@ func TestUsageHidesPasswords(t *testing.T) {
 }
 
 // TestRedisClusterURL: REDIS_CLUSTER_URL names a real three-master cluster
-// (with the project's ACL user); Redis returns a cluster client that routes
+// with a replica each, which log in to their masters (with the project's ACL
+// user); Redis returns a cluster client that routes
 // keys of every slot, while REDIS_URL alone keeps giving a one-server client.
 func TestRedisClusterURL(t *testing.T) {
 	unsetTemporalEnv(t)
-	cluster := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, AppendOnly: true, AppPassword: "app-cluster-pw", AdminPassword: "admin-cluster-pw"})
+	cluster := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, Replicas: 1, AppendOnly: true, AppPassword: "app-cluster-pw", AdminPassword: "admin-cluster-pw"})
 	t.Setenv("REDIS_CLUSTER_URL", cluster.URL())
 	c := FromEnv()
 	ctx := context.Background()
@@ -324,10 +325,11 @@ func TestRedisClusterURL(t *testing.T) {
 			t.Fatalf("set %s: %v", key, err)
 		}
 	}
-	// Counted as the administration user: the application user may not.
+	// Counted on the masters as the administration user: the application
+	// user may not.
 	var keys []int64
-	for _, addr := range cluster.Addrs() {
-		admin := redis.NewClient(&redis.Options{Addr: addr, Password: cluster.AdminPassword})
+	for _, i := range cluster.Masters(ctx) {
+		admin := redis.NewClient(&redis.Options{Addr: cluster.Nodes[i].Addr, Password: cluster.AdminPassword})
 		n, err := admin.DBSize(ctx).Result()
 		_ = admin.Close()
 		if err != nil {

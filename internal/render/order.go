@@ -55,6 +55,7 @@ type OrderResult struct {
 	Result
 	ElapsedMS float64 `json:"elapsed_ms"`
 	Error     string  `json:"error,omitempty"`
+	Note      string  `json:"note,omitempty"`
 }
 
 // PlacementResults are the engines' results of the placements of an
@@ -73,6 +74,7 @@ func PlacementResults(ps []admin.Placement, orderID string, uiURL func(orderID s
 // SetOutcome fills in an engine's outcome, or why it has none.
 func (r *OrderResult) SetOutcome(p admin.Placement) {
 	r.ElapsedMS = float64(p.Elapsed.Microseconds()) / 1000
+	r.Note = p.Note
 	if p.Err != nil {
 		r.Error, r.Why = strings.Join(strings.Fields(p.Err.Error()), " "), p.Why
 		return
@@ -126,6 +128,9 @@ func Outcomes(w io.Writer, results []OrderResult, placedOnly bool) {
 	}
 	_ = tw.Flush()
 	for _, r := range results {
+		if r.Note != "" {
+			fmt.Fprintf(w, "\n%s: %s", r.Mode, r.Note)
+		}
 		switch {
 		case r.Error != "":
 			fmt.Fprintf(w, "\n%s error: %s", r.Mode, r.Error)

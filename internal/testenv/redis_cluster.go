@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,13 +18,16 @@ import (
 	"github.com/ordersaga/ordersaga/internal/poll"
 )
 
-// RedisCluster is a Redis Cluster of masters without replicas, each a
-// redis-server started by LaunchRedis in a data directory of its own.
+// RedisCluster is a Redis Cluster of masters, each with ClusterOptions.Replicas
+// replicas, each node a redis-server started by LaunchRedis in a data
+// directory of its own. Nodes lists the masters first, then the replicas,
+// as they were created; a failover changes the roles (see Masters).
 type RedisCluster struct {
 	Nodes []*RedisServer
 	// AppPassword and AdminPassword are those of the ACL every node loads,
 	// when ClusterOptions set them.
 	AppPassword, AdminPassword string
+	masters                    int
 	tb                         testing.TB
 }
 
@@ -31,6 +35,10 @@ type RedisCluster struct {
 type ClusterOptions struct {
 	// Masters is how many masters share the slots; at least 3.
 	Masters int
+	// Replicas is how many replicas each master has (0: none). A replica
+	// takes over its master's slots when the master is down for longer
+	// than the cluster node timeout (2s).
+	Replicas int
 	// AppendOnly turns the AOF on, fsynced at every write, so that a killed
 	// master restarts with every write it acknowledged.
 	AppendOnly bool
@@ -55,14 +63,14 @@ func LaunchRedisCluster(opts ClusterOptions) (*RedisCluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis-cli (apt-get install -y redis-tools) %w", ErrMissing)
 	}
-	c := &RedisCluster{AppPassword: opts.AppPassword, AdminPassword: opts.AdminPassword}
+	c := &RedisCluster{AppPassword: opts.AppPassword, AdminPassword: opts.AdminPassword, masters: opts.Masters}
 	acl := ""
 	if opts.AdminPassword != "" {
 		if acl, err = RenderRedisACL(opts.AppPassword, opts.AdminPassword); err != nil {
 			return nil, err
 		}
 	}
-	for range opts.Masters {
+	for range opts.Masters * (1 + opts.Replicas) {
 		n, err := launchNode(opts, acl)
 		if err != nil {
 			c.Stop()
@@ -71,7 +79,7 @@ func LaunchRedisCluster(opts ClusterOptions) (*RedisCluster, error) {
 		c.Nodes = append(c.Nodes, n)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(opts.Replicas), "--cluster-yes")
 	create := exec.Command(cli, args...)
 	DieWithParent(create)
 	if opts.AdminPassword != "" {
@@ -98,6 +106,14 @@ func launchNode(opts ClusterOptions, acl string) (*RedisServer, error) {
 		"--cluster-node-timeout", "2000", "--cluster-port", strconv.Itoa(bus)}
 	if opts.AppendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	if opts.Replicas > 0 {
+		// A replica syncs at once, and logs in to its master as the
+		// administrator.
+		args = append(args, "--repl-diskless-sync-delay", "0")
+		if opts.AdminPassword != "" {
+			args = append(args, "--masteruser", "default", "--masterauth", opts.AdminPassword)
+		}
 	}
 	return LaunchRedis(RedisOptions{Args: append(args, opts.Args...), ACL: acl, AdminPassword: opts.AdminPassword})
 }
@@ -167,12 +183,13 @@ func (c *RedisCluster) Node(addr string) int {
 	return -1
 }
 
-// Kill kills master i (SIGKILL); its data directory, AOF and cluster
+// Kill kills node i (SIGKILL); its data directory, AOF and cluster
 // configuration stay for Restart.
 func (c *RedisCluster) Kill(i int) { c.Nodes[i].Kill() }
 
-// RestartErr starts master i again on its port and data directory, so it
-// loads its AOF and rejoins with its slots, and waits for cluster_state:ok.
+// RestartErr starts node i again on its port and data directory, so it
+// loads its AOF and rejoins (a master whose replica took over while it was
+// down rejoins as that replica's replica), and waits for cluster_state:ok.
 func (c *RedisCluster) RestartErr(i int) error {
 	if err := c.Nodes[i].RestartErr(); err != nil {
 		return err
@@ -192,18 +209,37 @@ func (c *RedisCluster) Restart(i int) {
 }
 
 // WaitOK waits until every node reports cluster_state:ok with all its
-// peers known, or ClusterReady has passed.
-func (c *RedisCluster) WaitOK(ctx context.Context) error {
+// peers known and every replica is in sync with its master, or
+// ClusterReady has passed.
+func (c *RedisCluster) WaitOK(ctx context.Context) error { return c.waitOK(ctx, -1) }
+
+// WaitFailover waits until, without the killed node down, there are as
+// many masters as the cluster was created with and every other node reports
+// cluster_state:ok: a replica has taken over down's slots.
+func (c *RedisCluster) WaitFailover(ctx context.Context, down int) error { return c.waitOK(ctx, down) }
+
+func (c *RedisCluster) waitOK(ctx context.Context, down int) error {
 	var last string
 	err := poll.For(ctx, ClusterReady, poll.Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}, func(ctx context.Context) (bool, error) {
-		for _, n := range c.Nodes {
+		if down >= 0 {
+			masters := c.Masters(ctx)
+			if n := len(masters); n != c.masters || slices.Contains(masters, down) {
+				last = fmt.Sprintf("masters %v, want %d without node %d", masters, c.masters, down)
+				return false, nil
+			}
+		}
+		for i, n := range c.Nodes {
+			if i == down {
+				continue
+			}
 			info, err := clusterInfo(ctx, n.Addr, c.AdminPassword)
 			if err != nil {
 				last = fmt.Sprintf("%s: %v", n.Addr, err)
 				return false, nil
 			}
 			known := strconv.Itoa(len(c.Nodes))
-			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+known) {
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+known) ||
+				(strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up")) {
 				last = fmt.Sprintf("%s: %s", n.Addr, strings.Join(strings.Fields(info), " "))
 				return false, nil
 			}
@@ -216,10 +252,34 @@ func (c *RedisCluster) WaitOK(ctx context.Context) error {
 	return err
 }
 
+// Masters returns the indexes of the nodes that are masters now; a node
+// that does not answer (killed) is left out.
+func (c *RedisCluster) Masters(ctx context.Context) []int {
+	var out []int
+	for i, n := range c.Nodes {
+		rc := redis.NewClient(&redis.Options{Addr: n.Addr, Password: c.AdminPassword, MaxRetries: -1, DialTimeout: time.Second})
+		role, err := rc.Do(ctx, "ROLE").Slice()
+		_ = rc.Close()
+		if err != nil {
+			continue
+		}
+		if len(role) > 0 && role[0] == "master" {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// clusterInfo is a node's CLUSTER INFO and INFO replication.
 func clusterInfo(ctx context.Context, addr, password string) (string, error) {
 	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	return c.ClusterInfo(ctx).Result()
+	info, err := c.ClusterInfo(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	repl, err := c.Info(ctx, "replication").Result()
+	return info + repl, err
 }
 
 // Stop kills every node and removes their data directories.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,8 +56,8 @@ const maxForm = 16 << 10
 func (s *Server) place(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	wantJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
-	if err := r.ParseForm(); err != nil {
-		s.placeFailed(w, r, wantJSON, http.StatusBadRequest, formState{}, fmt.Errorf("unreadable form: %w", err))
+	if err := readForm(r); err != nil {
+		s.placeFailed(w, r, wantJSON, http.StatusBadRequest, formState{}, err)
 		return
 	}
 	f := formState{Items: r.PostFormValue("items"), Faults: r.PostFormValue("faults")}
@@ -80,6 +81,26 @@ func (s *Server) place(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/?placed="+url.QueryEscape(o.ID)+"#orders", http.StatusSeeOther)
+}
+
+// readForm parses the order form and refuses anything else: a body that
+// is not a URL-encoded form, or a form without any of its fields (an empty
+// post, a JSON body, a form of other fields) places nothing rather than a
+// default order.
+func readForm(r *http.Request) error {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return errors.New("unreadable form: want a body of type application/x-www-form-urlencoded")
+	}
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("unreadable form: %w", err)
+	}
+	for _, field := range []string{"items", "faults", "decline"} {
+		if _, ok := r.PostForm[field]; ok {
+			return nil
+		}
+	}
+	return errors.New("unreadable form: none of items, faults, decline")
 }
 
 func (s *Server) placeFailed(w http.ResponseWriter, r *http.Request, wantJSON bool, code int, f formState, err error) {

@@ -49,6 +49,9 @@ type Options struct {
 	ReadTimeout time.Duration
 	// MaxListeners bounds the live connections served at once (default 64).
 	MaxListeners int
+	// AllowedHosts are host names the page answers to besides localhost
+	// names, loopback addresses and the address it listens on.
+	AllowedHosts []string
 	Log          *slog.Logger
 }
 
@@ -121,8 +124,11 @@ func New(opts Options) (*Server, error) {
 }
 
 // Handler returns the page's routes. The live sections refresh only while
-// Run is running.
-func (s *Server) Handler() http.Handler {
+// Run is running. It answers to localhost names, loopback addresses and
+// Options.AllowedHosts; Serve adds the address it listens on.
+func (s *Server) Handler() http.Handler { return s.handler(nil) }
+
+func (s *Server) handler(listen net.Addr) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /events", s.events)
@@ -130,7 +136,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /orders", s.place)
 	mux.Handle("GET /assets/", s.static)
 	// Placing an order is a state change: refuse it from another site's page.
-	return secure(http.NewCrossOriginProtection().Handler(mux))
+	// The Host check comes first: a page on another name that resolves to
+	// this server (DNS rebinding) sends its own name as Host and Origin,
+	// which the cross-origin check takes for the same origin.
+	return newHostCheck(listen, s.opts.AllowedHosts).wrap(secure(http.NewCrossOriginProtection().Handler(mux)))
 }
 
 // secure sets the headers every response carries: nothing is loaded from
@@ -164,7 +173,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 // Serve serves the page on l until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.handler(l.Addr()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -522,3 +522,99 @@ func TestRate(t *testing.T) {
 		t.Fatalf("a rate across a reset: %v", ev.Rate)
 	}
 }
+
+// TestForeignHostRefused: a page on another name that resolves to this
+// server (DNS rebinding) sends that name as Host and Origin; the page
+// answers nothing to it and places nothing, while its own names and the
+// allowed hosts still work.
+func TestForeignHostRefused(t *testing.T) {
+	f := newFixture(t, Options{AllowedHosts: []string{"Shop.Example"}})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(f.http.URL, "http://"))
+	post := func(host string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, f.http.URL+"/orders", strings.NewReader("items=book:1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Origin", "http://"+host)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		resp, err := f.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, host := range []string{"rebind.attacker.example:" + port, "rebind.attacker.example", "localhost.attacker.example:" + port, "10.1.2.3:" + port, ""} {
+		if code := post(host); code != http.StatusForbidden {
+			t.Errorf("POST with Host %q = %d, want 403", host, code)
+		}
+	}
+	if n := len(f.orch.placedOrders()) + len(f.chor.placedOrders()); n != 0 {
+		t.Fatalf("%d orders placed through a foreign host", n)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.http.URL+"/", nil)
+	req.Host = "rebind.attacker.example:" + port
+	if resp, err := f.http.Client().Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("GET / with a foreign Host: %v %v", resp, err)
+	}
+	for _, host := range []string{"localhost:" + port, "app.localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "shop.example:" + port, "SHOP.EXAMPLE."} {
+		if code := post(host); code != http.StatusOK {
+			t.Errorf("POST with Host %q = %d, want 200", host, code)
+		}
+	}
+}
+
+// TestHostCheckListenAddress: the address the page listens on is one of
+// its names; listening on every interface accepts any IP address, never a
+// foreign name.
+func TestHostCheckListenAddress(t *testing.T) {
+	c := newHostCheck(&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 8080}, nil)
+	if !c.allows("192.0.2.7:8080") || c.allows("192.0.2.8:8080") || c.allows("evil.example:8080") {
+		t.Error("a page on 192.0.2.7 answers to the wrong hosts")
+	}
+	c = newHostCheck(&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, nil)
+	if !c.allows("192.0.2.8:8080") || !c.allows("[2001:db8::1]:8080") || c.allows("evil.example:8080") {
+		t.Error("a page on 0.0.0.0 answers to the wrong hosts")
+	}
+}
+
+// TestPlaceRefusesMalformedBody: a post that is not the order form (a
+// JSON body, broken JSON, an empty body) is refused with 400 and places
+// nothing: it is not read as a default order.
+func TestPlaceRefusesMalformedBody(t *testing.T) {
+	f := newFixture(t, Options{})
+	for _, tt := range []struct{ name, ctype, body string }{
+		{"broken JSON", "application/json", "{bad json"},
+		{"JSON", "application/json", `{"items":"book:1"}`},
+		{"broken JSON as a form", "application/x-www-form-urlencoded", "{bad json"},
+		{"empty form", "application/x-www-form-urlencoded", ""},
+		{"empty, no type", "", ""},
+		{"text", "text/plain", "items=book:1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, f.http.URL+"/orders", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			req.Header.Set("Accept", "application/json")
+			resp, err := f.http.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "unreadable form") {
+				t.Fatalf("%d %s, want 400", resp.StatusCode, b)
+			}
+		})
+	}
+	if n := len(f.orch.placedOrders()) + len(f.chor.placedOrders()); n != 0 {
+		t.Fatalf("%d orders placed from malformed bodies", n)
+	}
+}

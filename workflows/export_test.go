@@ -1,0 +1,7 @@
+package workflows
+
+// MarkdownText and PlainText are markdownText and plainText, for tests.
+var (
+	MarkdownText = markdownText
+	PlainText    = plainText
+)
