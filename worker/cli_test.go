@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -104,5 +105,23 @@ func TestWorkerHelpAndCompletion(t *testing.T) {
 	}
 	if code := exitStatus(errors.New("boom"), &stderr); code != cli.ExitError {
 		t.Errorf("an error: exit %d, want 1", code)
+	}
+}
+
+// A metrics address whose port is taken is an error of the run (exit 1,
+// one line naming the address), not a usage error (exit 2).
+func TestBusyMetricsPortIsNoUsageError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	err = run(context.Background(), []string{"--services", "payment", "--metrics-addr", l.Addr().String()})
+	var out strings.Builder
+	if code := exitStatus(err, &out); code != 1 || errors.Is(err, errUsage) {
+		t.Fatalf("busy metrics port: exit %d (%v), want 1 and no usage error", code, err)
+	}
+	if !strings.Contains(out.String(), l.Addr().String()) || strings.Count(strings.TrimSpace(out.String()), "\n") != 0 {
+		t.Errorf("want one line naming %s, got %q", l.Addr(), out.String())
 	}
 }

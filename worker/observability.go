@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -56,8 +55,9 @@ func startObservability(ctx context.Context, o *options, tp trace.TracerProvider
 		serve = append(serve, telemetry.WithProfiling())
 	}
 	if obs.server, err = telemetry.Listen(o.metricsAddr, m.Registry, obs.health, serve...); err != nil {
+		// A port in use is no mistake of the command line: exit 1, not 2.
 		obs.close(log)
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, err
 	}
 	return obs, nil
 }
