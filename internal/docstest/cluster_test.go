@@ -35,11 +35,14 @@ start() {
 			--cluster-node-timeout 2000 --dir "$D/redis-$i" --daemonize yes --pidfile "$D/redis-$i.pid" \
 			--logfile "$D/redis-$i.log" --save '' --appendonly no
 	done
+	# A daemonized node listens a moment later: wait for each (10 s at most).
+	for i in 1 2 3; do
+		for _ in $(seq 100); do redis-cli -p $(($1 + i - 1)) ping >/dev/null 2>&1 && break; sleep 0.1; done
+	done
 }
 stop() { for i in 1 2 3; do redis-cli -p $(($1 + i - 1)) shutdown nosave >/dev/null 2>&1 || true; done; }
 trap 'stop $FROM; stop $TO' EXIT
 start $FROM
-sleep 0.5
 redis-cli --cluster create 127.0.0.1:$FROM 127.0.0.1:$((FROM + 1)) 127.0.0.1:$((FROM + 2)) --cluster-replicas 0 --cluster-yes >/dev/null
 until redis-cli -p $FROM cluster info | grep -q cluster_state:ok; do sleep 0.2; done
 stop $FROM
