@@ -203,7 +203,7 @@ func compensatedInUI(t *testing.T, s *stack, id string) {
 	if err != nil {
 		t.Fatalf("the Temporal UI does not show order-%s compensated: %v", id, err)
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
