@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ import (
 // profile, and down / up / down -v.
 func TestComposeDefault(t *testing.T) {
 	s := newStack(t, "default", "docker-compose.yml")
+	dangling := danglingVolumes(t)
 	s.up()
 	id := s.orders()
 	httpOK(t, "http://127.0.0.1:"+s.env["WEB_PORT"]+"/", time.Minute)
@@ -50,6 +52,22 @@ func TestComposeDefault(t *testing.T) {
 		t.Fatalf("docker compose down -v: %v\n%s", err, out)
 	}
 	nothingLeft(t, s.project)
+	for _, v := range danglingVolumes(t) {
+		if !slices.Contains(dangling, v) {
+			t.Errorf("the stack left the anonymous volume %s behind", v)
+		}
+	}
+}
+
+// danglingVolumes are the volumes no container uses (anonymous ones carry
+// no project label, so nothingLeft does not see them).
+func danglingVolumes(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("docker", "volume", "ls", "-q", "--filter", "dangling=true").Output()
+	if err != nil {
+		t.Fatalf("docker volume ls: %v", err)
+	}
+	return strings.Fields(string(out))
 }
 
 // TestComposePostgresCluster: Temporal on PostgreSQL with its schema and
