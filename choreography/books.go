@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -94,19 +95,7 @@ func (b *Bus) totals(ctx context.Context) ([]map[string]string, error) {
 	if err := b.check(ctx); err != nil {
 		return nil, err
 	}
-	pipe := b.Redis.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, b.Layout().Partitions)
-	for p := range cmds {
-		cmds[p] = pipe.HGetAll(ctx, b.settledKey(p))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read settled totals: %w", err)
-	}
-	out := make([]map[string]string, len(cmds))
-	for p, c := range cmds {
-		out[p] = c.Val()
-	}
-	return out, nil
+	return activities.SettledTotals(ctx, b.Redis, b.Layout())
 }
 
 // Settled returns the totals of the settled orders.

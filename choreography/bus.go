@@ -162,8 +162,8 @@ func (b *Bus) HistoryKey(orderID string) string {
 
 func (b *Bus) orderKey(id string) string     { return b.Layout().OrderPrefix(id) + "order:" + id }
 func (b *Bus) ordersKey(p int) string        { return b.Layout().PartitionPrefix(p) + "orders" }
-func (b *Bus) settledKey(p int) string       { return b.Layout().PartitionPrefix(p) + "settled" }
-func (b *Bus) doneKey(p int) string          { return b.Layout().PartitionPrefix(p) + "done" }
+func (b *Bus) settledKey(p int) string       { return b.Layout().SettledKey(p) }
+func (b *Bus) doneKey(p int) string          { return b.Layout().DoneKey(p) }
 func (b *Bus) orderDoneKey(id string) string { return b.doneKey(b.Layout().Partition(id)) }
 func (b *Bus) orderSettledKey(id string) string {
 	return b.settledKey(b.Layout().Partition(id))
