@@ -16,10 +16,10 @@ STACK := TEMPORAL_BACKEND="$(TEMPORAL_BACKEND)" REDIS_CLUSTER="$(REDIS_CLUSTER)"
 .PHONY: test vet build deps tools tools-postgres clean up down demo standins compose-test
 
 ## test: vet, format check and the whole test suite with the race detector;
-## the fault tests (internal/chaos) run verbosely so they show what they did
+## the fault tests (internal/tests/chaos) run verbosely so they show what they did
 test: deps vet tools tools-postgres
-	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/internal/chaos$$')
-	$(GO) test -race -count=1 -timeout 10m -v ./internal/chaos
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/internal/tests/chaos$$')
+	$(GO) test -race -count=1 -timeout 10m -v ./internal/tests/chaos
 
 vet:
 	$(GO) vet ./...
@@ -77,11 +77,11 @@ demo: up
 	@scripts/demo.sh
 
 ## docs-test: the commands of README.md and docs/*.md in order on a make up
-## stack of its own on free ports (internal/docstest, build tag docs); each
+## stack of its own on free ports (internal/tests/docstest, build tag docs); each
 ## must succeed and print what its sample output shows; make down at the end
 .PHONY: docs-test
 docs-test: tools
-	$(GO) test -tags docs -count=1 -timeout 10m -v -run '^TestDocs$$' ./internal/docstest
+	$(GO) test -tags docs -count=1 -timeout 10m -v -run '^TestDocs$$' ./internal/tests/docstest
 
 ## bench: make up, then the benchmarks of docs/results.md on that stack; the
 ## tables on stdout, reports with charts in BENCH_DIR (see scripts/bench.sh)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ordersaga/ordersaga/internal/keyspace"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
 )
 
 // The key layout. Every key of an engine starts with its prefix. Keys that

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ordersaga/ordersaga/internal/keyspace"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/keyspace"
-	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
+	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

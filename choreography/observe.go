@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ordersaga/ordersaga/internal/telemetry"
+	"github.com/ordersaga/ordersaga/internal/platform/telemetry"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/verify"
+	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

@@ -4,7 +4,7 @@
 # (building Compose from the module proxy into the CLI plugin folder when it
 # is not), builds the stand-ins of every third-party image
 # (deploy/standins), vendors the Go modules so the image build reaches no
-# network, then runs the tests of internal/deploy tagged `compose`
+# network, then runs the tests of internal/tests/deploy tagged `compose`
 # (compose_run_test.go). Whatever the run starts is removed when it ends,
 # also when it fails.
 set -euo pipefail
@@ -67,7 +67,7 @@ export ORDERSAGA_COMPOSE_PREFIX="ordersaga-ct$$"
 trap cleanup EXIT
 say "== go mod vendor (the image build uses GO_MODULES=vendor)"
 (cd "$ROOT" && "$GO" mod vendor)
-say "== the Compose stacks (go test -tags compose ./internal/deploy)"
+say "== the Compose stacks (go test -tags compose ./internal/tests/deploy)"
 cd "$ROOT"
-"$GO" vet -tags compose ./internal/deploy
-"$GO" test -tags compose -count=1 -v -timeout 50m -run '^TestCompose(Default|PostgresCluster)$' ./internal/deploy
+"$GO" vet -tags compose ./internal/tests/deploy
+"$GO" test -tags compose -count=1 -v -timeout 50m -run '^TestCompose(Default|PostgresCluster)$' ./internal/tests/deploy

@@ -69,7 +69,7 @@ redis_password() {
 TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-ordersaga-local-only}
 
 # The pinned versions: the one place they are set (docker-compose*.yml name
-# the same in their image tags; internal/deploy checks they agree).
+# the same in their image tags; internal/tests/deploy checks they agree).
 TEMPORAL_CLI_VERSION=1.5.1
 TEMPORAL_SERVER_VERSION=1.32.1
 TEMPORAL_UI_VERSION=2.54.1

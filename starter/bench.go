@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/admin"
-	"github.com/ordersaga/ordersaga/internal/bench"
-	"github.com/ordersaga/ordersaga/internal/cli"
+	"github.com/ordersaga/ordersaga/internal/app/admin"
+	"github.com/ordersaga/ordersaga/internal/app/bench"
+	"github.com/ordersaga/ordersaga/internal/app/cli"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

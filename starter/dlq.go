@@ -7,9 +7,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/admin"
-	"github.com/ordersaga/ordersaga/internal/cli"
-	"github.com/ordersaga/ordersaga/internal/render"
+	"github.com/ordersaga/ordersaga/internal/app/admin"
+	"github.com/ordersaga/ordersaga/internal/app/cli"
+	"github.com/ordersaga/ordersaga/internal/app/render"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

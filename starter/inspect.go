@@ -8,11 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/admin"
-	"github.com/ordersaga/ordersaga/internal/bench"
-	"github.com/ordersaga/ordersaga/internal/cli"
-	"github.com/ordersaga/ordersaga/internal/render"
-	"github.com/ordersaga/ordersaga/internal/verify"
+	"github.com/ordersaga/ordersaga/internal/app/admin"
+	"github.com/ordersaga/ordersaga/internal/app/bench"
+	"github.com/ordersaga/ordersaga/internal/app/cli"
+	"github.com/ordersaga/ordersaga/internal/app/render"
+	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

@@ -17,11 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/admin"
-	"github.com/ordersaga/ordersaga/internal/buildinfo"
-	"github.com/ordersaga/ordersaga/internal/cli"
-	"github.com/ordersaga/ordersaga/internal/config"
-	"github.com/ordersaga/ordersaga/internal/telemetry"
+	"github.com/ordersaga/ordersaga/internal/app/admin"
+	"github.com/ordersaga/ordersaga/internal/app/cli"
+	"github.com/ordersaga/ordersaga/internal/platform/buildinfo"
+	"github.com/ordersaga/ordersaga/internal/platform/config"
+	"github.com/ordersaga/ordersaga/internal/platform/telemetry"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/cli"
-	"github.com/ordersaga/ordersaga/internal/web"
+	"github.com/ordersaga/ordersaga/internal/app/cli"
+	"github.com/ordersaga/ordersaga/internal/app/web"
 )
 
 // serveCmd runs the live page until interrupted.

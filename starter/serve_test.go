@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 )
 
 // TestServeUsageErrors: a bad address or a stray argument exits 2 with one

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/cli"
+	"github.com/ordersaga/ordersaga/internal/app/cli"
 )
 
 // TestTemporalFlags: the worker takes the temporal CLI's connection flags

@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/config"
-	"github.com/ordersaga/ordersaga/internal/telemetry"
+	"github.com/ordersaga/ordersaga/internal/platform/config"
+	"github.com/ordersaga/ordersaga/internal/platform/telemetry"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

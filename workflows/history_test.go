@@ -10,8 +10,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 
-	"github.com/ordersaga/ordersaga/internal/testenv"
-	"github.com/ordersaga/ordersaga/internal/verify"
+	"github.com/ordersaga/ordersaga/internal/app/verify"
+	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

@@ -10,7 +10,7 @@ import (
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
 
-	"github.com/ordersaga/ordersaga/internal/telemetry"
+	"github.com/ordersaga/ordersaga/internal/platform/telemetry"
 	"github.com/ordersaga/ordersaga/shop"
 )
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ordersaga/ordersaga/internal/keyspace"
-	"github.com/ordersaga/ordersaga/internal/poll"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 )
 
 // A consumer name belongs to one live process at a time. The process that

@@ -14,9 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/choreography/stream"
-	"github.com/ordersaga/ordersaga/internal/keyspace"
-	"github.com/ordersaga/ordersaga/internal/poll"
-	"github.com/ordersaga/ordersaga/internal/testenv"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
+	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 )
 
 // A presence record shares its stream's hash slot, tagged or not.

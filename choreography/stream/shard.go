@@ -3,7 +3,7 @@ package stream
 import (
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ordersaga/ordersaga/internal/keyspace"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
 )
 
 // Shards groups streams that one XREADGROUP can read together: all of them

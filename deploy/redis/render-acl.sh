@@ -4,7 +4,7 @@
 # indented line joined to the line before it, and every
 # ${REDIS_<NAME>_PASSWORD_SHA256} replaced by the SHA-256 (hex) of the
 # environment variable REDIS_<NAME>_PASSWORD, which must be set. Used by
-# start.sh (Compose) and scripts/lib.sh (make up); internal/testenv renders
+# start.sh (Compose) and scripts/lib.sh (make up); internal/testkit/testenv renders
 # the same way in Go.
 set -eu
 acl=${1:-$(dirname "$0")/users.acl}

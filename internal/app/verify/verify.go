@@ -1,0 +1,442 @@
+// Package verify checks the saga's invariants against the live state of an
+// engine: every order terminal, stock and money conserved, compensations in
+// reverse order after the steps they undo, nothing pending on the streams.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
+	"github.com/ordersaga/ordersaga/shop"
+)
+
+// Order is one placed order as its engine reports it.
+type Order struct {
+	ID      string
+	Placed  time.Time
+	Status  shop.Status
+	Outcome shop.Outcome // set when terminal
+	// Items are the order's items as placed, when the engine keeps them:
+	// its charge must be their price.
+	Items []shop.Item
+}
+
+// Source is what verify needs of an engine.
+type Source interface {
+	shop.Engine
+	// Prefix is the Redis key prefix of the engine's participants.
+	Prefix() string
+	// Orders lists every order placed since the engine's state was last reset.
+	Orders(ctx context.Context) ([]Order, error)
+	// Extra checks what only this engine has (pending stream entries, …).
+	// Check sets the violations' Engine.
+	Extra(ctx context.Context) ([]Violation, error)
+	// Settled returns the totals of orders whose own records were folded
+	// away by the engine's order retention (zero when it has none).
+	Settled(ctx context.Context) (Settled, error)
+}
+
+// Settled is what settled orders still account for: their statuses, the
+// stock they hold per SKU, and their charges and refunds.
+type Settled struct {
+	Statuses map[shop.Status]int `json:"statuses"`
+	Held     map[string]int64    `json:"held"`
+	NetCents int64               `json:"net_cents"`
+	Charges  int64               `json:"charges"`
+	Refunds  int64               `json:"refunds"`
+}
+
+// Count is how many orders were settled.
+func (s Settled) Count() int {
+	n := 0
+	for _, c := range s.Statuses {
+		n += c
+	}
+	return n
+}
+
+// Options tune a check.
+type Options struct {
+	// StuckAfter: a non-terminal order older than this is reported as stuck;
+	// younger ones as still in flight. Both are violations.
+	StuckAfter time.Duration
+	// MaxHistories bounds how many compensated orders have their history
+	// read to check the order of compensations (0 = all).
+	MaxHistories int
+	Now          func() time.Time
+}
+
+// Report is the result of checking one engine.
+type Report struct {
+	Mode   shop.Mode `json:"mode"`
+	Orders int       `json:"orders"`
+	// Settled is how many of the orders were settled by order retention:
+	// they count in Orders and Statuses through their totals only.
+	Settled    int                 `json:"settled"`
+	Statuses   map[shop.Status]int `json:"statuses"`
+	Histories  int                 `json:"histories_checked"`
+	Violations []Violation         `json:"violations"`
+}
+
+// OK reports whether no invariant broke.
+func (r Report) OK() bool { return len(r.Violations) == 0 }
+
+// Summary is the verdict over the reports of several engines, as
+// `starter verify --json` prints it.
+type Summary struct {
+	OK         bool        `json:"ok"`
+	Results    []Report    `json:"results"`
+	Violations []Violation `json:"violations"`
+}
+
+// Summarize sums reports up: OK when every one is, with all their
+// violations in the order of the reports.
+func Summarize(reports []Report) Summary {
+	s := Summary{OK: true, Results: reports, Violations: []Violation{}}
+	for _, r := range reports {
+		s.Violations = append(s.Violations, r.Violations...)
+		s.OK = s.OK && r.OK()
+	}
+	return s
+}
+
+// Check verifies the invariants of one engine.
+func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog shop.Catalog, opts Options) (Report, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.StuckAfter <= 0 {
+		opts.StuckAfter = 5 * time.Minute
+	}
+	rep := Report{Mode: src.Mode(), Statuses: map[shop.Status]int{}, Violations: []Violation{}}
+	defer func() {
+		for i := range rep.Violations {
+			rep.Violations[i].Engine = rep.Mode
+		}
+	}()
+	orders, states, settled, err := snapshot(ctx, rdb, src)
+	if err != nil {
+		return rep, err
+	}
+	c := newChecker(&rep, opts, settled)
+	c.catalog = catalog
+	rep.Orders = len(orders) + rep.Settled
+	for i, o := range orders {
+		c.order(o, states[i])
+	}
+	if err := c.stock(ctx, rdb, src.Prefix(), catalog); err != nil {
+		return rep, err
+	}
+	if err := c.money(ctx, rdb, src.Prefix()); err != nil {
+		return rep, err
+	}
+	// Invariant 4: compensations after the steps they undo, in reverse order.
+	if opts.MaxHistories > 0 && len(c.compensated) > opts.MaxHistories {
+		c.compensated = c.compensated[:opts.MaxHistories]
+	}
+	problems, err := checkHistories(ctx, src, c.compensated)
+	if err != nil {
+		return rep, err
+	}
+	rep.Histories = len(c.compensated)
+	rep.Violations = append(rep.Violations, problems...)
+	// Invariant 5 and anything else the engine knows.
+	extra, err := src.Extra(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Violations = append(rep.Violations, extra...)
+	return rep, nil
+}
+
+// checker adds up what the orders hold while it checks them one by one.
+type checker struct {
+	rep  *Report
+	opts Options
+	// unreleased is the stock per SKU that orders still hold.
+	unreleased map[string]int64
+	// charges and refunds count the orders' charges and refunds; net is
+	// what the orders still charged add up to.
+	charges, refunds, net int64
+	// compensated are the terminal orders whose history is worth reading.
+	compensated []Order
+	catalog     shop.Catalog
+}
+
+func newChecker(rep *Report, opts Options, settled Settled) *checker {
+	c := &checker{rep: rep, opts: opts, unreleased: map[string]int64{},
+		charges: settled.Charges, refunds: settled.Refunds, net: settled.NetCents}
+	rep.Settled = settled.Count()
+	for s, n := range settled.Statuses {
+		rep.Statuses[s] += n
+	}
+	for sku, q := range settled.Held {
+		c.unreleased[sku] += q
+	}
+	return c
+}
+
+func (c *checker) bad(kind Kind, orderID, format string, args ...any) {
+	c.rep.Violations = append(c.rep.Violations, Newf(kind, orderID, format, args...))
+}
+
+// order checks one order (invariant 1, and 2 and 3 for what it holds).
+func (c *checker) order(o Order, st activities.OrderState) {
+	c.rep.Statuses[o.Status]++
+	if !o.Status.Terminal() {
+		age := c.opts.Now().Sub(o.Placed).Round(time.Second)
+		if age >= c.opts.StuckAfter {
+			c.bad(KindStuck, o.ID, "order %s is stuck: %s for %s", o.ID, o.Status, age)
+		} else {
+			c.bad(KindInFlight, o.ID, "order %s is not terminal yet: %s for %s", o.ID, o.Status, age)
+		}
+	}
+	if o.Status == shop.StatusFailed {
+		c.bad(KindFailed, o.ID, "order %s FAILED: %s (repair it, then check again)", o.ID, o.Outcome.Reason)
+	}
+	held := st.Done(shop.OpReserve) && !st.Done(shop.OpRelease)
+	if held {
+		for sku, q := range st.Reserved {
+			c.unreleased[sku] += q
+		}
+	}
+	charged := st.Done(shop.OpCharge) && !st.Done(shop.OpRefund)
+	if st.Done(shop.OpCharge) {
+		c.charges++
+	}
+	if st.Done(shop.OpRefund) && st.Ops[shop.OpRefund].Detail != "0" {
+		c.refunds++
+	}
+	if charged {
+		c.net += st.ChargedCents
+	}
+	if st.Done(shop.OpCharge) && o.Items != nil {
+		if price := (shop.Order{Items: o.Items}).Total(c.catalog); st.ChargedCents != price {
+			c.bad(KindMoney, o.ID, "order %s was charged %d cents, but its price as placed is %d", o.ID, st.ChargedCents, price)
+		}
+	}
+	c.statusMatches(o, st, held, charged)
+	if o.Status.Terminal() {
+		if err := OutcomeMatches(o.Outcome, st); err != nil {
+			c.bad(KindOutcome, o.ID, "order %s: %v", o.ID, err)
+		}
+		if o.Status != shop.StatusCompleted && len(o.Outcome.Steps) > 0 {
+			c.compensated = append(c.compensated, o)
+		}
+	}
+}
+
+// statusMatches checks that a COMPLETED order did every step and undid
+// none, and that a COMPENSATED one holds nothing any more.
+func (c *checker) statusMatches(o Order, st activities.OrderState, held, charged bool) {
+	switch o.Status {
+	case shop.StatusCompleted:
+		for _, op := range []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule} {
+			if !st.Done(op) {
+				c.bad(KindOutcome, o.ID, "order %s is COMPLETED but %s did not succeed", o.ID, op)
+			}
+		}
+		for _, op := range []shop.Op{shop.OpRelease, shop.OpRefund, shop.OpCancel} {
+			if st.Ops[op].Status != "" {
+				c.bad(KindOutcome, o.ID, "order %s is COMPLETED but was compensated (%s)", o.ID, op)
+			}
+		}
+	case shop.StatusCompensated:
+		if held {
+			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but still holds its reservation", o.ID)
+		}
+		if charged {
+			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but its charge of %d cents was not refunded", o.ID, st.ChargedCents)
+		}
+		if st.Done(shop.OpSchedule) && !st.Done(shop.OpCancel) {
+			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but its shipment was not cancelled", o.ID)
+		}
+	}
+}
+
+// stock checks invariant 2: per SKU, available plus held is the initial stock.
+func (c *checker) stock(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog) error {
+	stock, err := activities.Stock(ctx, rdb, prefix, catalog)
+	if err != nil {
+		return err
+	}
+	for _, sku := range catalog.SKUs() {
+		avail, held := stock[sku], c.unreleased[sku]
+		if avail < 0 {
+			c.bad(KindStock, "", "stock of %s is negative: %d", sku, avail)
+		}
+		if initial := catalog[sku].InitialStock; avail+held != initial {
+			c.bad(KindStock, "", "stock of %s: %d available + %d held by orders = %d, want the initial %d", sku, avail, held, avail+held, initial)
+		}
+	}
+	return nil
+}
+
+// money checks invariant 3: the ledger agrees with the orders.
+func (c *checker) money(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	ledger, err := activities.ReadLedger(ctx, rdb, prefix)
+	if err != nil {
+		return err
+	}
+	if got := ledger.ChargedCents - ledger.RefundedCents; got != c.net {
+		c.bad(KindMoney, "", "ledger: charged %d − refunded %d = %d cents, but the orders still charged add up to %d", ledger.ChargedCents, ledger.RefundedCents, got, c.net)
+	}
+	if ledger.Charges != c.charges {
+		c.bad(KindMoney, "", "ledger counts %d charges, orders show %d: a charge happened twice or outside an order", ledger.Charges, c.charges)
+	}
+	if ledger.Refunds != c.refunds {
+		c.bad(KindMoney, "", "ledger counts %d refunds, orders show %d: a refund happened twice or outside an order", ledger.Refunds, c.refunds)
+	}
+	return nil
+}
+
+// snapshot reads the orders, their participant records and the settled
+// totals. Settling can run meanwhile (the order service does it in the
+// background), so the read is repeated until the totals did not move during
+// it; an order settled between the listing and the reading of its records
+// would otherwise count twice or not at all.
+func snapshot(ctx context.Context, rdb redis.UniversalClient, src Source) ([]Order, []activities.OrderState, Settled, error) {
+	var (
+		orders  []Order
+		states  []activities.OrderState
+		settled Settled
+		tries   int
+	)
+	err := poll.Until(ctx, poll.Backoff{Min: 100 * time.Millisecond, Max: time.Second}, func(ctx context.Context) (bool, error) {
+		if tries++; tries > 10 {
+			return false, fmt.Errorf("orders kept being settled while they were read; check again")
+		}
+		before, err := src.Settled(ctx)
+		if err != nil {
+			return false, err
+		}
+		if orders, err = src.Orders(ctx); err != nil {
+			return false, err
+		}
+		orders = slices.Clone(orders)
+		sort.Slice(orders, func(i, j int) bool { return orders[i].ID < orders[j].ID })
+		if states, err = readStates(ctx, rdb, src.Prefix(), orders); err != nil {
+			return false, err
+		}
+		if settled, err = src.Settled(ctx); err != nil {
+			return false, err
+		}
+		return reflect.DeepEqual(before, settled), nil
+	})
+	return orders, states, settled, err
+}
+
+func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, orders []Order) ([]activities.OrderState, error) {
+	out := make([]activities.OrderState, len(orders))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, o := range orders {
+		g.Go(func() error {
+			var err error
+			out[i], err = activities.ReadOrderState(ctx, rdb, prefix, o.ID)
+			return err
+		})
+	}
+	return out, g.Wait()
+}
+
+// OutcomeMatches checks an outcome against what the participants recorded:
+// every step listed done succeeded, every step listed compensated was
+// undone, and a COMPENSATED order undid each of its done steps.
+func OutcomeMatches(out shop.Outcome, st activities.OrderState) error {
+	for _, s := range out.Steps {
+		if !st.Done(s.Forward()) {
+			return fmt.Errorf("outcome lists %s done, but %s did not succeed", s, s.Forward())
+		}
+	}
+	for _, s := range out.Compensated {
+		if !st.Done(s.Compensation()) {
+			return fmt.Errorf("outcome lists %s compensated, but %s did not succeed", s, s.Compensation())
+		}
+	}
+	if out.Status == shop.StatusCompensated {
+		for _, s := range out.Steps {
+			if !slices.Contains(out.Compensated, s) {
+				return fmt.Errorf("COMPENSATED but %s was not undone", s)
+			}
+		}
+	}
+	return nil
+}
+
+func checkHistories(ctx context.Context, src Source, orders []Order) ([]Violation, error) {
+	problems := make([]*Violation, len(orders))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, o := range orders {
+		g.Go(func() error {
+			h, err := src.History(gctx, o.ID)
+			if errors.Is(err, shop.ErrUnknownOrder) {
+				return nil // settled since the snapshot: its books were checked there
+			}
+			if err != nil {
+				return err
+			}
+			if err := CompensationOrder(h); err != nil {
+				v := Newf(KindCompensationOrder, o.ID, "order %s: %v", o.ID, err)
+				problems[i] = &v
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	var out []Violation
+	for _, p := range problems {
+		if p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out, err
+}
+
+// CompensationOrder checks a timeline: each compensation happens after the
+// step it undoes, and compensations run in the reverse order of the steps.
+func CompensationOrder(events []shop.Event) error {
+	forward := map[shop.Step]int{}
+	var undone []shop.Step
+	for i, e := range events {
+		if e.Result == "repair" { // compensations run again, in an order of their own
+			undone = nil
+			continue
+		}
+		if e.Result != "ok" || e.Op == "" {
+			continue
+		}
+		s := e.Op.Step()
+		if e.Op.IsCompensation() {
+			f, ok := forward[s]
+			if ok && f > i {
+				return fmt.Errorf("%s happened before %s", e.Op, s.Forward())
+			}
+			if ok && !slices.Contains(undone, s) {
+				undone = append(undone, s)
+			}
+			continue
+		}
+		if _, seen := forward[s]; !seen {
+			forward[s] = i
+		}
+	}
+	// undone must follow the reverse of saga order.
+	for i := 1; i < len(undone); i++ {
+		if slices.Index(shop.Steps, undone[i]) > slices.Index(shop.Steps, undone[i-1]) {
+			return fmt.Errorf("compensations ran as %v, not in reverse saga order", undone)
+		}
+	}
+	return nil
+}
