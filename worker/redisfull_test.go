@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
@@ -24,40 +25,41 @@ import (
 )
 
 // TestRedisFull: a burst of orders on both engines fills a Redis with a
-// small maxmemory (noeviction) until it refuses writes. A choreography
-// placement is then refused at once with config.ErrRedisFull and leaves
-// nothing behind; orchestration placements, which Temporal holds, wait in
-// their first step. Once memory frees (the operator raises maxmemory),
-// every order in flight in either engine finishes, nothing is pending or
-// dead-lettered, and verify finds both engines whole.
+// small maxmemory (noeviction) until it refuses writes. A placement is then
+// refused at once with config.ErrRedisFull, on either engine, and leaves
+// nothing behind: no order record, no workflow whose first step could only
+// wait. An orchestration order caught between two steps waits in its
+// step. Once memory frees (the operator raises maxmemory), every order in
+// flight in either engine finishes, nothing is pending or dead-lettered,
+// and verify finds both engines whole.
 func TestRedisFull(t *testing.T) {
 	b := startBoth(t)
 	ctx := context.Background()
 	chor, orch := b.chor, b.orch
 	for _, e := range b.engines() { // both engines run before Redis fills up
-		finish(t, e, placeOrder(t, e, "warm-"+string(e.Mode())))
+		finish(t, e, placeOrder(t, e, burstOrder("warm-"+string(e.Mode()))))
 	}
 	fill(t, b.admin, 2<<20)
-	placed, refusedID, refused := burst(t, chor, orch)
+	placed, refused := burst(t, chor, orch)
 	if !errors.Is(refused, config.ErrRedisFull) || !strings.Contains(refused.Error(), "maxmemory") {
 		t.Fatalf("placement on a full Redis: %v; want config.ErrRedisFull, saying what to do", refused)
 	}
-	if _, err := chor.Status(ctx, refusedID); !errors.Is(err, shop.ErrUnknownOrder) {
-		t.Errorf("the refused order %s: %v; want nothing of it placed", refusedID, err)
+	// Room for one more order, caught between two steps when Redis fills
+	// up again, for good now (memory near the limit comes and goes as
+	// clients' buffers do): every write is refused until the operator acts.
+	if err := b.admin.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
 	}
-	// Full for good now (memory near the limit comes and goes as clients'
-	// buffers do): every write is refused until the operator acts.
+	between := betweenSteps(t, b)
 	if err := b.admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := chor.Place(ctx, burstOrder(refusedID)); !errors.Is(err, config.ErrRedisFull) {
-		t.Fatalf("placement on a full Redis: %v; want config.ErrRedisFull", err)
+	for _, e := range b.engines() {
+		refusedAtOnce(t, b, e, "full-late-"+string(e.Mode()))
 	}
-	for i := range 3 { // accepted by Temporal; their first step waits for Redis
-		placed[orch] = append(placed[orch], placeOrder(t, orch, fmt.Sprintf("full-o-late-%d", i)))
-	}
+	placed[orch] = append(placed[orch], between)
 	t.Logf("Redis full after %d choreography and %d orchestration orders: %v", len(placed[chor]), len(placed[orch]), refused)
-	waitRetried(t, b.tc, placed[orch][len(placed[orch])-1])
+	waitRetried(t, b.tc, between, "Charge")
 
 	if err := b.admin.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
 		t.Fatal(err)
@@ -66,35 +68,76 @@ func TestRedisFull(t *testing.T) {
 		for _, id := range placed[e] {
 			finish(t, e, id)
 		}
-		src := verify.Source(chor)
-		if e == orch {
-			src = orch.WithRedis(b.rdb)
-		}
-		rep, err := verify.Check(ctx, b.rdb, src, b.catalog, verify.Options{})
+		rep, err := verify.Check(ctx, b.rdb, e.(verify.Source), b.catalog, verify.Options{})
 		if err != nil || !rep.OK() {
 			t.Errorf("verify %s after Redis was full: %+v, %v", e.Mode(), rep.Violations, err)
 		}
 	}
 }
 
+// refusedAtOnce places order id on e, on a full Redis: the placement must
+// fail with config.ErrRedisFull, saying what to do, and leave nothing of
+// the order on e (no record, no workflow).
+func refusedAtOnce(t *testing.T, b *both, e shop.Engine, id string) {
+	t.Helper()
+	ctx := context.Background()
+	err := e.Place(ctx, burstOrder(id))
+	if !errors.Is(err, config.ErrRedisFull) || !strings.Contains(err.Error(), "raise its maxmemory") {
+		t.Fatalf("%s placement on a full Redis: %v; want config.ErrRedisFull, saying what to do", e.Mode(), err)
+	}
+	if _, err := e.Status(ctx, id); !errors.Is(err, shop.ErrUnknownOrder) {
+		t.Errorf("the refused %s order %s: %v; want nothing of it placed", e.Mode(), id, err)
+	}
+	if e.Mode() == shop.ModeOrchestration {
+		_, err := b.tc.DescribeWorkflowExecution(ctx, shop.WorkflowID(id), "")
+		if _, ok := errors.AsType[*serviceerror.NotFound](err); !ok {
+			t.Errorf("the refused order %s has a workflow (%v); want none started", id, err)
+		}
+	}
+}
+
+// betweenSteps places an orchestration order whose charge waits 5 s
+// before it writes, and returns its ID once the order is between its
+// reservation and its charge.
+func betweenSteps(t *testing.T, b *both) string {
+	t.Helper()
+	o := burstOrder("full-o-between")
+	o.Faults = shop.FaultPlan{shop.OpCharge: {Kind: shop.FaultDelay, Delay: 5 * time.Second}}
+	placeOrder(t, b.orch, o)
+	err := poll.For(context.Background(), 30*time.Second, poll.Every(50*time.Millisecond), func(ctx context.Context) (bool, error) {
+		d, err := b.tc.DescribeWorkflowExecution(ctx, shop.WorkflowID(o.ID), "")
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == "Charge" {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+	if err != nil {
+		t.Fatalf("order %s never reached its charge: %v", o.ID, err)
+	}
+	return o.ID
+}
+
 // burst places choreography orders, and an orchestration order every 20,
-// until a placement is refused; it returns the orders placed, and the
-// refused one with its error.
-func burst(t *testing.T, chor *choreography.Engine, orch *workflows.Engine) (placed map[shop.Engine][]string, refusedID string, refused error) {
+// until a placement is refused; it returns the orders placed and the
+// refusal.
+func burst(t *testing.T, chor, orch shop.Engine) (placed map[shop.Engine][]string, refused error) {
 	t.Helper()
 	placed = map[shop.Engine][]string{}
 	for i := 0; i <= 100000; i++ {
-		id := fmt.Sprintf("full-c-%d", i)
-		if err := chor.Place(context.Background(), burstOrder(id)); err != nil {
-			return placed, id, err
-		}
-		placed[chor] = append(placed[chor], id)
+		e := chor
 		if i%20 == 0 {
-			placed[orch] = append(placed[orch], placeOrder(t, orch, fmt.Sprintf("full-o-%d", i)))
+			e = orch
 		}
+		id := fmt.Sprintf("full-%s-%d", e.Mode(), i)
+		if err := e.Place(context.Background(), burstOrder(id)); err != nil {
+			return placed, err
+		}
+		placed[e] = append(placed[e], id)
 	}
 	t.Fatal("Redis never filled up")
-	return nil, "", nil
+	return nil, nil
 }
 
 // both is a worker running every service of both engines against its own
@@ -107,7 +150,7 @@ type both struct {
 	catalog shop.Catalog
 	node    *choreography.Node
 	chor    *choreography.Engine
-	orch    *workflows.Engine
+	orch    *workflows.Source // placements refused at once on a full Redis
 }
 
 func (b *both) engines() []shop.Engine { return []shop.Engine{b.chor, b.orch} }
@@ -144,7 +187,7 @@ func startBoth(t *testing.T, extra ...string) *both {
 	if err := b.node.Bus.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b.chor, b.orch = choreography.NewEngine(b.node, b.catalog), workflows.NewEngine(b.tc, b.catalog)
+	b.chor, b.orch = choreography.NewEngine(b.node, b.catalog), workflows.NewEngine(b.tc, b.catalog).WithRedis(b.rdb)
 	return b
 }
 
@@ -169,21 +212,21 @@ func fill(t *testing.T, admin *redis.Client, headroom int) {
 	}
 }
 
-// waitRetried waits until the first step of an orchestration order has
-// failed for lack of memory and waits for its next attempt.
-func waitRetried(t *testing.T, tc client.Client, id string) {
+// waitRetried waits until the step of an orchestration order that runs
+// activity has failed for lack of memory and waits for its next attempt.
+func waitRetried(t *testing.T, tc client.Client, id, activity string) {
 	t.Helper()
 	err := poll.For(context.Background(), 30*time.Second, poll.Every(100*time.Millisecond), func(ctx context.Context) (bool, error) {
 		d, err := tc.DescribeWorkflowExecution(ctx, shop.WorkflowID(id), "")
 		for _, a := range d.GetPendingActivities() {
-			if a.GetActivityType().GetName() == "Reserve" && strings.Contains(a.GetLastFailure().GetMessage(), "redis is full") {
+			if a.GetActivityType().GetName() == activity && strings.Contains(a.GetLastFailure().GetMessage(), "redis is full") {
 				return true, nil
 			}
 		}
 		return false, err
 	})
 	if err != nil {
-		t.Fatalf("the reservation of order %s never failed for a full Redis: %v", id, err)
+		t.Fatalf("the %s of order %s never failed for a full Redis: %v", activity, id, err)
 	}
 }
 
@@ -191,12 +234,12 @@ func burstOrder(id string) shop.Order {
 	return shop.Order{ID: id, Customer: "burst", Items: []shop.Item{{SKU: "pen", Quantity: 1}}}
 }
 
-func placeOrder(t *testing.T, e shop.Engine, id string) string {
+func placeOrder(t *testing.T, e shop.Engine, o shop.Order) string {
 	t.Helper()
-	if err := e.Place(context.Background(), burstOrder(id)); err != nil {
-		t.Fatalf("place %s on %s: %v", id, e.Mode(), err)
+	if err := e.Place(context.Background(), o); err != nil {
+		t.Fatalf("place %s on %s: %v", o.ID, e.Mode(), err)
 	}
-	return id
+	return o.ID
 }
 
 // finish waits until order id of e is COMPLETED or COMPENSATED.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
+	"github.com/ordersaga/ordersaga/internal/platform/config"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -29,6 +30,21 @@ var _ verify.Source = (*Source)(nil)
 
 // WithRedis returns the engine as a verify.Source over rdb.
 func (e *Engine) WithRedis(rdb redis.UniversalClient) *Source { return &Source{Engine: e, rdb: rdb} }
+
+// Place refuses the order at once, with config.ErrRedisFull, when the
+// participants' Redis is full (see config.Writable): Temporal would accept
+// the workflow, and its first step could only wait for memory. Otherwise it
+// places the order as Engine.Place does. An order placed just before Redis
+// fills up waits in its step, and finishes once memory frees.
+func (s *Source) Place(ctx context.Context, o shop.Order) error {
+	if err := o.Validate(s.catalog); err != nil {
+		return fmt.Errorf("place order: %w", err)
+	}
+	if err := config.Writable(ctx, s.rdb); err != nil {
+		return fmt.Errorf("place order %s: %w", o.ID, err)
+	}
+	return s.Engine.Place(ctx, o)
+}
 
 // Prefix is the Redis key prefix of the orchestration participants.
 func (s *Source) Prefix() string { return Prefix }

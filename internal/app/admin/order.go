@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ordersaga/ordersaga/internal/platform/config"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -34,9 +35,13 @@ type Placement struct {
 }
 
 // PlaceAll places o on every engine, once its ID is known to be new on all
-// of them: a duplicate is refused with shop.ErrDuplicateOrder before
+// of them and Redis accepts writes: a duplicate is refused with
+// shop.ErrDuplicateOrder, and a full Redis with config.ErrRedisFull, before
 // anything is placed.
 func (e *Engines) PlaceAll(ctx context.Context, o shop.Order) ([]Placement, error) {
+	if err := config.Writable(ctx, e.Redis); err != nil {
+		return nil, fmt.Errorf("place order %s: %w", o.ID, err)
+	}
 	for _, m := range e.Modes {
 		_, err := e.Sources[m].Status(ctx, o.ID)
 		if err == nil {

@@ -63,7 +63,7 @@ func Connect(ctx context.Context, rdb redis.UniversalClient, tc client.Client, c
 			return nil, nil, err
 		}
 	}
-	orch := newOrchestrationView(workflows.NewEngine(tc, catalog), tc, rdb, catalog)
+	orch := newOrchestrationView(workflows.NewEngine(tc, catalog).WithRedis(rdb), tc, rdb, catalog)
 	chor := &choreographyView{Engine: choreography.NewEngine(node, catalog), rdb: rdb, catalog: catalog, window: chorWindow}
 	return []Engine{orch, chor}, &busView{bus: node.Bus}, nil
 }

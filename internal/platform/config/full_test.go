@@ -45,3 +45,60 @@ func TestRedisFullIsNamed(t *testing.T) {
 		t.Errorf("a refused write left its key")
 	}
 }
+
+// TestWritableSaysWhatAWriteWould: Writable refuses with ErrRedisFull,
+// naming maxmemory, exactly when a write is refused, and passes as soon
+// as memory frees.
+func TestWritableSaysWhatAWriteWould(t *testing.T) {
+	unsetTemporalEnv(t)
+	ctx := context.Background()
+	srv := testenv.StartRedis(t, "--maxmemory", "1")
+	t.Setenv("REDIS_URL", srv.URL())
+	rdb, err := FromEnv().Redis(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	err = Writable(ctx, rdb)
+	if !errors.Is(err, ErrRedisFull) || !strings.Contains(err.Error(), "over maxmemory 1)") {
+		t.Errorf("Writable on a full Redis: %v; want ErrRedisFull naming maxmemory", err)
+	}
+	if err := rdb.Set(ctx, "ordersaga:full", 1, 0).Err(); !errors.Is(err, ErrRedisFull) {
+		t.Errorf("a write where Writable said full: %v; want it refused", err)
+	}
+	for _, limit := range []string{"0", "1gb"} {
+		if err := srv.Client().ConfigSet(ctx, "maxmemory", limit).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := Writable(ctx, rdb); err != nil {
+			t.Errorf("Writable with maxmemory %s: %v; want nil", limit, err)
+		}
+		if err := rdb.Set(ctx, "ordersaga:full", 1, 0).Err(); err != nil {
+			t.Errorf("a write where Writable said writable: %v", err)
+		}
+	}
+}
+
+// TestWritableAsksEveryMaster: on a cluster, one full master is enough for
+// Writable to refuse, naming that node.
+func TestWritableAsksEveryMaster(t *testing.T) {
+	unsetTemporalEnv(t)
+	ctx := context.Background()
+	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3})
+	t.Setenv("REDIS_CLUSTER_URL", c.URL())
+	rdb, err := FromEnv().Redis(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if err := Writable(ctx, rdb); err != nil {
+		t.Fatalf("Writable on a cluster with room: %v", err)
+	}
+	last := c.Nodes[len(c.Nodes)-1]
+	if err := last.Client().ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Writable(ctx, rdb); !errors.Is(err, ErrRedisFull) || !strings.Contains(err.Error(), last.Addr) {
+		t.Errorf("Writable with %s full: %v; want ErrRedisFull naming it", last.Addr, err)
+	}
+}
