@@ -72,7 +72,8 @@ func danglingVolumes(t *testing.T) []string {
 
 // TestComposePostgresCluster: Temporal on PostgreSQL with its schema and
 // namespace jobs and the Web UI, and the application on the Redis Cluster
-// profile.
+// profile (three masters, a replica each), one master of which is cut off
+// the network under load until its replica takes over, then connected again.
 func TestComposePostgresCluster(t *testing.T) {
 	s := newStack(t, "postgres", "docker-compose.yml", "docker-compose.postgres.yml")
 	s.profiles = []string{"cluster"}
@@ -80,6 +81,7 @@ func TestComposePostgresCluster(t *testing.T) {
 	s.up()
 	s.orders()
 	httpOK(t, "http://127.0.0.1:"+s.env["TEMPORAL_UI_PORT"]+"/", time.Minute)
+	t.Run("a master cut off, failover, rejoin", func(t *testing.T) { s.in(t).clusterPartition() })
 	if out, err := s.down("-v"); err != nil {
 		t.Fatalf("docker compose down -v: %v\n%s", err, out)
 	}

@@ -39,10 +39,12 @@ const (
 
 // appServices run the worker binary; longRunning also includes the servers.
 var (
-	appServices  = append([]string{"worker"}, choreography.Services...)
-	longRunning  = append([]string{"temporal", "redis", "web"}, appServices...)
-	withEnv      = append(slices.Clone(appServices), "starter", "web")
-	clusterNodes = []string{"redis-node-1", "redis-node-2", "redis-node-3"}
+	appServices = append([]string{"worker"}, choreography.Services...)
+	longRunning = append([]string{"temporal", "redis", "web"}, appServices...)
+	withEnv     = append(slices.Clone(appServices), "starter", "web")
+	// clusterNodes are the cluster profile's nodes: the three the
+	// application's URLs name (the masters once created), then their replicas.
+	clusterNodes = []string{"redis-node-1", "redis-node-2", "redis-node-3", "redis-node-4", "redis-node-5", "redis-node-6"}
 	// observability is the profile of the same name.
 	observability = []string{"prometheus", "grafana", "jaeger"}
 )
@@ -504,9 +506,10 @@ func TestComposeEnvMatchesConfig(t *testing.T) {
 	}
 }
 
-// TestComposeCluster: the cluster profile has three nodes from the same
-// entrypoint and ACL file, each on a volume of its own, a job that assigns
-// the slots once they are healthy, and REDIS_CLUSTER=3 points every
+// TestComposeCluster: the cluster profile has six nodes from the same
+// entrypoint and ACL file, each on a volume of its own and announcing its
+// service name, a job that assigns the slots to three masters with a
+// replica each once they are healthy, and REDIS_CLUSTER=3 points every
 // application service at them.
 func TestComposeCluster(t *testing.T) {
 	p := load(t, "REDIS_CLUSTER=3", "REDIS_PAYMENT_PASSWORD=cluster-pw")
@@ -516,6 +519,9 @@ func TestComposeCluster(t *testing.T) {
 		assertOnNamedVolume(t, p, s, "/data")
 		if v := s.Environment["REDIS_CLUSTER_NODE"]; v == nil || *v != "yes" {
 			t.Errorf("%s: REDIS_CLUSTER_NODE = %v, want yes", name, v)
+		}
+		if v := s.Environment["REDIS_ANNOUNCE_HOSTNAME"]; v == nil || *v != name {
+			t.Errorf("%s: REDIS_ANNOUNCE_HOSTNAME = %v, want its service name: a node reconnected under a new IP is found by its name", name, v)
 		}
 		if len(s.Ports) != 0 {
 			t.Errorf("%s publishes ports: a cluster redirects to the nodes' own addresses, reachable only inside the network", name)
@@ -538,7 +544,8 @@ func TestComposeCluster(t *testing.T) {
 		t.Errorf("redis-cluster-create depends on %v, want %v", deps, clusterNodes)
 	}
 	script := readFile(t, "deploy/redis/create-cluster.sh")
-	for _, want := range []string{"--cluster create", "--cluster-replicas 0", "--cluster-yes", "REDISCLI_AUTH"} {
+	for _, want := range []string{"--cluster create", `--cluster-replicas "${REDIS_CLUSTER_REPLICAS:-1}"`, "--cluster-yes", "REDISCLI_AUTH",
+		"redis-node-1 redis-node-2 redis-node-3 redis-node-4 redis-node-5 redis-node-6", "master_link_status:up"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("deploy/redis/create-cluster.sh lacks %s", want)
 		}
@@ -553,7 +560,7 @@ func TestComposeCluster(t *testing.T) {
 			t.Fatalf("%s: REDIS_CLUSTER_URL %q: %v", name, config.Redact(*v), err)
 		}
 		var want []string
-		for _, n := range clusterNodes {
+		for _, n := range clusterNodes[:3] {
 			want = append(want, n+":6379")
 		}
 		user := composeRedisUser(name)
