@@ -24,12 +24,12 @@ up_dev_server() {
 		return
 	fi
 	rm -f "$STATE/temporal.pid"
-	check_temporal_ports "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT"
-	say "== starting the Temporal dev server on localhost:$TEMPORAL_PORT (UI :$TEMPORAL_UI_PORT)"
+	check_temporal_ports "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$TEMPORAL_METRICS_PORT"
+	say "== starting the Temporal dev server on localhost:$TEMPORAL_PORT (UI :$TEMPORAL_UI_PORT, metrics :$TEMPORAL_METRICS_PORT/metrics)"
 	local ns=()
 	[ "$TEMPORAL_NAMESPACE" = default ] || ns=(--namespace "$TEMPORAL_NAMESPACE")
 	nohup "$TEMPORAL_BIN" server start-dev \
-		--ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+		--ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" --metrics-port "$TEMPORAL_METRICS_PORT" \
 		--db-filename "$STATE/temporal.db" ${ns[@]+"${ns[@]}"} \
 		--log-level warn "${DEV_SERVER_FLAGS[@]}" "${SEARCH_ATTRIBUTE_FLAGS[@]}" \
 		</dev/null >"$STATE/temporal.log" 2>&1 9>&- &

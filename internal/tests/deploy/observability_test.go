@@ -119,14 +119,14 @@ func assertScrapes(t *testing.T, p *types.Project, port string) {
 			targets = append(targets, st.Targets...)
 		}
 	}
-	var want []string
+	want := []string{"temporal:" + flagValue(service(t, p, "temporal").Command, "--metrics-port")}
 	for _, name := range appServices {
 		want = append(want, name+":"+port)
 	}
 	slices.Sort(targets)
 	slices.Sort(want)
 	if !slices.Equal(targets, want) {
-		t.Errorf("prometheus scrapes %v, want every worker process: %v", targets, want)
+		t.Errorf("prometheus scrapes %v, want every worker process and the Temporal server: %v", targets, want)
 	}
 }
 
@@ -166,10 +166,12 @@ func assertGrafana(t *testing.T, p *types.Project) {
 	if urls["prometheus"] != "http://prometheus:9090" || urls["jaeger"] != "http://jaeger:16686" {
 		t.Errorf("data sources %v, want prometheus at http://prometheus:9090 and jaeger at http://jaeger:16686", urls)
 	}
-	dash := readFile(t, obsDir+"/grafana/dashboards/ordersaga.json")
+	dash := readDashboard(t)
 	for _, d := range ds.Datasources {
-		if !strings.Contains(dash, fmt.Sprintf(`"uid": %q`, d.UID)) && d.Type == "prometheus" {
-			t.Errorf("the dashboard does not use the provisioned data source %s", d.UID)
+		for _, v := range dash.Templating.List {
+			if v.Type == "datasource" && v.Query != d.Type && d.Type == "prometheus" {
+				t.Errorf("the dashboard's data source variable offers %v, not the provisioned %s", v.Query, d.Type)
+			}
 		}
 	}
 }
