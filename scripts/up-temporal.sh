@@ -13,7 +13,7 @@ check_temporal_ports() {
 	for p in "$@"; do
 		if port_open "$p"; then
 			fail "port $p is already in use (another Temporal server, or 'docker compose up'?).
-Stop that, or pick other ports: TEMPORAL_PORT=17233 TEMPORAL_UI_PORT=18233 make up"
+Stop that, or pick other ports: TEMPORAL_PORT=17233 TEMPORAL_UI_PORT=18233 TEMPORAL_METRICS_PORT=19480 make up"
 		fi
 	done
 }

@@ -10,7 +10,7 @@
 #
 # Settings (environment; see scripts/lib.sh and docs/operations.md):
 # TEMPORAL_BACKEND (dev), REDIS_CLUSTER (0), TEMPORAL_PORT (7233),
-# TEMPORAL_UI_PORT (8233), REDIS_PORT (6379), POSTGRES_PORT (5432), WEB_PORT (8080),
+# TEMPORAL_UI_PORT (8233), TEMPORAL_METRICS_PORT (9480), REDIS_PORT (6379), POSTGRES_PORT (5432), WEB_PORT (8080),
 # TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), METRICS_PORT
 # (9464: the worker processes' /metrics and /readyz on 9464..9468),
 # REDIS_<NAME>_PASSWORD (a Redis user per process: ORDER, INVENTORY,

@@ -71,7 +71,7 @@ func TestDocs(t *testing.T) {
 
 // defaultPorts writes the test's ports in an output as make up's defaults.
 func defaultPorts(env []string) func(string) string {
-	defaults := map[string]int{"TEMPORAL_PORT": 7233, "TEMPORAL_UI_PORT": 8233, "REDIS_PORT": 6379, "WEB_PORT": 8080, "METRICS_PORT": 9464}
+	defaults := map[string]int{"TEMPORAL_PORT": 7233, "TEMPORAL_UI_PORT": 8233, "TEMPORAL_METRICS_PORT": 9480, "REDIS_PORT": 6379, "WEB_PORT": 8080, "METRICS_PORT": 9464}
 	var pairs []string
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -95,7 +95,7 @@ func stackEnv(t *testing.T) []string {
 		name string
 		n    int // consecutive ports
 	}{
-		{"TEMPORAL_PORT", 1}, {"TEMPORAL_UI_PORT", 1}, {"REDIS_PORT", 3},
+		{"TEMPORAL_PORT", 1}, {"TEMPORAL_UI_PORT", 1}, {"TEMPORAL_METRICS_PORT", 1}, {"REDIS_PORT", 3},
 		{"POSTGRES_PORT", 1}, {"WEB_PORT", 1}, {"METRICS_PORT", 5},
 	} {
 		if os.Getenv(p.name) == "" {
