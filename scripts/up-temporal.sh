@@ -93,7 +93,8 @@ ALTER ROLE temporal PASSWORD '$pw';" || fail "could not create the PostgreSQL ro
 temporal_server_env() {
 	export TEMPORAL_PG_HOST=127.0.0.1 TEMPORAL_PG_PORT="$POSTGRES_PORT" TEMPORAL_PG_USER=temporal
 	export TEMPORAL_PG_PASSWORD TEMPORAL_HISTORY_SHARDS
-	export TEMPORAL_DYNAMIC_CONFIG="$ROOT/deploy/temporal/dynamicconfig.yaml" TEMPORAL_LOG_LEVEL=warn
+	export TEMPORAL_DYNAMIC_CONFIG="$ROOT/deploy/temporal/dynamicconfig.yaml" TEMPORAL_LOG_LEVEL=warn \
+		TEMPORAL_METRICS_ADDRESS="127.0.0.1:$TEMPORAL_METRICS_PORT"
 	export SQL_HOST=127.0.0.1 SQL_PORT="$POSTGRES_PORT" SQL_USER=temporal SQL_PASSWORD="$TEMPORAL_PG_PASSWORD"
 	export TEMPORAL_SQL_TOOL="$BIN/temporal-sql-tool"
 }

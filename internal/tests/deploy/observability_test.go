@@ -119,7 +119,16 @@ func assertScrapes(t *testing.T, p *types.Project, port string) {
 			targets = append(targets, st.Targets...)
 		}
 	}
-	want := []string{"temporal:" + flagValue(service(t, p, "temporal").Command, "--metrics-port")}
+	tport := flagValue(service(t, p, "temporal").Command, "--metrics-port")
+	// The PostgreSQL variant's server serves its metrics where the dev
+	// server does (deploy/temporal/config/ordersaga.yaml).
+	if v := service(t, loadPostgres(t), "temporal").Environment["TEMPORAL_METRICS_ADDRESS"]; v == nil || *v != "0.0.0.0:"+tport {
+		t.Errorf("%s: TEMPORAL_METRICS_ADDRESS = %v, want 0.0.0.0:%s, where Prometheus scrapes the dev server", postgresFile, v, tport)
+	}
+	if !strings.Contains(readFile(t, "deploy/temporal/config/ordersaga.yaml"), `listenAddress: {{ env "TEMPORAL_METRICS_ADDRESS" | quote }}`) {
+		t.Error("deploy/temporal/config/ordersaga.yaml does not serve metrics on TEMPORAL_METRICS_ADDRESS")
+	}
+	want := []string{"temporal:" + tport}
 	for _, name := range appServices {
 		want = append(want, name+":"+port)
 	}
