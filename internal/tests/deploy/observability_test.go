@@ -31,7 +31,7 @@ const (
 // Grafana is provisioned from the repository's files.
 func TestComposeObservability(t *testing.T) {
 	p := load(t)
-	pinned := map[string]string{"prometheus": "prom/prometheus:v3.", "grafana": "grafana/grafana:12.", "jaeger": "jaegertracing/all-in-one:1."}
+	pinned := map[string]string{"prometheus": "prom/prometheus:v3.", "grafana": "grafana/grafana:12.", "jaeger": "jaegertracing/jaeger:2."}
 	for _, name := range observability {
 		s := service(t, p, name)
 		if !slices.Equal(s.Profiles, []string{"observability"}) {
@@ -217,8 +217,8 @@ func TestComposeTracingEndpoint(t *testing.T) {
 			t.Errorf("%s: %s = %v, want the value given to Compose", name, otlpEnv, v)
 		}
 	}
-	if v := service(t, p, "jaeger").Environment["COLLECTOR_OTLP_ENABLED"]; v == nil || *v != "true" {
-		t.Error("jaeger: COLLECTOR_OTLP_ENABLED is not true")
+	if v := service(t, p, "jaeger").Environment["JAEGER_LISTEN_HOST"]; v == nil || *v != "0.0.0.0" {
+		t.Error("jaeger: JAEGER_LISTEN_HOST is not 0.0.0.0: Jaeger v2's receivers would listen inside its container only")
 	}
 }
 
