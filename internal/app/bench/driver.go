@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
@@ -46,6 +47,9 @@ type Config struct {
 	// Ready, when set, is called once the engines are ready for the run
 	// (after a reset), before the first order is placed.
 	Ready func()
+
+	// redis, when set, is sampled before and after each measurement.
+	redis redis.UniversalClient
 }
 
 // Drive measures every engine of eng on the workload, one engine after the
@@ -59,6 +63,7 @@ func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
+	cfg.redis = eng.Redis
 	rep := &Report{
 		Command: cfg.Command, Date: time.Now(), Seed: work.Seed, Orders: len(work.Orders),
 		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: describeMachine(ctx, eng, cfg.Stack),
@@ -155,14 +160,29 @@ func (b *Baselines) with(m shop.Mode, r *BaselineResult) *Baselines {
 	return b
 }
 
-// measure runs n units of t with a progress bar when one is asked for.
+// measure runs n units of t with a progress bar when one is asked for,
+// and samples Redis's usage before and after (a sample that fails leaves
+// the run without it).
 func (cfg Config) measure(ctx context.Context, label string, n int, t Target) Run {
 	var bar *Progress
 	if cfg.Progress != nil {
 		bar = StartProgress(cfg.Progress, label, n)
 	}
+	var before redisUsage
+	sampled := false
+	if cfg.redis != nil {
+		var err error
+		before, err = sampleRedis(ctx, cfg.redis)
+		sampled = err == nil
+	}
 	r := Measure(ctx, t, n, cfg.Concurrency, bar.Add)
 	bar.Stop()
+	if sampled {
+		if after, err := sampleRedis(ctx, cfg.redis); err == nil {
+			d := after.minus(before)
+			r.Redis = &d
+		}
+	}
 	return r
 }
 

@@ -60,6 +60,8 @@ type Run struct {
 	Errors int
 	// Err is the first error, if any.
 	Err error
+	// Redis is what Redis did over the run, when it was sampled.
+	Redis *redisUsage
 }
 
 // Latency histogram bounds: 1 µs to one hour, three significant digits.
@@ -243,6 +245,7 @@ func Combine(runs ...Run) Run {
 		out.Latency.Merge(r.Latency)
 		out.Statuses = append(out.Statuses, r.Statuses...)
 		out.Errors += r.Errors
+		out.Redis = addUsage(out.Redis, r.Redis)
 		if out.Err == nil {
 			out.Err = r.Err
 		}
@@ -267,6 +270,8 @@ type Stats struct {
 	Percentiles []Percentile `json:"latency_percentiles"`
 	// Series is the throughput over the run.
 	Series *Series `json:"throughput_series,omitempty"`
+	// RedisCPU is Redis's work per saga over the run, when it was sampled.
+	RedisCPU *RedisCPU `json:"redis_cpu,omitempty"`
 }
 
 // Stats sums the run up.
@@ -283,6 +288,9 @@ func (r Run) Stats() Stats {
 	}
 	s.Percentiles = Percentiles(r.Latency)
 	s.Series = r.Series()
+	if r.Redis != nil {
+		s.RedisCPU = r.Redis.perSaga(r.N)
+	}
 	if r.Err != nil {
 		s.FirstError = r.Err.Error()
 	}
@@ -298,6 +306,18 @@ func (r Run) StatusCounts() map[shop.Status]int {
 		}
 	}
 	return out
+}
+
+// addUsage adds two runs' Redis usage; nil when neither was sampled.
+func addUsage(a, b *redisUsage) *redisUsage {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	sum := a.plus(*b)
+	return &sum
 }
 
 func microsToMillis(us int64) float64 { return float64(us) / 1000 }

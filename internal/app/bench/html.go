@@ -89,7 +89,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	p := htmlPage{
 		Date: r.Date.UTC().Format("2006-01-02 15:04:05 UTC"), Command: r.Command,
 		Workload: strings.ReplaceAll(r.workloadText(), "`", ""), Stack: r.Machine.StackText(), Notes: notes,
-		Header: tableHeader, Ratios: r.RatioLines(), Machine: r.machineLines(),
+		Header: tableHeader, Ratios: append(r.RatioLines(), r.RedisLines()...), Machine: r.machineLines(),
 	}
 	for _, rw := range r.rows() {
 		p.Rows = append(p.Rows, rw.cells())

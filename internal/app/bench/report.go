@@ -70,12 +70,21 @@ type BaselineResult struct {
 	ThroughputRatio float64 `json:"throughput_ratio"`
 	// P50Ratio is the saga engine's median latency over the bare one's.
 	P50Ratio float64 `json:"p50_ratio"`
+	// P99Ratio is the saga engine's p99 latency over the bare one's.
+	P99Ratio float64 `json:"p99_ratio"`
+	// RedisCPURatio is the saga engine's Redis CPU per saga over the bare
+	// one's, when both were sampled and the bare one used some.
+	RedisCPURatio float64 `json:"redis_cpu_ratio,omitempty"`
 }
 
 // SetRatios fills the ratios of b from the saga engine's stats.
 func (b *BaselineResult) SetRatios(ours Stats) {
 	b.ThroughputRatio = ratio(ours.Throughput, b.Throughput)
 	b.P50Ratio = ratio(ours.P50, b.P50)
+	b.P99Ratio = ratio(ours.P99, b.P99)
+	if ours.RedisCPU != nil && b.RedisCPU != nil {
+		b.RedisCPURatio = ratio(ours.RedisCPU.PerSaga, b.RedisCPU.PerSaga)
+	}
 }
 
 func ratio(a, b float64) float64 {
@@ -234,8 +243,33 @@ func (r *Report) RatioLines() []string {
 		if b == nil {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s vs %s: throughput %.2f× (%.0f%% of bare), p50 %.2f× (%s vs %s)",
-			res.Mode, b.Name, b.ThroughputRatio, 100*b.ThroughputRatio, b.P50Ratio, msText(res.P50), msText(b.P50)))
+		line := fmt.Sprintf("%s vs %s: throughput %.2f× (%.0f%% of bare), p50 %.2f× (%s vs %s), p99 %.2f× (%s vs %s)",
+			res.Mode, b.Name, b.ThroughputRatio, 100*b.ThroughputRatio, b.P50Ratio, msText(res.P50), msText(b.P50),
+			b.P99Ratio, msText(res.P99), msText(b.P99))
+		if b.RedisCPURatio > 0 {
+			line += fmt.Sprintf(", Redis CPU per saga %.2f× (%.0fµs vs %.0fµs)", b.RedisCPURatio, res.RedisCPU.PerSaga, b.RedisCPU.PerSaga)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// RedisLines say, per engine measured with Redis sampled, Redis's CPU time
+// per saga and the costliest commands (calls and µs per saga).
+func (r *Report) RedisLines() []string {
+	var out []string
+	add := func(name string, c *RedisCPU) {
+		if c != nil && len(c.Commands) > 0 {
+			out = append(out, fmt.Sprintf("%s: Redis CPU %.0fµs per saga; per saga: %s", name, c.PerSaga, c.topText(8)))
+		}
+	}
+	for _, res := range r.Results {
+		add(string(res.Mode), res.RedisCPU)
+	}
+	for _, m := range shop.Modes {
+		if b := r.Baseline.For(m); b != nil {
+			add(b.Name, b.RedisCPU)
+		}
 	}
 	return out
 }
@@ -250,10 +284,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if lines := r.RatioLines(); len(lines) > 0 {
-		fmt.Fprintln(w)
-		for _, l := range lines {
-			fmt.Fprintln(w, l)
+	for _, lines := range [][]string{r.RatioLines(), r.RedisLines()} {
+		if len(lines) > 0 {
+			fmt.Fprintln(w)
+			for _, l := range lines {
+				fmt.Fprintln(w, l)
+			}
 		}
 	}
 	fmt.Fprintln(w)
@@ -357,6 +393,13 @@ func (r *Report) writeMarkdown(w io.Writer, charts []ChartImage) error {
 		for _, l := range lines {
 			fmt.Fprintf(&b, "- %s\n", l)
 		}
+	}
+	if lines := r.RedisLines(); len(lines) > 0 {
+		b.WriteString("\n### Redis CPU per saga (INFO cpu and commandstats, every master, over each run)\n\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+		b.WriteString("\nA command a script runs counts in its own row and in the script's (evalsha).\n")
 	}
 	b.WriteString("\n### Verdict\n\n")
 	for _, l := range r.verdicts() {
