@@ -13,7 +13,7 @@ import "time"
 type Config struct {
 	Name        string        // consumer name within the group; stable across restarts
 	BatchSize   int           // entries per read (default 64)
-	Concurrency int           // handlers in flight (default 32)
+	Concurrency int           // handler runs in flight: entries, or batches of a batch consumer (default 32)
 	Block       time.Duration // how long one read waits for entries (default 500ms)
 	// RetryBase and RetryMax bound the backoff between redeliveries of an
 	// entry whose handler failed (defaults 50ms and 2s).

@@ -39,6 +39,13 @@ func (d *Delivery) MarkAcked() { d.acked = true }
 // ErrPoison dead-letters it at once.
 type Handler func(ctx context.Context, d *Delivery) error
 
+// BatchHandler processes together the entries of one stream that one read
+// (or one reclaim) returned, and returns one error per delivery, in their
+// order (nil: every entry succeeded); each error means for its entry what
+// a Handler's error means. Each entry keeps its own outcome: the handler
+// must not let one entry's failure fail its neighbours.
+type BatchHandler func(ctx context.Context, ds []*Delivery) []error
+
 // Middleware wraps a handler.
 type Middleware func(Handler) Handler
 
@@ -55,6 +62,53 @@ func Recoverer(h Handler) Handler {
 			}
 		}()
 		return h(ctx, d)
+	}
+}
+
+// recoverBatch runs a batch handler so that a panic is charged to the
+// entry that caused it: a batch that panics is run again entry by entry
+// (handlers commit idempotently), and the entry that panics alone is
+// poison. A handler that returns a wrong number of errors fails its batch,
+// to be redelivered.
+func recoverBatch(h BatchHandler) BatchHandler {
+	var safe BatchHandler
+	safe = func(ctx context.Context, ds []*Delivery) (errs []error) {
+		panicked := false
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panicked = true
+					errs = []error{fmt.Errorf("%w: handler panicked: %v", ErrPoison, r)}
+				}
+			}()
+			errs = h(ctx, ds)
+		}()
+		switch {
+		case panicked && len(ds) > 1:
+			errs = make([]error, len(ds))
+			for i := range ds {
+				errs[i] = safe(ctx, ds[i:i+1])[0]
+			}
+		case errs == nil:
+			errs = make([]error, len(ds))
+		case len(errs) != len(ds):
+			err := fmt.Errorf("batch handler returned %d results for %d entries", len(errs), len(ds))
+			errs = slices.Repeat([]error{err}, len(ds))
+		}
+		return errs
+	}
+	return safe
+}
+
+// eachAlone makes a batch handler of a handler: every entry on its own.
+func eachAlone(h Handler) BatchHandler {
+	h = Recoverer(h)
+	return func(ctx context.Context, ds []*Delivery) []error {
+		errs := make([]error, len(ds))
+		for i, d := range ds {
+			errs[i] = h(ctx, d)
+		}
+		return errs
 	}
 }
 
@@ -81,7 +135,8 @@ type Consumer struct {
 	group      string
 	streams    []string
 	deadLetter DeadLetterFor
-	handler    Handler
+	handler    BatchHandler
+	batched    bool // entries read together are handled together
 	cfg        Config
 	log        *slog.Logger
 
@@ -99,16 +154,40 @@ type flight struct {
 }
 
 // NewConsumer returns a consumer of streams for group, which dead-letters
-// to the streams deadLetter names. The handler runs wrapped in Recoverer.
+// to the streams deadLetter names and runs h on each entry, up to
+// Config.Concurrency at once. The handler runs wrapped in Recoverer.
 func NewConsumer(rdb redis.UniversalClient, group string, streams []string, deadLetter DeadLetterFor, h Handler, cfg Config, log *slog.Logger) *Consumer {
+	c := newConsumer(rdb, Group{Name: group, Streams: streams, DeadLetter: deadLetter}, cfg, log)
+	c.handler = eachAlone(h)
+	return c
+}
+
+// Group is what a consumer reads: the consumer group, the streams it reads
+// through it, and the dead-letter stream of each.
+type Group struct {
+	Name       string
+	Streams    []string
+	DeadLetter DeadLetterFor
+}
+
+// NewBatchConsumer is NewConsumer with a handler of batches: the entries
+// of one stream that one read returned are handed over together, as one
+// of the Config.Concurrency handler runs. A panic is charged to the entry
+// that caused it (see recoverBatch).
+func NewBatchConsumer(rdb redis.UniversalClient, g Group, h BatchHandler, cfg Config, log *slog.Logger) *Consumer {
+	c := newConsumer(rdb, g, cfg, log)
+	c.handler, c.batched = recoverBatch(h), true
+	return c
+}
+
+func newConsumer(rdb redis.UniversalClient, g Group, cfg Config, log *slog.Logger) *Consumer {
 	cfg = cfg.WithDefaults()
 	if cfg.Name == "" {
-		cfg.Name = group
+		cfg.Name = g.Name
 	}
 	return &Consumer{
-		rdb: rdb, group: group, streams: slices.Clone(streams), deadLetter: deadLetter,
-		handler: Recoverer(h), cfg: cfg,
-		log:   log.With("group", group, "consumer", cfg.Name),
+		rdb: rdb, group: g.Name, streams: slices.Clone(g.Streams), deadLetter: g.DeadLetter, cfg: cfg,
+		log:   log.With("group", g.Name, "consumer", cfg.Name),
 		sem:   make(chan struct{}, cfg.Concurrency),
 		freed: make(chan struct{}, 1),
 	}
@@ -396,38 +475,61 @@ func (c *Consumer) dispatchAll(ctx context.Context, stream string, msgs []redis.
 			c.log.Warn("ack of skipped entries failed; they come again", "stream", stream, "err", err)
 		}
 	}
+	var batch []*Delivery
 	for i, m := range msgs {
-		if mine[i] {
-			c.dispatch(ctx, stream, m, deliveries(m.ID))
+		if !mine[i] {
+			continue
 		}
+		if d := c.admit(ctx, stream, m, deliveries(m.ID)); d != nil {
+			batch = append(batch, d)
+		}
+	}
+	if c.batched {
+		c.dispatch(ctx, batch)
+		return
+	}
+	for _, d := range batch {
+		c.dispatch(ctx, []*Delivery{d})
 	}
 }
 
-// dispatch runs the handler of an owned entry on a bounded pool of
-// goroutines, unless the entry was delivered too often: then it is
-// dead-lettered. Handlers run on a context that outlives shutdown, bounded
-// by HandlerTimeout, so shutdown waits for them instead of cutting them in
-// half.
-func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage, deliveries int64) {
-	key := inflightKey(stream, m.ID)
+// admit returns the delivery of an owned entry, unless it was delivered
+// too often: then it is dead-lettered, and admit returns nil.
+func (c *Consumer) admit(ctx context.Context, stream string, m redis.XMessage, deliveries int64) *Delivery {
 	if deliveries > c.cfg.MaxDeliveries && !c.unbounded(m) {
 		c.deadLetterEntry(ctx, stream, m, deliveries-1, fmt.Sprintf("delivered %d times without success", deliveries-1))
-		c.owned.Delete(key)
-		return
+		c.owned.Delete(inflightKey(stream, m.ID))
+		return nil
 	}
 	if deliveries > 1 && c.cfg.Observer != nil {
 		c.cfg.Observer.Redelivered(c.group, stream, deliveries)
 	}
+	return &Delivery{Stream: stream, Group: c.group, ID: m.ID, Values: m.Values, Deliveries: deliveries}
+}
+
+// dispatch runs the handler of owned entries of one stream, as one of the
+// handler runs of a bounded pool of goroutines. Handlers run on a context
+// that outlives shutdown, bounded by HandlerTimeout, so shutdown waits for
+// them instead of cutting them in half.
+func (c *Consumer) dispatch(ctx context.Context, ds []*Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	disown := func() {
+		for _, d := range ds {
+			c.owned.Delete(inflightKey(d.Stream, d.ID))
+		}
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		c.owned.Delete(key)
+		disown()
 		return
 	}
 	c.wg.Go(func() {
 		defer func() {
 			<-c.sem
-			c.owned.Delete(key)
+			disown()
 			select {
 			case c.freed <- struct{}{}:
 			default:
@@ -435,7 +537,7 @@ func (c *Consumer) dispatch(ctx context.Context, stream string, m redis.XMessage
 		}()
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.HandlerTimeout)
 		defer cancel()
-		c.handle(hctx, &Delivery{Stream: stream, Group: c.group, ID: m.ID, Values: m.Values, Deliveries: deliveries})
+		c.handle(hctx, ds)
 	})
 }
 
@@ -448,26 +550,36 @@ func (c *Consumer) unbounded(m redis.XMessage) bool {
 // streams can hand out the same entry ID in the same millisecond.
 func inflightKey(stream, id string) string { return stream + " " + id }
 
-func (c *Consumer) handle(ctx context.Context, d *Delivery) {
-	err := c.handler(ctx, d)
-	switch {
-	case err == nil:
-		if !d.acked {
-			if err := c.rdb.XAck(ctx, d.Stream, c.group, d.ID).Err(); err != nil {
-				c.log.Warn("ack failed", "stream", d.Stream, "id", d.ID, "err", err)
+// handle runs the handler on entries of one stream and settles each by its
+// own outcome: the successes acked in one command (those the handler did
+// not ack itself), poison dead-lettered, failures left for a redelivery.
+func (c *Consumer) handle(ctx context.Context, ds []*Delivery) {
+	errs := c.handler(ctx, ds)
+	var acks []string
+	for i, d := range ds {
+		err := errs[i]
+		switch {
+		case err == nil:
+			if !d.acked {
+				acks = append(acks, d.ID)
 			}
+		case errors.Is(err, ErrPoison):
+			c.deadLetterEntry(ctx, d.Stream, redis.XMessage{ID: d.ID, Values: d.Values}, d.Deliveries, err.Error())
+		default:
+			c.retrying.Store(d.Stream, struct{}{})
+			lvl := slog.LevelWarn
+			var temp interface{ Temporary() bool }
+			if errors.As(err, &temp) && temp.Temporary() {
+				lvl = slog.LevelDebug // expected to heal on a redelivery
+			}
+			c.log.Log(ctx, lvl, "handler failed; will redeliver", "stream", d.Stream, "id", d.ID,
+				"deliveries", d.Deliveries, "err", err)
 		}
-	case errors.Is(err, ErrPoison):
-		c.deadLetterEntry(ctx, d.Stream, redis.XMessage{ID: d.ID, Values: d.Values}, d.Deliveries, err.Error())
-	default:
-		c.retrying.Store(d.Stream, struct{}{})
-		lvl := slog.LevelWarn
-		var temp interface{ Temporary() bool }
-		if errors.As(err, &temp) && temp.Temporary() {
-			lvl = slog.LevelDebug // expected to heal on a redelivery
+	}
+	if len(acks) > 0 {
+		if err := c.rdb.XAck(ctx, ds[0].Stream, c.group, acks...).Err(); err != nil {
+			c.log.Warn("ack failed", "stream", ds[0].Stream, "ids", acks, "err", err)
 		}
-		c.log.Log(ctx, lvl, "handler failed; will redeliver", "stream", d.Stream, "id", d.ID,
-			"deliveries", d.Deliveries, "err", err)
 	}
 }
 
