@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -52,11 +54,32 @@ func (s Store) run(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox) (
 // recorded result if it ran before, else the fault, else its body, and the
 // outbox with the final result.
 func (s Store) commit(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox, f fault, keys []string, args []any) (Result, error) {
+	run, err := s.prepare(op, in, ob, f, scriptCall{keys: keys, args: args})
+	if err != nil {
+		return Result{}, err
+	}
+	v, err := run.script.Run(ctx, s.Redis, run.keys, run.args...).Slice()
+	if err != nil {
+		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+	}
+	return reply(op, in.OrderID, v)
+}
+
+// scriptRun is one run of one script.
+type scriptRun struct {
+	script *redis.Script
+	scriptCall
+}
+
+// prepare builds the run of an operation's script with the operation's
+// own keys and arguments, the fault and the outbox's (see commit).
+func (s Store) prepare(op shop.Op, in OrderInput, ob *Outbox, f fault, own scriptCall) (scriptRun, error) {
 	repair := 0
 	if in.Repair && op.IsCompensation() {
 		repair = 1
 	}
-	argv := append([]any{len(keys), len(args), f.kind, f.attempts, repair}, args...)
+	keys := own.keys
+	argv := append([]any{len(keys), len(own.args), f.kind, f.attempts, repair}, own.args...)
 	script := plainScripts[op]
 	if ob != nil {
 		script = s.scripts[op]
@@ -64,16 +87,12 @@ func (s Store) commit(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox
 		if ob.Args != nil {
 			extra, err := ob.Args()
 			if err != nil {
-				return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+				return scriptRun{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
 			}
 			argv = append(argv, extra...)
 		}
 	}
-	v, err := script.Run(ctx, s.Redis, keys, argv...).Slice()
-	if err != nil {
-		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
-	}
-	return reply(op, in.OrderID, v)
+	return scriptRun{script: script, scriptCall: scriptCall{keys: keys, args: argv}}, nil
 }
 
 // statusProceed is a script's reply when it checked an operation and found

@@ -154,33 +154,53 @@ func (s Store) settleReservation(ctx context.Context, l Layout, orderID, token s
 // (all lines in one call on one Redis, in one pipeline on a cluster), and
 // returns each SKU's state after it.
 func (s Store) skuSteps(ctx context.Context, l Layout, action, orderID, token string, lines []stockLine) ([]string, error) {
+	steps := skuStepsOf(s.Redis, l, action, orderID, token, lines)
+	replies, errs := runScripts(ctx, s.Redis, steps.runs)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return steps.after(replies)
+}
+
+// skuStep is one action of sku.lua on an order's lines: one script run
+// per slot of the lines' SKUs.
+type skuStep struct {
+	orderID string
+	lines   []stockLine
+	groups  [][]int // per run, the lines it holds
+	runs    []scriptRun
+}
+
+// skuStepsOf builds the runs of one action of sku.lua on an order's lines.
+func skuStepsOf(rdb redis.UniversalClient, l Layout, action, orderID, token string, lines []stockLine) skuStep {
 	stocks := make([]string, len(lines))
 	for i, line := range lines {
 		stocks[i] = l.StockKey(line.sku)
 	}
-	groups := keyspace.Groups(s.Redis, stocks)
-	calls := make([]scriptCall, len(groups))
-	for g, idx := range groups {
-		calls[g].args = []any{action, orderID, token}
+	st := skuStep{orderID: orderID, lines: lines, groups: keyspace.Groups(rdb, stocks)}
+	st.runs = make([]scriptRun, len(st.groups))
+	for g, idx := range st.groups {
+		st.runs[g] = scriptRun{script: skuScript, scriptCall: scriptCall{args: []any{action, orderID, token}}}
 		for _, i := range idx {
-			calls[g].keys = append(calls[g].keys, stocks[i], l.HoldsKey(lines[i].sku))
-			calls[g].args = append(calls[g].args, lines[i].qty)
+			st.runs[g].keys = append(st.runs[g].keys, stocks[i], l.HoldsKey(lines[i].sku))
+			st.runs[g].args = append(st.runs[g].args, lines[i].qty)
 		}
 	}
-	replies, err := runEach(ctx, s.Redis, skuScript, calls)
-	if err != nil {
-		return nil, err
-	}
-	after := make([]string, len(lines))
-	for g, idx := range groups {
+	return st
+}
+
+// after reads each SKU's state from the replies of the step's runs.
+func (st skuStep) after(replies []any) ([]string, error) {
+	after := make([]string, len(st.lines))
+	for g, idx := range st.groups {
 		v, ok := replies[g].([]any)
 		if !ok || len(v) != len(idx) {
-			return nil, fmt.Errorf("stock of %s: unexpected reply %v", orderID, replies[g])
+			return nil, fmt.Errorf("stock of %s: unexpected reply %v", st.orderID, replies[g])
 		}
 		for j, i := range idx {
 			pair, ok := v[j].([]any)
 			if !ok || len(pair) != 2 {
-				return nil, fmt.Errorf("stock of %s: unexpected reply %v", lines[i].sku, v[j])
+				return nil, fmt.Errorf("stock of %s: unexpected reply %v", st.lines[i].sku, v[j])
 			}
 			after[i], _ = pair[1].(string)
 		}
@@ -188,35 +208,35 @@ func (s Store) skuSteps(ctx context.Context, l Layout, action, orderID, token st
 	return after, nil
 }
 
-// scriptCall is one run of a script.
+// scriptCall is the keys and arguments of one run of a script.
 type scriptCall struct {
 	keys []string
 	args []any
 }
 
-// runEach runs a script once per call in one pipeline (on a cluster, one
-// per node, in parallel) and returns the replies. A node that does not
-// know the script yet (NOSCRIPT) gets it with the call run again: the
-// scripts run this way are idempotent.
-func runEach(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, calls []scriptCall) ([]any, error) {
+// runScripts runs scripts in one pipeline (on a cluster, one per node, in
+// parallel) and returns each run's reply and error. A node that does not
+// know a script yet (NOSCRIPT, so the run did nothing) gets it with the
+// run done again.
+func runScripts(ctx context.Context, rdb redis.UniversalClient, runs []scriptRun) ([]any, []error) {
 	pipe := rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(calls))
-	for i, c := range calls {
-		cmds[i] = script.EvalSha(ctx, pipe, c.keys, c.args...)
+	cmds := make([]*redis.Cmd, len(runs))
+	for i, r := range runs {
+		cmds[i] = r.script.EvalSha(ctx, pipe, r.keys, r.args...)
 	}
 	_, _ = pipe.Exec(ctx)
-	out := make([]any, len(calls))
+	out, errs := make([]any, len(runs)), make([]error, len(runs))
 	for i, cmd := range cmds {
 		v, err := cmd.Result()
 		if redis.HasErrorPrefix(err, "NOSCRIPT") {
-			v, err = script.Run(ctx, rdb, calls[i].keys, calls[i].args...).Result()
+			v, err = runs[i].script.Run(ctx, rdb, runs[i].keys, runs[i].args...).Result()
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, err
+			errs[i] = err
 		}
 		out[i] = v
 	}
-	return out, nil
+	return out, errs
 }
 
 // distinctSKUs lists the SKUs of items once each, in order of appearance.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -226,11 +227,26 @@ func (b *Bus) streamsOf(service string) ([]string, stream.DeadLetterFor) {
 type Delivery struct {
 	*stream.Delivery
 	Event *Envelope
+	// ctx, when set, is the event's own context within a batch: its span,
+	// whose trace context the events it causes carry.
+	ctx context.Context
+}
+
+// context is the event's own context, else ctx.
+func (d *Delivery) context(ctx context.Context) context.Context {
+	if d.ctx != nil {
+		return d.ctx
+	}
+	return ctx
 }
 
 // Handler processes one event. A nil error means the work is committed (and
 // acked); an error leaves the entry pending, to be redelivered with backoff.
 type Handler func(ctx context.Context, d *Delivery) error
+
+// BatchHandler processes the events of one read together and returns one
+// error per delivery, each meaning for its event what a Handler's means.
+type BatchHandler func(ctx context.Context, ds []*Delivery) []error
 
 // ErrPoison marks an entry that can never be processed: it is dead-lettered at once.
 var ErrPoison = stream.ErrPoison
@@ -243,18 +259,78 @@ type ConsumerConfig = stream.Config
 // handler of its event type. An entry that does not decode is
 // dead-lettered; one of a type the service does not react to is acked.
 func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg ConsumerConfig, log *slog.Logger) (*stream.Consumer, error) {
+	g, cfg, err := b.consumerOf(service, func(t EventType) bool { _, ok := handlers[t]; return ok }, cfg)
+	if err != nil {
+		return nil, err
+	}
+	dispatch := func(ctx context.Context, sd *stream.Delivery) error {
+		d, err := decode(sd)
+		if err != nil {
+			return err
+		}
+		h, ok := handlers[d.Event.Type]
+		if !ok {
+			return nil // not an event this service reacts to
+		}
+		return h(ctx, d)
+	}
+	return stream.NewConsumer(b.Redis, g.Name, g.Streams, g.DeadLetter, dispatch, cfg, log.With("service", service)), nil
+}
+
+// NewBatchConsumer is NewConsumer with one handler for the events of the
+// given types, handed over together as one read returned them.
+func (b *Bus) NewBatchConsumer(service string, types []EventType, h BatchHandler, cfg ConsumerConfig, log *slog.Logger) (*stream.Consumer, error) {
+	g, cfg, err := b.consumerOf(service, func(t EventType) bool { return slices.Contains(types, t) }, cfg)
+	if err != nil {
+		return nil, err
+	}
+	batch := func(ctx context.Context, sds []*stream.Delivery) []error {
+		errs := make([]error, len(sds))
+		var ds []*Delivery
+		var at []int
+		for i, sd := range sds {
+			d, err := decode(sd)
+			switch {
+			case err != nil:
+				errs[i] = err
+			case slices.Contains(types, d.Event.Type):
+				ds, at = append(ds, d), append(at, i)
+			}
+		}
+		if len(ds) > 0 {
+			for k, err := range h(ctx, ds) {
+				errs[at[k]] = err
+			}
+		}
+		return errs
+	}
+	return stream.NewBatchConsumer(b.Redis, g, batch, cfg, log.With("service", service)), nil
+}
+
+// decode reads the event of an entry; one that does not decode is poison.
+func decode(sd *stream.Delivery) (*Delivery, error) {
+	ev, err := Decode([]byte(sd.Field(fieldEvent)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPoison, err)
+	}
+	return &Delivery{Delivery: sd, Event: ev}, nil
+}
+
+// consumerOf is what a service's consumer reads (every partition's streams
+// it subscribes to) and its config: an event of the catalogue the service
+// does not react to is acked unread, anything else is decoded, so that
+// poison is dead-lettered; a compensation is never dead-lettered for
+// failing (see stream.Config.Unbounded).
+func (b *Bus) consumerOf(service string, reacts func(EventType) bool, cfg ConsumerConfig) (stream.Group, ConsumerConfig, error) {
 	if _, ok := subscriptions[service]; !ok {
-		return nil, fmt.Errorf("unknown service %q (want one of %s)", service, strings.Join(Services, ", "))
+		return stream.Group{}, cfg, fmt.Errorf("unknown service %q (want one of %s)", service, strings.Join(Services, ", "))
 	}
 	if cfg.Name == "" {
 		cfg.Name = service
 	}
-	// An event of the catalogue the service does not react to is acked
-	// unread; anything else is decoded, so that poison is dead-lettered.
 	cfg.Skip = func(v map[string]any) bool {
 		t, _ := v[fieldType].(string)
-		_, reacts := handlers[EventType(t)]
-		return !reacts && EventType(t).Known()
+		return !reacts(EventType(t)) && EventType(t).Known()
 	}
 	// A compensation must finish: it is retried until it succeeds, never
 	// dead-lettered for a failure; a refusal ends it, poison still goes.
@@ -262,19 +338,8 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 		t, _ := v[fieldType].(string)
 		return reactions[service][EventType(t)].op.IsCompensation()
 	}
-	dispatch := func(ctx context.Context, sd *stream.Delivery) error {
-		ev, err := Decode([]byte(sd.Field(fieldEvent)))
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrPoison, err)
-		}
-		h, ok := handlers[ev.Type]
-		if !ok {
-			return nil // not an event this service reacts to
-		}
-		return h(ctx, &Delivery{Delivery: sd, Event: ev})
-	}
 	streams, deadLetter := b.streamsOf(service)
-	return stream.NewConsumer(b.Redis, service, streams, deadLetter, dispatch, cfg, log.With("service", service)), nil
+	return stream.Group{Name: service, Streams: streams, DeadLetter: deadLetter}, cfg, nil
 }
 
 // Trim deletes the entries of every service stream that every group has

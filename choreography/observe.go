@@ -27,41 +27,48 @@ type Telemetry struct {
 
 func (t Telemetry) off() bool { return t.Metrics == nil && t.Tracer == nil }
 
-// instrument wraps a service's handlers with its telemetry.
-func (n *Node) instrument(service string, hs map[EventType]Handler) map[EventType]Handler {
+// observeBatch is the telemetry middleware of a batch handler: each event
+// is tracked (see track) as if it were handled alone, its span set as the
+// delivery's own context.
+func (n *Node) observeBatch(service string, h BatchHandler) BatchHandler {
 	if n.Telemetry.off() {
-		return hs
+		return h
 	}
-	out := make(map[EventType]Handler, len(hs))
-	for t, h := range hs {
-		out[t] = n.observe(service, t, h)
+	return func(ctx context.Context, ds []*Delivery) []error {
+		ends := make([]func(error), len(ds))
+		for i, d := range ds {
+			d.ctx, ends[i] = n.track(ctx, service, d.Event.Type, d)
+		}
+		errs := h(ctx, ds)
+		for i, end := range ends {
+			end(errs[i])
+		}
+		return errs
 	}
-	return out
 }
 
-// observe is the telemetry middleware of one handler: a span named after
+// track starts the telemetry of one handled event: a span named after
 // what the service does ("payment charge", "order finish"), whose parent
-// is the event's trace context, and the handled-event metrics.
-func (n *Node) observe(service string, t EventType, h Handler) Handler {
+// is the event's trace context, and the handled-event metrics, which the
+// returned function ends with the handler's error.
+func (n *Node) track(ctx context.Context, service string, t EventType, d *Delivery) (context.Context, func(error)) {
 	m, tracer := n.Telemetry.Metrics, n.Telemetry.Tracer
-	name := service + " " + actionOf(service, t)
-	return func(ctx context.Context, d *Delivery) error {
-		start := time.Now()
-		var span trace.Span
-		if tracer != nil {
-			ctx = telemetry.WithRemoteParent(ctx, d.Event.TraceParent, d.Event.TraceState)
-			ctx, span = tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
-				attribute.String("messaging.system", "redis"),
-				attribute.String("messaging.operation.type", "process"),
-				attribute.String("messaging.destination.name", d.Stream),
-				attribute.String("messaging.consumer.group.name", d.Group),
-				attribute.String("messaging.message.id", d.ID),
-				attribute.Int64("ordersaga.deliveries", d.Deliveries),
-				attribute.String("ordersaga.event_type", string(t)),
-				attribute.String("ordersaga.order_id", d.Event.OrderID),
-			))
-		}
-		err := h(ctx, d)
+	start := time.Now()
+	var span trace.Span
+	if tracer != nil {
+		ctx = telemetry.WithRemoteParent(ctx, d.Event.TraceParent, d.Event.TraceState)
+		ctx, span = tracer.Start(ctx, service+" "+actionOf(service, t), trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("messaging.system", "redis"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", d.Stream),
+			attribute.String("messaging.consumer.group.name", d.Group),
+			attribute.String("messaging.message.id", d.ID),
+			attribute.Int64("ordersaga.deliveries", d.Deliveries),
+			attribute.String("ordersaga.event_type", string(t)),
+			attribute.String("ordersaga.order_id", d.Event.OrderID),
+		))
+	}
+	return ctx, func(err error) {
 		result := resultOf(err)
 		m.EventHandled(service, string(t), result, time.Since(start))
 		if span != nil {
@@ -72,7 +79,6 @@ func (n *Node) observe(service string, t EventType, h Handler) Handler {
 			}
 			span.End()
 		}
-		return err
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -90,46 +91,76 @@ func NewNode(rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger, 
 func (n *Node) orderKey(id string) string   { return n.Bus.orderKey(id) }
 func (n *Node) historyKey(id string) string { return n.Bus.HistoryKey(id) }
 
-// Handlers returns the handler set of a service.
+// Handlers returns the handler set of a service, each handling one event
+// (see Batch for the handler of a whole read).
 func (n *Node) Handlers(service string) (map[EventType]Handler, error) {
-	if service == ServiceOrder {
-		hs := make(map[EventType]Handler, len(terminal))
-		for t := range terminal {
-			hs[t] = n.finishOrder
-		}
-		return hs, nil
+	batch, types, err := n.Batch(service)
+	if err != nil {
+		return nil, err
 	}
-	rs, ok := reactions[service]
-	if !ok {
-		return nil, fmt.Errorf("unknown service %q", service)
-	}
-	hs := make(map[EventType]Handler, len(rs))
-	for t, r := range rs {
-		hs[t] = n.participantHandler(service, r)
+	one := func(ctx context.Context, d *Delivery) error { return batch(ctx, []*Delivery{d})[0] }
+	hs := make(map[EventType]Handler, len(types))
+	for _, t := range types {
+		hs[t] = one
 	}
 	return hs, nil
 }
 
-// participantHandler runs the participant operation with the outbox, so
-// the operation, the next event and the ack commit together.
-func (n *Node) participantHandler(service string, r reaction) Handler {
-	return func(ctx context.Context, d *Delivery) error {
-		s, err := n.checked(ctx, d, r.op)
-		if err != nil {
-			return err
+// Batch returns the batch handler of a service and the event types it
+// reacts to.
+func (n *Node) Batch(service string) (BatchHandler, []EventType, error) {
+	if service == ServiceOrder {
+		return n.finishOrders, slices.Collect(maps.Keys(terminal)), nil
+	}
+	rs, ok := reactions[service]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown service %q", service)
+	}
+	batch := func(ctx context.Context, ds []*Delivery) []error { return n.participate(ctx, service, ds) }
+	return batch, slices.Collect(maps.Keys(rs)), nil
+}
+
+// participate runs a participant service's operations on a batch of
+// events with the outbox, so that each operation, its next event and its
+// ack commit together; the operations share their round trips (see
+// activities.Participants.CommitBatch). Every event of ds is one the
+// service reacts to.
+func (n *Node) participate(ctx context.Context, service string, ds []*Delivery) []error {
+	ops := make([]shop.Op, len(ds))
+	for i, d := range ds {
+		ops[i] = reactions[service][d.Event.Type].op
+	}
+	sagas, errs := n.checkedAll(ctx, ds, ops)
+	var calls []activities.Call
+	var at []int
+	for i, d := range ds {
+		if errs[i] != nil {
+			continue
 		}
+		s := sagas[i]
 		in := activities.InputFor(s.Order)
 		in.Repair = s.Repair
-		res, err := n.Participants.Commit(ctx, r.op, in, n.outbox(ctx, service, r, d, s))
-		_, refused := activities.IsRefusal(err)
-		if refused || (err == nil && !res.Dropped) {
-			d.MarkAcked() // the outbox published the next event and acked
-		}
-		if err == nil || refused {
-			return nil // a dropped event is acked by the consumer
-		}
-		return fmt.Errorf("%s on %s: %w", r.op, d.Event.Type, err)
+		r := reactions[service][d.Event.Type]
+		calls = append(calls, activities.Call{Op: r.op, In: in, Outbox: n.outbox(d.context(ctx), service, r, d, s)})
+		at = append(at, i)
 	}
+	outs := n.Participants.CommitBatch(ctx, calls)
+	for k, i := range at {
+		errs[i] = committed(ds[i], ops[i], outs[k])
+	}
+	return errs
+}
+
+// committed is a delivery's outcome once its operation committed.
+func committed(d *Delivery, op shop.Op, out activities.Outcome) error {
+	_, refused := activities.IsRefusal(out.Err)
+	if refused || (out.Err == nil && !out.Result.Dropped) {
+		d.MarkAcked() // the outbox published the next event and acked
+	}
+	if out.Err == nil || refused {
+		return nil // a dropped event is acked by the consumer
+	}
+	return fmt.Errorf("%s on %s: %w", op, d.Event.Type, out.Err)
 }
 
 // outbox is what a participant's operation commits with: the next event,
@@ -197,12 +228,51 @@ func (n *Node) encode(ctx context.Context, service string, t EventType, parent *
 	return ev.Encode()
 }
 
-// finishOrder is the order service: it turns a terminal event into the order's status.
-func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
-	s, err := n.checked(ctx, d, "")
-	if err != nil {
-		return err
+// finishOrders is the order service: it turns terminal events into their
+// orders' statuses, the finish scripts of a batch in one round trip.
+func (n *Node) finishOrders(ctx context.Context, ds []*Delivery) []error {
+	sagas, errs := n.checkedAll(ctx, ds, make([]shop.Op, len(ds)))
+	pipe := n.Bus.Redis.Pipeline()
+	cmds := make([]*redis.Cmd, len(ds))
+	runs := make([]finishRun, len(ds))
+	for i, d := range ds {
+		if errs[i] != nil {
+			continue
+		}
+		if runs[i], errs[i] = n.finishRun(d.context(ctx), d, sagas[i]); errs[i] == nil {
+			cmds[i] = finishScript.EvalSha(ctx, pipe, runs[i].keys, runs[i].args...)
+		}
 	}
+	_, _ = pipe.Exec(ctx)
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		ended, err := cmd.Result()
+		if redis.HasErrorPrefix(err, "NOSCRIPT") { // it did not run
+			ended, err = finishScript.Run(ctx, n.Bus.Redis, runs[i].keys, runs[i].args...).Result()
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("finish order %s: %w", sagas[i].Order.ID, err)
+			continue
+		}
+		ds[i].MarkAcked()
+		if ended != int64(0) {
+			n.recordSaga(runs[i].out, ended)
+		}
+	}
+	return errs
+}
+
+// finishRun is the run of the finish script of one terminal event.
+type finishRun struct {
+	out  shop.Outcome
+	keys []string
+	args []any
+}
+
+// finishRun builds the finish script's run for a terminal event.
+func (n *Node) finishRun(ctx context.Context, d *Delivery, s Saga) (finishRun, error) {
 	out := OutcomeOf(d.Event.Type, s)
 	t := OrderCompensated
 	switch out.Status {
@@ -213,30 +283,24 @@ func (n *Node) finishOrder(ctx context.Context, d *Delivery) error {
 	}
 	outJSON, err := json.Marshal(out)
 	if err != nil {
-		return fmt.Errorf("encode outcome of %s: %w", s.Order.ID, err)
+		return finishRun{}, fmt.Errorf("encode outcome of %s: %w", s.Order.ID, err)
 	}
 	s.Detail = "" // the detail of the step before says nothing about the order's end
 	ev, err := n.encode(ctx, ServiceOrder, t, d.Event, s)
 	if err != nil {
-		return err
+		return finishRun{}, err
 	}
 	id := s.Order.ID
 	repair := 0
 	if s.Repair {
 		repair = 1
 	}
-	ended, err := finishScript.Run(ctx, n.Bus.Redis,
-		[]string{n.orderKey(id), n.historyKey(id), n.Bus.StreamFor(id, ServiceOrder), d.Stream, n.Bus.orderSettledKey(id)},
-		d.Group, d.ID, string(out.Status), outJSON, string(t), ev,
-		n.Now().UTC().Format(time.RFC3339Nano), repair).Result()
-	if err != nil {
-		return fmt.Errorf("finish order %s: %w", s.Order.ID, err)
-	}
-	d.MarkAcked()
-	if ended != int64(0) {
-		n.recordSaga(out, ended)
-	}
-	return nil
+	return finishRun{
+		out:  out,
+		keys: []string{n.orderKey(id), n.historyKey(id), n.Bus.StreamFor(id, ServiceOrder), d.Stream, n.Bus.orderSettledKey(id)},
+		args: []any{d.Group, d.ID, string(out.Status), outJSON, string(t), ev,
+			n.Now().UTC().Format(time.RFC3339Nano), repair},
+	}, nil
 }
 
 // OutcomeOf is the outcome an order has once the given terminal event happened.
@@ -275,11 +339,11 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 	if err := n.Bus.check(ctx); err != nil {
 		return err
 	}
-	hs, err := n.Handlers(service)
+	batch, types, err := n.Batch(service)
 	if err != nil {
 		return err
 	}
-	c, err := n.Bus.NewConsumer(service, n.instrument(service, hs), cfg, n.Log)
+	c, err := n.Bus.NewBatchConsumer(service, types, n.observeBatch(service, batch), cfg, n.Log)
 	if err != nil {
 		return err
 	}

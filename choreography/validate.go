@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/encoding/json"
 
 	"github.com/ordersaga/ordersaga/activities"
@@ -29,36 +30,68 @@ type record struct {
 	state  activities.OrderState
 }
 
-// readRecord reads an order's records in one round trip (one slot).
-func (n *Node) readRecord(ctx context.Context, id string) (record, error) {
+// readRecords reads the records of the orders of ids in one round trip.
+func (n *Node) readRecords(ctx context.Context, ids []string) ([]record, error) {
 	pipe := n.Bus.Redis.Pipeline()
-	rec := pipe.HMGet(ctx, n.orderKey(id), "order", "repair")
-	state := n.Bus.Layout().QueueOrderState(ctx, pipe, id)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return record{}, fmt.Errorf("read records of order %s: %w", id, err)
+	recs := make([]*redis.SliceCmd, len(ids))
+	states := make([]func() activities.OrderState, len(ids))
+	for i, id := range ids {
+		recs[i] = pipe.HMGet(ctx, n.orderKey(id), "order", "repair")
+		states[i] = n.Bus.Layout().QueueOrderState(ctx, pipe, id)
 	}
-	v := rec.Val()
-	raw, _ := v[0].(string)
-	repair, _ := v[1].(string)
-	r := record{found: raw != "", repair: repair == "1", state: state()}
-	if r.found {
-		if err := json.Unmarshal([]byte(raw), &r.order); err != nil {
-			return record{}, fmt.Errorf("decode order %s as placed: %w", id, err)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read records of %d order(s): %w", len(ids), err)
+	}
+	out := make([]record, len(ids))
+	for i, id := range ids {
+		v := recs[i].Val()
+		raw, _ := v[0].(string)
+		repair, _ := v[1].(string)
+		out[i] = record{found: raw != "", repair: repair == "1", state: states[i]()}
+		if out[i].found {
+			if err := json.Unmarshal([]byte(raw), &out[i].order); err != nil {
+				return nil, fmt.Errorf("decode order %s as placed: %w", id, err)
+			}
 		}
 	}
-	return r, nil
+	return out, nil
 }
 
-// checked decodes an event's saga and checks it before a service acts on
-// it: the entry is on the stream of the service that publishes its type,
-// in the order's partition; the order is valid against the catalog and is
-// the order as placed; what the event and its saga say happened is what
-// the participants recorded; a repair event belongs to a repair that runs.
-// op is the operation the service runs on the event ("" for the order
-// service). It returns the saga with the order as placed, which is all the
-// service acts on. An event of an order with no record (settled, or never
-// placed) is returned as it is: the service's guard drops it.
-func (n *Node) checked(ctx context.Context, d *Delivery, op shop.Op) (Saga, error) {
+// checkedAll decodes the sagas of a batch's events and checks each before
+// the service acts on it (see check), reading the orders' records in one
+// round trip; ops[i] is the operation the service runs on ds[i] ("" for
+// the order service). It returns each event's saga, with the order as
+// placed, or why it cannot be acted on. An event of an order with no
+// record (settled, or never placed) is returned as it is: the service's
+// guard drops it.
+func (n *Node) checkedAll(ctx context.Context, ds []*Delivery, ops []shop.Op) ([]Saga, []error) {
+	sagas, errs := make([]Saga, len(ds)), make([]error, len(ds))
+	var ids []string
+	var at []int
+	for i, d := range ds {
+		sagas[i], errs[i] = n.checkEvent(d)
+		if errs[i] == nil {
+			ids, at = append(ids, sagas[i].Order.ID), append(at, i)
+		}
+	}
+	recs, err := n.readRecords(ctx, ids)
+	for k, i := range at {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case recs[k].found:
+			sagas[i], errs[i] = withRecord(ds[i], sagas[i], ops[i], recs[k])
+		}
+	}
+	return sagas, errs
+}
+
+// checkEvent is what checking an event needs no record for: its saga
+// decodes, it is where its publisher puts it, its order is valid.
+func (n *Node) checkEvent(d *Delivery) (Saga, error) {
 	s, err := d.Event.Saga()
 	if err != nil {
 		return s, fmt.Errorf("%w: %v", ErrPoison, err)
@@ -69,10 +102,12 @@ func (n *Node) checked(ctx context.Context, d *Delivery, op shop.Op) (Saga, erro
 	if err := s.Order.Validate(n.Participants.Inventory.Catalog); err != nil {
 		return s, invalid(d, err.Error())
 	}
-	rec, err := n.readRecord(ctx, s.Order.ID)
-	if err != nil || !rec.found {
-		return s, err
-	}
+	return s, nil
+}
+
+// withRecord checks an event's saga against its order's records and
+// returns it with the order as placed.
+func withRecord(d *Delivery, s Saga, op shop.Op, rec record) (Saga, error) {
 	if why := rec.check(d.Event.Type, s, op); why != "" {
 		return s, invalid(d, why)
 	}
