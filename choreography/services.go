@@ -1,6 +1,7 @@
 package choreography
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -180,20 +181,84 @@ func (n *Node) outbox(ctx context.Context, service string, r reaction, d *Delive
 		Token: d.ID,
 		Keys: []string{d.Stream, n.historyKey(id), n.Bus.StreamFor(id, service), n.orderKey(id),
 			n.Bus.orderDoneKey(id), n.Bus.orderSettledKey(id)},
-		// The events are built when the work is done (after any delay
-		// fault), so their timestamps tell when it happened.
+		// The event is built when the work is done (after any delay
+		// fault), so its timestamp tells when it happened.
 		Args: func() ([]any, error) {
-			okEv, err := n.encode(ctx, service, r.onSuccess, d.Event, okSaga)
+			ev, err := n.eventTemplate(ctx, service, d.Event, s)
 			if err != nil {
 				return nil, err
 			}
-			failEv, err := n.encode(ctx, service, r.onFailure, d.Event, failSaga)
+			okHead, err := headJSON(okSaga)
 			if err != nil {
 				return nil, err
 			}
-			return []any{d.Group, d.ID, string(r.onSuccess), okEv, string(r.onFailure), failEv, republish, id}, nil
+			failHead, err := headJSON(failSaga)
+			if err != nil {
+				return nil, err
+			}
+			return []any{d.Group, d.ID, ev, string(r.onSuccess), okHead, string(r.onFailure), failHead, republish, id}, nil
 		},
 	}
+}
+
+// Placeholders of the event an outbox publishes: the script puts the
+// type and the head of the saga of the outcome in their place.
+const (
+	typePlaceholder = "@TYPE@"
+	headPlaceholder = "@HEAD@"
+)
+
+// eventTemplate is the JSON of the event a step publishes, caused by
+// parent, in the trace of ctx, with placeholders for what depends on the
+// step's outcome: its type and the head of its saga (see sagaHead). The
+// step's script gets it once, with the two outcomes' types and heads.
+func (n *Node) eventTemplate(ctx context.Context, service string, parent *Envelope, s Saga) ([]byte, error) {
+	ev, err := NewEvent(typePlaceholder, service, parent, Saga{Order: s.Order}, n.Now())
+	if err != nil {
+		return nil, err
+	}
+	rest, err := json.Marshal(sagaRest{Repair: s.Repair, Order: s.Order})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s payload: %w", s.Order.ID, err)
+	}
+	const mark = `"@PAYLOAD@"`
+	ev.Payload = json.RawMessage(mark)
+	withTraceContext(ctx, ev)
+	b, err := ev.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Replace(b, []byte(mark), append([]byte("{"+headPlaceholder), rest[1:]...), 1), nil
+}
+
+// sagaHead is the part of a saga a step's outcome decides, sagaRest the
+// part it does not; together, in this order, they are a Saga's JSON.
+type sagaHead struct {
+	Detail             string      `json:"detail,omitempty"`
+	Reason             string      `json:"reason,omitempty"`
+	CompensationErrors []string    `json:"compensation_errors,omitempty"`
+	FailedStep         shop.Step   `json:"failed_step,omitempty"`
+	Done               []shop.Step `json:"done,omitempty"`
+	Compensated        []shop.Step `json:"compensated,omitempty"`
+}
+
+type sagaRest struct {
+	Repair bool       `json:"repair,omitempty"`
+	Order  shop.Order `json:"order"`
+}
+
+// headJSON is the head of a saga as it goes in place of the template's
+// @HEAD@: its fields, each followed by a comma.
+func headJSON(s Saga) (string, error) {
+	b, err := json.Marshal(sagaHead{Detail: s.Detail, Reason: s.Reason, CompensationErrors: s.CompensationErrors,
+		FailedStep: s.FailedStep, Done: s.Done, Compensated: s.Compensated})
+	if err != nil {
+		return "", fmt.Errorf("encode %s payload: %w", s.Order.ID, err)
+	}
+	if len(b) == 2 {
+		return "", nil // {}
+	}
+	return string(b[1:len(b)-1]) + ",", nil
 }
 
 // outcomes returns the saga as the success and the failure event of op
