@@ -138,3 +138,50 @@ func TestBatchFailureDoesNotDelayNeighbours(t *testing.T) {
 		t.Fatalf("the failing entry ran %d times before its backoff was over", attempts.Load())
 	}
 }
+
+// An entry whose handler finds Redis full (OOM under noeviction) is not
+// dead-lettered however long Redis stays full: those deliveries do not
+// count toward MaxDeliveries. It waits, and is handled once memory frees.
+func TestFullRedisDoesNotCountDeliveries(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	add(t, rdb, "s", "k", "v")
+	if err := stream.CreateGroups(ctx, rdb, "g", "s"); err != nil {
+		t.Fatal(err)
+	}
+	var runs, maxSeen atomic.Int64
+	h := func(ctx context.Context, ds []*stream.Delivery) []error {
+		errs := make([]error, len(ds))
+		for i, d := range ds {
+			if runs.Add(1) == 1 { // Redis fills up as the entry is handled
+				if err := rdb.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+					t.Error(err)
+				}
+			}
+			if d.Deliveries > maxSeen.Load() {
+				maxSeen.Store(d.Deliveries)
+			}
+			// The handler's work: a write, refused while Redis is full.
+			errs[i] = rdb.XAdd(ctx, &redis.XAddArgs{Stream: "out", Values: []any{"from", d.ID}}).Err()
+		}
+		return errs
+	}
+	cfg := fast
+	cfg.MaxDeliveries = 2
+	cfg.RetryMax = 20 * time.Millisecond
+	runBatch(t, rdb, "g", []string{"s"}, h, cfg)
+	eventually(t, "five runs refused by the full Redis", func() bool { return runs.Load() >= 5 })
+	if n := rdb.XLen(ctx, dlq).Val(); n != 0 || pending(t, rdb, "s", "g") != 1 {
+		t.Fatalf("after %d refused runs: %d dead letter(s), %d pending; want the entry pending", runs.Load(), n, pending(t, rdb, "s", "g"))
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the entry handled once memory freed", func() bool {
+		return pending(t, rdb, "s", "g") == 0 && rdb.XLen(ctx, "out").Val() == 1
+	})
+	if n := rdb.XLen(ctx, dlq).Val(); n != 0 || maxSeen.Load() > 2 {
+		t.Errorf("%d dead letter(s); deliveries seen up to %d, want at most 2", n, maxSeen.Load())
+	}
+}

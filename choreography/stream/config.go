@@ -21,7 +21,9 @@ type Config struct {
 	// ClaimIdle is how long an entry of another consumer must sit idle
 	// before this one takes it over with XAUTOCLAIM (default 30s).
 	ClaimIdle time.Duration
-	// MaxDeliveries: an entry delivered more often is dead-lettered (default 30).
+	// MaxDeliveries: an entry delivered more often is dead-lettered
+	// (default 30). A delivery whose handler failed because Redis was full
+	// (see IsFull) does not count: the entry waits until memory frees.
 	MaxDeliveries int64
 	// HandlerTimeout bounds one handler run (default 5m30s).
 	HandlerTimeout time.Duration

@@ -142,6 +142,7 @@ type Consumer struct {
 
 	owned    sync.Map // inflightKey(stream, entry ID) -> *flight: read and not finished
 	retrying sync.Map // stream -> struct{}: it has own entries waiting for a redelivery
+	full     sync.Map // inflightKey(stream, entry ID) -> struct{}: its last run found Redis full
 	sem      chan struct{}
 	freed    chan struct{} // a handler slot was freed
 	wg       sync.WaitGroup
@@ -390,16 +391,21 @@ func (c *Consumer) sweep(ctx context.Context) {
 				continue
 			}
 			waiting = true
-			if p.Idle < c.cfg.backoff(p.RetryCount) {
+			wait := c.cfg.backoff(p.RetryCount)
+			if _, full := c.full.Load(inflightKey(stream, p.ID)); full {
+				wait = c.cfg.RetryMax
+			}
+			if p.Idle < wait {
 				continue
 			}
 			msgs, err := c.rdb.XClaim(ctx, &redis.XClaimArgs{
 				Stream: stream, Group: c.group, Consumer: c.cfg.Name,
-				MinIdle: c.cfg.backoff(p.RetryCount), Messages: []string{p.ID},
+				MinIdle: wait, Messages: []string{p.ID},
 			}).Result()
 			if err != nil {
 				continue
 			}
+			c.full.Delete(inflightKey(stream, p.ID))
 			c.dispatchAll(ctx, stream, msgs, func(string) int64 { return p.RetryCount + 1 })
 		}
 		if !waiting {
@@ -567,6 +573,9 @@ func (c *Consumer) handle(ctx context.Context, ds []*Delivery) {
 			c.deadLetterEntry(ctx, d.Stream, redis.XMessage{ID: d.ID, Values: d.Values}, d.Deliveries, err.Error())
 		default:
 			c.retrying.Store(d.Stream, struct{}{})
+			if IsFull(err) {
+				c.uncount(ctx, d)
+			}
 			lvl := slog.LevelWarn
 			var temp interface{ Temporary() bool }
 			if errors.As(err, &temp) && temp.Temporary() {
@@ -581,6 +590,24 @@ func (c *Consumer) handle(ctx context.Context, ds []*Delivery) {
 			c.log.Warn("ack failed", "stream", ds[0].Stream, "ids", acks, "err", err)
 		}
 	}
+}
+
+// IsFull reports whether err is Redis refusing a write because it is full
+// (OOM: used memory over maxmemory, under the noeviction policy).
+func IsFull(err error) bool { return redis.HasErrorPrefix(err, "OOM") }
+
+// uncount takes back the delivery of an entry whose handler found Redis
+// full: the delivery limit counts failures of the entry, not of Redis, so
+// an entry waits out a full Redis however long it lasts. Its delivery
+// count, which Redis keeps, is set back (XCLAIM … JUSTID RETRYCOUNT, which
+// a full Redis still runs), and it is redelivered after RetryMax, until
+// memory frees. If setting it back fails, the delivery counts.
+func (c *Consumer) uncount(ctx context.Context, d *Delivery) {
+	err := c.rdb.Do(ctx, "XCLAIM", d.Stream, c.group, c.cfg.Name, 0, d.ID, "JUSTID", "RETRYCOUNT", d.Deliveries-1).Err()
+	if err != nil {
+		c.log.Warn("a delivery that found Redis full counts toward the limit", "stream", d.Stream, "id", d.ID, "err", err)
+	}
+	c.full.Store(inflightKey(d.Stream, d.ID), struct{}{})
 }
 
 // observeRead tells the observer how a read of new entries from streams
