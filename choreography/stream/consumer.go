@@ -237,6 +237,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		cancel(nil)
 	}()
 	if err := CreateGroups(ctx, c.rdb, c.group, c.streams...); err != nil {
+		if parent.Err() != nil {
+			return nil // stopped as it started
+		}
 		return err
 	}
 	// First the entries this consumer read before a restart but never acked.
