@@ -63,6 +63,9 @@ func (e *Engine) Mode() shop.Mode { return shop.ModeOrchestration }
 // order ID a second time, even after the first saga ended, fails with
 // shop.ErrDuplicateOrder.
 //
+// The order is priced here (shop.Order.Priced): its workflow charges the
+// amount it was placed at, whatever the worker's catalog says later.
+//
 // The placement carries a token, kept in the workflow's memo: when the
 // server does not answer (a lost reply, an outage longer than the client's
 // own retries), Place starts the workflow again, up to PlaceAttempts times
@@ -72,6 +75,7 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	if err := o.Validate(e.catalog); err != nil {
 		return fmt.Errorf("place order: %w", err)
 	}
+	o = o.Priced(e.catalog)
 	token := uuid.NewString()
 	opts := e.startOptions(o, token)
 	var err error

@@ -110,8 +110,11 @@ func CompensationRetryPolicy(maxInterval time.Duration) *temporal.RetryPolicy {
 
 // Config tunes OrderSaga on one worker. Zero fields take their defaults.
 type Config struct {
-	// Catalog prices orders in the activities' summaries
-	// (default shop.DefaultCatalog()).
+	// Catalog is the participants' catalog (default
+	// shop.DefaultCatalog()). OrderSaga itself never reads it: the amount
+	// to charge travels in its input (shop.Order.AmountCents, priced by
+	// Engine.Place), so a price change between placement and charge
+	// changes nothing, and replay reads no catalog.
 	Catalog shop.Catalog
 	// CompensationMaxInterval caps the backoff between attempts of a
 	// compensation (default DefaultCompensationMaxInterval).
@@ -229,7 +232,9 @@ type saga struct {
 
 // start records the workflow's version and registers its handlers.
 func start(ctx workflow.Context, cfg Config, o shop.Order) (*saga, error) {
-	s := &saga{cfg: cfg, o: o, in: activities.InputFor(o),
+	in := activities.InputFor(o)
+	in.AmountCents = o.AmountCents
+	s := &saga{cfg: cfg, o: o, in: in,
 		progress: shop.Progress{Outcome: shop.Outcome{OrderID: o.ID, Status: shop.StatusPending}}}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (shop.Progress, error) {
 		return s.progress, nil
@@ -261,7 +266,7 @@ func (s *saga) forward(ctx workflow.Context) {
 		}
 		op := st.step.Forward()
 		s.progress.Current = op
-		summary := markdownText(forwardSummary(op, s.o, s.cfg.Catalog))
+		summary := markdownText(forwardSummary(op, s.o))
 		s.details(ctx, fmt.Sprintf("step %d of 3: **%s**", i+1, summary))
 		s.stack = append(s.stack, st)
 		actx := workflow.WithActivityOptions(ctx, s.activityOptions(op, summary))
@@ -309,7 +314,7 @@ func (s *saga) compensate(ctx workflow.Context, steps []sagaStep, in activities.
 		if repair {
 			why.cause = activities.FailureType(op)
 		}
-		summary := markdownText(compensationSummary(op, s.o, s.cfg.Catalog, why))
+		summary := markdownText(compensationSummary(op, s.o, why))
 		s.details(dctx, "compensating: **"+summary+"**")
 		actx := workflow.WithActivityOptions(dctx, s.activityOptions(op, summary))
 		if err := workflow.ExecuteActivity(actx, st.compensate, in).Get(actx, nil); err != nil {

@@ -553,3 +553,32 @@ func TestOrderSagaDelayExtendsTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderSagaChargesPlacedAmount: the price changes between placement
+// and charge (the worker's catalog says otherwise); the saga charges the
+// amount the order was placed at.
+func TestOrderSagaChargesPlacedAmount(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	placed := shop.DefaultCatalog()
+	later := shop.DefaultCatalog()
+	p := later[sku]
+	p.PriceCents *= 3
+	later[sku] = p
+	if err := activities.Seed(context.Background(), rdb, activities.OrchestrationPrefix, later); err != nil {
+		t.Fatal(err)
+	}
+	parts := activities.New(rdb, activities.OrchestrationPrefix, later)
+	env, _ := newEnv(t)
+	env.SetWorkerOptions(workflows.WorkerOptions(worker.Options{}))
+	env.RegisterActivity(parts.Inventory)
+	env.RegisterActivity(parts.Payment)
+	env.RegisterActivity(parts.Shipping)
+	o := orderFor(t, "priced-1", nil).Priced(placed)
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+	if out := result(t, env); out.Status != shop.StatusCompleted {
+		t.Fatalf("status = %s, want %s", out.Status, shop.StatusCompleted)
+	}
+	if got, want := readLedger(t, rdb).ChargedCents, o.Total(placed); got != want {
+		t.Errorf("charged %d cents, want the placed %d (the later catalog says %d)", got, want, o.Total(later))
+	}
+}
