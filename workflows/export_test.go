@@ -5,3 +5,6 @@ var (
 	MarkdownText = markdownText
 	PlainText    = plainText
 )
+
+// CurrentVersion is the version of OrderSaga new workflows run.
+const CurrentVersion = int(versionStory)
