@@ -45,6 +45,8 @@ type options struct {
 	workflowPollers        int
 	stopTimeout            time.Duration
 	compensationMaxBackoff time.Duration
+	activitiesFlag         string
+	activities             workflows.ActivityMode
 	partitions             int
 }
 
@@ -104,6 +106,8 @@ func (o *options) flags(root *cobra.Command) {
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, let running Temporal activities finish for up to this long before cancelling them")
 	fs.DurationVar(&o.compensationMaxBackoff, "compensation-max-backoff", workflows.DefaultCompensationMaxInterval,
 		"cap on the backoff between attempts of a compensation, which retries transient failures until it succeeds")
+	fs.StringVar(&o.activitiesFlag, "activities", string(workflows.ActivitiesRegular),
+		"how orders that start on this worker run their participants: regular (activities, the most visible in the Temporal UI) or local (local activities: fewer round trips and history events)")
 }
 
 // validate checks the options once parsed and resolves the connection
@@ -124,6 +128,11 @@ func (o *options) validate() error {
 			}
 		}
 	}
+	mode, err := workflows.ParseActivityMode(o.activitiesFlag)
+	if err != nil {
+		return fmt.Errorf("%w: --activities: %w", errUsage, err)
+	}
+	o.activities = mode
 	switch {
 	case o.concurrency < 1 || o.activityPollers < 1 || o.workflowPollers < 1:
 		return fmt.Errorf("%w: --concurrency and the poller counts must be at least 1", errUsage)
@@ -142,7 +151,6 @@ func (o *options) validate() error {
 	if o.pprof && o.metricsAddr == "" {
 		return fmt.Errorf("%w: --pprof needs --metrics-addr, where the profiles are served", errUsage)
 	}
-	var err error
 	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

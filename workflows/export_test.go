@@ -7,4 +7,7 @@ var (
 )
 
 // CurrentVersion is the version of OrderSaga new workflows run.
-const CurrentVersion = int(versionStory)
+const CurrentVersion = int(versionLatest)
+
+// LocalModeVersion is the first version with the local-activity mode.
+const LocalModeVersion = int(versionCancelAnywhere)

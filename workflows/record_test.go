@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
@@ -21,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -31,7 +33,8 @@ const recordEnv = "ORDERSAGA_RECORD_HISTORY"
 
 // historyCase is one path through OrderSaga and how to drive an order
 // down it. Its history is recorded, per version of the workflow, in
-// testdata/v<version>/<path>.json.
+// testdata/v<version>/<path>.json, and in testdata/v<version>/local/ for
+// the local-activity mode.
 type historyCase struct {
 	path   string
 	faults []string
@@ -58,7 +61,7 @@ var historyCases = []historyCase{
 	{path: "repair_refused_again", faults: []string{"shipping", "refund:decline"}, repairs: 2, refuseRepairs: 1},
 	{path: "cancelled", faults: []string{"shipping:delay:1m"}, cancelAt: shop.OpSchedule},
 	{path: "cancelled_during_reserve", faults: []string{"inventory:delay:1m"}, cancelAt: shop.OpReserve},
-	{path: "cancelled_during_compensation", faults: []string{"shipping", "refund:delay:5s"}, cancelAt: shop.OpRefund},
+	{path: "cancelled_during_compensation", faults: []string{"shipping", "refund:delay:1m"}, cancelAt: shop.OpRefund},
 	{path: "cancelled_while_failed", faults: []string{"shipping", "refund:decline"}, cancelFailed: true, repairs: 1},
 	{path: "started_without_status", bare: true},
 }
@@ -86,37 +89,84 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	refuser := &repairRefuser{left: map[string]int{}}
-	w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{refuser}}))
-	workflows.Register(w, activities.New(rdb, workflows.Prefix, catalog), workflows.Config{Catalog: catalog})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
 	engine := workflows.NewEngine(c, catalog)
 	engine.FailedPoll = 100 * time.Millisecond
-	dir := filepath.Join("testdata", fmt.Sprintf("v%d", workflows.CurrentVersion))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, hc := range historyCases {
-		file := filepath.Join(dir, hc.path+".json")
-		if _, err := os.Stat(file); err == nil {
-			t.Logf("%s: kept", file)
+	for _, mode := range []workflows.ActivityMode{workflows.ActivitiesRegular, workflows.ActivitiesLocal} {
+		if mode == workflows.ActivitiesLocal && workflows.CurrentVersion < workflows.LocalModeVersion {
 			continue
 		}
-		o := orderFor(t, fmt.Sprintf("replay-v%d-%s", workflows.CurrentVersion, hc.path), hc.faults).Priced(catalog)
-		refuser.set(o.ID, hc.refuseRepairs)
-		out := driveOrder(t, c, engine, hc, o)
-		writeHistory(t, c, o.ID, file)
-		t.Logf("%s: %s", file, out.Status)
+		dir := historyDir(workflows.CurrentVersion, mode)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		refuser := &repairRefuser{left: map[string]int{}}
+		w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{refuser}}))
+		workflows.Register(w, activities.New(rdb, workflows.Prefix, catalog), workflows.Config{Catalog: catalog, Activities: mode})
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for _, hc := range historyCases {
+			file := filepath.Join(dir, hc.path+".json")
+			if _, err := os.Stat(file); err == nil {
+				t.Logf("%s: kept", file)
+				continue
+			}
+			o := orderFor(t, fmt.Sprintf("replay-v%d-%s-%s", workflows.CurrentVersion, mode, hc.path), hc.faults).Priced(catalog)
+			refuser.set(o.ID, hc.refuseRepairs)
+			out := driveOrder(t, recording{c: c, engine: engine, rdb: rdb, mode: mode}, hc, o)
+			writeHistory(t, c, o.ID, file)
+			t.Logf("%s: %s", file, out.Status)
+		}
+		w.Stop()
+	}
+}
+
+// historyDir is where the histories of a version and mode are kept.
+func historyDir(version int, mode workflows.ActivityMode) string {
+	dir := filepath.Join("testdata", fmt.Sprintf("v%d", version))
+	if mode == workflows.ActivitiesLocal {
+		dir = filepath.Join(dir, "local")
+	}
+	return dir
+}
+
+// recording is what TestRecordHistories drives orders with.
+type recording struct {
+	c      client.Client
+	engine *workflows.Engine
+	rdb    redis.UniversalClient
+	mode   workflows.ActivityMode
+}
+
+// waitRunning waits until op of the order runs. A worker that runs a long
+// local activity answers no query until it ends, so for a compensation in
+// that mode it waits until the shipping participant recorded its refusal:
+// the compensation starts at once.
+func (r recording) waitRunning(t *testing.T, orderID string, op shop.Op) {
+	t.Helper()
+	if r.mode != workflows.ActivitiesLocal || !op.IsCompensation() {
+		waitCurrent(t, r.c, orderID, op)
+		return
+	}
+	l, err := activities.LayoutOf(context.Background(), r.rdb, workflows.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, ship := l.OrderKeys(orderID)
+	err = poll.For(context.Background(), 30*time.Second, poll.Every(20*time.Millisecond), func(ctx context.Context) (bool, error) {
+		n, err := r.rdb.Exists(ctx, ship).Result()
+		return n == 1, err
+	})
+	if err != nil {
+		t.Fatalf("order %s: the shipping refusal was never recorded: %v", orderID, err)
 	}
 }
 
 // driveOrder places o and drives it down hc's path.
-func driveOrder(t *testing.T, c client.Client, engine *workflows.Engine, hc historyCase, o shop.Order) shop.Outcome {
+func driveOrder(t *testing.T, r recording, hc historyCase, o shop.Order) shop.Outcome {
 	t.Helper()
 	ctx := context.Background()
+	c, engine := r.c, r.engine
 	if hc.bare {
 		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: shop.WorkflowID(o.ID), TaskQueue: workflows.TaskQueue}, workflows.WorkflowType, o); err != nil {
 			t.Fatalf("%s: start: %v", hc.path, err)
@@ -125,7 +175,7 @@ func driveOrder(t *testing.T, c client.Client, engine *workflows.Engine, hc hist
 		t.Fatalf("%s: place: %v", hc.path, err)
 	}
 	if hc.cancelAt != "" {
-		waitRunning(t, engine, o.ID, hc.cancelAt)
+		r.waitRunning(t, o.ID, hc.cancelAt)
 		if err := c.CancelWorkflow(ctx, shop.WorkflowID(o.ID), ""); err != nil {
 			t.Fatalf("%s: cancel: %v", hc.path, err)
 		}
@@ -232,6 +282,27 @@ func (i *refuseInbound) ExecuteActivity(ctx context.Context, in *interceptor.Exe
 		}
 	}
 	return i.Next.ExecuteActivity(ctx, in)
+}
+
+// waitCurrent waits until the order's status query says op runs. It asks
+// with a long timeout: a worker that runs a long local activity answers a
+// query only when it heartbeats the workflow task.
+func waitCurrent(t *testing.T, c client.Client, orderID string, op shop.Op) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		v, err := c.QueryWorkflow(ctx, shop.WorkflowID(orderID), "", workflows.QueryStatus)
+		cancel()
+		var p shop.Progress
+		if err == nil && v.Get(&p) == nil && p.Current == op {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func waitRunning(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {

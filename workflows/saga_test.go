@@ -71,7 +71,7 @@ func TestOrderSagaActivityOptions(t *testing.T) {
 	env.RegisterWorkflowWithOptions(workflows.Config{CompensationMaxInterval: maxInterval}.OrderSaga,
 		workflow.RegisterOptions{Name: workflows.WorkflowType})
 	mockParticipants(env, nil)
-	env.ExecuteWorkflow(workflows.WorkflowType, orderFor(t, "options-1", []string{"shipping"}))
+	env.ExecuteWorkflow(workflows.WorkflowType, orderFor(t, "options-1", []string{"shipping"}).Priced(shop.DefaultCatalog()))
 	if out := result(t, env); out.Status != shop.StatusCompensated {
 		t.Fatalf("status = %s, want COMPENSATED", out.Status)
 	}

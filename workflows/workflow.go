@@ -61,7 +61,42 @@ const (
 	// refused compensation leaves the order FAILED, waiting for a repair,
 	// instead of failing the workflow.
 	versionStory workflow.Version = 1
+	// versionCancelAnywhere: a cancel at any point, during a compensation
+	// or while the order is FAILED too, ends the workflow Canceled once
+	// the compensations have run; the workflow records, when it starts,
+	// whether its participants run as activities or local activities
+	// (Config.Activities), so a worker of the other mode replays it.
+	versionCancelAnywhere workflow.Version = 2
+	// versionLatest is the version new workflows run.
+	versionLatest = versionCancelAnywhere
 )
+
+// ActivityMode is how OrderSaga runs its participants.
+type ActivityMode string
+
+// The activity modes.
+const (
+	// ActivitiesRegular runs each operation as an activity: scheduled
+	// and dispatched by the server, with its own history events,
+	// heartbeats and retries (the default).
+	ActivitiesRegular ActivityMode = "regular"
+	// ActivitiesLocal runs each operation as a local activity, in the
+	// worker that runs the workflow task: no round trip through the
+	// server's task queue, one marker event per operation instead of
+	// three events, no heartbeat.
+	ActivitiesLocal ActivityMode = "local"
+)
+
+// ParseActivityMode returns the mode named s ("" is regular).
+func ParseActivityMode(s string) (ActivityMode, error) {
+	switch ActivityMode(s) {
+	case "", ActivitiesRegular:
+		return ActivitiesRegular, nil
+	case ActivitiesLocal:
+		return ActivitiesLocal, nil
+	}
+	return "", fmt.Errorf("unknown activity mode %q (want regular or local)", s)
+}
 
 // Timeouts and retry limits of the participant operations.
 const (
@@ -119,9 +154,16 @@ type Config struct {
 	// CompensationMaxInterval caps the backoff between attempts of a
 	// compensation (default DefaultCompensationMaxInterval).
 	CompensationMaxInterval time.Duration
+	// Activities is how workflows that start on this worker run their
+	// participants (default ActivitiesRegular). A workflow keeps the mode
+	// it started with, whichever worker runs it later.
+	Activities ActivityMode
 }
 
 func (c Config) withDefaults() Config {
+	if c.Activities == "" {
+		c.Activities = ActivitiesRegular
+	}
 	if c.Catalog == nil {
 		c.Catalog = shop.DefaultCatalog()
 	}
@@ -217,6 +259,7 @@ type saga struct {
 	o        shop.Order
 	in       activities.OrderInput
 	version  workflow.Version
+	mode     ActivityMode
 	progress shop.Progress
 	// stack holds the steps to undo, oldest first.
 	stack []sagaStep
@@ -241,9 +284,13 @@ func start(ctx workflow.Context, cfg Config, o shop.Order) (*saga, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("register %s query: %w", QueryStatus, err)
 	}
-	s.version = workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, versionStory)
+	s.version = workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, versionLatest)
 	if s.version < versionStory {
 		return s, nil
+	}
+	s.mode = ActivitiesRegular
+	if s.version >= versionCancelAnywhere {
+		s.mode = recordMode(ctx, cfg.Activities)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRepair, s.requestRepair,
 		workflow.UpdateHandlerOptions{Validator: s.validateRepair, Description: "run the refused compensations of a FAILED order again"}); err != nil {
@@ -269,8 +316,7 @@ func (s *saga) forward(ctx workflow.Context) {
 		summary := markdownText(forwardSummary(op, s.o))
 		s.details(ctx, fmt.Sprintf("step %d of 3: **%s**", i+1, summary))
 		s.stack = append(s.stack, st)
-		actx := workflow.WithActivityOptions(ctx, s.activityOptions(op, summary))
-		err := workflow.ExecuteActivity(actx, st.forward, s.in).Get(actx, nil)
+		err := s.execute(ctx, op, st.forward, s.in, summary)
 		if err == nil {
 			s.progress.Steps = append(s.progress.Steps, st.step)
 			logger.Info("step done", "order", s.o.ID, "op", op)
@@ -316,8 +362,7 @@ func (s *saga) compensate(ctx workflow.Context, steps []sagaStep, in activities.
 		}
 		summary := markdownText(compensationSummary(op, s.o, why))
 		s.details(dctx, "compensating: **"+summary+"**")
-		actx := workflow.WithActivityOptions(dctx, s.activityOptions(op, summary))
-		if err := workflow.ExecuteActivity(actx, st.compensate, in).Get(actx, nil); err != nil {
+		if err := s.execute(dctx, op, st.compensate, in, summary); err != nil {
 			failed = append(failed, st)
 			s.failures = append(s.failures, fmt.Sprintf("%s: %s", op, describe(err)))
 			logger.Error("compensation failed", "order", s.o.ID, "op", op, "error", err)
@@ -342,7 +387,7 @@ func (s *saga) finish(ctx workflow.Context, status shop.Status) (shop.Outcome, e
 	}
 	s.details(ctx, "**"+string(status)+"**")
 	s.upsert(ctx, OrderStatusKey.ValueSet(string(status)))
-	if s.cancelled {
+	if s.cancelled || (s.version >= versionCancelAnywhere && ctx.Err() != nil) {
 		return s.progress.Outcome, temporal.NewCanceledError(s.progress.Outcome)
 	}
 	return s.progress.Outcome, nil
