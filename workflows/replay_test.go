@@ -1,7 +1,7 @@
 package workflows_test
 
 import (
-		"io/fs"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
