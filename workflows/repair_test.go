@@ -81,7 +81,9 @@ func TestRepairRetried(t *testing.T) {
 
 // slowRepair makes the refund of a repair take two seconds, so that the
 // repair is still running when it is asked again.
-type slowRepair struct{ interceptor.WorkerInterceptorBase }
+type slowRepair struct {
+	interceptor.WorkerInterceptorBase
+}
 
 func (*slowRepair) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
 	return &slowRepairInbound{interceptor.ActivityInboundInterceptorBase{Next: next}}
