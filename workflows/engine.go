@@ -108,11 +108,11 @@ func (e *Engine) startOptions(o shop.Order, token string) client.StartWorkflowOp
 		// Eager only where a worker shares the client (tests); the
 		// starter and the live page have none, so their orders start
 		// like the bench's baseline, which does not ask for it.
-		EnableEagerStart: true,
-		Memo:                                     map[string]any{MemoPlacement: token, MemoItems: o.Items},
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(OrderStatusKey.ValueSet(string(shop.StatusPending))),
-		StaticSummary:                            StaticSummary(o, e.catalog),
-		StaticDetails:                            StaticDetails(o, e.catalog),
+		EnableEagerStart:      true,
+		Memo:                  map[string]any{MemoPlacement: token, MemoItems: o.Items},
+		TypedSearchAttributes: temporal.NewSearchAttributes(OrderStatusKey.ValueSet(string(shop.StatusPending))),
+		StaticSummary:         StaticSummary(o, e.catalog),
+		StaticDetails:         StaticDetails(o, e.catalog),
 	}
 }
 
