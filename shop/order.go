@@ -103,6 +103,10 @@ const (
 	StatusCompleted   Status = "COMPLETED"
 	StatusCompensated Status = "COMPENSATED"
 	StatusFailed      Status = "FAILED"
+	// StatusCompensating: still PENDING, with a compensation that has kept
+	// retrying longer than the alert threshold; it goes back to PENDING
+	// when the compensation ends. Never terminal.
+	StatusCompensating Status = "COMPENSATING"
 )
 
 // Terminal reports whether no further change will happen to an order in this status.

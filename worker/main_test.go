@@ -130,7 +130,7 @@ func TestParseOrchestrationFlags(t *testing.T) {
 	if o, _ := parse(nil); o.activities != workflows.ActivitiesRegular {
 		t.Errorf("default activity mode %q, want regular", o.activities)
 	}
-	for _, bad := range [][]string{{"--stop-timeout", "-1s"}, {"--compensation-max-backoff", "10ms"}, {"--activities", "remote"}} {
+	for _, bad := range [][]string{{"--stop-timeout", "-1s"}, {"--compensation-max-backoff", "10ms"}, {"--activities", "remote"}, {"--compensation-alert-after", "0s"}} {
 		if _, err := parse(bad); !errors.Is(err, errUsage) {
 			t.Errorf("%v: %v, want a usage error", bad, err)
 		}

@@ -1,8 +1,12 @@
 package workflows
 
 import (
+	"fmt"
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/ordersaga/ordersaga/internal/platform/telemetry"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -30,15 +34,55 @@ func recordMode(ctx workflow.Context, mode ActivityMode) ActivityMode {
 // workflow timer, so a local activity that keeps failing backs off like
 // a regular one, across workflow tasks.
 func (s *saga) execute(ctx workflow.Context, op shop.Op, fn any, in any, summary string) error {
+	return s.start(ctx, op, fn, in, summary).Get(ctx, nil)
+}
+
+// start starts one operation (see execute) and returns its future.
+func (s *saga) start(ctx workflow.Context, op shop.Op, fn any, in any, summary string) workflow.Future {
 	opts := s.activityOptions(op, summary)
 	if s.mode != ActivitiesLocal {
-		actx := workflow.WithActivityOptions(ctx, opts)
-		return workflow.ExecuteActivity(actx, fn, in).Get(actx, nil)
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), fn, in)
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: opts.StartToCloseTimeout,
 		RetryPolicy:         opts.RetryPolicy,
 		Summary:             opts.Summary,
 	})
-	return workflow.ExecuteLocalActivity(lctx, fn, in).Get(lctx, nil)
+	return workflow.ExecuteLocalActivity(lctx, fn, in)
+}
+
+// watched runs a compensation like execute; from versionCompensationWatch
+// on, a timer of Config.CompensationAlertAfter runs beside it, and when it
+// fires first the order is COMPENSATING (status query, OrderStatus search
+// attribute, a metric) until the compensation ends. The compensation
+// itself is not touched: it still retries without limit.
+func (s *saga) watched(ctx workflow.Context, op shop.Op, fn any, in any, summary string) error {
+	if s.version < versionCompensationWatch {
+		return s.execute(ctx, op, fn, in, summary)
+	}
+	started := workflow.Now(ctx)
+	f := s.start(ctx, op, fn, in, summary)
+	tctx, stopTimer := workflow.WithCancel(ctx)
+	timer := workflow.NewTimer(tctx, s.cfg.CompensationAlertAfter)
+	alerted := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(f, func(workflow.Future) {})
+	sel.AddFuture(timer, func(workflow.Future) {
+		alerted = true
+		s.progress.Status = shop.StatusCompensating
+		s.progress.RetryingSince = &started
+		s.upsert(ctx, OrderStatusKey.ValueSet(string(shop.StatusCompensating)))
+		s.details(ctx, fmt.Sprintf("**COMPENSATING**: %s has been retrying since %s", op, started.UTC().Format(time.RFC3339)))
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"engine": telemetry.EngineOrchestration, "op": string(op)}).
+			Counter(telemetry.CompensationsRetryingName).Inc(1)
+	})
+	sel.Select(ctx)
+	err := f.Get(ctx, nil)
+	stopTimer()
+	if alerted {
+		s.progress.Status = shop.StatusPending
+		s.progress.RetryingSince = nil
+		s.upsert(ctx, OrderStatusKey.ValueSet(string(shop.StatusPending)))
+	}
+	return err
 }

@@ -67,8 +67,12 @@ const (
 	// whether its participants run as activities or local activities
 	// (Config.Activities), so a worker of the other mode replays it.
 	versionCancelAnywhere workflow.Version = 2
+	// versionCompensationWatch: a compensation that runs longer than
+	// Config.CompensationAlertAfter makes the order COMPENSATING (status
+	// query, OrderStatus search attribute, metric) until it ends.
+	versionCompensationWatch workflow.Version = 3
 	// versionLatest is the version new workflows run.
-	versionLatest = versionCancelAnywhere
+	versionLatest = versionCompensationWatch
 )
 
 // ActivityMode is how OrderSaga runs its participants.
@@ -114,6 +118,9 @@ const (
 	// DefaultCompensationMaxInterval caps the backoff between attempts of
 	// a compensation unless Config says otherwise.
 	DefaultCompensationMaxInterval = 10 * time.Second
+	// DefaultCompensationAlertAfter is how long a compensation runs
+	// before the order shows COMPENSATING unless Config says otherwise.
+	DefaultCompensationAlertAfter = time.Minute
 )
 
 // ForwardRetryPolicy is the retry policy of reserve, charge and schedule.
@@ -154,6 +161,10 @@ type Config struct {
 	// CompensationMaxInterval caps the backoff between attempts of a
 	// compensation (default DefaultCompensationMaxInterval).
 	CompensationMaxInterval time.Duration
+	// CompensationAlertAfter is how long a compensation may run, retries
+	// included, before the order shows COMPENSATING (default
+	// DefaultCompensationAlertAfter). It still retries without limit.
+	CompensationAlertAfter time.Duration
 	// Activities is how workflows that start on this worker run their
 	// participants (default ActivitiesRegular). A workflow keeps the mode
 	// it started with, whichever worker runs it later.
@@ -166,6 +177,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Catalog == nil {
 		c.Catalog = shop.DefaultCatalog()
+	}
+	if c.CompensationAlertAfter <= 0 {
+		c.CompensationAlertAfter = DefaultCompensationAlertAfter
 	}
 	if c.CompensationMaxInterval <= 0 {
 		c.CompensationMaxInterval = DefaultCompensationMaxInterval
@@ -362,7 +376,7 @@ func (s *saga) compensate(ctx workflow.Context, steps []sagaStep, in activities.
 		}
 		summary := markdownText(compensationSummary(op, s.o, why))
 		s.details(dctx, "compensating: **"+summary+"**")
-		if err := s.execute(dctx, op, st.compensate, in, summary); err != nil {
+		if err := s.watched(dctx, op, st.compensate, in, summary); err != nil {
 			failed = append(failed, st)
 			s.failures = append(s.failures, fmt.Sprintf("%s: %s", op, describe(err)))
 			logger.Error("compensation failed", "order", s.o.ID, "op", op, "error", err)
