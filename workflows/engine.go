@@ -309,8 +309,13 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 		}
 		if ctx.Err() == nil && unanswered(err) {
 			// No worker answers the query (none runs, or none is free):
-			// the server's record says the order runs, and no more.
-			return shop.Progress{Outcome: shop.Outcome{Status: shop.StatusPending}}, nil
+			// the server's record says the order runs, and whether a
+			// compensation of it retries past the alert threshold.
+			st := shop.StatusPending
+			if keyword(d.GetWorkflowExecutionInfo().GetSearchAttributes(), SearchAttrOrderStatus) == string(shop.StatusCompensating) {
+				st = shop.StatusCompensating
+			}
+			return shop.Progress{Outcome: shop.Outcome{Status: st}}, nil
 		}
 		return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
 	}
