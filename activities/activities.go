@@ -100,6 +100,10 @@ type OrderInput struct {
 	// recorded refusal. It changes nothing for a forward operation or a
 	// compensation that succeeded.
 	Repair bool `json:"repair,omitempty"`
+	// AmountCents, when above zero, is what Charge charges: the order's
+	// total priced at placement. Zero: Charge prices Items from the
+	// store's catalog.
+	AmountCents int64 `json:"amount_cents,omitempty"`
 }
 
 // InputFor builds the input of every operation for an order.

@@ -133,7 +133,10 @@ func (s Store) call(l Layout, op shop.Op, in OrderInput) (keys []string, args []
 	_, pay, ship := l.OrderKeys(in.OrderID)
 	switch op {
 	case shop.OpCharge:
-		amount := shop.Order{Items: in.Items}.Total(s.Catalog)
+		amount := in.AmountCents
+		if amount <= 0 {
+			amount = shop.Order{Items: in.Items}.Total(s.Catalog)
+		}
 		return []string{pay, l.LedgerKey(p)}, []any{amount}
 	case shop.OpRefund:
 		return []string{pay, l.LedgerKey(p)}, nil

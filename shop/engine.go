@@ -62,6 +62,9 @@ type Progress struct {
 	Outcome
 	// Current is the operation running now, if any.
 	Current Op `json:"current,omitempty"`
+	// RetryingSince, while Status is COMPENSATING, is when the
+	// compensation Current started to run.
+	RetryingSince *time.Time `json:"retrying_since,omitempty"`
 }
 
 // Event is one entry of an order's timeline, in a form both engines share.

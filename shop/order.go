@@ -103,6 +103,10 @@ const (
 	StatusCompleted   Status = "COMPLETED"
 	StatusCompensated Status = "COMPENSATED"
 	StatusFailed      Status = "FAILED"
+	// StatusCompensating: still PENDING, with a compensation that has kept
+	// retrying longer than the alert threshold; it goes back to PENDING
+	// when the compensation ends. Never terminal.
+	StatusCompensating Status = "COMPENSATING"
 )
 
 // Terminal reports whether no further change will happen to an order in this status.
@@ -129,6 +133,18 @@ type Order struct {
 	Customer string    `json:"customer"`
 	Items    []Item    `json:"items"`
 	Faults   FaultPlan `json:"faults,omitempty"`
+	// AmountCents is the amount to charge, priced from the catalog when
+	// the order was placed (see Priced). Zero: not priced, the charge
+	// prices the items when it runs.
+	AmountCents int64 `json:"amount_cents,omitempty"`
+}
+
+// Priced returns the order with AmountCents set to its total in c: the
+// order as placed, so that a price change between placement and charge
+// does not change what is charged.
+func (o Order) Priced(c Catalog) Order {
+	o.AmountCents = o.Total(c)
+	return o
 }
 
 // Outcome is the result of a saga once it has stopped.

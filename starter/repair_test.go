@@ -76,9 +76,10 @@ func TestRepairUnknownOrder(t *testing.T) {
 }
 
 // TestRepairConcurrent: three repairs of one FAILED order at once, on both
-// engines: each engine runs the repair once; the other two runs say that
-// a repair was running (or had ended the order), show its outcome and exit
-// 0 like the one that did the work.
+// engines: each engine runs the repair once; on choreography the other two
+// runs say that a repair was running (or had ended the order), on
+// orchestration they are the same repair update (one ID per FAILED round)
+// and get its result; all show its outcome and exit 0.
 func TestRepairConcurrent(t *testing.T) {
 	s := servers(t)
 	id := newID("repair3")
@@ -112,8 +113,8 @@ func TestRepairConcurrent(t *testing.T) {
 			}
 		}
 	}
-	if noted["orchestration"] != 2 || noted["choreography"] != 2 {
-		t.Errorf("runs that found another repair: %v, want 2 per engine", noted)
+	if noted["orchestration"] > 2 || noted["choreography"] != 2 {
+		t.Errorf("runs that found another repair: %v, want 2 on choreography and at most 2 on orchestration", noted)
 	}
 	// Each engine ran the refund of the repair once.
 	h := s.must(t, "history", id, "--json")

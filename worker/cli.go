@@ -45,6 +45,9 @@ type options struct {
 	workflowPollers        int
 	stopTimeout            time.Duration
 	compensationMaxBackoff time.Duration
+	compensationAlertAfter time.Duration
+	activitiesFlag         string
+	activities             workflows.ActivityMode
 	partitions             int
 }
 
@@ -104,6 +107,10 @@ func (o *options) flags(root *cobra.Command) {
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, let running Temporal activities finish for up to this long before cancelling them")
 	fs.DurationVar(&o.compensationMaxBackoff, "compensation-max-backoff", workflows.DefaultCompensationMaxInterval,
 		"cap on the backoff between attempts of a compensation, which retries transient failures until it succeeds")
+	fs.DurationVar(&o.compensationAlertAfter, "compensation-alert-after", workflows.DefaultCompensationAlertAfter,
+		"a compensation still running (retrying) after this long makes the order COMPENSATING (status, OrderStatus, metric "+telemetry.CompensationsRetryingName+"); it keeps retrying")
+	fs.StringVar(&o.activitiesFlag, "activities", string(workflows.ActivitiesRegular),
+		"how orders that start on this worker run their participants: regular (activities, the most visible in the Temporal UI) or local (local activities: fewer round trips and history events)")
 }
 
 // validate checks the options once parsed and resolves the connection
@@ -124,11 +131,16 @@ func (o *options) validate() error {
 			}
 		}
 	}
+	mode, err := workflows.ParseActivityMode(o.activitiesFlag)
+	if err != nil {
+		return fmt.Errorf("%w: --activities: %w", errUsage, err)
+	}
+	o.activities = mode
 	switch {
 	case o.concurrency < 1 || o.activityPollers < 1 || o.workflowPollers < 1:
 		return fmt.Errorf("%w: --concurrency and the poller counts must be at least 1", errUsage)
-	case o.stopTimeout < 0 || o.compensationMaxBackoff < 100*time.Millisecond:
-		return fmt.Errorf("%w: --stop-timeout must not be negative, --compensation-max-backoff at least 100ms (the first backoff)", errUsage)
+	case o.stopTimeout < 0 || o.compensationMaxBackoff < 100*time.Millisecond || o.compensationAlertAfter <= 0:
+		return fmt.Errorf("%w: --stop-timeout must not be negative, --compensation-max-backoff at least 100ms (the first backoff), --compensation-alert-after positive", errUsage)
 	case o.logFormat != config.LogText && o.logFormat != config.LogJSON:
 		return fmt.Errorf("%w: bad --log-format %q (want %s or %s)", errUsage, o.logFormat, config.LogText, config.LogJSON)
 	case o.cfg.ConnectTimeout <= 0:
@@ -142,7 +154,6 @@ func (o *options) validate() error {
 	if o.pprof && o.metricsAddr == "" {
 		return fmt.Errorf("%w: --pprof needs --metrics-addr, where the profiles are served", errUsage)
 	}
-	var err error
 	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

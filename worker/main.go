@@ -184,7 +184,8 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 		log.Warn("could not check the namespace's search attributes; OrderSaga needs OrderStatus and OrderFailedStep", "error", err)
 	}
 	fatal := make(chan error, 1)
-	w := workflows.NewConfiguredWorker(tc, rdb, workflows.Config{Catalog: catalog, CompensationMaxInterval: o.compensationMaxBackoff}, worker.Options{
+	w := workflows.NewConfiguredWorker(tc, rdb, workflows.Config{Catalog: catalog, CompensationMaxInterval: o.compensationMaxBackoff,
+		CompensationAlertAfter: o.compensationAlertAfter, Activities: o.activities}, worker.Options{
 		MaxConcurrentActivityTaskPollers: o.activityPollers,
 		MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
 		WorkerStopTimeout:                o.stopTimeout,

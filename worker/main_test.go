@@ -124,7 +124,13 @@ func TestParseOrchestrationFlags(t *testing.T) {
 	if o, _ := parse(nil); o.stopTimeout <= 0 || o.compensationMaxBackoff != workflows.DefaultCompensationMaxInterval {
 		t.Errorf("defaults: stop timeout %s, compensation backoff cap %s; want a drain by default and the workflow's cap", o.stopTimeout, o.compensationMaxBackoff)
 	}
-	for _, bad := range [][]string{{"--stop-timeout", "-1s"}, {"--compensation-max-backoff", "10ms"}} {
+	if o, err := parse([]string{"--activities", "local"}); err != nil || o.activities != workflows.ActivitiesLocal {
+		t.Errorf("--activities local: %+v %v", o, err)
+	}
+	if o, _ := parse(nil); o.activities != workflows.ActivitiesRegular {
+		t.Errorf("default activity mode %q, want regular", o.activities)
+	}
+	for _, bad := range [][]string{{"--stop-timeout", "-1s"}, {"--compensation-max-backoff", "10ms"}, {"--activities", "remote"}, {"--compensation-alert-after", "0s"}} {
 		if _, err := parse(bad); !errors.Is(err, errUsage) {
 			t.Errorf("%v: %v, want a usage error", bad, err)
 		}

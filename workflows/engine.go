@@ -63,6 +63,9 @@ func (e *Engine) Mode() shop.Mode { return shop.ModeOrchestration }
 // order ID a second time, even after the first saga ended, fails with
 // shop.ErrDuplicateOrder.
 //
+// The order is priced here (shop.Order.Priced): its workflow charges the
+// amount it was placed at, whatever the worker's catalog says later.
+//
 // The placement carries a token, kept in the workflow's memo: when the
 // server does not answer (a lost reply, an outage longer than the client's
 // own retries), Place starts the workflow again, up to PlaceAttempts times
@@ -72,6 +75,7 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	if err := o.Validate(e.catalog); err != nil {
 		return fmt.Errorf("place order: %w", err)
 	}
+	o = o.Priced(e.catalog)
 	token := uuid.NewString()
 	opts := e.startOptions(o, token)
 	var err error
@@ -101,11 +105,14 @@ func (e *Engine) startOptions(o shop.Order, token string) client.StartWorkflowOp
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		EnableEagerStart:                         true,
-		Memo:                                     map[string]any{MemoPlacement: token, MemoItems: o.Items},
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(OrderStatusKey.ValueSet(string(shop.StatusPending))),
-		StaticSummary:                            StaticSummary(o, e.catalog),
-		StaticDetails:                            StaticDetails(o, e.catalog),
+		// Eager only where a worker shares the client (tests); the
+		// starter and the live page have none, so their orders start
+		// like the bench's baseline, which does not ask for it.
+		EnableEagerStart:      true,
+		Memo:                  map[string]any{MemoPlacement: token, MemoItems: o.Items},
+		TypedSearchAttributes: temporal.NewSearchAttributes(OrderStatusKey.ValueSet(string(shop.StatusPending))),
+		StaticSummary:         StaticSummary(o, e.catalog),
+		StaticDetails:         StaticDetails(o, e.catalog),
 	}
 }
 
@@ -302,8 +309,13 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 		}
 		if ctx.Err() == nil && unanswered(err) {
 			// No worker answers the query (none runs, or none is free):
-			// the server's record says the order runs, and no more.
-			return shop.Progress{Outcome: shop.Outcome{Status: shop.StatusPending}}, nil
+			// the server's record says the order runs, and whether a
+			// compensation of it retries past the alert threshold.
+			st := shop.StatusPending
+			if keyword(d.GetWorkflowExecutionInfo().GetSearchAttributes(), SearchAttrOrderStatus) == string(shop.StatusCompensating) {
+				st = shop.StatusCompensating
+			}
+			return shop.Progress{Outcome: shop.Outcome{Status: st}}, nil
 		}
 		return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
 	}
@@ -337,6 +349,12 @@ func (e *Engine) History(ctx context.Context, orderID string) ([]shop.Event, err
 // (or whose workflow has closed) is not repairable: shop.ErrNotRepairable;
 // while another repair runs, shop.ErrRepairRunning; once a repair ended it,
 // shop.ErrRepaired. The workflow must have a worker to accept the repair.
+//
+// The update's ID is the order's repair round (RepairUpdateID): the same
+// for every call while the order stays in one FAILED round, so a call
+// retried after a lost reply, or made twice at once, is the same update
+// and returns the first one's result instead of a refusal. Once the
+// repair has closed the workflow, a call says shop.ErrRepaired.
 func (e *Engine) Repair(ctx context.Context, orderID string) error {
 	d, err := e.describe(ctx, orderID, "repair order")
 	if err != nil {
@@ -345,8 +363,13 @@ func (e *Engine) Repair(ctx context.Context, orderID string) error {
 	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return e.closedRepair(ctx, orderID, st.String())
 	}
+	round, err := e.repairRound(ctx, orderID)
+	if err != nil {
+		return err
+	}
 	h, err := e.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   shop.WorkflowID(orderID),
+		UpdateID:     RepairUpdateID(round.failed),
 		UpdateName:   UpdateRepair,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
@@ -388,19 +411,47 @@ func unanswered(err error) bool {
 	return errors.As(err, &dl) || errors.As(err, &ca)
 }
 
-// closedRepair is the answer to a repair of an order whose workflow has
-// closed: shop.ErrRepaired when its history holds an accepted repair,
-// else shop.ErrNotRepairable.
-func (e *Engine) closedRepair(ctx context.Context, orderID, state string) error {
+// RepairUpdateID is the ID of the repair update of an order's round-th
+// FAILED round (1 for its first).
+func RepairUpdateID(round int) string { return fmt.Sprintf("%s-%d", UpdateRepair, round) }
+
+// repairRound is what an order's history says of its repairs: how often
+// it became FAILED, and the ID of the last repair accepted.
+type repairRound struct {
+	failed   int
+	accepted string
+}
+
+// repairRound reads the order's history for its repair round.
+func (e *Engine) repairRound(ctx context.Context, orderID string) (repairRound, error) {
+	var r repairRound
 	it := e.client.GetWorkflowHistory(ctx, shop.WorkflowID(orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			return fmt.Errorf("repair order %s: read its history: %w", orderID, err)
+			return r, fmt.Errorf("repair order %s: read its history: %w", orderID, err)
+		}
+		if a := ev.GetUpsertWorkflowSearchAttributesEventAttributes(); keyword(a.GetSearchAttributes(), SearchAttrOrderStatus) == string(shop.StatusFailed) {
+			r.failed++
 		}
 		if a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a.GetAcceptedRequest().GetInput().GetName() == UpdateRepair {
-			return fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepaired)
+			r.accepted = a.GetAcceptedRequest().GetMeta().GetUpdateId()
 		}
+	}
+	return r, nil
+}
+
+// closedRepair is the answer to a repair of an order whose workflow has
+// closed: shop.ErrRepaired when its history holds an accepted repair (the
+// caller then shows the outcome that repair reached), else
+// shop.ErrNotRepairable.
+func (e *Engine) closedRepair(ctx context.Context, orderID, state string) error {
+	r, err := e.repairRound(ctx, orderID)
+	switch {
+	case err != nil:
+		return err
+	case r.accepted != "":
+		return fmt.Errorf("repair order %s: %w", orderID, shop.ErrRepaired)
 	}
 	return fmt.Errorf("repair order %s: its workflow has closed (%s): %w", orderID, state, shop.ErrNotRepairable)
 }

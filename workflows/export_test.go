@@ -5,3 +5,9 @@ var (
 	MarkdownText = markdownText
 	PlainText    = plainText
 )
+
+// CurrentVersion is the version of OrderSaga new workflows run.
+const CurrentVersion = int(versionLatest)
+
+// LocalModeVersion is the first version with the local-activity mode.
+const LocalModeVersion = int(versionCancelAnywhere)

@@ -31,7 +31,7 @@ func recorded(t *testing.T, name string) []*historypb.HistoryEvent {
 // TestTimelineCancelled renders the recorded history of an order cancelled
 // while shipping ran.
 func TestTimelineCancelled(t *testing.T) {
-	h := workflows.Timeline(recorded(t, "cancelled.json"))
+	h := workflows.Timeline(recorded(t, "v0/cancelled.json"))
 	var got []string
 	for _, e := range h {
 		got = append(got, e.Name+" "+string(e.Op)+" "+e.Result)
@@ -60,7 +60,7 @@ func TestTimelineCancelled(t *testing.T) {
 
 // TestTimelineRetries: the started entry of a retried activity says so.
 func TestTimelineRetries(t *testing.T) {
-	for _, e := range workflows.Timeline(recorded(t, "payment_transient.json")) {
+	for _, e := range workflows.Timeline(recorded(t, "v0/payment_transient.json")) {
 		if e.Name == "ActivityTaskStarted" && e.Op == "charge" {
 			if e.Result != workflows.ResultRetry || e.Detail == "" {
 				t.Errorf("started charge = %+v, want a retry with its attempt", e)
@@ -76,7 +76,7 @@ func TestTimelineRetries(t *testing.T) {
 // running step stops before anything is compensated, and the last entry
 // carries the COMPENSATED outcome.
 func TestTimelineCancelledCanceled(t *testing.T) {
-	h := workflows.Timeline(recorded(t, "v1_cancelled.json"))
+	h := workflows.Timeline(recorded(t, "v1/cancelled.json"))
 	var got []string
 	for _, e := range h {
 		if e.Name == "WorkflowExecutionCancelRequested" && strings.HasPrefix(e.Detail, "by ") {
@@ -108,7 +108,7 @@ func TestTimelineCancelledCanceled(t *testing.T) {
 // repaired: the FAILED outcome, the repair, and the refund it ran with the
 // result "repaired", which keeps the compensation order check clean.
 func TestTimelineRepaired(t *testing.T) {
-	h := workflows.Timeline(recorded(t, "v1_refund_declined_repaired.json"))
+	h := workflows.Timeline(recorded(t, "v1/refund_declined_repaired.json"))
 	var got []string
 	for _, e := range h {
 		if e.Name != "ActivityTaskStarted" && e.Name != "ActivityTaskScheduled" {

@@ -71,7 +71,7 @@ func TestOrderSagaActivityOptions(t *testing.T) {
 	env.RegisterWorkflowWithOptions(workflows.Config{CompensationMaxInterval: maxInterval}.OrderSaga,
 		workflow.RegisterOptions{Name: workflows.WorkflowType})
 	mockParticipants(env, nil)
-	env.ExecuteWorkflow(workflows.WorkflowType, orderFor(t, "options-1", []string{"shipping"}))
+	env.ExecuteWorkflow(workflows.WorkflowType, orderFor(t, "options-1", []string{"shipping"}).Priced(shop.DefaultCatalog()))
 	if out := result(t, env); out.Status != shop.StatusCompensated {
 		t.Fatalf("status = %s, want COMPENSATED", out.Status)
 	}
@@ -193,5 +193,29 @@ func TestOrderSagaRepair(t *testing.T) {
 		if repair := i > 0; in.Repair != repair || fault == repair || len(in.Faults) == 0 {
 			t.Errorf("refund %d: repair %v, faults %v; want repair %v, the refund fault only without it", i+1, in.Repair, in.Faults, repair)
 		}
+	}
+}
+
+// TestOrderSagaCompensating: a release that runs past the alert threshold
+// makes the order COMPENSATING (status query with the time it started,
+// OrderStatus) until it ends; the saga then ends COMPENSATED as usual.
+func TestOrderSagaCompensating(t *testing.T) {
+	env, _ := newEnv(t)
+	env.RegisterWorkflowWithOptions(workflows.Config{CompensationAlertAfter: time.Minute}.OrderSaga,
+		workflow.RegisterOptions{Name: "AlertSaga"})
+	mockParticipants(env, map[shop.Op]time.Duration{shop.OpRelease: 3 * time.Minute})
+	trail := statusTrail(env)
+	var mid shop.Progress
+	env.RegisterDelayedCallback(func() { mid = queryStatus(t, env) }, 2*time.Minute)
+	env.ExecuteWorkflow("AlertSaga", orderFor(t, "alert-1", []string{"payment"}))
+	if out := result(t, env); out.Status != shop.StatusCompensated {
+		t.Fatalf("status %s, want COMPENSATED", out.Status)
+	}
+	if mid.Status != shop.StatusCompensating || mid.Current != shop.OpRelease || mid.RetryingSince == nil {
+		t.Errorf("two minutes into the release: %+v, want COMPENSATING with release retrying since its start", mid)
+	}
+	want := []string{"OrderStatus=PENDING", "OrderFailedStep=payment", "OrderStatus=COMPENSATING", "OrderStatus=PENDING", "OrderStatus=COMPENSATED"}
+	if !slices.Equal(*trail, want) {
+		t.Errorf("search attributes set: %v\nwant                  %v", *trail, want)
 	}
 }

@@ -153,14 +153,24 @@ func plainText(md string) string {
 	return b.String()
 }
 
+// amountText is the order's amount as priced at placement, or "the
+// order's total" for an order placed before amounts travelled with it: the
+// workflow never reads a catalog, so what it shows replays unchanged.
+func amountText(o shop.Order) string {
+	if o.AmountCents > 0 {
+		return money(o.AmountCents)
+	}
+	return "the order's total"
+}
+
 // forwardSummary says what a forward operation does: "reserve book:2",
 // "charge 84.00", "schedule shipment of book:2".
-func forwardSummary(op shop.Op, o shop.Order, catalog shop.Catalog) string {
+func forwardSummary(op shop.Op, o shop.Order) string {
 	switch op {
 	case shop.OpReserve:
 		return "reserve " + itemsText(o.Items)
 	case shop.OpCharge:
-		return "charge " + money(o.Total(catalog))
+		return "charge " + amountText(o)
 	case shop.OpSchedule:
 		return "schedule shipment of " + itemsText(o.Items)
 	}
@@ -174,13 +184,13 @@ func forwardSummary(op shop.Op, o shop.Order, catalog shop.Catalog) string {
 // again after RefundFailed". cause is what started the
 // compensation (a refusal's type, "the cancel", ...) or, for a repair, what
 // the compensation failed with.
-func compensationSummary(op shop.Op, o shop.Order, catalog shop.Catalog, c compensation) string {
+func compensationSummary(op shop.Op, o shop.Order, c compensation) string {
 	what := string(op)
 	switch op {
 	case shop.OpRelease:
 		what = "release " + itemsText(o.Items)
 	case shop.OpRefund:
-		what = "refund " + money(o.Total(catalog))
+		what = "refund " + amountText(o)
 	case shop.OpCancel:
 		what = "cancel the shipment"
 	}

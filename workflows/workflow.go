@@ -61,7 +61,46 @@ const (
 	// refused compensation leaves the order FAILED, waiting for a repair,
 	// instead of failing the workflow.
 	versionStory workflow.Version = 1
+	// versionCancelAnywhere: a cancel at any point, during a compensation
+	// or while the order is FAILED too, ends the workflow Canceled once
+	// the compensations have run; the workflow records, when it starts,
+	// whether its participants run as activities or local activities
+	// (Config.Activities), so a worker of the other mode replays it.
+	versionCancelAnywhere workflow.Version = 2
+	// versionCompensationWatch: a compensation that runs longer than
+	// Config.CompensationAlertAfter makes the order COMPENSATING (status
+	// query, OrderStatus search attribute, metric) until it ends.
+	versionCompensationWatch workflow.Version = 3
+	// versionLatest is the version new workflows run.
+	versionLatest = versionCompensationWatch
 )
+
+// ActivityMode is how OrderSaga runs its participants.
+type ActivityMode string
+
+// The activity modes.
+const (
+	// ActivitiesRegular runs each operation as an activity: scheduled
+	// and dispatched by the server, with its own history events,
+	// heartbeats and retries (the default).
+	ActivitiesRegular ActivityMode = "regular"
+	// ActivitiesLocal runs each operation as a local activity, in the
+	// worker that runs the workflow task: no round trip through the
+	// server's task queue, one marker event per operation instead of
+	// three events, no heartbeat.
+	ActivitiesLocal ActivityMode = "local"
+)
+
+// ParseActivityMode returns the mode named s ("" is regular).
+func ParseActivityMode(s string) (ActivityMode, error) {
+	switch ActivityMode(s) {
+	case "", ActivitiesRegular:
+		return ActivitiesRegular, nil
+	case ActivitiesLocal:
+		return ActivitiesLocal, nil
+	}
+	return "", fmt.Errorf("unknown activity mode %q (want regular or local)", s)
+}
 
 // Timeouts and retry limits of the participant operations.
 const (
@@ -79,6 +118,9 @@ const (
 	// DefaultCompensationMaxInterval caps the backoff between attempts of
 	// a compensation unless Config says otherwise.
 	DefaultCompensationMaxInterval = 10 * time.Second
+	// DefaultCompensationAlertAfter is how long a compensation runs
+	// before the order shows COMPENSATING unless Config says otherwise.
+	DefaultCompensationAlertAfter = time.Minute
 )
 
 // ForwardRetryPolicy is the retry policy of reserve, charge and schedule.
@@ -110,17 +152,34 @@ func CompensationRetryPolicy(maxInterval time.Duration) *temporal.RetryPolicy {
 
 // Config tunes OrderSaga on one worker. Zero fields take their defaults.
 type Config struct {
-	// Catalog prices orders in the activities' summaries
-	// (default shop.DefaultCatalog()).
+	// Catalog is the participants' catalog (default
+	// shop.DefaultCatalog()). OrderSaga itself never reads it: the amount
+	// to charge travels in its input (shop.Order.AmountCents, priced by
+	// Engine.Place), so a price change between placement and charge
+	// changes nothing, and replay reads no catalog.
 	Catalog shop.Catalog
 	// CompensationMaxInterval caps the backoff between attempts of a
 	// compensation (default DefaultCompensationMaxInterval).
 	CompensationMaxInterval time.Duration
+	// CompensationAlertAfter is how long a compensation may run, retries
+	// included, before the order shows COMPENSATING (default
+	// DefaultCompensationAlertAfter). It still retries without limit.
+	CompensationAlertAfter time.Duration
+	// Activities is how workflows that start on this worker run their
+	// participants (default ActivitiesRegular). A workflow keeps the mode
+	// it started with, whichever worker runs it later.
+	Activities ActivityMode
 }
 
 func (c Config) withDefaults() Config {
+	if c.Activities == "" {
+		c.Activities = ActivitiesRegular
+	}
 	if c.Catalog == nil {
 		c.Catalog = shop.DefaultCatalog()
+	}
+	if c.CompensationAlertAfter <= 0 {
+		c.CompensationAlertAfter = DefaultCompensationAlertAfter
 	}
 	if c.CompensationMaxInterval <= 0 {
 		c.CompensationMaxInterval = DefaultCompensationMaxInterval
@@ -214,6 +273,7 @@ type saga struct {
 	o        shop.Order
 	in       activities.OrderInput
 	version  workflow.Version
+	mode     ActivityMode
 	progress shop.Progress
 	// stack holds the steps to undo, oldest first.
 	stack []sagaStep
@@ -229,16 +289,22 @@ type saga struct {
 
 // start records the workflow's version and registers its handlers.
 func start(ctx workflow.Context, cfg Config, o shop.Order) (*saga, error) {
-	s := &saga{cfg: cfg, o: o, in: activities.InputFor(o),
+	in := activities.InputFor(o)
+	in.AmountCents = o.AmountCents
+	s := &saga{cfg: cfg, o: o, in: in,
 		progress: shop.Progress{Outcome: shop.Outcome{OrderID: o.ID, Status: shop.StatusPending}}}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (shop.Progress, error) {
 		return s.progress, nil
 	}); err != nil {
 		return nil, fmt.Errorf("register %s query: %w", QueryStatus, err)
 	}
-	s.version = workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, versionStory)
+	s.version = workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, versionLatest)
 	if s.version < versionStory {
 		return s, nil
+	}
+	s.mode = ActivitiesRegular
+	if s.version >= versionCancelAnywhere {
+		s.mode = recordMode(ctx, cfg.Activities)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRepair, s.requestRepair,
 		workflow.UpdateHandlerOptions{Validator: s.validateRepair, Description: "run the refused compensations of a FAILED order again"}); err != nil {
@@ -261,11 +327,10 @@ func (s *saga) forward(ctx workflow.Context) {
 		}
 		op := st.step.Forward()
 		s.progress.Current = op
-		summary := markdownText(forwardSummary(op, s.o, s.cfg.Catalog))
+		summary := markdownText(forwardSummary(op, s.o))
 		s.details(ctx, fmt.Sprintf("step %d of 3: **%s**", i+1, summary))
 		s.stack = append(s.stack, st)
-		actx := workflow.WithActivityOptions(ctx, s.activityOptions(op, summary))
-		err := workflow.ExecuteActivity(actx, st.forward, s.in).Get(actx, nil)
+		err := s.execute(ctx, op, st.forward, s.in, summary)
 		if err == nil {
 			s.progress.Steps = append(s.progress.Steps, st.step)
 			logger.Info("step done", "order", s.o.ID, "op", op)
@@ -309,10 +374,9 @@ func (s *saga) compensate(ctx workflow.Context, steps []sagaStep, in activities.
 		if repair {
 			why.cause = activities.FailureType(op)
 		}
-		summary := markdownText(compensationSummary(op, s.o, s.cfg.Catalog, why))
+		summary := markdownText(compensationSummary(op, s.o, why))
 		s.details(dctx, "compensating: **"+summary+"**")
-		actx := workflow.WithActivityOptions(dctx, s.activityOptions(op, summary))
-		if err := workflow.ExecuteActivity(actx, st.compensate, in).Get(actx, nil); err != nil {
+		if err := s.watched(dctx, op, st.compensate, in, summary); err != nil {
 			failed = append(failed, st)
 			s.failures = append(s.failures, fmt.Sprintf("%s: %s", op, describe(err)))
 			logger.Error("compensation failed", "order", s.o.ID, "op", op, "error", err)
@@ -337,7 +401,7 @@ func (s *saga) finish(ctx workflow.Context, status shop.Status) (shop.Outcome, e
 	}
 	s.details(ctx, "**"+string(status)+"**")
 	s.upsert(ctx, OrderStatusKey.ValueSet(string(status)))
-	if s.cancelled {
+	if s.cancelled || (s.version >= versionCancelAnywhere && ctx.Err() != nil) {
 		return s.progress.Outcome, temporal.NewCanceledError(s.progress.Outcome)
 	}
 	return s.progress.Outcome, nil

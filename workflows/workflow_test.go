@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
@@ -258,10 +259,19 @@ func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) shop.Outcome {
 	if err := canceled.Details(&out); err != nil {
 		t.Fatalf("details of %v: %v", canceled, err)
 	}
-	if out.Status != shop.StatusCompensated || out.Reason != workflows.ReasonCancelled {
-		t.Errorf("workflow cancelled with outcome %+v, want COMPENSATED, reason %s", out, workflows.ReasonCancelled)
+	if out.Status != shop.StatusCompensated {
+		t.Errorf("workflow cancelled with outcome %+v, want COMPENSATED", out)
 	}
 	return out
+}
+
+// wantCanceled fails unless the workflow ended in the Canceled state.
+func wantCanceled(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	t.Helper()
+	var canceled *temporal.CanceledError
+	if err := env.GetWorkflowError(); !errors.As(err, &canceled) {
+		t.Errorf("workflow ended with error %v, want it Canceled", err)
+	}
 }
 
 // failedThenRepair queries the order once the saga has settled (an hour of
@@ -373,6 +383,29 @@ func TestOrderSagaMocked(t *testing.T) {
 	}
 }
 
+// TestOrderSagaLocalMocked runs every case with the participants as local
+// activities: the same outcomes and the same attempts.
+func TestOrderSagaLocalMocked(t *testing.T) {
+	for _, c := range sagaCases() {
+		t.Run(c.name, func(t *testing.T) {
+			env, rec := newEnv(t)
+			env.RegisterWorkflowWithOptions(workflows.Config{Activities: workflows.ActivitiesLocal}.OrderSaga,
+				workflow.RegisterOptions{Name: "LocalSaga"})
+			env.SetOnLocalActivityStartedListener(func(info *activity.Info, ctx context.Context, args []any) {
+				rec.listen(info, ctx, nil)
+			})
+			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+				t.Errorf("%s ran as a regular activity", info.ActivityType.Name)
+			})
+			mockParticipants(env, nil)
+			o := orderFor(t, "local-1", c.faults)
+			mid, midCalls := failedThenRepair(t, env, rec)
+			env.ExecuteWorkflow("LocalSaga", o)
+			checkSaga(t, c, o, env, rec, mid, midCalls)
+		})
+	}
+}
+
 // TestOrderSagaRedis runs every case against the real participants on a real
 // redis-server, and checks their state as well: stock and ledger are back
 // where they were unless the step still stands.
@@ -468,8 +501,51 @@ func TestOrderSagaCancel(t *testing.T) {
 	}
 }
 
+// TestOrderSagaCancelDuringReserve cancels the workflow while Reserve runs:
+// the defensive release runs, and the workflow ends Canceled.
+func TestOrderSagaCancelDuringReserve(t *testing.T) {
+	env, rec := newEnv(t)
+	mockParticipants(env, map[shop.Op]time.Duration{shop.OpReserve: 5 * time.Second})
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Second)
+	o := orderFor(t, "cancel-3", nil)
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+	checkOutcome(t, sagaCase{status: shop.StatusCompensated, reasonHas: []string{workflows.ReasonCancelled}}, o.ID, result(t, env))
+	wantCanceled(t, env)
+	want := []string{"Reserve", "Release"}
+	if calls := rec.sequence(); !slices.Equal(calls, want) {
+		t.Errorf("activities = %v\nwant         %v", calls, want)
+	}
+}
+
+// TestOrderSagaCancelWhileFailed cancels a FAILED order: it still waits
+// for its repair (what it holds must be given back), and once the repair
+// has compensated it ends Canceled.
+func TestOrderSagaCancelWhileFailed(t *testing.T) {
+	env, rec := newEnv(t)
+	mockParticipants(env, nil)
+	env.RegisterDelayedCallback(env.CancelWorkflow, 30*time.Minute)
+	mid, midCalls := failedThenRepair(t, env, rec)
+	o := orderFor(t, "cancel-4", []string{"shipping", "refund:decline"})
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+	if mid.Status != shop.StatusFailed || *midCalls != 5 {
+		t.Fatalf("an hour in (after the cancel): %+v after %d activities, want FAILED after 5", *mid, *midCalls)
+	}
+	c := sagaCase{
+		status: shop.StatusCompensated, failedStep: ship,
+		steps: []shop.Step{inv, pay}, compensated: []shop.Step{inv, pay},
+		reasonHas: []string{activities.ErrTypeShipmentFailed},
+	}
+	checkOutcome(t, c, o.ID, result(t, env))
+	wantCanceled(t, env)
+	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Refund"}
+	if calls := rec.sequence(); !slices.Equal(calls, want) {
+		t.Errorf("activities = %v\nwant         %v", calls, want)
+	}
+}
+
 // TestOrderSagaCancelDuringCompensation: a cancel that arrives while the saga
-// compensates a decline does not stop the compensations.
+// compensates a decline does not stop the compensations; once they have
+// run, the workflow ends Canceled.
 func TestOrderSagaCancelDuringCompensation(t *testing.T) {
 	env, rec := newEnv(t)
 	mockParticipants(env, map[shop.Op]time.Duration{shop.OpRefund: 5 * time.Second})
@@ -483,6 +559,7 @@ func TestOrderSagaCancelDuringCompensation(t *testing.T) {
 		reasonHas: []string{activities.ErrTypeShipmentFailed},
 	}
 	checkOutcome(t, c, o.ID, result(t, env))
+	wantCanceled(t, env)
 	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
@@ -551,5 +628,34 @@ func TestOrderSagaDelayExtendsTimeout(t *testing.T) {
 		if got := rec.timeouts[name]; got != d {
 			t.Errorf("start-to-close timeout of %s = %s, want %s", name, got, d)
 		}
+	}
+}
+
+// TestOrderSagaChargesPlacedAmount: the price changes between placement
+// and charge (the worker's catalog says otherwise); the saga charges the
+// amount the order was placed at.
+func TestOrderSagaChargesPlacedAmount(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	placed := shop.DefaultCatalog()
+	later := shop.DefaultCatalog()
+	p := later[sku]
+	p.PriceCents *= 3
+	later[sku] = p
+	if err := activities.Seed(context.Background(), rdb, activities.OrchestrationPrefix, later); err != nil {
+		t.Fatal(err)
+	}
+	parts := activities.New(rdb, activities.OrchestrationPrefix, later)
+	env, _ := newEnv(t)
+	env.SetWorkerOptions(workflows.WorkerOptions(worker.Options{}))
+	env.RegisterActivity(parts.Inventory)
+	env.RegisterActivity(parts.Payment)
+	env.RegisterActivity(parts.Shipping)
+	o := orderFor(t, "priced-1", nil).Priced(placed)
+	env.ExecuteWorkflow(workflows.OrderSaga, o)
+	if out := result(t, env); out.Status != shop.StatusCompleted {
+		t.Fatalf("status = %s, want %s", out.Status, shop.StatusCompleted)
+	}
+	if got, want := readLedger(t, rdb).ChargedCents, o.Total(placed); got != want {
+		t.Errorf("charged %d cents, want the placed %d (the later catalog says %d)", got, want, o.Total(later))
 	}
 }

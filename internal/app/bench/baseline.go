@@ -57,7 +57,7 @@ func BareWorkflow(ctx workflow.Context, id string) error {
 func NoopActivity(context.Context, int) error { return nil }
 
 // TemporalBaseline starts BareWorkflow the way the orchestration engine
-// starts OrderSaga: same ID policies, eager start, on BareTaskQueue, served
+// starts OrderSaga: same ID policies, no eager start, on BareTaskQueue, served
 // by a worker of its own with the given options (the production worker's
 // poller counts make the comparison fair). Workflow IDs are
 // "baseline-<id>" with id from IDs.
@@ -95,18 +95,25 @@ func (t *TemporalBaseline) workflowID(i int) string { return "baseline-" + t.IDs
 
 // Place starts the i-th baseline workflow.
 func (t *TemporalBaseline) Place(ctx context.Context, i int) error {
-	opts := client.StartWorkflowOptions{
+	if _, err := t.Client.ExecuteWorkflow(ctx, t.StartOptions(i), BareWorkflow, t.IDs(i)); err != nil {
+		return fmt.Errorf("start baseline workflow: %w", err)
+	}
+	return nil
+}
+
+// StartOptions are the options the i-th baseline workflow starts with.
+// Not eager: the SDK starts a workflow eagerly only for a worker that
+// shares the client, and the orders the bench places go to a worker in
+// another process; eager here would compare unlike setups.
+func (t *TemporalBaseline) StartOptions(i int) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
 		ID:                                       t.workflowID(i),
 		TaskQueue:                                BareTaskQueue,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		EnableEagerStart:                         true,
+		EnableEagerStart:                         false,
 	}
-	if _, err := t.Client.ExecuteWorkflow(ctx, opts, BareWorkflow, t.IDs(i)); err != nil {
-		return fmt.Errorf("start baseline workflow: %w", err)
-	}
-	return nil
 }
 
 // Wait waits for the i-th baseline workflow to complete.

@@ -513,3 +513,13 @@ func TestBar(t *testing.T) {
 	nilBar.Add()
 	nilBar.Stop()
 }
+
+// TestBaselineNotEager: the baseline starts its workflows the way the
+// bench's orders start, which have no worker sharing their client: not
+// eagerly.
+func TestBaselineNotEager(t *testing.T) {
+	b := &bench.TemporalBaseline{IDs: func(i int) string { return fmt.Sprint(i) }}
+	if b.StartOptions(0).EnableEagerStart {
+		t.Error("the baseline starts its workflows eagerly; the engine's orders never are")
+	}
+}

@@ -236,6 +236,9 @@ func (o *orchestrationView) list(ctx context.Context, query string, n int) ([]Or
 		switch st := ex.GetStatus(); st {
 		case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			out[i].Status = shop.StatusPending
+			if s := attrStatus(ex.GetSearchAttributes().GetIndexedFields()[orderStatusAttr]); s == shop.StatusCompensating {
+				out[i].Status = s // a compensation retrying past the alert threshold
+			}
 		case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
 			if s := attrStatus(ex.GetSearchAttributes().GetIndexedFields()[orderStatusAttr]); s.Terminal() {
 				out[i].Status = s
@@ -320,7 +323,7 @@ func (c *choreographyView) Overview(ctx context.Context, n int) (Overview, error
 			counts.Compensated += k
 		case shop.StatusFailed:
 			counts.Failed += k
-		case shop.StatusPending:
+		case shop.StatusPending, shop.StatusCompensating:
 			counts.InFlight += k
 		default:
 			counts.Other += k

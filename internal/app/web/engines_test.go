@@ -144,7 +144,7 @@ func orchFixture(t *testing.T, withAttr bool) (*orchestrationView, *fakeTemporal
 	add(6, done, shop.StatusCompensated)
 	add(7, done, shop.StatusCompleted)
 	add(8, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, shop.StatusPending)
-	add(9, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, shop.StatusPending)
+	add(9, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, shop.StatusCompensating)
 	return newOrchestrationView(outs, api, rdb, shop.DefaultCatalog()), api, outs
 }
 
@@ -210,6 +210,9 @@ func TestOrchestrationCountsWithAttribute(t *testing.T) {
 	for _, o := range ov.Recent {
 		if o.ID == "o-5" && o.Status != "ENDED_TERMINATED" {
 			t.Errorf("terminated workflow shows %s", o.Status)
+		}
+		if o.ID == "o-9" && o.Status != shop.StatusCompensating {
+			t.Errorf("running workflow whose OrderStatus is COMPENSATING shows %s", o.Status)
 		}
 	}
 	// The page asked for the latest 20 only: no wider listing.

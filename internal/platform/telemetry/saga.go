@@ -25,6 +25,9 @@ const (
 	SagasName         = "ordersaga_sagas"
 	SagaDurationName  = "ordersaga_saga_duration"
 	CompensationsName = "ordersaga_compensations"
+	// CompensationsRetryingName counts the compensations that kept
+	// retrying past the alert threshold (tagged engine and op).
+	CompensationsRetryingName = "ordersaga_compensations_retrying"
 )
 
 // RecordSaga records a saga that reached a terminal state: one SagasName,
