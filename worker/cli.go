@@ -45,7 +45,6 @@ type options struct {
 	workflowPollers        int
 	stopTimeout            time.Duration
 	compensationMaxBackoff time.Duration
-	partitions             int
 }
 
 // allServices are the --services names: the Temporal worker, then the
@@ -142,8 +141,7 @@ func (o *options) validate() error {
 	if o.pprof && o.metricsAddr == "" {
 		return fmt.Errorf("%w: --pprof needs --metrics-addr, where the profiles are served", errUsage)
 	}
-	var err error
-	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
+	if _, err := o.cfg.PartitionCount(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	o.cfg.Resolve()
