@@ -162,7 +162,7 @@ type Participants struct {
 
 // New returns the participants over one Redis, prefix and catalog, with the
 // number of partitions recorded for the prefix (see EnsurePartitions), or
-// DefaultPartitions while none is recorded.
+// keyspace.DefaultPartitions while none is recorded.
 func New(rdb redis.UniversalClient, prefix string, catalog shop.Catalog) Participants {
 	return newParticipants(Store{Redis: rdb, Prefix: prefix, Catalog: catalog, layout: &layoutRef{}})
 }

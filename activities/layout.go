@@ -31,24 +31,14 @@ import (
 // whose masters own equal ranges of slots thus holds an equal share of the
 // partitions, whatever P is.
 
-// DefaultPartitions is P on a Redis Cluster when none is configured or
-// recorded: on a cluster of 1, 2, 3, 4, 6 or 12 masters with equal slot
-// ranges the partitions spread evenly. One Redis gains nothing from
-// partitions and pays for them (each read names every partition's
-// streams), so there P is 1 unless configured.
-const DefaultPartitions = 12
-
 // DefaultPartitionsFor is P when none is configured or recorded: 1 on one
-// Redis, DefaultPartitions on a cluster.
+// Redis, keyspace.DefaultPartitions on a cluster.
 func DefaultPartitionsFor(rdb redis.UniversalClient) int {
 	if _, cluster := rdb.(*redis.ClusterClient); cluster {
-		return DefaultPartitions
+		return keyspace.DefaultPartitions
 	}
 	return 1
 }
-
-// MaxPartitions bounds P.
-const MaxPartitions = 1024
 
 // ErrPartitions is wrapped when a process is configured with another number
 // of partitions than the one recorded in Redis.
@@ -63,8 +53,8 @@ type Layout struct {
 
 // NewLayout returns the key layout of prefix with P partitions.
 func NewLayout(prefix string, partitions int) (Layout, error) {
-	if partitions < 1 || partitions > MaxPartitions {
-		return Layout{}, fmt.Errorf("partitions must be between 1 and %d, got %d", MaxPartitions, partitions)
+	if partitions < 1 || partitions > keyspace.MaxPartitions {
+		return Layout{}, fmt.Errorf("partitions must be between 1 and %d, got %d", keyspace.MaxPartitions, partitions)
 	}
 	return Layout{Prefix: prefix, Partitions: partitions, tags: partitionTags(partitions)}, nil
 }
@@ -170,7 +160,7 @@ func recordedPartitions(ctx context.Context, rdb redis.UniversalClient, prefix s
 		return 0, false, fmt.Errorf("read partitions: %w", err)
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxPartitions {
+	if err != nil || n < 1 || n > keyspace.MaxPartitions {
 		return 0, false, fmt.Errorf("%s holds %q, not a partition count", PartitionsKey(prefix), s)
 	}
 	return n, true, nil

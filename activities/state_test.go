@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -153,7 +154,7 @@ func TestCountersSumOverPartitions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := t.Context()
-	lay, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, activities.DefaultPartitions)
+	lay, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, keyspace.DefaultPartitions)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func TestEnsurePartitions(t *testing.T) {
 	if !errors.Is(err, ErrPartitions) || !strings.Contains(err.Error(), "set up with 5 partitions") || !strings.Contains(err.Error(), "ORDERSAGA_PARTITIONS=5") {
 		t.Fatalf("another P: %v", err)
 	}
-	for _, bad := range []int{-1, MaxPartitions + 1} {
+	for _, bad := range []int{-1, keyspace.MaxPartitions + 1} {
 		if _, err := EnsurePartitions(ctx, rdb, "q:", bad); err == nil {
 			t.Errorf("P=%d accepted", bad)
 		}

@@ -12,22 +12,19 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
 // What verify reads of the choreography: its orders, its settled totals and
 // the state of its streams, partition by partition.
 
-var _ verify.Source = (*Engine)(nil)
-
 // Orders lists every order placed, with its status and outcome.
-func (e *Engine) Orders(ctx context.Context) ([]verify.Order, error) {
+func (e *Engine) Orders(ctx context.Context) ([]shop.Record, error) {
 	b := e.node.Bus
 	if err := b.check(ctx); err != nil {
 		return nil, err
 	}
-	parts := make([][]verify.Order, b.Layout().Partitions)
+	parts := make([][]shop.Record, b.Layout().Partitions)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for p := range parts {
@@ -39,7 +36,7 @@ func (e *Engine) Orders(ctx context.Context) ([]verify.Order, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var out []verify.Order
+	var out []shop.Record
 	for _, o := range parts {
 		out = append(out, o...)
 	}
@@ -47,13 +44,13 @@ func (e *Engine) Orders(ctx context.Context) ([]verify.Order, error) {
 }
 
 // ordersOf lists the orders of partition p.
-func (e *Engine) ordersOf(ctx context.Context, p int) ([]verify.Order, error) {
+func (e *Engine) ordersOf(ctx context.Context, p int) ([]shop.Record, error) {
 	b := e.node.Bus
 	zs, err := b.Redis.ZRangeWithScores(ctx, b.ordersKey(p), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
-	out := make([]verify.Order, 0, len(zs))
+	out := make([]shop.Record, 0, len(zs))
 	const batch = 500
 	for start := 0; start < len(zs); start += batch {
 		part := zs[start:min(start+batch, len(zs))]
@@ -67,7 +64,7 @@ func (e *Engine) ordersOf(ctx context.Context, p int) ([]verify.Order, error) {
 		}
 		for i, z := range part {
 			id := z.Member.(string)
-			o := verify.Order{ID: id, Placed: time.UnixMilli(int64(z.Score)), Status: shop.StatusPending}
+			o := shop.Record{ID: id, Placed: time.UnixMilli(int64(z.Score)), Status: shop.StatusPending}
 			v := cmds[i].Val()
 			if s, _ := v[0].(string); s != "" {
 				o.Status = shop.Status(s)
@@ -99,12 +96,12 @@ func (b *Bus) totals(ctx context.Context) ([]map[string]string, error) {
 }
 
 // Settled returns the totals of the settled orders.
-func (e *Engine) Settled(ctx context.Context) (verify.Settled, error) {
+func (e *Engine) Settled(ctx context.Context) (shop.Settled, error) {
 	parts, err := e.node.Bus.totals(ctx)
 	if err != nil {
-		return verify.Settled{}, err
+		return shop.Settled{}, err
 	}
-	s := verify.Settled{Statuses: map[shop.Status]int{}, Held: map[string]int64{}}
+	s := shop.Settled{Statuses: map[shop.Status]int{}, Held: map[string]int64{}}
 	for _, h := range parts {
 		for k, v := range h {
 			n, _ := strconv.ParseInt(v, 10, 64)
@@ -142,19 +139,19 @@ func (e *Engine) Dropped(ctx context.Context) (int64, error) {
 
 // Extra reports entries left pending or unread in any consumer group, and
 // entries in the dead-letter streams.
-func (e *Engine) Extra(ctx context.Context) ([]verify.Violation, error) {
+func (e *Engine) Extra(ctx context.Context) ([]shop.Violation, error) {
 	b := e.node.Bus
 	lags, err := b.Backlog(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []verify.Violation
+	var out []shop.Violation
 	for _, l := range lags {
 		if l.Pending > 0 {
-			out = append(out, verify.Newf(verify.KindPending, "", "group %s has %d pending entries on the %s stream", l.Group, l.Pending, l.Service))
+			out = append(out, shop.Violationf(shop.ViolationPending, "", "group %s has %d pending entries on the %s stream", l.Group, l.Pending, l.Service))
 		}
 		if l.Unread > 0 {
-			out = append(out, verify.Newf(verify.KindUnread, "", "group %s has %d unread entries on the %s stream (is the %s service running?)", l.Group, l.Unread, l.Service, l.Group))
+			out = append(out, shop.Violationf(shop.ViolationUnread, "", "group %s has %d unread entries on the %s stream (is the %s service running?)", l.Group, l.Unread, l.Service, l.Group))
 		}
 	}
 	n, err := b.DeadLetterCount(ctx)
@@ -162,9 +159,9 @@ func (e *Engine) Extra(ctx context.Context) ([]verify.Violation, error) {
 		return nil, err
 	}
 	if n > e.ExpectDeadLetters {
-		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries", n))
+		out = append(out, shop.Violationf(shop.ViolationDeadLetter, "", "the dead-letter stream holds %d entries", n))
 	} else if n < e.ExpectDeadLetters {
-		out = append(out, verify.Newf(verify.KindDeadLetter, "", "the dead-letter stream holds %d entries, %d were expected", n, e.ExpectDeadLetters))
+		out = append(out, shop.Violationf(shop.ViolationDeadLetter, "", "the dead-letter stream holds %d entries, %d were expected", n, e.ExpectDeadLetters))
 	}
 	return out, nil
 }

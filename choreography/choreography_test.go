@@ -21,6 +21,12 @@ import (
 	"github.com/ordersaga/ordersaga/shop"
 )
 
+// The engine runs sagas and is what the invariant checks read.
+var (
+	_ shop.Engine   = (*choreography.Engine)(nil)
+	_ verify.Source = (*choreography.Engine)(nil)
+)
+
 // fastConfig keeps retries and reclaims short so tests stay quick.
 var fastConfig = choreography.ConsumerConfig{
 	RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,

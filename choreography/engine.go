@@ -29,8 +29,6 @@ type Engine struct {
 	ExpectDeadLetters int64
 }
 
-var _ shop.Engine = (*Engine)(nil)
-
 // NewEngine returns the choreography engine over a node's Redis.
 func NewEngine(n *Node, catalog shop.Catalog) *Engine {
 	return &Engine{node: n, catalog: catalog, PollMin: time.Millisecond, PollMax: 20 * time.Millisecond,

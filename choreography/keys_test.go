@@ -18,7 +18,6 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/scenarios"
-	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -65,7 +64,7 @@ func exerciseEveryScript(t *testing.T, h *harness) {
 		}
 	}
 	waitFor(t, "every order terminal", func() bool {
-		return !slices.ContainsFunc(mustOrders(t, h), func(o verify.Order) bool { return !o.Status.Terminal() })
+		return !slices.ContainsFunc(mustOrders(t, h), func(o shop.Record) bool { return !o.Status.Terminal() })
 	})
 	waitDrained(t, h)
 	if _, err := h.node.Settle(ctx, 0, 1000); err != nil {

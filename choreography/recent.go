@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -19,7 +18,7 @@ import (
 // have left them: see Settled). It reads at most n orders of each
 // partition's index, and n order records, however many orders there are,
 // so a live view can call it often.
-func (e *Engine) Recent(ctx context.Context, n int64) ([]verify.Order, int64, error) {
+func (e *Engine) Recent(ctx context.Context, n int64) ([]shop.Record, int64, error) {
 	b := e.node.Bus
 	if err := b.check(ctx); err != nil {
 		return nil, 0, err
@@ -59,7 +58,7 @@ func (e *Engine) Recent(ctx context.Context, n int64) ([]verify.Order, int64, er
 	// An order settled between the two reads has no status any more: it
 	// reads as redis.Nil and is left out below.
 	_, _ = pipe.Exec(ctx)
-	out := make([]verify.Order, 0, len(zs))
+	out := make([]shop.Record, 0, len(zs))
 	for i, z := range zs {
 		st, err := statuses[i].Result()
 		if errors.Is(err, redis.Nil) {
@@ -68,7 +67,7 @@ func (e *Engine) Recent(ctx context.Context, n int64) ([]verify.Order, int64, er
 		if err != nil {
 			return nil, 0, fmt.Errorf("read recent orders: %w", err)
 		}
-		out = append(out, verify.Order{ID: z.Member.(string), Placed: time.UnixMilli(int64(z.Score)), Status: shop.Status(st)})
+		out = append(out, shop.Record{ID: z.Member.(string), Placed: time.UnixMilli(int64(z.Score)), Status: shop.Status(st)})
 	}
 	return out, total, nil
 }

@@ -572,7 +572,7 @@ func testSettleKeepsTheBooksAndFreesMemory(t *testing.T, h *harness) {
 	}
 }
 
-func mustOrders(t *testing.T, h *harness) []verify.Order {
+func mustOrders(t *testing.T, h *harness) []shop.Record {
 	t.Helper()
 	orders, err := h.engine.Orders(context.Background())
 	if err != nil {

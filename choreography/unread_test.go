@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -98,8 +97,8 @@ func TestVerifyAfterAnAOFRewriteAndRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.ContainsFunc(extra, func(v verify.Violation) bool {
-			return v.Kind == verify.KindUnread && strings.Contains(v.Message, "group payment has 1 unread entries")
+		if slices.ContainsFunc(extra, func(v shop.Violation) bool {
+			return v.Kind == shop.ViolationUnread && strings.Contains(v.Message, "group payment has 1 unread entries")
 		}) {
 			break
 		}

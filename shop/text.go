@@ -55,3 +55,8 @@ func CheckText(field, s string, max int) error {
 	}
 	return nil
 }
+
+// OneLine is err's message on one line: every run of white space, line
+// breaks included, becomes one space. Errors shown to a user in one line
+// (a command's exit, a health check, the live page) go through it.
+func OneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -108,12 +108,12 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	}
 	rules, err := bench.ParseFaults(f.faults)
 	if err != nil {
-		return usagef("--faults: %s", cli.OneLine(err))
+		return usagef("--faults: %s", shop.OneLine(err))
 	}
 	nonce := strings.ReplaceAll(uuid.NewString(), "-", "")[:8]
 	work, err := bench.Generate(f.seed, nonce, f.orders, rules, shop.DefaultCatalog())
 	if err != nil {
-		return usagef("%s", cli.OneLine(err))
+		return usagef("%s", shop.OneLine(err))
 	}
 	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
 		f.cfg.Command = bench.CommandLine(a.args[slices.Index(a.args, "bench")+1:])
@@ -160,7 +160,7 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 func (a *app) drive(ctx context.Context, eng *admin.Engines, f benchFlags, work bench.Workload) (*bench.Report, error) {
 	stopProfile, err := bench.StartCPUProfile(f.profile)
 	if _, ok := errors.AsType[*fs.PathError](err); ok {
-		return nil, usagef("--cpu-profile: %s", cli.OneLine(err))
+		return nil, usagef("--cpu-profile: %s", shop.OneLine(err))
 	} else if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 )
 
@@ -106,4 +108,38 @@ func TestServe(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
 		t.Fatal("the page still listens after serve stopped")
 	}
+}
+
+// TestServePartitions: serve lays out a fresh Redis with --partitions and,
+// like every other command, refuses a Redis laid out with another number.
+func TestServePartitions(t *testing.T) {
+	s := servers(t)
+	fresh := testenv.StartRedis(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr testenv.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append(stackFlags(fresh.URL(), s.temporal.Address), "--partitions", "3", "serve", "--addr", "127.0.0.1:0"), &stdout, &stderr)
+	}()
+	if err := poll.For(ctx, 60*time.Second, poll.Every(20*time.Millisecond), func(context.Context) (bool, error) {
+		return strings.Contains(stdout.String(), "serving the live page"), nil
+	}); err != nil {
+		t.Fatalf("serve did not start: stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+	for _, prefix := range []string{activities.OrchestrationPrefix, activities.ChoreographyPrefix} {
+		lay, err := activities.EnsurePartitions(ctx, fresh.Client(), prefix, 0)
+		if err != nil || lay.Partitions != 3 {
+			t.Errorf("serve --partitions 3 laid out %s with %d partitions (%v), want 3", prefix, lay.Partitions, err)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve ended with %d, stderr %q", code, stderr.String())
+	}
+
+	// The shared stack is laid out with another number: serve refuses it.
+	r := s.run(t, "--partitions", "3", "serve", "--addr", "127.0.0.1:0")
+	wantCode(t, r, 1)
+	wantOneLine(t, r, "configured with 3")
 }

@@ -48,7 +48,6 @@ type options struct {
 	compensationAlertAfter time.Duration
 	activitiesFlag         string
 	activities             workflows.ActivityMode
-	partitions             int
 }
 
 // allServices are the --services names: the Temporal worker, then the
@@ -154,7 +153,7 @@ func (o *options) validate() error {
 	if o.pprof && o.metricsAddr == "" {
 		return fmt.Errorf("%w: --pprof needs --metrics-addr, where the profiles are served", errUsage)
 	}
-	if o.partitions, err = o.cfg.PartitionCount(); err != nil {
+	if _, err := o.cfg.PartitionCount(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	o.cfg.Resolve()

@@ -13,22 +13,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/platform/config"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -67,63 +66,87 @@ func work(ctx context.Context, o *options, tp trace.TracerProvider) error {
 		return err
 	}
 	defer obs.close(log)
-	rdb, err := o.cfg.RedisThroughFailover(ctx)
+	modes := modesOf(o.services)
+	if slices.Contains(modes, shop.ModeOrchestration) {
+		if err := obs.temporalOptions(o.cfg); err != nil {
+			return err
+		}
+	}
+	eng, err := admin.Open(ctx, o.cfg, modes, admin.Options{Log: log, LogTemporal: true})
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
-	obs.health.Add("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
-	catalog := shop.DefaultCatalog()
+	defer eng.Close()
+	obs.health.Add("redis", func(ctx context.Context) error { return eng.Redis.Ping(ctx).Err() })
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(o.services))
-	fail := func(err error) error { // stop what already runs
-		cancel()
-		wg.Wait()
-		return err
-	}
-	var chor []string
-	for _, svc := range o.services {
-		if svc != ServiceOrchestration {
-			chor = append(chor, svc)
-			continue
-		}
-		wait, err := startOrchestration(ctx, o, rdb, catalog, obs, log)
+	g := &group{errs: make(chan error, len(o.services)), cancel: cancel}
+	if eng.Orchestration != nil {
+		wait, err := startOrchestration(ctx, o, eng, obs)
 		if err != nil {
-			return fail(err)
+			return g.stop(err)
 		}
-		wg.Go(func() {
-			if err := wait(); err != nil {
-				errs <- err
-				cancel()
-			}
-		})
+		g.run(wait)
 	}
-	if err := startChoreography(ctx, &wg, errs, cancel, o, chor, rdb, catalog, obs, log); err != nil {
-		return fail(err)
+	if eng.Node != nil {
+		startChoreography(ctx, g, o, eng.Node, obs)
 	}
 	obs.health.Started()
 	log.Info("worker running", "services", strings.Join(o.services, ","), "metrics", obs.addr())
 	<-ctx.Done()
 	log.Info("shutting down: finishing work in flight", "stop_timeout", o.stopTimeout)
-	wg.Wait()
-	close(errs)
-	return errors.Join(collect(errs)...)
+	return g.stop(nil)
 }
 
-// startChoreography starts the choreography services among services, all
-// on one node; a service that stops with an error sends it on errs and
-// cancels the rest.
-func startChoreography(ctx context.Context, wg *sync.WaitGroup, errs chan<- error, cancel func(), o *options, services []string,
-	rdb redis.UniversalClient, catalog shop.Catalog, obs *observability, log *slog.Logger) error {
-	if len(services) == 0 {
-		return nil
+// modesOf returns the engines the services belong to.
+func modesOf(services []string) []shop.Mode {
+	var modes []shop.Mode
+	for _, svc := range services {
+		m := shop.ModeChoreography
+		if svc == ServiceOrchestration {
+			m = shop.ModeOrchestration
+		}
+		if !slices.Contains(modes, m) {
+			modes = append(modes, m)
+		}
 	}
-	node, err := startNode(ctx, o, rdb, catalog, log)
-	if err != nil {
-		return err
+	return modes
+}
+
+// group runs the worker's services: one that stops with an error sends it
+// on errs and cancels the rest.
+type group struct {
+	wg     sync.WaitGroup
+	errs   chan error
+	cancel func()
+}
+
+func (g *group) run(fn func() error) {
+	g.wg.Go(func() {
+		if err := fn(); err != nil {
+			g.errs <- err
+			g.cancel()
+		}
+	})
+}
+
+// stop cancels the services, waits for them and returns err with what they
+// failed with.
+func (g *group) stop(err error) error {
+	g.cancel()
+	g.wg.Wait()
+	close(g.errs)
+	return errors.Join(append([]error{err}, collect(g.errs)...)...)
+}
+
+// startChoreography starts the choreography services of o on node.
+func startChoreography(ctx context.Context, g *group, o *options, node *choreography.Node, obs *observability) {
+	var services []string
+	for _, svc := range o.services {
+		if svc != ServiceOrchestration {
+			services = append(services, svc)
+		}
 	}
 	consumers := obs.choreography(node, services)
 	for _, svc := range services {
@@ -133,28 +156,17 @@ func startChoreography(ctx context.Context, wg *sync.WaitGroup, errs chan<- erro
 			ClaimIdle:   o.claimIdle,
 			Observer:    consumers,
 		}
-		wg.Go(func() {
-			log.Info("choreography service started", "service", svc, "consumer", cfg.Name)
+		g.run(func() error {
+			o.cfg.Log.Info("choreography service started", "service", svc, "consumer", cfg.Name)
 			if err := node.RunService(ctx, svc, cfg); err != nil {
-				errs <- fmt.Errorf("service %s: %w", svc, err)
-				cancel()
+				return fmt.Errorf("service %s: %w", svc, err)
 			}
+			return nil
 		})
 		if svc == choreography.ServiceOrder {
-			wg.Go(func() { node.RunTrimmer(ctx, o.trimEvery, o.retention, o.orderRetention) })
+			g.wg.Go(func() { node.RunTrimmer(ctx, o.trimEvery, o.retention, o.orderRetention) })
 		}
 	}
-	return nil
-}
-
-// startNode sets up the choreography's streams, refusing another number of
-// partitions than the one recorded, and seeds its catalog.
-func startNode(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (*choreography.Node, error) {
-	node := choreography.NewNode(rdb, catalog, log, choreography.WithPartitions(o.partitions))
-	if err := node.Bus.Setup(ctx); err != nil {
-		return nil, err
-	}
-	return node, activities.Seed(ctx, rdb, activities.ChoreographyPrefix, catalog)
 }
 
 // startOrchestration starts the Temporal worker, once the namespace is known
@@ -163,28 +175,15 @@ func startNode(ctx context.Context, o *options, rdb redis.UniversalClient, catal
 // --stop-timeout; or until the worker fails for good (the namespace is
 // gone, the server refuses it), which it returns so the process exits
 // non-zero instead of running on without a worker.
-func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClient, catalog shop.Catalog, obs *observability, log *slog.Logger) (wait func() error, err error) {
-	if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, o.partitions); err != nil {
-		return nil, err
-	}
-	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
-		return nil, err
-	}
-	if err := obs.temporalOptions(o.cfg); err != nil {
-		return nil, err
-	}
-	tc, err := o.cfg.Temporal(ctx, log.With("component", "temporal"))
-	if err != nil {
-		return nil, err
-	}
+func startOrchestration(ctx context.Context, o *options, eng *admin.Engines, obs *observability) (wait func() error, err error) {
+	log, tc := o.cfg.Log, eng.Temporal
 	if err := workflows.CheckSearchAttributes(ctx, tc, o.cfg.Namespace); errors.Is(err, workflows.ErrMissingSearchAttributes) {
-		tc.Close()
 		return nil, err
 	} else if err != nil {
 		log.Warn("could not check the namespace's search attributes; OrderSaga needs OrderStatus and OrderFailedStep", "error", err)
 	}
 	fatal := make(chan error, 1)
-	w := workflows.NewConfiguredWorker(tc, rdb, workflows.Config{Catalog: catalog, CompensationMaxInterval: o.compensationMaxBackoff,
+	w := workflows.NewConfiguredWorker(tc, eng.Redis, workflows.Config{Catalog: eng.Catalog, CompensationMaxInterval: o.compensationMaxBackoff,
 		CompensationAlertAfter: o.compensationAlertAfter, Activities: o.activities}, worker.Options{
 		MaxConcurrentActivityTaskPollers: o.activityPollers,
 		MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
@@ -197,15 +196,13 @@ func startOrchestration(ctx context.Context, o *options, rdb redis.UniversalClie
 		},
 	})
 	if err := w.Start(); err != nil {
-		tc.Close()
 		return nil, fmt.Errorf("start temporal worker: %w", err)
 	}
 	log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
 	stopped := addTemporalHealth(obs, tc)
 	return func() error {
 		defer close(stopped)
-		defer tc.Close()
-		defer startSettler(ctx, o, tc, rdb, catalog, log)() // stopped before the client closes
+		defer startSettler(ctx, o, eng)() // stopped before the client closes
 		select {
 		case <-ctx.Done():
 			w.Stop() // drains running activities for up to the stop timeout
@@ -239,11 +236,12 @@ func addTemporalHealth(obs *observability, tc client.Client) (stopped chan struc
 // with --order-retention 0), and warns when the namespace keeps closed
 // workflows for less than that: their orders would never be settled. The
 // returned stop ends it and waits for it.
-func startSettler(ctx context.Context, o *options, tc client.Client, rdb redis.UniversalClient, catalog shop.Catalog, log *slog.Logger) (stop func()) {
+func startSettler(ctx context.Context, o *options, eng *admin.Engines) (stop func()) {
+	log := o.cfg.Log
 	if o.orderRetention <= 0 {
 		return func() {}
 	}
-	if ns, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: o.cfg.Namespace}); err == nil {
+	if ns, err := eng.Temporal.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: o.cfg.Namespace}); err == nil {
 		kept := ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration()
 		if kept <= o.orderRetention || kept > workflows.DefaultMarkerRetention {
 			log.Warn("the namespace's retention should lie between --order-retention and the settled-order markers' lifetime, "+
@@ -251,7 +249,7 @@ func startSettler(ctx context.Context, o *options, tc client.Client, rdb redis.U
 				"namespace", o.cfg.Namespace, "retention", kept, "order_retention", o.orderRetention, "marker_retention", workflows.DefaultMarkerRetention)
 		}
 	}
-	s := &workflows.Settler{Engine: workflows.NewEngine(tc, catalog), Redis: rdb, Retention: o.orderRetention,
+	s := &workflows.Settler{Engine: eng.Orchestration, Redis: eng.Redis, Retention: o.orderRetention,
 		MarkerRetention: workflows.DefaultMarkerRetention, Now: time.Now, Log: log.With("component", "settler")}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -23,6 +23,12 @@ import (
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
+// The engine runs sagas, and over its Redis is what the invariant checks read.
+var (
+	_ shop.Engine   = (*workflows.Engine)(nil)
+	_ verify.Source = (*workflows.Source)(nil)
+)
+
 const (
 	e2eSKU = "mug"
 	e2eQty = 3

@@ -46,8 +46,6 @@ type Engine struct {
 	watch     *failedWatch
 }
 
-var _ shop.Engine = (*Engine)(nil)
-
 // NewEngine returns an engine that places orders through c and validates
 // them against catalog.
 func NewEngine(c client.Client, catalog shop.Catalog) *Engine {

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/platform/config"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -26,9 +25,7 @@ type Source struct {
 	rdb redis.UniversalClient
 }
 
-var _ verify.Source = (*Source)(nil)
-
-// WithRedis returns the engine as a verify.Source over rdb.
+// WithRedis returns the engine as a source of invariant checks (see internal/app/verify) over rdb.
 func (e *Engine) WithRedis(rdb redis.UniversalClient) *Source { return &Source{Engine: e, rdb: rdb} }
 
 // Place refuses the order at once, with config.ErrRedisFull, when the
@@ -53,7 +50,7 @@ func (s *Source) Prefix() string { return Prefix }
 // last reset and not settled since (see Settler), with each one's outcome.
 // Visibility can lag a moment behind, so a workflow listed as running is
 // described again before it counts.
-func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
+func (s *Source) Orders(ctx context.Context) ([]shop.Record, error) {
 	epoch, err := activities.Epoch(ctx, s.rdb, Prefix)
 	if err != nil {
 		return nil, err
@@ -89,7 +86,7 @@ func (s *Source) Orders(ctx context.Context) ([]verify.Order, error) {
 		return nil, err
 	}
 
-	out := make([]verify.Order, len(all))
+	out := make([]shop.Record, len(all))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, l := range all {
@@ -135,9 +132,9 @@ func (s *Source) unsettled(ctx context.Context, all []listed) ([]listed, error) 
 	return out, nil
 }
 
-func (s *Source) order(ctx context.Context, workflowID string, start time.Time, status enums.WorkflowExecutionStatus) (verify.Order, error) {
+func (s *Source) order(ctx context.Context, workflowID string, start time.Time, status enums.WorkflowExecutionStatus) (shop.Record, error) {
 	id := workflowID[len(shop.WorkflowID("")):]
-	o := verify.Order{ID: id, Placed: start, Status: shop.StatusPending}
+	o := shop.Record{ID: id, Placed: start, Status: shop.StatusPending}
 	if status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		d, err := s.client.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err != nil {
@@ -176,20 +173,20 @@ func (s *Source) order(ctx context.Context, workflowID string, start time.Time, 
 
 // Extra has nothing to add for orchestration: Temporal keeps no queue of
 // ours that could be left behind.
-func (s *Source) Extra(context.Context) ([]verify.Violation, error) { return nil, nil }
+func (s *Source) Extra(context.Context) ([]shop.Violation, error) { return nil, nil }
 
 // Settled returns the totals of the orders settled by the worker's order
 // retention (see Settler).
-func (s *Source) Settled(ctx context.Context) (verify.Settled, error) {
+func (s *Source) Settled(ctx context.Context) (shop.Settled, error) {
 	lay, err := activities.LayoutOf(ctx, s.rdb, Prefix)
 	if err != nil {
-		return verify.Settled{}, err
+		return shop.Settled{}, err
 	}
 	parts, err := activities.SettledTotals(ctx, s.rdb, lay)
 	if err != nil {
-		return verify.Settled{}, err
+		return shop.Settled{}, err
 	}
-	out := verify.Settled{Statuses: map[shop.Status]int{}, Held: map[string]int64{}}
+	out := shop.Settled{Statuses: map[shop.Status]int{}, Held: map[string]int64{}}
 	for _, h := range parts {
 		for k, v := range h {
 			n, _ := strconv.ParseInt(v, 10, 64)

@@ -1,8 +1,8 @@
-// Package admin opens both engines the way the command-line tools need
-// them and does what operators do to them: reset their state, read their
-// stock, check their invariants and ask why an order does not move. The
-// starter and the bench driver share it, so a reset is one thing whoever
-// asks for it.
+// Package admin opens and wires both engines, the one way the worker, every
+// starter command and the live page do (Open, Setup), and does what
+// operators do to them: reset their state, read their stock, check their
+// invariants and ask why an order does not move. The starter and the bench
+// driver share it, so a reset is one thing whoever asks for it.
 package admin
 
 import (
@@ -44,6 +44,10 @@ type Options struct {
 	// carries the trace on: into the workflow through the Temporal client's
 	// tracing interceptor, into the events through their envelope.
 	TracerProvider trace.TracerProvider
+	// Log is where the choreography's node logs, and with LogTemporal the
+	// Temporal client too; nil: nowhere.
+	Log         *slog.Logger
+	LogTemporal bool
 }
 
 // Engines holds the connections and engines of one command.
@@ -56,8 +60,13 @@ type Engines struct {
 	Sources  map[shop.Mode]verify.Source
 	// Diagnosers are the same engines, asked why an order does not move.
 	Diagnosers map[shop.Mode]Diagnoser
+	// Orchestration is the orchestration engine, nil when it is not among the modes.
+	Orchestration *workflows.Engine
 	// Choreography is the choreography engine, nil when it is not among the modes.
 	Choreography *choreography.Engine
+	// Node is the choreography's node the engine runs on: its services run
+	// on it too. Nil when choreography is not among the modes.
+	Node *choreography.Node
 	// tracer traces placements; nil: no spans.
 	tracer trace.Tracer
 }
@@ -86,9 +95,11 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 		return nil, err
 	}
 	e.Redis = rdb
-	quiet := slog.New(slog.DiscardHandler)
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	for _, m := range modes {
-		if err := e.open(ctx, cfg, m, opts, quiet); err != nil {
+		if err := e.open(ctx, cfg, m, opts); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -96,11 +107,16 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 	return e, nil
 }
 
-func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opts Options, log *slog.Logger) error {
+func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opts Options) error {
+	node, err := Setup{Catalog: e.Catalog, Partitions: cfg.Partitions, Log: opts.Log}.Prepare(ctx, e.Redis, m)
+	if err != nil {
+		return err
+	}
 	switch m {
 	case shop.ModeOrchestration:
-		if _, err := activities.EnsurePartitions(ctx, e.Redis, activities.OrchestrationPrefix, cfg.Partitions); err != nil {
-			return err
+		log := slog.New(slog.DiscardHandler)
+		if opts.LogTemporal {
+			log = opts.Log.With("component", "temporal")
 		}
 		tc, err := cfg.Temporal(ctx, log)
 		if err != nil {
@@ -108,21 +124,52 @@ func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opt
 		}
 		e.Temporal = tc
 		eng := workflows.NewEngine(tc, e.Catalog)
+		e.Orchestration = eng
 		e.Sources[m], e.Diagnosers[m] = eng.WithRedis(e.Redis), eng
 	case shop.ModeChoreography:
-		node := choreography.NewNode(e.Redis, e.Catalog, log, choreography.WithPartitions(cfg.Partitions))
-		if err := node.Bus.Setup(ctx); err != nil {
-			return err
-		}
-		if err := activities.Seed(ctx, e.Redis, activities.ChoreographyPrefix, e.Catalog); err != nil {
-			return err
-		}
 		eng := choreography.NewEngine(node, e.Catalog)
 		eng.ExpectDeadLetters = opts.ExpectDeadLetters
-		e.Choreography = eng
+		e.Node, e.Choreography = node, eng
 		e.Sources[m], e.Diagnosers[m] = eng, eng
 	}
 	return nil
+}
+
+// Setup is how an engine's state is laid out in Redis.
+type Setup struct {
+	Catalog shop.Catalog
+	// Partitions is the configured number of partitions, 0 for the
+	// recorded one (see config.Config.PartitionCount).
+	Partitions int
+	// Log is where the choreography's node logs.
+	Log *slog.Logger
+}
+
+// Prepare lays out mode m's state in rdb: the number of partitions recorded
+// (another number than the recorded one is refused), the choreography's
+// consumer groups created, the catalog's stock seeded where it is not yet.
+// Every process does this the same way before it uses an engine, and it
+// changes nothing that is set up already. For choreography it returns the
+// node the engine and its services run on; nil otherwise.
+func (s Setup) Prepare(ctx context.Context, rdb redis.UniversalClient, m shop.Mode) (*choreography.Node, error) {
+	switch m {
+	case shop.ModeOrchestration:
+		if _, err := activities.EnsurePartitions(ctx, rdb, activities.OrchestrationPrefix, s.Partitions); err != nil {
+			return nil, err
+		}
+		return nil, activities.Seed(ctx, rdb, activities.OrchestrationPrefix, s.Catalog)
+	case shop.ModeChoreography:
+		log := s.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		node := choreography.NewNode(rdb, s.Catalog, log, choreography.WithPartitions(s.Partitions))
+		if err := node.Bus.Setup(ctx); err != nil {
+			return nil, err
+		}
+		return node, activities.Seed(ctx, rdb, activities.ChoreographyPrefix, s.Catalog)
+	}
+	return nil, fmt.Errorf("unknown mode %q", m)
 }
 
 // Close closes the connections.

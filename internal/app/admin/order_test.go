@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/platform/config"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -23,7 +23,7 @@ func choreographyEngines(t *testing.T) *admin.Engines {
 	srv := testenv.StartRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := &config.Config{RedisURL: srv.URL(), Partitions: activities.DefaultPartitions, ConnectTimeout: 5 * time.Second}
+	cfg := &config.Config{RedisURL: srv.URL(), Partitions: keyspace.DefaultPartitions, ConnectTimeout: 5 * time.Second}
 	eng, err := admin.Open(ctx, cfg, []shop.Mode{shop.ModeChoreography}, admin.Options{})
 	if err != nil {
 		t.Fatal(err)

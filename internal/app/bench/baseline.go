@@ -69,8 +69,6 @@ type TemporalBaseline struct {
 	worker worker.Worker
 }
 
-var _ Target = (*TemporalBaseline)(nil)
-
 // Start starts the bench's worker for BareWorkflow; Stop stops it.
 func (t *TemporalBaseline) Start() error {
 	w := worker.New(t.Client, BareTaskQueue, t.WorkerOptions)
@@ -155,8 +153,6 @@ type StreamPipeline struct {
 
 // Hops is how many consumer groups an entry passes through.
 const Hops = 4
-
-var _ Target = (*StreamPipeline)(nil)
 
 func (p *StreamPipeline) stream(part, k int) string {
 	return fmt.Sprintf("%sstream:%d", p.layout.PartitionPrefix(part), k)

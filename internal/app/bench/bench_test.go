@@ -19,6 +19,12 @@ import (
 	"github.com/ordersaga/ordersaga/shop"
 )
 
+// Both baselines are bench targets.
+var (
+	_ bench.Target = (*bench.TemporalBaseline)(nil)
+	_ bench.Target = (*bench.StreamPipeline)(nil)
+)
+
 func mustRules(t *testing.T, s string) []bench.FaultRule {
 	t.Helper()
 	r, err := bench.ParseFaults(s)

@@ -204,7 +204,7 @@ func check(ctx context.Context, eng *admin.Engines, m shop.Mode, run Run, work W
 	}
 	planned := work.PlannedFailed()
 	for _, v := range vr.Violations {
-		if v.Kind == verify.KindFailed && planned[v.OrderID] {
+		if v.Kind == shop.ViolationFailed && planned[v.OrderID] {
 			res.PlannedFailed++
 			continue
 		}

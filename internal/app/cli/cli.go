@@ -60,12 +60,9 @@ func Exit(err error, stderr io.Writer, prog string) int {
 	case errors.Is(err, ErrNeedsRepair):
 		code = ExitNeedsRepair
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", prog, OneLine(err))
+	fmt.Fprintf(stderr, "%s: %s\n", prog, shop.OneLine(err))
 	return code
 }
-
-// OneLine is err's message on one line.
-func OneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // Setup makes root and its commands behave the project's way: errors are
 // returned, not printed; a bad flag or an unknown command is a UsageError
@@ -90,7 +87,7 @@ func Setup(root *cobra.Command, stderr io.Writer) {
 		if !cmd.HasParent() && len(cmd.Flags().Args()) > 0 {
 			return unknownCommand(root, cmd.Flags().Arg(0))
 		}
-		return Usagef("%s (see '%s --help')", OneLine(err), cmd.CommandPath())
+		return Usagef("%s (see '%s --help')", shop.OneLine(err), cmd.CommandPath())
 	})
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultHelpCmd()

@@ -153,7 +153,7 @@ func wrongChargeIsSeen(t *testing.T, rdb redis.UniversalClient, src verify.Sourc
 		t.Fatalf("verify %s: %v", src.Mode(), err)
 	}
 	for _, v := range rep.Violations {
-		if v.Kind == verify.KindMoney && v.OrderID == id && strings.Contains(v.Message, "price as placed") {
+		if v.Kind == shop.ViolationMoney && v.OrderID == id && strings.Contains(v.Message, "price as placed") {
 			return
 		}
 	}

@@ -20,49 +20,19 @@ import (
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// Order is one placed order as its engine reports it.
-type Order struct {
-	ID      string
-	Placed  time.Time
-	Status  shop.Status
-	Outcome shop.Outcome // set when terminal
-	// Items are the order's items as placed, when the engine keeps them:
-	// its charge must be their price.
-	Items []shop.Item
-}
-
 // Source is what verify needs of an engine.
 type Source interface {
 	shop.Engine
 	// Prefix is the Redis key prefix of the engine's participants.
 	Prefix() string
 	// Orders lists every order placed since the engine's state was last reset.
-	Orders(ctx context.Context) ([]Order, error)
+	Orders(ctx context.Context) ([]shop.Record, error)
 	// Extra checks what only this engine has (pending stream entries, …).
 	// Check sets the violations' Engine.
-	Extra(ctx context.Context) ([]Violation, error)
+	Extra(ctx context.Context) ([]shop.Violation, error)
 	// Settled returns the totals of orders whose own records were folded
 	// away by the engine's order retention (zero when it has none).
-	Settled(ctx context.Context) (Settled, error)
-}
-
-// Settled is what settled orders still account for: their statuses, the
-// stock they hold per SKU, and their charges and refunds.
-type Settled struct {
-	Statuses map[shop.Status]int `json:"statuses"`
-	Held     map[string]int64    `json:"held"`
-	NetCents int64               `json:"net_cents"`
-	Charges  int64               `json:"charges"`
-	Refunds  int64               `json:"refunds"`
-}
-
-// Count is how many orders were settled.
-func (s Settled) Count() int {
-	n := 0
-	for _, c := range s.Statuses {
-		n += c
-	}
-	return n
+	Settled(ctx context.Context) (shop.Settled, error)
 }
 
 // Options tune a check.
@@ -85,7 +55,7 @@ type Report struct {
 	Settled    int                 `json:"settled"`
 	Statuses   map[shop.Status]int `json:"statuses"`
 	Histories  int                 `json:"histories_checked"`
-	Violations []Violation         `json:"violations"`
+	Violations []shop.Violation    `json:"violations"`
 }
 
 // OK reports whether no invariant broke.
@@ -94,15 +64,15 @@ func (r Report) OK() bool { return len(r.Violations) == 0 }
 // Summary is the verdict over the reports of several engines, as
 // `starter verify --json` prints it.
 type Summary struct {
-	OK         bool        `json:"ok"`
-	Results    []Report    `json:"results"`
-	Violations []Violation `json:"violations"`
+	OK         bool             `json:"ok"`
+	Results    []Report         `json:"results"`
+	Violations []shop.Violation `json:"violations"`
 }
 
 // Summarize sums reports up: OK when every one is, with all their
 // violations in the order of the reports.
 func Summarize(reports []Report) Summary {
-	s := Summary{OK: true, Results: reports, Violations: []Violation{}}
+	s := Summary{OK: true, Results: reports, Violations: []shop.Violation{}}
 	for _, r := range reports {
 		s.Violations = append(s.Violations, r.Violations...)
 		s.OK = s.OK && r.OK()
@@ -118,7 +88,7 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 	if opts.StuckAfter <= 0 {
 		opts.StuckAfter = 5 * time.Minute
 	}
-	rep := Report{Mode: src.Mode(), Statuses: map[shop.Status]int{}, Violations: []Violation{}}
+	rep := Report{Mode: src.Mode(), Statuses: map[shop.Status]int{}, Violations: []shop.Violation{}}
 	defer func() {
 		for i := range rep.Violations {
 			rep.Violations[i].Engine = rep.Mode
@@ -169,11 +139,11 @@ type checker struct {
 	// what the orders still charged add up to.
 	charges, refunds, net int64
 	// compensated are the terminal orders whose history is worth reading.
-	compensated []Order
+	compensated []shop.Record
 	catalog     shop.Catalog
 }
 
-func newChecker(rep *Report, opts Options, settled Settled) *checker {
+func newChecker(rep *Report, opts Options, settled shop.Settled) *checker {
 	c := &checker{rep: rep, opts: opts, unreleased: map[string]int64{},
 		charges: settled.Charges, refunds: settled.Refunds, net: settled.NetCents}
 	rep.Settled = settled.Count()
@@ -186,23 +156,23 @@ func newChecker(rep *Report, opts Options, settled Settled) *checker {
 	return c
 }
 
-func (c *checker) bad(kind Kind, orderID, format string, args ...any) {
-	c.rep.Violations = append(c.rep.Violations, Newf(kind, orderID, format, args...))
+func (c *checker) bad(kind shop.ViolationKind, orderID, format string, args ...any) {
+	c.rep.Violations = append(c.rep.Violations, shop.Violationf(kind, orderID, format, args...))
 }
 
 // order checks one order (invariant 1, and 2 and 3 for what it holds).
-func (c *checker) order(o Order, st activities.OrderState) {
+func (c *checker) order(o shop.Record, st activities.OrderState) {
 	c.rep.Statuses[o.Status]++
 	if !o.Status.Terminal() {
 		age := c.opts.Now().Sub(o.Placed).Round(time.Second)
 		if age >= c.opts.StuckAfter {
-			c.bad(KindStuck, o.ID, "order %s is stuck: %s for %s", o.ID, o.Status, age)
+			c.bad(shop.ViolationStuck, o.ID, "order %s is stuck: %s for %s", o.ID, o.Status, age)
 		} else {
-			c.bad(KindInFlight, o.ID, "order %s is not terminal yet: %s for %s", o.ID, o.Status, age)
+			c.bad(shop.ViolationInFlight, o.ID, "order %s is not terminal yet: %s for %s", o.ID, o.Status, age)
 		}
 	}
 	if o.Status == shop.StatusFailed {
-		c.bad(KindFailed, o.ID, "order %s FAILED: %s (repair it, then check again)", o.ID, o.Outcome.Reason)
+		c.bad(shop.ViolationFailed, o.ID, "order %s FAILED: %s (repair it, then check again)", o.ID, o.Outcome.Reason)
 	}
 	held := st.Done(shop.OpReserve) && !st.Done(shop.OpRelease)
 	if held {
@@ -222,13 +192,13 @@ func (c *checker) order(o Order, st activities.OrderState) {
 	}
 	if st.Done(shop.OpCharge) && o.Items != nil {
 		if price := (shop.Order{Items: o.Items}).Total(c.catalog); st.ChargedCents != price {
-			c.bad(KindMoney, o.ID, "order %s was charged %d cents, but its price as placed is %d", o.ID, st.ChargedCents, price)
+			c.bad(shop.ViolationMoney, o.ID, "order %s was charged %d cents, but its price as placed is %d", o.ID, st.ChargedCents, price)
 		}
 	}
 	c.statusMatches(o, st, held, charged)
 	if o.Status.Terminal() {
 		if err := OutcomeMatches(o.Outcome, st); err != nil {
-			c.bad(KindOutcome, o.ID, "order %s: %v", o.ID, err)
+			c.bad(shop.ViolationOutcome, o.ID, "order %s: %v", o.ID, err)
 		}
 		if o.Status != shop.StatusCompleted && len(o.Outcome.Steps) > 0 {
 			c.compensated = append(c.compensated, o)
@@ -238,28 +208,28 @@ func (c *checker) order(o Order, st activities.OrderState) {
 
 // statusMatches checks that a COMPLETED order did every step and undid
 // none, and that a COMPENSATED one holds nothing any more.
-func (c *checker) statusMatches(o Order, st activities.OrderState, held, charged bool) {
+func (c *checker) statusMatches(o shop.Record, st activities.OrderState, held, charged bool) {
 	switch o.Status {
 	case shop.StatusCompleted:
 		for _, op := range []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule} {
 			if !st.Done(op) {
-				c.bad(KindOutcome, o.ID, "order %s is COMPLETED but %s did not succeed", o.ID, op)
+				c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPLETED but %s did not succeed", o.ID, op)
 			}
 		}
 		for _, op := range []shop.Op{shop.OpRelease, shop.OpRefund, shop.OpCancel} {
 			if st.Ops[op].Status != "" {
-				c.bad(KindOutcome, o.ID, "order %s is COMPLETED but was compensated (%s)", o.ID, op)
+				c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPLETED but was compensated (%s)", o.ID, op)
 			}
 		}
 	case shop.StatusCompensated:
 		if held {
-			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but still holds its reservation", o.ID)
+			c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPENSATED but still holds its reservation", o.ID)
 		}
 		if charged {
-			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but its charge of %d cents was not refunded", o.ID, st.ChargedCents)
+			c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPENSATED but its charge of %d cents was not refunded", o.ID, st.ChargedCents)
 		}
 		if st.Done(shop.OpSchedule) && !st.Done(shop.OpCancel) {
-			c.bad(KindOutcome, o.ID, "order %s is COMPENSATED but its shipment was not cancelled", o.ID)
+			c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPENSATED but its shipment was not cancelled", o.ID)
 		}
 	}
 }
@@ -273,10 +243,10 @@ func (c *checker) stock(ctx context.Context, rdb redis.UniversalClient, prefix s
 	for _, sku := range catalog.SKUs() {
 		avail, held := stock[sku], c.unreleased[sku]
 		if avail < 0 {
-			c.bad(KindStock, "", "stock of %s is negative: %d", sku, avail)
+			c.bad(shop.ViolationStock, "", "stock of %s is negative: %d", sku, avail)
 		}
 		if initial := catalog[sku].InitialStock; avail+held != initial {
-			c.bad(KindStock, "", "stock of %s: %d available + %d held by orders = %d, want the initial %d", sku, avail, held, avail+held, initial)
+			c.bad(shop.ViolationStock, "", "stock of %s: %d available + %d held by orders = %d, want the initial %d", sku, avail, held, avail+held, initial)
 		}
 	}
 	return nil
@@ -289,13 +259,13 @@ func (c *checker) money(ctx context.Context, rdb redis.UniversalClient, prefix s
 		return err
 	}
 	if got := ledger.ChargedCents - ledger.RefundedCents; got != c.net {
-		c.bad(KindMoney, "", "ledger: charged %d − refunded %d = %d cents, but the orders still charged add up to %d", ledger.ChargedCents, ledger.RefundedCents, got, c.net)
+		c.bad(shop.ViolationMoney, "", "ledger: charged %d − refunded %d = %d cents, but the orders still charged add up to %d", ledger.ChargedCents, ledger.RefundedCents, got, c.net)
 	}
 	if ledger.Charges != c.charges {
-		c.bad(KindMoney, "", "ledger counts %d charges, orders show %d: a charge happened twice or outside an order", ledger.Charges, c.charges)
+		c.bad(shop.ViolationMoney, "", "ledger counts %d charges, orders show %d: a charge happened twice or outside an order", ledger.Charges, c.charges)
 	}
 	if ledger.Refunds != c.refunds {
-		c.bad(KindMoney, "", "ledger counts %d refunds, orders show %d: a refund happened twice or outside an order", ledger.Refunds, c.refunds)
+		c.bad(shop.ViolationMoney, "", "ledger counts %d refunds, orders show %d: a refund happened twice or outside an order", ledger.Refunds, c.refunds)
 	}
 	return nil
 }
@@ -305,11 +275,11 @@ func (c *checker) money(ctx context.Context, rdb redis.UniversalClient, prefix s
 // background), so the read is repeated until the totals did not move during
 // it; an order settled between the listing and the reading of its records
 // would otherwise count twice or not at all.
-func snapshot(ctx context.Context, rdb redis.UniversalClient, src Source) ([]Order, []activities.OrderState, Settled, error) {
+func snapshot(ctx context.Context, rdb redis.UniversalClient, src Source) ([]shop.Record, []activities.OrderState, shop.Settled, error) {
 	var (
-		orders  []Order
+		orders  []shop.Record
 		states  []activities.OrderState
-		settled Settled
+		settled shop.Settled
 		tries   int
 	)
 	err := poll.Until(ctx, poll.Backoff{Min: 100 * time.Millisecond, Max: time.Second}, func(ctx context.Context) (bool, error) {
@@ -336,7 +306,7 @@ func snapshot(ctx context.Context, rdb redis.UniversalClient, src Source) ([]Ord
 	return orders, states, settled, err
 }
 
-func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, orders []Order) ([]activities.OrderState, error) {
+func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, orders []shop.Record) ([]activities.OrderState, error) {
 	out := make([]activities.OrderState, len(orders))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
@@ -374,8 +344,8 @@ func OutcomeMatches(out shop.Outcome, st activities.OrderState) error {
 	return nil
 }
 
-func checkHistories(ctx context.Context, src Source, orders []Order) ([]Violation, error) {
-	problems := make([]*Violation, len(orders))
+func checkHistories(ctx context.Context, src Source, orders []shop.Record) ([]shop.Violation, error) {
+	problems := make([]*shop.Violation, len(orders))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, o := range orders {
@@ -388,14 +358,14 @@ func checkHistories(ctx context.Context, src Source, orders []Order) ([]Violatio
 				return err
 			}
 			if err := CompensationOrder(h); err != nil {
-				v := Newf(KindCompensationOrder, o.ID, "order %s: %v", o.ID, err)
+				v := shop.Violationf(shop.ViolationCompensationOrder, o.ID, "order %s: %v", o.ID, err)
 				problems[i] = &v
 			}
 			return nil
 		})
 	}
 	err := g.Wait()
-	var out []Violation
+	var out []shop.Violation
 	for _, p := range problems {
 		if p != nil {
 			out = append(out, *p)

@@ -38,16 +38,16 @@ func TestCompensationOrder(t *testing.T) {
 // fakeSource reports the orders a test says, over real participant state.
 type fakeSource struct {
 	shop.Engine
-	orders  []verify.Order
+	orders  []shop.Record
 	history map[string][]shop.Event
-	extra   []verify.Violation
+	extra   []shop.Violation
 }
 
-func (f *fakeSource) Mode() shop.Mode                                   { return "fake" }
-func (f *fakeSource) Prefix() string                                    { return "fake:" }
-func (f *fakeSource) Orders(context.Context) ([]verify.Order, error)    { return f.orders, nil }
-func (f *fakeSource) Extra(context.Context) ([]verify.Violation, error) { return f.extra, nil }
-func (f *fakeSource) Settled(context.Context) (verify.Settled, error)   { return verify.Settled{}, nil }
+func (f *fakeSource) Mode() shop.Mode                                 { return "fake" }
+func (f *fakeSource) Prefix() string                                  { return "fake:" }
+func (f *fakeSource) Orders(context.Context) ([]shop.Record, error)   { return f.orders, nil }
+func (f *fakeSource) Extra(context.Context) ([]shop.Violation, error) { return f.extra, nil }
+func (f *fakeSource) Settled(context.Context) (shop.Settled, error)   { return shop.Settled{}, nil }
 func (f *fakeSource) History(_ context.Context, id string) ([]shop.Event, error) {
 	return f.history[id], nil
 }
@@ -76,7 +76,7 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 	}
 	all := []shop.Step{shop.StepInventory, shop.StepPayment, shop.StepShipping}
 	src := &fakeSource{
-		orders: []verify.Order{
+		orders: []shop.Record{
 			{ID: "done", Status: shop.StatusCompleted, Outcome: shop.Outcome{Status: shop.StatusCompleted, Steps: all}},
 			{ID: "undone", Status: shop.StatusCompensated, Outcome: shop.Outcome{Status: shop.StatusCompensated,
 				Steps: all[:2], Compensated: []shop.Step{shop.StepPayment, shop.StepInventory}, FailedStep: shop.StepShipping}},
@@ -97,7 +97,7 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 
 	// expect checks that exactly one violation is reported, of kind, about
 	// orderID, for this engine, saying want.
-	expect := func(what string, kind verify.Kind, orderID, want string) {
+	expect := func(what string, kind shop.ViolationKind, orderID, want string) {
 		t.Helper()
 		rep := check()
 		if len(rep.Violations) != 1 {
@@ -111,45 +111,45 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 	// Stock that moved outside any order.
 	lay, _ := activities.NewLayout("fake:", activities.DefaultPartitionsFor(rdb))
 	rdb.DecrBy(ctx, lay.StockKey("mug"), 1)
-	expect("stolen stock", verify.KindStock, "", "stock of mug")
+	expect("stolen stock", shop.ViolationStock, "", "stock of mug")
 	rdb.IncrBy(ctx, lay.StockKey("mug"), 1)
 	// Money that moved outside any order.
 	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", 5)
-	expect("ledger drift", verify.KindMoney, "", "ledger")
+	expect("ledger drift", shop.ViolationMoney, "", "ledger")
 	rdb.HIncrBy(ctx, lay.LedgerKey(0), "charged_cents", -5)
 	// An order that never finished, old and young.
-	src.orders = append(src.orders, verify.Order{ID: "late", Status: shop.StatusPending, Placed: time.Now().Add(-time.Hour)})
-	expect("stuck order", verify.KindStuck, "late", "order late is stuck")
+	src.orders = append(src.orders, shop.Record{ID: "late", Status: shop.StatusPending, Placed: time.Now().Add(-time.Hour)})
+	expect("stuck order", shop.ViolationStuck, "late", "order late is stuck")
 	src.orders[2].Placed = time.Now()
-	expect("order in flight", verify.KindInFlight, "late", "not terminal yet")
+	expect("order in flight", shop.ViolationInFlight, "late", "not terminal yet")
 	src.orders = src.orders[:2]
 	// An outcome that claims more than happened.
 	src.orders[1].Outcome.Compensated = []shop.Step{shop.StepShipping}
-	expect("false compensation", verify.KindOutcome, "undone", "cancel did not succeed")
+	expect("false compensation", shop.ViolationOutcome, "undone", "cancel did not succeed")
 	src.orders[1].Outcome.Compensated = []shop.Step{shop.StepPayment, shop.StepInventory}
 	// Compensations in the wrong order.
 	src.history["undone"] = []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRelease, "ok"), ev(shop.OpRefund, "ok")}
-	expect("wrong order", verify.KindCompensationOrder, "undone", "not in reverse saga order")
+	expect("wrong order", shop.ViolationCompensationOrder, "undone", "not in reverse saga order")
 	src.history["undone"] = []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRefund, "ok"), ev(shop.OpRelease, "ok")}
 	// A charge that is not the price of the order as placed.
 	src.orders[0].Items = []shop.Item{{SKU: "mug", Quantity: 3}}
-	expect("wrong amount", verify.KindMoney, "done", "charged 2500 cents, but its price as placed is 3750")
+	expect("wrong amount", shop.ViolationMoney, "done", "charged 2500 cents, but its price as placed is 3750")
 	src.orders[0].Items = in("done").Items
 	if rep := check(); !rep.OK() {
 		t.Fatalf("the right amount: %v", rep.Violations)
 	}
 	// What the engine adds is stamped with the engine.
-	src.extra = []verify.Violation{verify.Newf(verify.KindUnread, "", "group payment has 2 unread entries")}
-	expect("engine's own check", verify.KindUnread, "", "2 unread")
+	src.extra = []shop.Violation{shop.Violationf(shop.ViolationUnread, "", "group payment has 2 unread entries")}
+	expect("engine's own check", shop.ViolationUnread, "", "2 unread")
 }
 
 func TestSummarize(t *testing.T) {
-	stuck := verify.Newf(verify.KindStuck, "o-1", "order o-1 is stuck")
-	money := verify.Newf(verify.KindMoney, "", "money is not conserved")
+	stuck := shop.Violationf(shop.ViolationStuck, "o-1", "order o-1 is stuck")
+	money := shop.Violationf(shop.ViolationMoney, "", "money is not conserved")
 	reports := []verify.Report{
-		{Mode: shop.ModeOrchestration, Violations: []verify.Violation{stuck}},
+		{Mode: shop.ModeOrchestration, Violations: []shop.Violation{stuck}},
 		{Mode: shop.ModeChoreography},
-		{Mode: shop.ModeChoreography, Violations: []verify.Violation{money}},
+		{Mode: shop.ModeChoreography, Violations: []shop.Violation{money}},
 	}
 	s := verify.Summarize(reports)
 	if s.OK || len(s.Results) != 3 || len(s.Violations) != 2 || s.Violations[0] != stuck || s.Violations[1] != money {

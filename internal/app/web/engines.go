@@ -24,6 +24,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/choreography/stream"
+	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -47,25 +48,29 @@ const (
 const orderStatusAttr = "OrderStatus"
 
 // Connect returns the page's view of both engines and of the
-// choreography's streams over one Redis and one Temporal client. Like the
-// starter, it creates the consumer groups and seeds the catalog where that
-// was not done yet, so the first order from the page finds them.
+// choreography's streams over one Redis and one Temporal client. Like every
+// command, it lays out the engines' state (see admin.Setup) where that was
+// not done yet, so the first order from the page finds it.
 func Connect(ctx context.Context, rdb redis.UniversalClient, tc client.Client, catalog shop.Catalog, log *slog.Logger) ([]Engine, Bus, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	node := choreography.NewNode(rdb, catalog, log)
-	if err := node.Bus.Setup(ctx); err != nil {
+	setup := admin.Setup{Catalog: catalog, Log: log}
+	if _, err := setup.Prepare(ctx, rdb, shop.ModeOrchestration); err != nil {
 		return nil, nil, err
 	}
-	for _, prefix := range []string{workflows.Prefix, activities.ChoreographyPrefix} {
-		if err := activities.Seed(ctx, rdb, prefix, catalog); err != nil {
-			return nil, nil, err
-		}
+	node, err := setup.Prepare(ctx, rdb, shop.ModeChoreography)
+	if err != nil {
+		return nil, nil, err
 	}
-	orch := newOrchestrationView(workflows.NewEngine(tc, catalog).WithRedis(rdb), tc, rdb, catalog)
-	chor := &choreographyView{Engine: choreography.NewEngine(node, catalog), rdb: rdb, catalog: catalog, window: chorWindow}
-	return []Engine{orch, chor}, &busView{bus: node.Bus}, nil
+	engines, bus := views(rdb, tc, catalog, workflows.NewEngine(tc, catalog), choreography.NewEngine(node, catalog))
+	return engines, bus, nil
+}
+
+// views returns the page's view of both engines and of the choreography's
+// streams, over engines already laid out.
+func views(rdb redis.UniversalClient, tc client.Client, catalog shop.Catalog, orch *workflows.Engine, chor *choreography.Engine) ([]Engine, Bus) {
+	return []Engine{
+		newOrchestrationView(orch.WithRedis(rdb), tc, rdb, catalog),
+		&choreographyView{Engine: chor, rdb: rdb, catalog: catalog, window: chorWindow},
+	}, &busView{bus: chor.Bus()}
 }
 
 // books reads an engine's stock and ledger.

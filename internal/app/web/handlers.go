@@ -104,7 +104,7 @@ func readForm(r *http.Request) error {
 }
 
 func (s *Server) placeFailed(w http.ResponseWriter, r *http.Request, wantJSON bool, code int, f formState, err error) {
-	f.Error = oneLine(err)
+	f.Error = shop.OneLine(err)
 	if wantJSON {
 		writeJSON(w, code, map[string]string{"error": f.Error})
 		return
@@ -229,13 +229,13 @@ func readOrder(ctx context.Context, e Engine, id string) orderColumn {
 		c.Err = fmt.Sprintf("no status within %s: is the %s worker running?", statusWait, e.Mode())
 		p = shop.Progress{Outcome: shop.Outcome{OrderID: id, Status: shop.StatusPending}}
 	case err != nil:
-		c.Err = oneLine(err)
+		c.Err = shop.OneLine(err)
 		return c
 	}
 	c.Found, c.Progress = true, p
 	evs, err := e.History(ctx, id)
 	if err != nil && !errors.Is(err, shop.ErrUnknownOrder) {
-		c.Err = oneLine(err)
+		c.Err = shop.OneLine(err)
 	}
 	c.Timeline = timeline(evs)
 	return c

@@ -50,9 +50,9 @@ func (s *Server) collect(ctx context.Context) *Snapshot {
 	defer cancel()
 	why := func(err error) string {
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return fmt.Sprintf("no answer within %s (is it running?): %s", s.opts.RefreshTimeout, oneLine(err))
+			return fmt.Sprintf("no answer within %s (is it running?): %s", s.opts.RefreshTimeout, shop.OneLine(err))
 		}
-		return oneLine(err)
+		return shop.OneLine(err)
 	}
 	snap := &Snapshot{At: time.Now(), Engines: make([]EngineView, len(s.opts.Engines))}
 	recents := make([][]Order, len(s.opts.Engines))
@@ -120,6 +120,3 @@ func mergeRows(modes []shop.Mode, recents [][]Order, n int) []Row {
 	}
 	return out
 }
-
-// oneLine puts an error on one line.
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ordersaga/ordersaga/shop"
 )
 
 // readyTimeout bounds the checks of one /readyz request.
@@ -69,7 +71,7 @@ func (h *Health) Ready(ctx context.Context) []string {
 		wg.Go(func() {
 			if err := check(ctx); err != nil {
 				mu.Lock()
-				failures = append(failures, name+": "+oneLine(err))
+				failures = append(failures, name+": "+shop.OneLine(err))
 				mu.Unlock()
 			}
 		})
@@ -78,8 +80,6 @@ func (h *Health) Ready(ctx context.Context) []string {
 	slices.Sort(failures)
 	return failures
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // ServeOption adds to what a Server serves.
 type ServeOption func(*http.ServeMux)
