@@ -163,7 +163,7 @@ func (e *Engine) outcome(ctx context.Context, orderID string) (shop.Outcome, boo
 	}
 	status, _ := h[0].(string)
 	if status == "" {
-		return shop.Outcome{}, false, fmt.Errorf("order %s: %w", orderID, shop.ErrUnknownOrder)
+		return shop.Outcome{}, false, e.missing(ctx, orderID)
 	}
 	outJSON, _ := h[1].(string)
 	if outJSON == "" {
@@ -174,6 +174,21 @@ func (e *Engine) outcome(ctx context.Context, orderID string) (shop.Outcome, boo
 		return shop.Outcome{}, false, fmt.Errorf("decode outcome of order %s: %w", orderID, err)
 	}
 	return out, true, nil
+}
+
+// missing says why an order has no record: unknown, and settled after its
+// retention window when its marker is kept, or never placed here.
+func (e *Engine) missing(ctx context.Context, orderID string) error {
+	b := e.node.Bus
+	err := b.Redis.ZScore(ctx, b.orderDoneKey(orderID), orderID).Err()
+	switch {
+	case err == nil:
+		return fmt.Errorf("order %s: %w: %w", orderID, shop.ErrUnknownOrder, shop.ErrSettled)
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("order %s: %w", orderID, shop.ErrUnknownOrder)
+	default:
+		return fmt.Errorf("status of order %s: %w", orderID, err)
+	}
 }
 
 // nextOp is the operation an event sets off (RepairRequested names its own).

@@ -84,6 +84,12 @@ func testSettledOrdersDropLateEvents(t *testing.T, h *harness) {
 	if n, err := h.node.Settle(ctx, 0, 1000); err != nil || n != len(orders) {
 		t.Fatalf("settled %d orders (%v), want %d", n, err, len(orders))
 	}
+	if _, err := h.engine.Wait(ctx, "late-done"); !errors.Is(err, shop.ErrSettled) {
+		t.Errorf("wait for a settled order: %v, want %v", err, shop.ErrSettled)
+	}
+	if _, err := h.engine.Wait(ctx, "never-placed"); !errors.Is(err, shop.ErrUnknownOrder) || errors.Is(err, shop.ErrSettled) {
+		t.Errorf("wait for an order never placed: %v, want %v", err, shop.ErrUnknownOrder)
+	}
 	before := h.books()
 	for _, c := range copies {
 		if err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: c.stream, Values: c.values}).Err(); err != nil {
@@ -108,8 +114,8 @@ func testSettledOrdersDropLateEvents(t *testing.T, h *harness) {
 		}
 	}
 	for _, o := range orders {
-		if _, err := h.engine.Status(ctx, o.ID); !errors.Is(err, shop.ErrUnknownOrder) {
-			t.Errorf("status of settled order %s: %v, want unknown", o.ID, err)
+		if _, err := h.engine.Status(ctx, o.ID); !errors.Is(err, shop.ErrUnknownOrder) || !errors.Is(err, shop.ErrSettled) {
+			t.Errorf("status of settled order %s: %v, want unknown and settled", o.ID, err)
 		}
 		inv, pay, ship := h.node.Bus.Layout().OrderKeys(o.ID)
 		if n := h.rdb.Exists(ctx, inv, pay, ship).Val(); n != 0 {

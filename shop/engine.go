@@ -49,7 +49,10 @@ type Engine interface {
 var (
 	ErrDuplicateOrder = errors.New("order already placed")
 	ErrUnknownOrder   = errors.New("unknown order")
-	ErrNotRepairable  = errors.New("order is not FAILED: nothing to repair")
+	// ErrSettled comes with ErrUnknownOrder for an order that ended and
+	// was settled after the retention window: its records are gone.
+	ErrSettled       = errors.New("settled after its retention window: its outcome is only in the settled totals")
+	ErrNotRepairable = errors.New("order is not FAILED: nothing to repair")
 	// ErrRepairRunning: another repair of the order has started and not
 	// ended; Wait returns its outcome.
 	ErrRepairRunning = errors.New("a repair of the order is already running")
