@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# make experiments (after make up, which `make experiments` runs first): the
+# experiments of docs/tradeoffs.md on the stack make up started. The
+# experiments run the participants in the starter's own process, so the
+# stack's five worker processes are stopped first (they would take the same
+# work) and started again at the end (make up starts what is not running).
+# Each experiment writes its report (Markdown with SVG charts, HTML, JSON)
+# to EXPERIMENTS_DIR (docs/experiments), which docs/tradeoffs.md shows.
+#
+# Settings (environment): EXPERIMENTS_DIR, EXPERIMENT_RATE (50 orders/s),
+# EXPERIMENT_OUTAGE (30s), EXPERIMENT_RESET (1: pass --reset to the first
+# experiment, deleting the orders the stack holds; without it a stack that
+# holds orders is refused and nothing is deleted).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+if [ ! -f "$STATE/env" ]; then
+	warn "make experiments: nothing is up; run 'make up' first"
+	exit 1
+fi
+# shellcheck source=/dev/null
+. "$STATE/env"
+STARTER="$ROOT/bin/starter"
+OUT=${EXPERIMENTS_DIR:-$ROOT/docs/experiments}
+RATE=${EXPERIMENT_RATE:-50}
+OUTAGE=${EXPERIMENT_OUTAGE:-30s}
+mkdir -p "$OUT"
+STACK="make up (the Temporal dev server on its database file)"
+[ "$TEMPORAL_BACKEND" = dev ] || STACK="make up TEMPORAL_BACKEND=postgres"
+
+for name in "${WORKER_NAMES[@]}"; do
+	if pid=$(running_pid "$name"); then
+		stop_process "$name" "$pid"
+	fi
+	rm -f "$STATE/$name.pid"
+done
+trap 'say "== starting the worker processes again"; "$ROOT/scripts/up.sh" >/dev/null' EXIT
+
+reset=()
+[ "${EXPERIMENT_RESET:-}" != 1 ] || reset=(--reset)
+# experiment NAME ARGS...: one experiment, its reports named NAME.{md,html,json}.
+experiment() {
+	local name=$1
+	shift
+	printf '\n=== starter experiment %s\n\n' "$*"
+	"$STARTER" experiment "$@" --stack "$STACK" ${reset[@]+"${reset[@]}"} \
+		--report "$OUT/$name.md" --report "$OUT/$name.html" --report "$OUT/$name.json"
+	reset=(--reset) # the next ones delete the orders of this one
+}
+experiment outage-payment outage --service payment --for "$OUTAGE" --rate "$RATE"
+experiment outage-coordinator outage --service coordinator --for "$OUTAGE" --rate "$RATE" --servers "$ROOT/scripts/stack-servers.sh"
