@@ -8,6 +8,9 @@
 # to EXPERIMENTS_DIR (docs/experiments), which docs/tradeoffs.md shows.
 #
 # Settings (environment): EXPERIMENTS_DIR, EXPERIMENT_RATE (50 orders/s),
+# EXPERIMENT_SCALE_ORDERS (600 per step), EXPERIMENT_SOAK_RATE (20/s),
+# EXPERIMENT_SOAK_FOR (4m), EXPERIMENT_BEFORE (20s) and EXPERIMENT_AFTER (30s)
+# around the outage,
 # EXPERIMENT_OUTAGE (30s), EXPERIMENT_RESET (1: pass --reset to the first
 # experiment, deleting the orders the stack holds; without it a stack that
 # holds orders is refused and nothing is deleted).
@@ -39,14 +42,28 @@ trap 'say "== starting the worker processes again"; "$ROOT/scripts/up.sh" >/dev/
 
 reset=()
 [ "${EXPERIMENT_RESET:-}" != 1 ] || reset=(--reset)
+status=0
 # experiment NAME ARGS...: one experiment, its reports named NAME.{md,html,json}.
+# One that breaks an invariant (exit 1) is reported and the next ones run.
 experiment() {
-	local name=$1
+	local name=$1 code=0
 	shift
 	printf '\n=== starter experiment %s\n\n' "$*"
 	"$STARTER" experiment "$@" --stack "$STACK" ${reset[@]+"${reset[@]}"} \
-		--report "$OUT/$name.md" --report "$OUT/$name.html" --report "$OUT/$name.json"
+		--report "$OUT/$name.md" --report "$OUT/$name.html" --report "$OUT/$name.json" || code=$?
+	[ "$code" -lt 2 ] || exit "$code"
+	[ "$code" -eq 0 ] || status=$code
 	reset=(--reset) # the next ones delete the orders of this one
 }
-experiment outage-payment outage --service payment --for "$OUTAGE" --rate "$RATE"
-experiment outage-coordinator outage --service coordinator --for "$OUTAGE" --rate "$RATE" --servers "$ROOT/scripts/stack-servers.sh"
+phases=(--before "${EXPERIMENT_BEFORE:-20s}" --after "${EXPERIMENT_AFTER:-30s}")
+experiment outage-payment outage --service payment --for "$OUTAGE" --rate "$RATE" "${phases[@]}"
+experiment outage-coordinator outage --service coordinator --for "$OUTAGE" --rate "$RATE" "${phases[@]}" --servers "$ROOT/scripts/stack-servers.sh"
+# The servers' PIDs, for their CPU time per saga.
+procs=()
+for name in temporal temporal-server postgres; do
+	if pid=$(running_pid "$name"); then procs+=(--proc "$name=$pid"); fi
+done
+experiment scale scale --orders "${EXPERIMENT_SCALE_ORDERS:-600}" --concurrency 32 --instances 4 ${procs[@]+"${procs[@]}"}
+data=()
+[ "$TEMPORAL_BACKEND" != dev ] || data=(--temporal-data "$STATE/temporal.db")
+experiment soak soak --rate "${EXPERIMENT_SOAK_RATE:-20}" --for "${EXPERIMENT_SOAK_FOR:-4m}" --retention 30s --interval 5s ${data[@]+"${data[@]}"}

@@ -24,22 +24,35 @@ const experimentSummary = "Run a named experiment on both engines of --mode on t
 	"  outage   a steady load at --rate, then --service down for --for, then back: payment stops the choreography's\n" +
 	"           payment service and the orchestration's payment worker (its own task queue); coordinator stops the\n" +
 	"           Temporal server against Redis through --servers SCRIPT (called as SCRIPT stop|start temporal|redis)\n" +
+	"  scale    --orders with --concurrency in flight on 1, 2, 4 … --instances of each participant: throughput, p99,\n" +
+	"           CPU per saga of Redis (INFO cpu), of the --proc NAME=PID servers (/proc) and of this process, and the\n" +
+	"           capacity model drawn from them\n" +
+	"  soak     a steady load at --rate for --for with the engines' retention at --retention: Redis's used memory, the\n" +
+	"           streams' entries and the size of --temporal-data over time\n" +
 	"Every order is checked at the end (verify: terminal, nothing lost or done twice). Like bench it deletes nothing\n" +
 	"unless --reset asks it to: engines that hold orders are refused. It deletes its own orders between its runs.\n" +
-	"--report FILE (repeatable) writes a report by FILE's extension, as bench does (.md with SVG charts, .html, .json)"
+	"--report FILE (repeatable) writes a report by FILE's extension, as bench does (.md with SVG charts, .html, .json).\n" +
+	"'experiment page FILE DIR' rewrites the generated blocks of the Markdown page FILE (from <!-- experiment: NAME -->\n" +
+	"to <!-- /experiment -->) from the reports DIR/NAME.json"
 
 type experimentFlags struct {
 	runFlags
 	cfg     experiment.Config
 	reports []string
 	servers string
+	procs   map[string]int
 }
 
 func (a *app) experimentCmd() *cobra.Command {
 	var f experimentFlags
 	cmd := newCmd("experiment NAME [--mode M] [--rate R] [--service payment|coordinator --for D] [--reset [--force]] [--report FILE]…",
-		"measure a trade-off on both engines (outage); deletes no order without --reset", experimentSummary, oneExperiment,
-		func(cmd *cobra.Command, args []string) error { return a.experiment(cmd, args[0], f) })
+		"measure a trade-off on both engines (outage, scale, soak); deletes no order without --reset", experimentSummary, oneExperiment,
+		func(cmd *cobra.Command, args []string) error {
+			if args[0] == "page" {
+				return experiment.Page(args[1], args[2])
+			}
+			return a.experiment(cmd, args[0], f)
+		})
 	f.add(cmd, "print the report as one JSON document on stdout", time.Hour, "give up after this long")
 	cli.SetExitStatus(cmd, "  0  the experiment ran and every invariant held\n  1  an invariant broke, an order did not finish, or another error\n"+
 		"  2  a usage error, or the engines hold orders of earlier runs (give --reset)\n")
@@ -47,13 +60,18 @@ func (a *app) experimentCmd() *cobra.Command {
 	fs.Uint64Var(&f.cfg.Seed, "seed", 1, "seed of the workload")
 	fs.Float64Var(&f.cfg.Rate, "rate", 50, "orders placed per second")
 	fs.StringVar(&f.cfg.Service, "service", "payment", "outage: what goes down, payment or coordinator")
-	fs.DurationVar(&f.cfg.Outage, "for", 30*time.Second, "outage: how long it stays down")
+	fs.DurationVar(&f.cfg.Outage, "for", 30*time.Second, "outage: how long it stays down; soak: how long the load runs")
 	fs.DurationVar(&f.cfg.Before, "before", 20*time.Second, "steady load before the outage")
 	fs.DurationVar(&f.cfg.After, "after", 30*time.Second, "steady load after the outage")
 	fs.DurationVar(&f.cfg.Drain, "drain", 3*time.Minute, "how long to wait for the orders after the last placement")
 	fs.DurationVar(&f.cfg.Interval, "interval", time.Second, "how often the engines' state is sampled")
 	fs.DurationVar(&f.cfg.PlaceTimeout, "place-timeout", experiment.DefaultPlaceTimeout, "a placement not answered within this counts as refused")
-	fs.IntVar(&f.cfg.Instances, "instances", 1, "consumers per choreography service and orchestration workers")
+	fs.IntVar(&f.cfg.Instances, "instances", 1, "consumers per choreography service and orchestration workers (scale: the most, from 1 doubling)")
+	fs.IntVar(&f.cfg.Orders, "orders", 1000, "scale: orders per step")
+	fs.DurationVar(&f.cfg.Retention, "retention", time.Minute, "soak: finished orders are settled this long after their end")
+	fs.StringVar(&f.cfg.TemporalData, "temporal-data", "", "soak: the Temporal server's database file or directory, whose size it samples")
+	fs.IntVar(&f.cfg.Bench.Concurrency, "concurrency", 64, "scale: sagas in flight")
+	fs.StringToIntVar(&f.procs, "proc", nil, "scale: NAME=PID of a server process whose CPU time to read from /proc (temporal, temporal-server, postgres; repeatable)")
 	fs.StringVar(&f.servers, "servers", "", "a script that stops and starts the stack's servers: SCRIPT stop|start temporal|redis (scripts/stack-servers.sh on make up)")
 	fs.StringArrayVar(&f.reports, "report", nil, "also write a report to this file: .html, .json or else Markdown with SVG files next to it (repeatable)")
 	fs.StringVar(&f.cfg.Bench.Stack, "stack", "", "what to call the stack measured in the reports, e.g. \"make up\"")
@@ -62,8 +80,11 @@ func (a *app) experimentCmd() *cobra.Command {
 	return cmd
 }
 
-// oneExperiment takes the experiment's name.
+// oneExperiment takes the experiment's name, or "page FILE DIR".
 func oneExperiment(_ *cobra.Command, args []string) error {
+	if len(args) == 3 && args[0] == "page" {
+		return nil
+	}
 	if len(args) != 1 {
 		return usagef("experiment takes one name (%s), got %d arguments", strings.Join(experiment.Names, ", "), len(args))
 	}
@@ -78,6 +99,7 @@ func (f *experimentFlags) check(name string) error {
 		}
 		f.cfg.Servers = scriptServers(f.servers)
 	}
+	f.cfg.Procs = f.procs
 	if err := f.cfg.Check(name); err != nil {
 		return usagef("%s", cli.OneLine(err))
 	}

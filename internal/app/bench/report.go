@@ -176,6 +176,14 @@ func (r *Report) notes() string {
 	return r.Notes
 }
 
+// SectionsMarkdown is the report's sections as Markdown, each headed at
+// level depth (2: "##").
+func (r *Report) SectionsMarkdown(depth int) string {
+	var b strings.Builder
+	r.writeSections(&b)
+	return strings.ReplaceAll(b.String(), "\n## ", "\n"+strings.Repeat("#", depth)+" ")
+}
+
 // writeSections writes the sections as Markdown.
 func (r *Report) writeSections(b *strings.Builder) {
 	for _, sec := range r.Sections {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/app/bench"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -60,6 +61,7 @@ func runOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, p 
 	if err := run.settle(ctx, load.Engine, p.orders, cfg.Drain); err != nil {
 		return nil, err
 	}
+	settled(ctx, eng, m, len(run.Placed), cfg.Drain)
 	res, err := bench.Check(ctx, eng, m, run.benchRun(), bench.Workload{Seed: cfg.Seed, Orders: run.Placed}, false)
 	if err != nil {
 		return nil, err
@@ -69,6 +71,22 @@ func runOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, p 
 	}
 	run.Result = res
 	return run, nil
+}
+
+// settled waits, up to d, until engine m can be checked: for the
+// choreography, no consumer group has an entry left (an ack lost when
+// Redis went down leaves one pending until a consumer claims it back, after
+// its idle time, although its order has ended); for the orchestration,
+// Temporal's visibility lists the placed orders (it lags on a busy server).
+func settled(ctx context.Context, eng *admin.Engines, m shop.Mode, placed int, d time.Duration) {
+	_ = poll.For(ctx, d, poll.Every(time.Second), func(ctx context.Context) (bool, error) {
+		if m == shop.ModeChoreography {
+			lags, err := eng.Choreography.Bus().Backlog(ctx)
+			return err == nil && len(lags) == 0, nil
+		}
+		orders, err := eng.Sources[m].Orders(ctx)
+		return err == nil && len(orders) >= placed, nil
+	})
 }
 
 // startParticipants starts mode m's participants in this process.

@@ -29,11 +29,13 @@ import (
 )
 
 // Names are the experiments, in the order `make experiments` runs them.
-var Names = []string{"outage"}
+var Names = []string{"outage", "scale", "soak"}
 
 // experiments run each experiment on the engines.
 var experiments = map[string]func(context.Context, *admin.Engines, Config) (*bench.Report, error){
 	"outage": outage,
+	"scale":  scale,
+	"soak":   soak,
 }
 
 // Services are what --service may take down in an outage: a participant
@@ -63,6 +65,14 @@ type Config struct {
 	PlaceTimeout time.Duration
 	// Interval is how often the load's state is sampled.
 	Interval time.Duration
+	// Retention is the soak's retention window: finished orders are
+	// settled that long after their end.
+	Retention time.Duration
+	// TemporalData is the Temporal server's persistence (the dev server's
+	// database file, or a directory) whose size the soak samples.
+	TemporalData string
+	// Orders is how many orders scale places per step.
+	Orders int
 	// Instances are the consumers per choreography service and the
 	// orchestration workers (scale: the largest of its steps).
 	Instances int
@@ -99,6 +109,10 @@ func (c Config) Check(name string) error {
 		return errors.New("--service coordinator needs --servers SCRIPT to stop and start the Temporal server and Redis")
 	case c.Outage <= 0 || c.Before < 0 || c.After < 0:
 		return errors.New("--for must be positive, --before and --after not negative")
+	case name == "soak" && c.Retention <= 0:
+		return errors.New("--retention must be positive")
+	case name == "scale" && (c.Orders < 1 || c.Orders > bench.MaxOrders || c.Bench.Concurrency < 1):
+		return fmt.Errorf("--orders must be from 1 to %d and --concurrency at least 1", bench.MaxOrders)
 	case c.Instances < 1 || c.Instances > 64:
 		return fmt.Errorf("--instances must be from 1 to 64, got %d", c.Instances)
 	}

@@ -124,7 +124,7 @@ func TestOutagePayment(t *testing.T) {
 			t.Errorf("%s: no backlog seen while payment was down: %v", r.Mode, r.MaxBacklog)
 		}
 	}
-	writeAndValidate(t, rep)
+	writeAndValidate(t, rep, "outage")
 }
 
 func TestOutageCoordinator(t *testing.T) {
@@ -145,21 +145,14 @@ func TestOutageCoordinator(t *testing.T) {
 			t.Errorf("%s: the orders placed during the outage never drained", r.Mode)
 		}
 	}
-	writeAndValidate(t, rep)
+	writeAndValidate(t, rep, "outage")
 }
 
 // checkReport checks the invariants held on both engines, each with at
 // least minPlaced orders placed, and returns the outage's results.
 func checkReport(t *testing.T, rep *bench.Report, minPlaced int) []experiment.OutageResult {
 	t.Helper()
-	for _, r := range rep.Results {
-		if !r.InvariantsOK || r.Errors != 0 {
-			t.Errorf("%s: invariants %v, %d errors: %v %s", r.Mode, r.InvariantsOK, r.Errors, r.Violations, r.FirstError)
-		}
-	}
-	if !rep.OK || len(rep.Results) != 2 {
-		t.Fatalf("report not OK or not both engines: OK %v, %d results", rep.OK, len(rep.Results))
-	}
+	checkReportOK(t, rep)
 	results := rep.Data.([]experiment.OutageResult)
 	for _, r := range results {
 		if r.Accepted < minPlaced {
@@ -172,13 +165,26 @@ func checkReport(t *testing.T, rep *bench.Report, minPlaced int) []experiment.Ou
 	return results
 }
 
+// checkReportOK checks the invariants held on both engines.
+func checkReportOK(t *testing.T, rep *bench.Report) {
+	t.Helper()
+	for _, r := range rep.Results {
+		if !r.InvariantsOK || r.Errors != 0 {
+			t.Errorf("%s: invariants %v, %d errors: %v %s", r.Mode, r.InvariantsOK, r.Errors, r.Violations, r.FirstError)
+		}
+	}
+	if !rep.OK || len(rep.Results) != 2 {
+		t.Fatalf("report not OK or not both engines: OK %v, %d results", rep.OK, len(rep.Results))
+	}
+}
+
 // writeAndValidate writes the report in its three forms and checks each
 // chart is well-formed SVG with both engines' lines and the outage shaded.
-func writeAndValidate(t *testing.T, rep *bench.Report) {
+func writeAndValidate(t *testing.T, rep *bench.Report, stem string) {
 	t.Helper()
 	dir := t.TempDir()
 	var files []string
-	for _, name := range []string{"outage.md", "outage.html", "outage.json"} {
+	for _, name := range []string{stem + ".md", stem + ".html", stem + ".json"} {
 		written, err := rep.WriteReport(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -201,13 +207,14 @@ func writeAndValidate(t *testing.T, rep *bench.Report) {
 				t.Errorf("%s: %v, data %v", f, err, v["data"])
 			}
 		case ".md":
-			for _, want := range []string{"The outage, per engine", "outage-in-flight.svg", "test stack"} {
+			for _, want := range []string{"## ", stem + "-", ".svg", "test stack"} {
 				if !strings.Contains(string(b), want) {
 					t.Errorf("%s lacks %q", f, want)
 				}
 			}
 		}
 	}
+	openInChromium(t, rep, filepath.Join(dir, stem+".html"))
 	if svgs < 2 {
 		t.Errorf("%d charts written, want the in-flight and completions charts at least", svgs)
 	}
@@ -224,11 +231,71 @@ func validateSVG(t *testing.T, name, svg string) {
 			break
 		}
 	}
-	if !strings.Contains(name, "-latency-") && !strings.Contains(name, "-throughput-") {
+	if strings.Contains(name, "outage-in-flight") || strings.Contains(name, "outage-completions") {
 		for _, want := range []string{`class="shade"`, `data-name="orchestration"`, `data-name="choreography"`} {
 			if !strings.Contains(svg, want) {
 				t.Errorf("%s lacks %s", name, want)
 			}
 		}
 	}
+}
+
+func TestScale(t *testing.T) {
+	s := newStack(t)
+	eng, cfg := s.engines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := short(s, "", cfg.Namespace)
+	c.Orders, c.Instances, c.Bench.Concurrency = 30, 2, 8
+	rep, err := experiment.Run(ctx, eng, "scale", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := rep.Data.([]experiment.ScaleStep)
+	if len(steps) != 4 || !rep.OK {
+		t.Errorf("%d steps (want 1 and 2 instances on both engines), OK %v", len(steps), rep.OK)
+	}
+	for _, st := range steps {
+		if st.Throughput <= 0 || !st.InvariantsOK {
+			t.Errorf("%s with %d: %.1f sagas/s, invariants %v %v", st.Mode, st.Instances, st.Throughput, st.InvariantsOK, st.Violations)
+		}
+		if st.CPUPerSaga["redis"] <= 0 {
+			t.Errorf("%s with %d: Redis CPU per saga %v", st.Mode, st.Instances, st.CPUPerSaga)
+		}
+	}
+	if len(rep.Sections) != 2 || len(rep.Sections[1].Rows) != 2 {
+		t.Errorf("want the steps and the capacity model of both engines: %+v", rep.Sections)
+	}
+	writeAndValidate(t, rep, "scale")
+}
+
+func TestSoak(t *testing.T) {
+	s := newStack(t)
+	eng, cfg := s.engines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := short(s, "", cfg.Namespace)
+	c.Outage, c.Retention, c.Interval = 6*time.Second, time.Second, 500*time.Millisecond
+	rep, err := experiment.Run(ctx, eng, "soak", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReportOK(t, rep)
+	for _, r := range rep.Data.([]experiment.SoakResult) {
+		if len(r.Samples) < 5 || r.Samples[0].RedisBytes <= 0 {
+			t.Errorf("%s: %d samples, the first %+v", r.Mode, len(r.Samples), r.Samples)
+		}
+		if r.Mode == shop.ModeChoreography && slicesMax(r.Samples) == 0 {
+			t.Errorf("choreography: no stream entries seen over the soak")
+		}
+	}
+	writeAndValidate(t, rep, "soak")
+}
+
+func slicesMax(ss []experiment.SoakSample) int64 {
+	var m int64
+	for _, s := range ss {
+		m = max(m, s.StreamEntries)
+	}
+	return m
 }

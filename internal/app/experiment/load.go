@@ -20,6 +20,9 @@ import (
 // it may have been placed).
 const DefaultPlaceTimeout = 5 * time.Second
 
+// waitTimeout bounds one wait for an order; the wait is asked again after it.
+const waitTimeout = 20 * time.Second
+
 // order is what happened to one order of a load, in times since the load's
 // first placement.
 type order struct {
@@ -152,6 +155,10 @@ func (l Load) one(ctx, waitCtx context.Context, s *loadState, i int) {
 	}
 	s.accepted.Add(1)
 	_ = poll.Until(waitCtx, poll.Backoff{Min: 200 * time.Millisecond, Max: 2 * time.Second}, func(ctx context.Context) (bool, error) {
+		// Bounded: a wait on a connection to a server that went away may
+		// never return on its own.
+		ctx, cancel := context.WithTimeout(ctx, waitTimeout)
+		defer cancel()
 		out, err := l.Engine.Wait(ctx, l.Orders[i].ID)
 		if err != nil {
 			return false, nil // asked again: the engine may be down

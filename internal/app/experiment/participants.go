@@ -99,6 +99,10 @@ func (c *Chor) Close() {
 	}
 }
 
+// pollers are the experiment workers' pollers, as many as the bench's bare
+// Temporal worker has: the SDK's two leave a busy server's tasks waiting.
+var pollers = worker.Options{MaxConcurrentWorkflowTaskPollers: 16, MaxConcurrentActivityTaskPollers: 16}
+
 // Orch runs the orchestration: Instances workers of OrderSaga with the
 // inventory and shipping activities on workflows.TaskQueue, and as many
 // with only the payment activities on PaymentTaskQueue.
@@ -121,7 +125,7 @@ func StartOrchestration(ctx context.Context, tc client.Client, rdb redis.Univers
 	p := activities.New(rdb, workflows.Prefix, catalog)
 	cfg := workflows.Config{Catalog: catalog, PaymentTaskQueue: PaymentTaskQueue}
 	for range n {
-		w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions(worker.Options{}))
+		w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions(pollers))
 		w.RegisterWorkflowWithOptions(cfg.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowType})
 		w.RegisterActivity(p.Inventory)
 		w.RegisterActivity(p.Shipping)
@@ -146,7 +150,7 @@ func (o *Orch) Start(_ context.Context, service string) error {
 	}
 	p := activities.New(o.Redis, workflows.Prefix, o.Catalog)
 	for range o.Instances {
-		w := worker.New(o.Client, PaymentTaskQueue, workflows.WorkerOptions(worker.Options{}))
+		w := worker.New(o.Client, PaymentTaskQueue, workflows.WorkerOptions(pollers))
 		w.RegisterActivity(p.Payment)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start payment worker: %w", err)
