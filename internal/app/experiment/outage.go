@@ -169,7 +169,7 @@ func backlogText(m map[string]int64) string {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
-	return fmt.Sprint(parts)
+	return strings.Join(parts, ", ")
 }
 
 // msText writes a latency in ms the short way.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/ordersaga/ordersaga/internal/app/bench"
 )
@@ -58,5 +57,5 @@ func pageText(name, dir, rel string) (string, error) {
 	}
 	head := fmt.Sprintf("Measured on: %s, %s; `%s`; %s. Report: [%s.md](%s/%s.md).\n",
 		r.Machine.StackText(), r.Date.UTC().Format("2006-01-02 15:04 UTC"), r.Command, verdict, name, rel, name)
-	return head + strings.TrimPrefix(r.SectionsMarkdown(4), "\n") + "\n", nil
+	return head + r.SectionsMarkdown(4) + "\n", nil
 }
