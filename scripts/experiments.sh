@@ -67,3 +67,9 @@ experiment scale scale --orders "${EXPERIMENT_SCALE_ORDERS:-600}" --concurrency 
 data=()
 [ "$TEMPORAL_BACKEND" != dev ] || data=(--temporal-data "$STATE/temporal.db")
 experiment soak soak --rate "${EXPERIMENT_SOAK_RATE:-20}" --for "${EXPERIMENT_SOAK_FOR:-4m}" --retention 30s --interval 5s ${data[@]+"${data[@]}"}
+"$STARTER" experiment page "$ROOT/docs/tradeoffs.md" "$OUT"
+say "docs/tradeoffs.md regenerated from the reports in ${OUT#"$ROOT/"}"
+if [ "$status" -ne 0 ]; then
+	warn "make experiments: an experiment broke an invariant or left an order unfinished (above)"
+fi
+exit "$status"
