@@ -286,7 +286,10 @@ func TestSoak(t *testing.T) {
 	checkReportOK(t, rep)
 	for _, r := range rep.Data.([]experiment.SoakResult) {
 		if len(r.Samples) < 5 || r.Samples[0].RedisBytes <= 0 {
-			t.Errorf("%s: %d samples, the first %+v", r.Mode, len(r.Samples), r.Samples)
+			t.Fatalf("%s: %d samples, the first %+v", r.Mode, len(r.Samples), r.Samples)
+		}
+		if last := r.Samples[len(r.Samples)-1]; last.Ended == 0 {
+			t.Errorf("%s: no order counted ended at the last sample %+v", r.Mode, last)
 		}
 		if r.Mode == shop.ModeChoreography && slicesMax(r.Samples) == 0 {
 			t.Errorf("choreography: no stream entries seen over the soak")

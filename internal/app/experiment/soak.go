@@ -100,8 +100,27 @@ func soakOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, o
 	if err != nil {
 		return res, nil, err
 	}
+	res.count(run, run.Load.Start.Sub(start))
 	res.summarize(cfg)
 	return res, run, nil
+}
+
+// count fills each sample's orders ended and in flight from the run, whose
+// load began offset after the soak's first sample.
+func (r *SoakResult) count(run *engineRun, offset time.Duration) {
+	for i := range r.Samples {
+		s := &r.Samples[i]
+		at := time.Duration(s.At*float64(time.Second)) - offset
+		for _, o := range run.Load.orders {
+			switch {
+			case o.refused || o.placed > at:
+			case o.ended > 0 && o.ended <= at:
+				s.Ended++
+			default:
+				s.InFlight++
+			}
+		}
+	}
 }
 
 // summarize finds the plateau: memory when the first orders' retention
