@@ -6,6 +6,7 @@
 #   make down                          stop what make up started
 #   make compose-test                  both Compose stacks for real (Docker)
 #   make docs-test                     every command of the docs on a make up stack
+#   make experiments                   the trade-offs measured (docs/tradeoffs.md)
 
 GO            ?= go
 BIN           := $(CURDIR)/.bin
@@ -89,6 +90,14 @@ BENCH_DIR ?= .state/bench
 .PHONY: bench
 bench: up
 	@BENCH_DIR="$(BENCH_DIR)" scripts/bench.sh
+
+## experiments: make up, then the experiments of docs/tradeoffs.md on that
+## stack (outages, scale, soak); reports with charts in EXPERIMENTS_DIR
+## (docs/experiments), see scripts/experiments.sh
+EXPERIMENTS_DIR ?= docs/experiments
+.PHONY: experiments
+experiments: up
+	@EXPERIMENTS_DIR="$(abspath $(EXPERIMENTS_DIR))" scripts/experiments.sh
 
 clean:
 	rm -rf bin

@@ -27,20 +27,7 @@ for name in "${STOP_ORDER[@]}"; do
 		rm -f "$file"
 		continue
 	fi
-	say "== stopping $name (pid $pid)"
-	# PostgreSQL: a fast shutdown (SIGINT) rather than waiting for clients.
-	sig=TERM
-	[ "$name" != postgres ] || sig=INT
-	kill "-$sig" "$pid" 2>/dev/null || true
-	deadline=$((SECONDS + 30))
-	while running_pid "$name" >/dev/null; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			warn "   $name did not stop within 30s; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-			break
-		fi
-		sleep 0.2
-	done
+	stop_process "$name" "$pid"
 	rm -f "$file"
 	stopped=$((stopped + 1))
 done

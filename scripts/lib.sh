@@ -225,3 +225,45 @@ as_postgres() {
 		"$@"
 	fi
 }
+
+# wait_for SECONDS NAME CHECK...: run CHECK until it succeeds; fail early
+# when NAME's process (if it has a PID file) dies. The process was just
+# started from this script, so its PID alone tells: until it has exec'd,
+# its command line is still this script's, not NAME's.
+wait_for() {
+	local secs=$1 name=$2 pid
+	shift 2
+	local deadline=$((SECONDS + secs))
+	until "$@"; do
+		pid=$(head -n 1 "$STATE/$name.pid" 2>/dev/null) || pid=""
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			tail_log "$name"
+			fail "$name exited during start-up"
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			tail_log "$name"
+			fail "$name is not ready after ${secs}s"
+		fi
+		sleep 0.3
+	done
+}
+
+# stop_process NAME PID: stop NAME's process (make up started it) and wait
+# up to 30 s for it to exit, then kill it. The PID file stays.
+stop_process() {
+	local name=$1 pid=$2 sig deadline
+	say "== stopping $name (pid $pid)"
+	# PostgreSQL: a fast shutdown (SIGINT) rather than waiting for clients.
+	sig=TERM
+	[ "$name" != postgres ] || sig=INT
+	kill "-$sig" "$pid" 2>/dev/null || true
+	deadline=$((SECONDS + 30))
+	while running_pid "$name" >/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			warn "   $name did not stop within 30s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.2
+	done
+}

@@ -41,28 +41,6 @@ if command -v flock >/dev/null 2>&1; then
 	flock -w 300 9 || fail "another make up/down holds .state/.lock"
 fi
 
-# wait_for SECONDS NAME CHECK...: run CHECK until it succeeds; fail early
-# when NAME's process (if it has a PID file) dies. The process was just
-# started from this script, so its PID alone tells: until it has exec'd,
-# its command line is still this script's, not NAME's.
-wait_for() {
-	local secs=$1 name=$2 pid
-	shift 2
-	local deadline=$((SECONDS + secs))
-	until "$@"; do
-		pid=$(head -n 1 "$STATE/$name.pid" 2>/dev/null) || pid=""
-		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-			tail_log "$name"
-			fail "$name exited during start-up"
-		fi
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			tail_log "$name"
-			fail "$name is not ready after ${secs}s"
-		fi
-		sleep 0.3
-	done
-}
-
 # A stack that is already up keeps the settings it was started with.
 settings=""
 for key in "${SETTINGS[@]}"; do settings+="$key=${!key}"$'\n'; done

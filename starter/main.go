@@ -45,6 +45,7 @@ var commands = []command{
 	{"verify", (*app).verifyCmd},
 	{"stock", (*app).stockCmd},
 	{"bench", (*app).benchCmd},
+	{"experiment", (*app).experimentCmd},
 	{"dlq", (*app).dlqCmd},
 	{"repair", (*app).repairCmd},
 	{"serve", (*app).serveCmd},

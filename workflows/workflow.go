@@ -169,6 +169,10 @@ type Config struct {
 	// participants (default ActivitiesRegular). A workflow keeps the mode
 	// it started with, whichever worker runs it later.
 	Activities ActivityMode
+	// PaymentTaskQueue, when set, is the task queue of the payment step's
+	// activities (charge, refund), so that a worker of its own runs them;
+	// default: the workflow's task queue. Every worker must agree on it.
+	PaymentTaskQueue string
 }
 
 func (c Config) withDefaults() Config {
@@ -430,6 +434,9 @@ func (s *saga) activityOptions(op shop.Op, summary string) workflow.ActivityOpti
 		policy = CompensationRetryPolicy(s.cfg.CompensationMaxInterval)
 	}
 	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: policy}
+	if s.cfg.PaymentTaskQueue != "" && op.Step() == shop.StepPayment {
+		opts.TaskQueue = s.cfg.PaymentTaskQueue
+	}
 	if s.version >= versionStory {
 		opts.HeartbeatTimeout = HeartbeatTimeout
 		opts.WaitForCancellation = true

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/ordersaga/ordersaga/shop"
@@ -30,7 +31,7 @@ const bareColor = "#555555"
 // distribution against its bare engine's, and the throughput of both over
 // their runs.
 func (r *Report) Charts() []ReportChart {
-	var out []ReportChart
+	out := slices.Clone(r.Extra)
 	for _, res := range r.Results {
 		b := r.Baseline.For(res.Mode)
 		out = append(out,

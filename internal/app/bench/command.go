@@ -13,9 +13,12 @@ import (
 // words after "bench"), for a report: the process's own when it ran that
 // command, otherwise (a test) one rebuilt from args. Words a shell would
 // split or expand are quoted; the value of --api-key is masked.
-func CommandLine(args []string) string {
-	words := append([]string{"starter", "bench"}, args...)
-	if k := len(os.Args) - len(args); k >= 2 && os.Args[k-1] == "bench" && slices.Equal(os.Args[k:], args) {
+func CommandLine(args []string) string { return CommandLineOf("bench", args) }
+
+// CommandLineOf is CommandLine for the starter's command named command.
+func CommandLineOf(command string, args []string) string {
+	words := append([]string{"starter", command}, args...)
+	if k := len(os.Args) - len(args); k >= 2 && os.Args[k-1] == command && slices.Equal(os.Args[k:], args) {
 		words = append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
 	}
 	for i, w := range words {

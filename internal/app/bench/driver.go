@@ -57,7 +57,7 @@ type Config struct {
 // whether everything held. It deletes orders only when cfg.Reset asks it
 // to: engines that hold orders are otherwise refused, unless KeepState.
 func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (*Report, error) {
-	if err := cfg.prepare(ctx, eng); err != nil {
+	if err := cfg.Prepare(ctx, eng); err != nil {
 		return nil, err
 	}
 	if cfg.Ready != nil {
@@ -66,7 +66,7 @@ func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (
 	cfg.redis = eng.Redis
 	rep := &Report{
 		Command: cfg.Command, Date: time.Now(), Seed: work.Seed, Orders: len(work.Orders),
-		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: describeMachine(ctx, eng, cfg.Stack),
+		Concurrency: cfg.Concurrency, Faults: FormatFaults(work.Rules), Machine: DescribeMachine(ctx, eng, cfg.Stack),
 	}
 	runs := map[shop.Mode]Run{}
 	for _, m := range eng.Modes {
@@ -85,7 +85,7 @@ func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (
 	}
 	rep.OK = true
 	for _, m := range eng.Modes {
-		res, err := check(ctx, eng, m, runs[m], work, cfg.KeepState)
+		res, err := Check(ctx, eng, m, runs[m], work, cfg.KeepState)
 		if err != nil {
 			return nil, err
 		}
@@ -115,9 +115,9 @@ func (e *HeldError) Error() string {
 		"pass --reset to delete them first, or --keep-state to bench on top of them", e.Held)
 }
 
-// prepare readies the engines for the run: a reset when asked for, else a
-// check that they hold no orders unless KeepState.
-func (cfg Config) prepare(ctx context.Context, eng *admin.Engines) error {
+// Prepare readies the engines for the run: a reset when asked for, else a
+// check that they hold no orders unless KeepState (a *HeldError).
+func (cfg Config) Prepare(ctx context.Context, eng *admin.Engines) error {
 	switch {
 	case cfg.KeepState:
 		return nil
@@ -186,9 +186,12 @@ func (cfg Config) measure(ctx context.Context, label string, n int, t Target) Ru
 	return r
 }
 
-// check sums up one engine's run and checks its invariants. FAILED orders
-// the workload planned are counted apart, not as violations.
-func check(ctx context.Context, eng *admin.Engines, m shop.Mode, run Run, work Workload, keep bool) (Result, error) {
+// Check sums up one engine's run of the workload and checks its
+// invariants once the engine has settled: verify must see every order
+// placed (exactly those unless keep), none done twice, the stock and the
+// ledger balanced. FAILED orders the workload planned are counted apart,
+// not as violations. The experiments check their runs with it too.
+func Check(ctx context.Context, eng *admin.Engines, m shop.Mode, run Run, work Workload, keep bool) (Result, error) {
 	res := Result{
 		Mode: m, Stats: run.Stats(), Statuses: run.StatusCounts(),
 		ExpectedStatuses: work.ExpectedStatuses(), Violations: []string{},
@@ -248,14 +251,23 @@ func settledCheck(ctx context.Context, eng *admin.Engines, m shop.Mode, placed i
 // retries sums, over the workload's orders with a transient fault, the
 // attempts beyond the first that the participants counted.
 func retries(ctx context.Context, eng *admin.Engines, m shop.Mode, work Workload) (int64, error) {
+	var transient []shop.Order
+	for _, o := range work.Orders {
+		if HasTransient(o) {
+			transient = append(transient, o)
+		}
+	}
+	return Retries(ctx, eng, m, transient)
+}
+
+// Retries sums, over orders, the attempts of each participant operation
+// beyond the first that the participants of mode m counted.
+func Retries(ctx context.Context, eng *admin.Engines, m shop.Mode, orders []shop.Order) (int64, error) {
 	prefix := eng.Sources[m].Prefix()
 	var total atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
-	for _, o := range work.Orders {
-		if !HasTransient(o) {
-			continue
-		}
+	for _, o := range orders {
 		g.Go(func() error {
 			st, err := activities.ReadOrderState(ctx, eng.Redis, prefix, o.ID)
 			if err != nil {

@@ -58,13 +58,14 @@ func (r *Report) WriteReport(path string) ([]string, error) {
 
 // htmlPage is what the HTML report's template reads.
 type htmlPage struct {
-	Date, Command, Workload, Stack, Notes string
-	Header                                []string
-	Rows                                  [][]string
-	Ratios                                []string
-	Verdicts                              []htmlVerdict
-	Sections                              []htmlSection
-	Machine                               []string
+	Title, Date, Command, Workload, Stack, Notes string
+	Extra                                        []Section
+	Header                                       []string
+	Rows                                         [][]string
+	Ratios                                       []string
+	Verdicts                                     []htmlVerdict
+	Sections                                     []htmlSection
+	Machine                                      []string
 }
 
 type htmlVerdict struct {
@@ -74,6 +75,7 @@ type htmlVerdict struct {
 
 type htmlSection struct {
 	Mode   shop.Mode
+	Head   string
 	Charts []htmlChart
 }
 
@@ -87,8 +89,8 @@ type htmlChart struct {
 // tables of the Markdown report and its charts as inline SVG.
 func (r *Report) WriteHTML(w io.Writer) error {
 	p := htmlPage{
-		Date: r.Date.UTC().Format("2006-01-02 15:04:05 UTC"), Command: r.Command,
-		Workload: strings.ReplaceAll(r.workloadText(), "`", ""), Stack: r.Machine.StackText(), Notes: notes,
+		Title: r.title(), Date: r.Date.UTC().Format("2006-01-02 15:04:05 UTC"), Command: r.Command, Extra: r.Sections,
+		Workload: strings.ReplaceAll(r.workloadText(), "`", ""), Stack: r.Machine.StackText(), Notes: r.notes(),
 		Header: tableHeader, Ratios: append(r.RatioLines(), r.RedisLines()...), Machine: r.machineLines(),
 	}
 	for _, rw := range r.rows() {
@@ -99,7 +101,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	}
 	for _, c := range r.Charts() {
 		if len(p.Sections) == 0 || p.Sections[len(p.Sections)-1].Mode != c.Mode {
-			p.Sections = append(p.Sections, htmlSection{Mode: c.Mode})
+			p.Sections = append(p.Sections, htmlSection{Mode: c.Mode, Head: modeHeading(c.Mode)})
 		}
 		s := &p.Sections[len(p.Sections)-1]
 		s.Charts = append(s.Charts, htmlChart{Name: c.Name, SVG: template.HTML(c.Chart.SVG())}) // drawn by Chart.SVG, which escapes every text
@@ -115,7 +117,7 @@ var htmlReport = template.Must(template.New("report").Parse(`<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ordersaga bench, {{.Date}}</title>
+<title>{{.Title}}, {{.Date}}</title>
 <style>
 body { margin: 0; background: #f6f7f9; color: #1b1f24; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 main { max-width: 1080px; margin: 0 auto; padding: 24px 20px 48px; }
@@ -137,7 +139,7 @@ figure svg { display: block; margin: 0 auto; max-width: 100%; height: auto; }
 </head>
 <body>
 <main>
-<h1>ordersaga bench</h1>
+<h1>{{.Title}}</h1>
 <p class="meta">{{.Date}}</p>
 <pre><code>{{.Command}}</code></pre>
 <p>Workload: {{.Workload}}</p>
@@ -153,10 +155,17 @@ figure svg { display: block; margin: 0 auto; max-width: 100%; height: auto; }
 <ul>{{range .Ratios}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <h3>Verdict</h3>
 <ul id="verdict">{{range .Verdicts}}<li{{if .Detail}} class="detail"{{end}}>{{.Text}}</li>{{end}}</ul>
-<h2>Charts</h2>
+{{range .Extra}}<h2>{{.Title}}</h2>
+{{range .Text}}<p>{{.}}</p>
+{{end}}{{if .Header}}<div class="table-wrap"><table class="experiment">
+<thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table></div>{{end}}
+{{end}}<h2>Charts</h2>
 <p>Each chart's caption names the workload and the stack it was measured on.</p>
 {{range .Sections}}<section class="engine" data-mode="{{.Mode}}">
-<h3>{{.Mode}}</h3>
+<h3>{{.Head}}</h3>
 {{range .Charts}}<figure class="chart" data-chart="{{.Name}}">
 {{.SVG}}</figure>
 {{end}}</section>

@@ -16,9 +16,9 @@ import (
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 )
 
-// describeMachine describes this machine and the servers the run measured:
+// DescribeMachine describes this machine and the servers the run measured:
 // their versions and how they keep their data.
-func describeMachine(ctx context.Context, eng *admin.Engines, stack string) Machine {
+func DescribeMachine(ctx context.Context, eng *admin.Engines, stack string) Machine {
 	m := Machine{
 		Stack: stack, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
 		OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version(),

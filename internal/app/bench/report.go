@@ -119,8 +119,12 @@ type Machine struct {
 	LoadAverage string `json:"load_average,omitempty"`
 }
 
-// Report is a whole bench run: what `starter bench --json` prints.
+// Report is a whole bench run: what `starter bench --json` prints. An
+// experiment (internal/app/experiment) writes its report through it too,
+// with a title, its own sections and charts.
 type Report struct {
+	// Title heads the report ("ordersaga bench" when empty).
+	Title       string     `json:"title,omitempty"`
 	Command     string     `json:"command"`
 	Date        time.Time  `json:"date"`
 	Seed        uint64     `json:"seed"`
@@ -134,6 +138,72 @@ type Report struct {
 	OutcomesMatch *bool   `json:"outcomes_match,omitempty"`
 	OK            bool    `json:"ok"`
 	Machine       Machine `json:"machine"`
+	// WorkloadText, when set, says what the workload was instead of the
+	// bench's orders-in-flight sentence; Notes replaces the bench's notes
+	// under the results table.
+	WorkloadText string `json:"workload_text,omitempty"`
+	Notes        string `json:"notes,omitempty"`
+	// Sections are tables and paragraphs of an experiment, after the results.
+	Sections []Section `json:"sections,omitempty"`
+	// Extra are charts drawn before the per-engine ones (an experiment's).
+	Extra []ReportChart `json:"-"`
+	// Data is an experiment's measurements, as they are, for the JSON report.
+	Data any `json:"data,omitempty"`
+}
+
+// Section is a part of a report after its results: a heading, paragraphs
+// and a table.
+type Section struct {
+	Title  string     `json:"title"`
+	Text   []string   `json:"text,omitempty"`
+	Header []string   `json:"header,omitempty"`
+	Rows   [][]string `json:"rows,omitempty"`
+}
+
+// title is the report's heading.
+func (r *Report) title() string {
+	if r.Title == "" {
+		return "ordersaga bench"
+	}
+	return r.Title
+}
+
+// notes explains the results table.
+func (r *Report) notes() string {
+	if r.Notes == "" {
+		return notes
+	}
+	return r.Notes
+}
+
+// SectionsMarkdown is the report's sections as Markdown, each headed at
+// level depth (2: "##").
+func (r *Report) SectionsMarkdown(depth int) string {
+	var b strings.Builder
+	r.writeSections(&b)
+	return strings.ReplaceAll(b.String(), "\n## ", "\n"+strings.Repeat("#", depth)+" ")
+}
+
+// writeSections writes the sections as Markdown.
+func (r *Report) writeSections(b *strings.Builder) {
+	for _, sec := range r.Sections {
+		fmt.Fprintf(b, "\n## %s\n\n", sec.Title)
+		for _, t := range sec.Text {
+			fmt.Fprintf(b, "%s\n\n", t)
+		}
+		if len(sec.Header) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "| %s |\n", strings.Join(sec.Header, " | "))
+		aligns := make([]string, len(sec.Header))
+		for i := range aligns {
+			aligns[i] = "---"
+		}
+		fmt.Fprintf(b, "| %s |\n", strings.Join(aligns, " | "))
+		for _, row := range sec.Rows {
+			fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
+		}
+	}
 }
 
 // Baselines holds the bare engines measured, each next to the saga engine it
@@ -292,10 +362,32 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	if err := r.writeSectionsText(w); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "measured on: %s\n", r.Machine.StackText())
 	for _, l := range r.verdicts() {
 		fmt.Fprintln(w, l)
+	}
+	return nil
+}
+
+// writeSectionsText writes the sections' tables for a terminal.
+func (r *Report) writeSectionsText(w io.Writer) error {
+	for _, sec := range r.Sections {
+		if len(sec.Header) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s:\n", sec.Title)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(sec.Header, "\t")+"\t")
+		for _, row := range sec.Rows {
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -353,6 +445,9 @@ const notes = "SAGAS/S is orders over the wall time from the first placement to 
 
 // workloadText says what the workload was.
 func (r *Report) workloadText() string {
+	if r.WorkloadText != "" {
+		return r.WorkloadText
+	}
 	return fmt.Sprintf("%d orders (seed %d), %d in flight, faults `%s`; every order has 1–%d distinct SKUs (the scarce %q excluded) with quantities 1–%d.",
 		r.Orders, r.Seed, r.Concurrency, r.Faults, MaxItems, ScarceSKU, MaxQuantity)
 }
@@ -371,7 +466,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error { return r.writeMarkdown(w, ni
 // writeMarkdown writes the report as Markdown, with the charts as images.
 func (r *Report) writeMarkdown(w io.Writer, charts []ChartImage) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# ordersaga bench\n\n")
+	fmt.Fprintf(&b, "# %s\n\n", r.title())
 	fmt.Fprintf(&b, "Date: %s\n\n", r.Date.UTC().Format("2006-01-02 15:04:05 UTC"))
 	fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", r.Command)
 	fmt.Fprintf(&b, "Workload: %s\n\n", r.workloadText())
@@ -387,7 +482,7 @@ func (r *Report) writeMarkdown(w io.Writer, charts []ChartImage) error {
 	for _, rw := range r.rows() {
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(rw.cells(), " | "))
 	}
-	b.WriteString("\n" + notes + "\n")
+	b.WriteString("\n" + r.notes() + "\n")
 	if lines := r.RatioLines(); len(lines) > 0 {
 		b.WriteString("\n### Against the bare engines (same run, same servers, same N and concurrency)\n\n")
 		for _, l := range lines {
@@ -409,6 +504,7 @@ func (r *Report) writeMarkdown(w io.Writer, charts []ChartImage) error {
 		}
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
+	r.writeSections(&b)
 	writeMarkdownCharts(&b, charts)
 	b.WriteString("\n## Machine\n\n")
 	for _, l := range r.machineLines() {
@@ -424,15 +520,23 @@ func writeMarkdownCharts(b *strings.Builder, charts []ChartImage) {
 		return
 	}
 	b.WriteString("\n## Charts\n\nEach chart's caption names the workload and the stack it was measured on.\n")
-	var mode shop.Mode
+	mode := shop.Mode("-")
 	for _, c := range charts {
 		if c.Mode != mode {
 			mode = c.Mode
-			fmt.Fprintf(b, "\n### %s\n", mode)
+			fmt.Fprintf(b, "\n### %s\n", modeHeading(mode))
 		}
 		alt := strings.NewReplacer("[", "(", "]", ")").Replace(c.Chart.Title)
 		fmt.Fprintf(b, "\n![%s](%s)\n", alt, url.PathEscape(c.File))
 	}
+}
+
+// modeHeading heads the charts of a mode; "" is both engines.
+func modeHeading(m shop.Mode) string {
+	if m == "" {
+		return "both engines"
+	}
+	return string(m)
 }
 
 // machineLines describe the machine and the servers, one fact a line.

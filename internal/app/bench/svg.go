@@ -84,9 +84,16 @@ type Chart struct {
 	// Marks are x values drawn as dashed vertical lines, named by MarkLabel.
 	Marks     []float64
 	MarkLabel string
+	// Shades are spans of x drawn as shaded bands behind the lines (an
+	// outage), named by ShadeLabel.
+	Shades     []Span
+	ShadeLabel string
 	// Caption is paragraphs under the chart, wrapped to its width.
 	Caption []string
 }
+
+// Span is a stretch of the x axis, From to To.
+type Span struct{ From, To float64 }
 
 // Chart geometry, in SVG user units (px).
 const (
@@ -149,6 +156,7 @@ func (c Chart) SVG() string {
 	fmt.Fprintf(&b, `<text class="title" x="%d" y="%d" font-size="16" font-weight="600" fill="#111111">%s</text>`+"\n", plotLeft, titleY, text(c.Title))
 	c.writeLegend(&b, titleY+14)
 	f.writeAxes(&b)
+	c.writeShades(&b, f)
 	c.writeMarks(&b, f)
 	c.writeLines(&b, f)
 	if len(xs) == 0 {
@@ -218,6 +226,22 @@ func (c Chart) writeMarks(b *strings.Builder, f frame) {
 		}
 		fmt.Fprintf(b, `<g class="mark" data-value="%s"><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888888" stroke-dasharray="2 3"/><text x="%.1f" y="%.1f" font-size="10" fill="#666666">%s</text></g>`+"\n",
 			num(m), x, f.top, x, f.top+f.height, x+3, f.top+11, text(c.MarkLabel))
+	}
+}
+
+func (c Chart) writeShades(b *strings.Builder, f frame) {
+	for _, s := range c.Shades {
+		x0, ok0 := f.px(s.From)
+		x1, ok1 := f.px(s.To)
+		if !ok0 || !ok1 {
+			continue
+		}
+		x0, x1 = max(x0, f.left), min(x1, f.left+f.width)
+		if x1 <= x0 {
+			continue
+		}
+		fmt.Fprintf(b, `<g class="shade" data-from="%s" data-to="%s"><rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#999999" fill-opacity="0.18"/><text x="%.1f" y="%.1f" font-size="10" fill="#444444">%s</text></g>`+"\n",
+			num(s.From), num(s.To), x0, f.top, x1-x0, f.height, x0+3, f.top+11, text(c.ShadeLabel))
 	}
 }
 

@@ -1,0 +1,279 @@
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/app/admin"
+	"github.com/ordersaga/ordersaga/internal/app/bench"
+	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// SoakSample is the state the soak watches at one moment.
+type SoakSample struct {
+	At float64 `json:"t_s"`
+	// RedisBytes is used_memory summed over the Redis nodes (masters).
+	RedisBytes int64 `json:"redis_used_memory"`
+	// StreamEntries is the entries of the choreography's streams.
+	StreamEntries int64 `json:"stream_entries"`
+	// TemporalBytes is the size of the Temporal server's persistence
+	// (--temporal-data), zero when not given.
+	TemporalBytes int64 `json:"temporal_bytes"`
+	InFlight      int64 `json:"in_flight"`
+	Ended         int64 `json:"ended"`
+}
+
+// SoakResult is one engine's soak.
+type SoakResult struct {
+	Mode    shop.Mode    `json:"mode"`
+	Samples []SoakSample `json:"samples"`
+	// Plateau and End are Redis's used memory at the end of the first
+	// retention window and at the end of the load.
+	Plateau int64 `json:"plateau_bytes"`
+	End     int64 `json:"end_bytes"`
+	// PerInFlight is bytes per order in flight; PerRetained bytes per order
+	// kept within the retention window.
+	PerRetained float64 `json:"bytes_per_retained_order"`
+}
+
+// soak runs a long steady load (Outage long) on each engine with the
+// engine's retention set to Retention, sampling Redis's memory, the streams and
+// the Temporal persistence: after the window, memory stays at its plateau.
+func soak(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, error) {
+	total := cfg.Outage
+	n := max(1, int(cfg.Rate*total.Seconds()))
+	work, err := bench.Generate(cfg.Seed, nonce(), n, nil, eng.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	rep := newReport(ctx, eng, cfg, fmt.Sprintf("soak (%s at %g/s, retention %s)", total, cfg.Rate, cfg.Outage),
+		fmt.Sprintf("%d orders (seed %d) placed at %g/s for %s; finished orders settled %s after their end.", n, cfg.Seed, cfg.Rate, total, cfg.Retention))
+	var runs []*engineRun
+	var results []SoakResult
+	for _, m := range modesOf(eng) {
+		cfg.logf("%s: soak", m)
+		res, run, err := soakOne(ctx, eng, m, cfg, work.Orders)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		runs, results = append(runs, run), append(results, res)
+	}
+	addResults(rep, runs)
+	rep.Sections = append(rep.Sections, soakSection(results, cfg))
+	rep.Extra = soakCharts(rep, results, cfg)
+	rep.Data = results
+	return rep, nil
+}
+
+// soakOne runs the load on engine m with its retention running beside it.
+func soakOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, orders []shop.Order) (SoakResult, *engineRun, error) {
+	res := SoakResult{Mode: m}
+	rctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { retain(rctx, eng, m, cfg.Retention) })
+	var mu sync.Mutex
+	start := time.Now()
+	wg.Go(func() {
+		_ = pollEvery(rctx, cfg.Interval, func() {
+			s := soakSample(rctx, eng, cfg)
+			s.At = time.Since(start).Seconds()
+			mu.Lock()
+			res.Samples = append(res.Samples, s)
+			mu.Unlock()
+		})
+	})
+	run, err := runOne(ctx, eng, m, cfg, plan{orders: orders, instances: cfg.Instances})
+	stop()
+	wg.Wait()
+	if err != nil {
+		return res, nil, err
+	}
+	res.count(run, run.Load.Start.Sub(start))
+	res.summarize(cfg)
+	return res, run, nil
+}
+
+// count fills each sample's orders ended and in flight from the run, whose
+// load began offset after the soak's first sample.
+func (r *SoakResult) count(run *engineRun, offset time.Duration) {
+	for i := range r.Samples {
+		s := &r.Samples[i]
+		at := time.Duration(s.At*float64(time.Second)) - offset
+		for _, o := range run.Load.orders {
+			switch {
+			case o.refused || o.placed > at:
+			case o.ended > 0 && o.ended <= at:
+				s.Ended++
+			default:
+				s.InFlight++
+			}
+		}
+	}
+}
+
+// summarize finds the plateau: memory when the first orders' retention
+// window has passed, against memory at the end.
+func (r *SoakResult) summarize(cfg Config) {
+	window := (cfg.Retention + time.Minute).Seconds() // and the settler's visibility lag
+	var retained float64
+	for _, s := range r.Samples {
+		if r.Plateau == 0 && s.At >= window {
+			r.Plateau = s.RedisBytes
+			retained = float64(s.Ended)
+		}
+		r.End = s.RedisBytes
+	}
+	if len(r.Samples) > 0 && retained > 0 {
+		r.PerRetained = float64(r.Plateau-r.Samples[0].RedisBytes) / retained
+	}
+}
+
+// retain settles each engine's finished orders window after they ended,
+// as the worker's --order-retention does.
+func retain(ctx context.Context, eng *admin.Engines, m shop.Mode, window time.Duration) {
+	every := max(time.Second, window/10)
+	if m == shop.ModeChoreography {
+		choreography.NewNode(eng.Redis, eng.Catalog, nil).RunTrimmer(ctx, every, window, window)
+		return
+	}
+	s := &workflows.Settler{Engine: workflows.NewEngine(eng.Temporal, eng.Catalog), Redis: eng.Redis, Retention: window, MarkerRetention: workflows.DefaultMarkerRetention, Now: time.Now,
+		Log: slog.New(slog.DiscardHandler)}
+	s.Run(ctx, every)
+}
+
+// pollEvery calls f every d until ctx ends.
+func pollEvery(ctx context.Context, d time.Duration, f func()) error {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		f()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// soakSample reads the memory the soak watches.
+func soakSample(ctx context.Context, eng *admin.Engines, cfg Config) SoakSample {
+	s := SoakSample{RedisBytes: redisMemory(ctx, eng.Redis), TemporalBytes: dirSize(cfg.TemporalData)}
+	if eng.Choreography != nil {
+		pipe := eng.Redis.Pipeline()
+		var lens []*redis.IntCmd
+		for _, st := range eng.Choreography.Bus().Streams() {
+			lens = append(lens, pipe.XLen(ctx, st))
+		}
+		_, _ = pipe.Exec(ctx)
+		for _, l := range lens {
+			s.StreamEntries += l.Val()
+		}
+	}
+	return s
+}
+
+// redisMemory is used_memory (INFO memory), summed over a cluster's masters.
+func redisMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
+	var total int64
+	var mu sync.Mutex
+	read := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "memory").Result()
+		for line := range strings.SplitSeq(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				mu.Lock()
+				total += n
+				mu.Unlock()
+			}
+		}
+		return err
+	}
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		_ = c.ForEachMaster(ctx, read)
+	case *redis.Client:
+		_ = read(ctx, c)
+	}
+	return total
+}
+
+// dirSize is the bytes of the files at path (a directory, or a file with
+// its SQLite journal files next to it).
+func dirSize(path string) int64 {
+	if path == "" {
+		return 0
+	}
+	var total int64
+	for _, j := range []string{"-wal", "-shm"} {
+		if info, err := os.Stat(path + j); err == nil {
+			total += info.Size()
+		}
+	}
+	_ = filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+// soakSection sums the soak up per engine.
+func soakSection(results []SoakResult, cfg Config) bench.Section {
+	sec := bench.Section{Title: "Memory over the soak",
+		Text: []string{fmt.Sprintf("Redis's used_memory (INFO memory, summed over the masters) at the start, once the first orders' retention window (%s, and a minute "+
+			"for the orchestration's settler to see closed workflows) had passed, and at the end. Flat from the plateau to the end: state stays bounded. "+
+			"Bytes per retained order: the growth up to the plateau over the orders ended by then.", cfg.Retention)},
+		Header: []string{"ENGINE", "START", "PLATEAU", "END", "END / PLATEAU", "BYTES PER RETAINED ORDER", "TEMPORAL PERSISTENCE START → END"}}
+	for _, r := range results {
+		if len(r.Samples) == 0 {
+			continue
+		}
+		first, last := r.Samples[0], r.Samples[len(r.Samples)-1]
+		ratio := "-"
+		if r.Plateau > 0 {
+			ratio = fmt.Sprintf("%.2f", float64(r.End)/float64(r.Plateau))
+		}
+		sec.Rows = append(sec.Rows, []string{string(r.Mode), mib(first.RedisBytes), mib(r.Plateau), mib(r.End), ratio,
+			fmt.Sprintf("%.0f", r.PerRetained), mib(first.TemporalBytes) + " → " + mib(last.TemporalBytes)})
+	}
+	return sec
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// soakCharts draw Redis's memory and the Temporal persistence over time.
+func soakCharts(rep *bench.Report, results []SoakResult, cfg Config) []bench.ReportChart {
+	y := func(label string) bench.Axis { return bench.Axis{Label: label, Scale: bench.Linear, FromZero: true} }
+	mem := bench.Chart{Title: "Redis used memory over the soak", X: timeAxis, Y: y("MiB (INFO used_memory)"), Caption: captions(rep)}
+	tmp := bench.Chart{Title: "Temporal persistence size over the soak", X: timeAxis, Y: y("MiB on disk"), Caption: captions(rep)}
+	for _, r := range results {
+		m := bench.Line{Name: string(r.Mode), Color: colors[r.Mode]}
+		t := bench.Line{Name: string(r.Mode), Color: colors[r.Mode]}
+		for _, s := range r.Samples {
+			m.Points = append(m.Points, bench.Point{X: s.At, Y: float64(s.RedisBytes) / (1 << 20)})
+			t.Points = append(t.Points, bench.Point{X: s.At, Y: float64(s.TemporalBytes) / (1 << 20)})
+		}
+		mem.Lines, tmp.Lines = append(mem.Lines, m), append(tmp.Lines, t)
+	}
+	mem.Marks, mem.MarkLabel = []float64{(cfg.Retention + time.Minute).Seconds()}, "retention window passed"
+	out := []bench.ReportChart{{Name: "redis-memory", Chart: mem}}
+	if cfg.TemporalData != "" {
+		out = append(out, bench.ReportChart{Name: "temporal-persistence", Chart: tmp})
+	}
+	return out
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# make experiments (after make up, which `make experiments` runs first): the
+# experiments of docs/tradeoffs.md on the stack make up started. The
+# experiments run the participants in the starter's own process, so the
+# stack's five worker processes are stopped first (they would take the same
+# work) and started again at the end (make up starts what is not running).
+# Each experiment writes its report (Markdown with SVG charts, HTML, JSON)
+# to EXPERIMENTS_DIR (docs/experiments), which docs/tradeoffs.md shows.
+#
+# Settings (environment): EXPERIMENTS_DIR, EXPERIMENT_RATE (50 orders/s),
+# EXPERIMENT_SCALE_ORDERS (600 per step), EXPERIMENT_SOAK_RATE (20/s),
+# EXPERIMENT_SOAK_FOR (4m), EXPERIMENT_BEFORE (20s) and EXPERIMENT_AFTER (30s)
+# around the outage,
+# EXPERIMENT_OUTAGE (30s), EXPERIMENT_RESET (1: pass --reset to the first
+# experiment, deleting the orders the stack holds; without it a stack that
+# holds orders is refused and nothing is deleted).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+if [ ! -f "$STATE/env" ]; then
+	warn "make experiments: nothing is up; run 'make up' first"
+	exit 1
+fi
+# shellcheck source=/dev/null
+. "$STATE/env"
+STARTER="$ROOT/bin/starter"
+OUT=${EXPERIMENTS_DIR:-$ROOT/docs/experiments}
+RATE=${EXPERIMENT_RATE:-50}
+OUTAGE=${EXPERIMENT_OUTAGE:-30s}
+mkdir -p "$OUT"
+STACK="make up (the Temporal dev server on its database file)"
+[ "$TEMPORAL_BACKEND" = dev ] || STACK="make up TEMPORAL_BACKEND=postgres"
+
+for name in "${WORKER_NAMES[@]}"; do
+	if pid=$(running_pid "$name"); then
+		stop_process "$name" "$pid"
+	fi
+	rm -f "$STATE/$name.pid"
+done
+trap 'say "== starting the worker processes again"; "$ROOT/scripts/up.sh" >/dev/null' EXIT
+
+reset=()
+[ "${EXPERIMENT_RESET:-}" != 1 ] || reset=(--reset)
+status=0
+# experiment NAME ARGS...: one experiment, its reports named NAME.{md,html,json}.
+# One that breaks an invariant (exit 1) is reported and the next ones run.
+experiment() {
+	local name=$1 code=0
+	shift
+	printf '\n=== starter experiment %s\n\n' "$*"
+	"$STARTER" experiment "$@" --stack "$STACK" ${reset[@]+"${reset[@]}"} \
+		--report "$OUT/$name.md" --report "$OUT/$name.html" --report "$OUT/$name.json" || code=$?
+	[ "$code" -lt 2 ] || exit "$code"
+	[ "$code" -eq 0 ] || status=$code
+	reset=(--reset) # the next ones delete the orders of this one
+}
+phases=(--before "${EXPERIMENT_BEFORE:-20s}" --after "${EXPERIMENT_AFTER:-30s}")
+experiment outage-payment outage --service payment --for "$OUTAGE" --rate "$RATE" "${phases[@]}"
+experiment outage-coordinator outage --service coordinator --for "$OUTAGE" --rate "$RATE" "${phases[@]}" --servers "$ROOT/scripts/stack-servers.sh"
+# The servers' PIDs, for their CPU time per saga.
+procs=()
+for name in temporal temporal-server postgres; do
+	if pid=$(running_pid "$name"); then procs+=(--proc "$name=$pid"); fi
+done
+experiment scale scale --orders "${EXPERIMENT_SCALE_ORDERS:-600}" --concurrency 32 --instances 4 ${procs[@]+"${procs[@]}"}
+data=()
+[ "$TEMPORAL_BACKEND" != dev ] || data=(--temporal-data "$STATE/temporal.db")
+experiment soak soak --rate "${EXPERIMENT_SOAK_RATE:-20}" --for "${EXPERIMENT_SOAK_FOR:-4m}" --retention 30s --interval 5s ${data[@]+"${data[@]}"}
+"$STARTER" experiment page "$ROOT/docs/tradeoffs.md" "$OUT"
+say "docs/tradeoffs.md regenerated from the reports in ${OUT#"$ROOT/"}"
+if [ "$status" -ne 0 ]; then
+	warn "make experiments: an experiment broke an invariant or left an order unfinished (above)"
+fi
+exit "$status"
