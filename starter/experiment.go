@@ -17,6 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/app/bench"
 	"github.com/ordersaga/ordersaga/internal/app/cli"
 	"github.com/ordersaga/ordersaga/internal/app/experiment"
+	"github.com/ordersaga/ordersaga/shop"
 )
 
 const experimentSummary = "Run a named experiment on both engines of --mode on the current stack, one engine after the other, with the\n" +
@@ -101,7 +102,7 @@ func (f *experimentFlags) check(name string) error {
 	}
 	f.cfg.Procs = f.procs
 	if err := f.cfg.Check(name); err != nil {
-		return usagef("%s", cli.OneLine(err))
+		return usagef("%s", shop.OneLine(err))
 	}
 	switch {
 	case f.cfg.Bench.Force && !f.cfg.Bench.Reset:

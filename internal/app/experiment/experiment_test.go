@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"github.com/ordersaga/ordersaga/internal/platform/keyspace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/app/bench"
 	"github.com/ordersaga/ordersaga/internal/app/experiment"
@@ -74,7 +74,7 @@ func (s *stack) Start(ctx context.Context, server string) error {
 func (s *stack) engines(t *testing.T) (*admin.Engines, *config.Config) {
 	t.Helper()
 	cfg := &config.Config{RedisURL: s.redis.URL(), TemporalAddress: s.tcmd.Address, Namespace: s.tcmd.Namespace,
-		Partitions: activities.DefaultPartitions, ConnectTimeout: 5 * time.Second}
+		Partitions: keyspace.DefaultPartitions, ConnectTimeout: 5 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	eng, err := admin.Open(ctx, cfg, shop.Modes, admin.Options{})
