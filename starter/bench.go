@@ -128,32 +128,40 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 			}
 		}
 		rep, err := a.drive(ctx, eng, f, work)
-		if held, ok := errors.AsType[*bench.HeldError](err); ok {
-			return usagef("%s", held)
-		}
-		if err != nil {
-			return err
-		}
-		written, err := rep.WriteReports(f.reports)
-		if err != nil {
-			return err
-		}
-		if f.out.JSON() {
-			err = a.printJSON(f.out, rep)
-		} else {
-			fmt.Fprintln(a.stdout)
-			err = rep.WriteText(a.stdout)
-			for _, line := range written {
-				if err == nil {
-					_, err = fmt.Fprintln(a.stdout, line)
-				}
+		return a.report(rep, err, f.runFlags, f.reports)
+	})
+}
+
+// report ends a bench or experiment run: a held stack is a usage error;
+// otherwise the report goes to each --report file, then to stdout as JSON
+// or as text with the files written, and a broken invariant fails the
+// command (ErrReported: the report said why).
+func (a *app) report(rep *bench.Report, err error, f runFlags, files []string) error {
+	if held, ok := errors.AsType[*bench.HeldError](err); ok {
+		return usagef("%s", held)
+	}
+	if err != nil {
+		return err
+	}
+	written, err := rep.WriteReports(files)
+	if err != nil {
+		return err
+	}
+	if f.out.JSON() {
+		err = a.printJSON(f.out, rep)
+	} else {
+		fmt.Fprintln(a.stdout)
+		err = rep.WriteText(a.stdout)
+		for _, line := range written {
+			if err == nil {
+				_, err = fmt.Fprintln(a.stdout, line)
 			}
 		}
-		if err == nil && !rep.OK {
-			err = cli.ErrReported
-		}
-		return err
-	})
+	}
+	if err == nil && !rep.OK {
+		err = cli.ErrReported
+	}
+	return err
 }
 
 // drive runs the workload, under the CPU profile of --cpu-profile.

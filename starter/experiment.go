@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -129,30 +128,7 @@ func (a *app) experiment(cmd *cobra.Command, name string, f experimentFlags) err
 			f.cfg.Log = a.stdout
 		}
 		rep, err := experiment.Run(ctx, eng, name, f.cfg)
-		if held, ok := errors.AsType[*bench.HeldError](err); ok {
-			return usagef("%s", held)
-		}
-		if err != nil {
-			return err
-		}
-		written, err := rep.WriteReports(f.reports)
-		if err != nil {
-			return err
-		}
-		if f.out.JSON() {
-			err = a.printJSON(f.out, rep)
-		} else {
-			err = rep.WriteText(a.stdout)
-			for _, line := range written {
-				if err == nil {
-					_, err = fmt.Fprintln(a.stdout, line)
-				}
-			}
-		}
-		if err == nil && !rep.OK {
-			err = cli.ErrReported
-		}
-		return err
+		return a.report(rep, err, f.runFlags, f.reports)
 	})
 }
 

@@ -6,11 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
-	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -20,17 +18,8 @@ import (
 // nothing once a worker took the order to its end.
 func TestDiagnoseNoWorker(t *testing.T) {
 	ctx := context.Background()
-	rdb := testenv.StartRedis(t).Client()
-	tsrv := testenv.StartTemporal(t)
-	catalog := shop.DefaultCatalog()
-	if err := workflows.Seed(ctx, rdb, catalog); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	st := startRealStack(t)
+	rdb, c, catalog := st.rdb, st.client, st.catalog
 	eng := workflows.NewEngine(c, catalog)
 	place := func(id string) {
 		t.Helper()

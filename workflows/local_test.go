@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -22,17 +21,8 @@ import (
 // COMPENSATED with what it took given back.
 func TestLocalActivityBacksOff(t *testing.T) {
 	ctx := context.Background()
-	rdb := testenv.StartRedis(t).Client()
-	tsrv := testenv.StartTemporal(t)
-	catalog := shop.DefaultCatalog()
-	if err := workflows.Seed(ctx, rdb, catalog); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	st := startRealStack(t)
+	rdb, c, catalog := st.rdb, st.client, st.catalog
 	w := workflows.NewConfiguredWorker(c, rdb, workflows.Config{Catalog: catalog, Activities: workflows.ActivitiesLocal}, worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
-	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -84,18 +83,8 @@ func TestRecordHistories(t *testing.T) {
 	if os.Getenv(recordEnv) != "1" {
 		t.Skipf("set %s=1 to record the replay histories", recordEnv)
 	}
-	ctx := context.Background()
-	rdb := testenv.StartRedis(t).Client()
-	tsrv := testenv.StartTemporal(t)
-	catalog := shop.DefaultCatalog()
-	if err := workflows.Seed(ctx, rdb, catalog); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	st := startRealStack(t)
+	rdb, c, catalog := st.rdb, st.client, st.catalog
 	engine := workflows.NewEngine(c, catalog)
 	engine.FailedPoll = 100 * time.Millisecond
 	for _, mode := range []workflows.ActivityMode{workflows.ActivitiesRegular, workflows.ActivitiesLocal} {

@@ -8,12 +8,10 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -23,17 +21,8 @@ import (
 // not a refusal; the workflow accepts one repair.
 func TestRepairRetried(t *testing.T) {
 	ctx := context.Background()
-	rdb := testenv.StartRedis(t).Client()
-	tsrv := testenv.StartTemporal(t)
-	catalog := shop.DefaultCatalog()
-	if err := workflows.Seed(ctx, rdb, catalog); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	st := startRealStack(t)
+	rdb, c, catalog := st.rdb, st.client, st.catalog
 	w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&slowRepair{}}}))
 	workflows.Register(w, activities.New(rdb, workflows.Prefix, catalog), workflows.Config{Catalog: catalog})
 	if err := w.Start(); err != nil {
