@@ -97,7 +97,7 @@ bench: up
 EXPERIMENTS_DIR ?= docs/experiments
 .PHONY: experiments
 experiments: up
-	@EXPERIMENTS_DIR="$(abspath $(EXPERIMENTS_DIR))" scripts/experiments.sh
+	@EXPERIMENTS_DIR="$(EXPERIMENTS_DIR)" scripts/experiments.sh
 
 clean:
 	rm -rf bin

@@ -71,11 +71,25 @@ first=()
 bench concurrent-64 --mode both --orders "$ORDERS" --concurrency 64 --seed 1 --faults payment=decline:0.1 --baseline ${first[@]+"${first[@]}"}
 bench one-in-flight --mode both --orders "$ORDERS_ONE" --concurrency 1 --seed 2 --baseline --reset
 
+# The orchestration again with its participants as local activities: the
+# orchestration worker restarts with --activities local, and with what it
+# ran before at the end.
+restart_worker() {
+	local pid
+	if pid=$(running_pid worker); then stop_process worker "$pid"; fi
+	rm -f "$STATE/worker.pid"
+	WORKER_ACTIVITIES=$1 "$ROOT/scripts/up.sh" >/dev/null
+}
+trap 'restart_worker "${WORKER_ACTIVITIES:-regular}"' EXIT
+restart_worker local
+bench local-activities --mode orchestration --orders "$ORDERS" --concurrency 64 --seed 1 --faults payment=decline:0.1 --baseline --reset
+
 cat <<EOF
 
 Reports (Markdown with its SVG charts next to it, one HTML page each, JSON):
   $OUT/concurrent-64.md   $OUT/concurrent-64.html   $OUT/concurrent-64.json
   $OUT/one-in-flight.md   $OUT/one-in-flight.html   $OUT/one-in-flight.json
+  $OUT/local-activities.md   $OUT/local-activities.html   $OUT/local-activities.json
 Every figure above was measured on the stack its "measured on:" line names.
 EOF
 if [ "$status" -ne 0 ]; then

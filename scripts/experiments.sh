@@ -25,7 +25,8 @@ fi
 # shellcheck source=/dev/null
 . "$STATE/env"
 STARTER="$ROOT/bin/starter"
-OUT=${EXPERIMENTS_DIR:-$ROOT/docs/experiments}
+# Relative to the repository (the reports name the command that wrote them).
+OUT=${EXPERIMENTS_DIR:-docs/experiments}
 RATE=${EXPERIMENT_RATE:-50}
 OUTAGE=${EXPERIMENT_OUTAGE:-30s}
 mkdir -p "$OUT"
@@ -57,7 +58,7 @@ experiment() {
 }
 phases=(--before "${EXPERIMENT_BEFORE:-20s}" --after "${EXPERIMENT_AFTER:-30s}")
 experiment outage-payment outage --service payment --for "$OUTAGE" --rate "$RATE" "${phases[@]}"
-experiment outage-coordinator outage --service coordinator --for "$OUTAGE" --rate "$RATE" "${phases[@]}" --servers "$ROOT/scripts/stack-servers.sh"
+experiment outage-coordinator outage --service coordinator --for "$OUTAGE" --rate "$RATE" "${phases[@]}" --servers scripts/stack-servers.sh
 # The servers' PIDs, for their CPU time per saga.
 procs=()
 for name in temporal temporal-server postgres; do
@@ -65,9 +66,9 @@ for name in temporal temporal-server postgres; do
 done
 experiment scale scale --orders "${EXPERIMENT_SCALE_ORDERS:-600}" --concurrency 32 --instances 4 ${procs[@]+"${procs[@]}"}
 data=()
-[ "$TEMPORAL_BACKEND" != dev ] || data=(--temporal-data "$STATE/temporal.db")
+[ "$TEMPORAL_BACKEND" != dev ] || data=(--temporal-data "${STATE#"$ROOT/"}/temporal.db")
 experiment soak soak --rate "${EXPERIMENT_SOAK_RATE:-20}" --for "${EXPERIMENT_SOAK_FOR:-4m}" --retention 30s --interval 5s ${data[@]+"${data[@]}"}
-"$STARTER" experiment page "$ROOT/docs/tradeoffs.md" "$OUT"
+"$STARTER" experiment page docs/tradeoffs.md "$OUT"
 say "docs/tradeoffs.md regenerated from the reports in ${OUT#"$ROOT/"}"
 if [ "$status" -ne 0 ]; then
 	warn "make experiments: an experiment broke an invariant or left an order unfinished (above)"

@@ -119,6 +119,9 @@ for name in "${WORKER_NAMES[@]}"; do
 	svc=$(worker_service "$name")
 	args=(--services "$svc" --metrics-addr "$(metrics_addr "$name")")
 	[ "$name" = worker ] || args+=(--consumer-name local-1)
+	# WORKER_ACTIVITIES=local: the orchestration runs its participants as
+	# local activities (worker --activities, docs/how-it-works.md).
+	[ "$name" != worker ] || args+=(--activities "${WORKER_ACTIVITIES:-regular}")
 	say "== starting $name (worker ${args[*]})"
 	# Its own Redis user, in the environment (never on a command line).
 	(
