@@ -168,8 +168,8 @@ func runChoreographyChaos(t *testing.T, cr chaosRedis) {
 	if cr.placesThrough && r.placeFailures.Load() != 0 {
 		t.Errorf("%d placements failed during the failover, want none", r.placeFailures.Load())
 	}
-	t.Logf("  outcomes %v; verify: %d orders (%d settled) %v, %d histories checked, %d violations",
-		r.counts(), rep.Orders, rep.Settled, rep.Statuses, rep.Histories, len(rep.Violations))
+	t.Logf("  outcomes %v (%d more settled before their wait read them); verify: %d orders (%d settled) %v, %d histories checked, %d violations",
+		r.counts(), r.settledUnseen.Load(), rep.Orders, rep.Settled, rep.Statuses, rep.Histories, len(rep.Violations))
 	if rep.Orders != n {
 		t.Errorf("verify saw %d orders, want %d", rep.Orders, n)
 	}

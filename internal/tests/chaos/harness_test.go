@@ -168,6 +168,8 @@ type runner struct {
 	retries  atomic.Int64
 	// placeFailures counts the Place calls that failed (and were retried).
 	placeFailures atomic.Int64
+	// settledUnseen counts the orders settled before their wait read them.
+	settledUnseen atomic.Int64
 }
 
 func (r *runner) run(ctx context.Context, t *testing.T, orders []shop.Order, concurrency int) {
@@ -190,7 +192,9 @@ func (r *runner) run(ctx context.Context, t *testing.T, orders []shop.Order, con
 					t.Errorf("wait %s: %v", o.ID, err)
 					continue
 				}
-				r.outcomes.Store(o.ID, out)
+				if out.Status != "" {
+					r.outcomes.Store(o.ID, out)
+				}
 			}
 		}()
 	}
@@ -223,10 +227,18 @@ func (r *runner) wait(ctx context.Context, id string) (shop.Outcome, error) {
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		out, err := r.engine.Wait(wctx, id)
 		cancel()
-		if err == nil {
+		switch {
+		case err == nil:
 			return out, nil
-		}
-		if ctx.Err() != nil {
+		case errors.Is(err, shop.ErrSettled):
+			// It ended and was settled before this wait read it (the
+			// choreography runs settle orders 300ms after placement): its
+			// outcome is only in the settled totals verify reads.
+			r.settledUnseen.Add(1)
+			return shop.Outcome{OrderID: id}, nil
+		case errors.Is(err, shop.ErrUnknownOrder):
+			return out, fmt.Errorf("placed, then unknown (an acknowledged write lost?): %w", err)
+		case ctx.Err() != nil:
 			return out, err
 		}
 		r.retries.Add(1)
@@ -282,3 +294,32 @@ func env(kv ...string) []string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func join(ss ...string) string { return strings.Join(ss, "; ") }
+
+// settledEngine answers every Wait as the choreography does for an order
+// settled before the wait read it, and every other one as unknown.
+type settledEngine struct {
+	shop.Engine
+	settled string
+}
+
+func (e settledEngine) Wait(_ context.Context, id string) (shop.Outcome, error) {
+	if id == e.settled {
+		return shop.Outcome{}, fmt.Errorf("order %s: %w: %w", id, shop.ErrUnknownOrder, shop.ErrSettled)
+	}
+	return shop.Outcome{}, fmt.Errorf("order %s: %w", id, shop.ErrUnknownOrder)
+}
+
+// The runner stops waiting for an order settled away, and fails at once
+// for an acknowledged order the engine no longer knows, instead of
+// retrying either until the run's deadline.
+func TestRunnerWaitEndsForSettledAndLostOrders(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := &runner{engine: settledEngine{settled: "a"}}
+	if out, err := r.wait(ctx, "a"); err != nil || out.Status != "" || r.settledUnseen.Load() != 1 {
+		t.Errorf("settled order: %+v, %v, %d counted; want no outcome, no error, 1 counted", out, err, r.settledUnseen.Load())
+	}
+	if _, err := r.wait(ctx, "b"); !errors.Is(err, shop.ErrUnknownOrder) || ctx.Err() != nil {
+		t.Errorf("lost order: %v (deadline %v); want ErrUnknownOrder at once", err, ctx.Err())
+	}
+}
