@@ -27,12 +27,15 @@ type Engine struct {
 	// ExpectDeadLetters is how many dead-lettered entries verify accepts
 	// (injected poison); any other count is a violation.
 	ExpectDeadLetters int64
+	// CompensationAlertAfter is how long a compensation may run before
+	// Status shows its order COMPENSATING.
+	CompensationAlertAfter time.Duration
 }
 
 // NewEngine returns the choreography engine over a node's Redis.
 func NewEngine(n *Node, catalog shop.Catalog) *Engine {
 	return &Engine{node: n, catalog: catalog, PollMin: time.Millisecond, PollMax: 20 * time.Millisecond,
-		Recheck: time.Second, ends: newEnds(n.Bus.Redis, func() []string { return n.Bus.StreamsOf(ServiceOrder) })}
+		Recheck: time.Second, CompensationAlertAfter: shop.DefaultCompensationAlertAfter, ends: newEnds(n.Bus.Redis, func() []string { return n.Bus.StreamsOf(ServiceOrder) })}
 }
 
 // Close stops following the order service's streams for Wait.
@@ -147,7 +150,20 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 	if ev.Type == RepairRequested {
 		p.Current = shop.Op(s.Detail)
 	}
+	e.flagCompensating(&p, ev)
 	return p, nil
+}
+
+// flagCompensating shows the order COMPENSATING when the compensation its
+// last event set off has run longer than CompensationAlertAfter: its
+// handler keeps failing and its entry is redelivered, so nothing newer has
+// reached the order's history. It still retries without limit.
+func (e *Engine) flagCompensating(p *shop.Progress, last *Envelope) {
+	if !p.Current.IsCompensation() || e.CompensationAlertAfter <= 0 || e.node.Now().Sub(last.Time) < e.CompensationAlertAfter {
+		return
+	}
+	since := last.Time
+	p.Status, p.RetryingSince = shop.StatusCompensating, &since
 }
 
 // outcome returns the order's outcome and true once the order is terminal,

@@ -154,6 +154,14 @@ func testCompensationHeals(t *testing.T, broken func(activities.Layout, string) 
 	if dl, _ := h.node.Bus.DeadLetters(ctx, 0); len(dl) != 0 {
 		t.Fatalf("the refund was dead-lettered: %+v", dl)
 	}
+	if p, err := h.engine.Status(ctx, o.ID); err != nil || p.Status != shop.StatusPending {
+		t.Errorf("status with the refund retrying for less than the alert threshold: %+v %v, want PENDING", p, err)
+	}
+	h.engine.CompensationAlertAfter = 100 * time.Millisecond
+	waitFor(t, "the order shown COMPENSATING", func() bool {
+		p, err := h.engine.Status(ctx, o.ID)
+		return err == nil && p.Status == shop.StatusCompensating && p.Current == shop.OpRefund && p.RetryingSince != nil
+	})
 	if err := h.rdb.RestoreReplace(ctx, key, 0, dump).Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Step is one forward step of the saga, named after the participant that runs it.
@@ -108,6 +109,10 @@ const (
 	// when the compensation ends. Never terminal.
 	StatusCompensating Status = "COMPENSATING"
 )
+
+// DefaultCompensationAlertAfter is how long a compensation may run,
+// retrying, before its order shows COMPENSATING, in both engines.
+const DefaultCompensationAlertAfter = time.Minute
 
 // Terminal reports whether no further change will happen to an order in this status.
 func (s Status) Terminal() bool {

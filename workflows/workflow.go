@@ -120,7 +120,7 @@ const (
 	DefaultCompensationMaxInterval = 10 * time.Second
 	// DefaultCompensationAlertAfter is how long a compensation runs
 	// before the order shows COMPENSATING unless Config says otherwise.
-	DefaultCompensationAlertAfter = time.Minute
+	DefaultCompensationAlertAfter = shop.DefaultCompensationAlertAfter
 )
 
 // ForwardRetryPolicy is the retry policy of reserve, charge and schedule.
