@@ -109,7 +109,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 		fmt.Sprintf("%s=127.0.0.1:%d", metricsAddrEnv, wport), otlpEnv+"=")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := exec.CommandContext(ctx, worker)
+	w := exec.CommandContext(ctx, worker, "--compensation-alert-after", "1s")
 	w.Env = env
 	testenv.DieWithParent(w)
 	if err := w.Start(); err != nil {
@@ -117,9 +117,11 @@ func TestDashboardMetricsExist(t *testing.T) {
 	}
 	defer func() { cancel(); _ = w.Wait() }()
 	// A completed order, a compensated one, one whose charge fails once
-	// (redelivered), and an event that is not one (dead-lettered).
+	// (redelivered), one whose refund keeps failing past the alert
+	// threshold, and an event that is not one (dead-lettered).
 	for _, args := range [][]string{{"order", "--id", "dash-1"}, {"order", "--id", "dash-2", "--fail", "payment"},
-		{"order", "--id", "dash-3", "--fail", "payment:transient:1"}} {
+		{"order", "--id", "dash-3", "--fail", "payment:transient:1"},
+		{"order", "--id", "dash-4", "--fail", "shipping", "--fail", "refund:transient:6"}} {
 		cmd := exec.Command(starter, args...)
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
