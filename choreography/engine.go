@@ -146,12 +146,20 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 	}
 	p.Steps, p.Compensated = nonNil(s.Done), nonNil(s.Compensated)
 	p.FailedStep, p.Reason = s.FailedStep, s.Reason
-	p.Current = nextOp(ev.Type)
-	if ev.Type == RepairRequested {
-		p.Current = shop.Op(s.Detail)
-	}
+	p.Current = currentOp(ev)
 	e.flagCompensating(&p, ev)
 	return p, nil
+}
+
+// currentOp is the operation an order's last event set off (a repair
+// request names the compensation it runs again).
+func currentOp(last *Envelope) shop.Op {
+	if last.Type == RepairRequested {
+		if s, err := last.Saga(); err == nil {
+			return shop.Op(s.Detail)
+		}
+	}
+	return nextOp(last.Type)
 }
 
 // flagCompensating shows the order COMPENSATING when the compensation its

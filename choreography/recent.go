@@ -69,5 +69,34 @@ func (e *Engine) Recent(ctx context.Context, n int64) ([]shop.Record, int64, err
 		}
 		out = append(out, shop.Record{ID: z.Member.(string), Placed: time.UnixMilli(int64(z.Score)), Status: shop.Status(st)})
 	}
+	e.markCompensating(ctx, out)
 	return out, total, nil
+}
+
+// markCompensating shows COMPENSATING the pending orders among recs whose
+// compensation has run past CompensationAlertAfter (see flagCompensating):
+// one more round trip, reading the last event of the pending orders only.
+func (e *Engine) markCompensating(ctx context.Context, recs []shop.Record) {
+	var pending []int
+	var lasts []*redis.StringCmd
+	pipe := e.node.Bus.Redis.Pipeline()
+	for i, r := range recs {
+		if r.Status == shop.StatusPending {
+			pending = append(pending, i)
+			lasts = append(lasts, pipe.LIndex(ctx, e.node.historyKey(r.ID), -1))
+		}
+	}
+	if len(pending) == 0 {
+		return
+	}
+	_, _ = pipe.Exec(ctx) // an order whose history cannot be read stays PENDING
+	for j, i := range pending {
+		ev, err := Decode([]byte(lasts[j].Val()))
+		if err != nil {
+			continue
+		}
+		p := shop.Progress{Outcome: shop.Outcome{Status: shop.StatusPending}, Current: currentOp(ev)}
+		e.flagCompensating(&p, ev)
+		recs[i].Status = p.Status
+	}
 }

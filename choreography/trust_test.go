@@ -162,6 +162,9 @@ func testCompensationHeals(t *testing.T, broken func(activities.Layout, string) 
 		p, err := h.engine.Status(ctx, o.ID)
 		return err == nil && p.Status == shop.StatusCompensating && p.Current == shop.OpRefund && p.RetryingSince != nil
 	})
+	if recs, _, err := h.engine.Recent(ctx, 10); err != nil || len(recs) != 1 || recs[0].Status != shop.StatusCompensating {
+		t.Errorf("recent orders (the live page's list) %+v %v: want the order COMPENSATING", recs, err)
+	}
 	if err := h.rdb.RestoreReplace(ctx, key, 0, dump).Err(); err != nil {
 		t.Fatal(err)
 	}
