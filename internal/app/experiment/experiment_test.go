@@ -275,7 +275,7 @@ func TestScale(t *testing.T) {
 func TestSoak(t *testing.T) {
 	s := newStack(t)
 	eng, cfg := s.engines(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	c := short(s, "", cfg.Namespace)
 	c.Outage, c.Retention, c.Interval = 6*time.Second, time.Second, 500*time.Millisecond
@@ -294,6 +294,10 @@ func TestSoak(t *testing.T) {
 		if r.Mode == shop.ModeChoreography && slicesMax(r.Samples) == 0 {
 			t.Errorf("choreography: no stream entries seen over the soak")
 		}
+		checkPerOrder(t, r)
+	}
+	if rows := rep.Sections[0].Rows; len(rows) != 2 || len(rows[0]) != len(rep.Sections[0].Header) {
+		t.Errorf("soak table: %d rows of %d cells under %d headers", len(rows), len(rows[0]), len(rep.Sections[0].Header))
 	}
 	writeAndValidate(t, rep, "soak")
 }
@@ -304,4 +308,22 @@ func slicesMax(ss []experiment.SoakSample) int64 {
 		m = max(m, s.StreamEntries)
 	}
 	return m
+}
+
+// checkPerOrder checks the soak measured what an order in flight and a
+// retained order hold in Redis: above zero, below a MiB.
+func checkPerOrder(t *testing.T, r experiment.SoakResult) {
+	t.Helper()
+	const mib = 1 << 20
+	if r.Probe.Orders == 0 || r.Probe.Reached == 0 {
+		t.Errorf("%s: in-flight probe placed %d orders, %d seen waiting for payment: %+v", r.Mode, r.Probe.Orders, r.Probe.Reached, r.Probe)
+	}
+	if r.PerInFlight <= 0 || r.PerInFlight >= mib {
+		t.Errorf("%s: %.0f bytes per in-flight order, want above 0 and below a MiB (probe %+v)", r.Mode, r.PerInFlight, r.Probe)
+	}
+	if r.PerRetained <= 0 || r.PerRetained >= mib {
+		t.Errorf("%s: %.0f bytes per retained order, want above 0 and below a MiB (samples %+v)", r.Mode, r.PerRetained, r.Samples)
+	}
+	t.Logf("%s: %.0f bytes per in-flight order (%d orders, %d waiting for payment), %.0f per retained order",
+		r.Mode, r.PerInFlight, r.Probe.Orders, r.Probe.Reached, r.PerRetained)
 }

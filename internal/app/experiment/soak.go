@@ -33,6 +33,9 @@ type SoakSample struct {
 	TemporalBytes int64 `json:"temporal_bytes"`
 	InFlight      int64 `json:"in_flight"`
 	Ended         int64 `json:"ended"`
+	// Retained counts the orders ended within the retention window before
+	// the sample: ended, not yet due to be settled.
+	Retained int64 `json:"retained"`
 }
 
 // SoakResult is one engine's soak.
@@ -43,8 +46,16 @@ type SoakResult struct {
 	// retention window and at the end of the load.
 	Plateau int64 `json:"plateau_bytes"`
 	End     int64 `json:"end_bytes"`
-	// PerInFlight is bytes per order in flight; PerRetained bytes per order
-	// kept within the retention window.
+	// Probe is the measure of an order in flight (probeInFlight), taken
+	// before the load.
+	Probe InFlightProbe `json:"in_flight_probe"`
+	// PerInFlight is Redis's bytes per order in flight, from the probe;
+	// TemporalPerInFlight the Temporal persistence's, for the
+	// orchestration when --temporal-data is given.
+	PerInFlight         float64 `json:"bytes_per_in_flight_order"`
+	TemporalPerInFlight float64 `json:"temporal_bytes_per_in_flight_order,omitempty"`
+	// PerRetained is Redis's bytes per order kept within the retention
+	// window (see fitRetained).
 	PerRetained float64 `json:"bytes_per_retained_order"`
 }
 
@@ -80,6 +91,10 @@ func soak(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, e
 // soakOne runs the load on engine m with its retention running beside it.
 func soakOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, orders []shop.Order) (SoakResult, *engineRun, error) {
 	res := SoakResult{Mode: m}
+	cfg.logf("%s: in-flight probe", m)
+	if err := res.probe(ctx, eng, cfg); err != nil {
+		return res, nil, fmt.Errorf("in-flight probe: %w", err)
+	}
 	rctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { retain(rctx, eng, m, cfg.Retention) })
@@ -100,14 +115,28 @@ func soakOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, o
 	if err != nil {
 		return res, nil, err
 	}
-	res.count(run, run.Load.Start.Sub(start))
+	res.count(run, run.Load.Start.Sub(start), cfg.Retention)
 	res.summarize(cfg)
 	return res, run, nil
 }
 
-// count fills each sample's orders ended and in flight from the run, whose
-// load began offset after the soak's first sample.
-func (r *SoakResult) count(run *engineRun, offset time.Duration) {
+// probe measures the bytes an order in flight holds (probeInFlight).
+func (r *SoakResult) probe(ctx context.Context, eng *admin.Engines, cfg Config) error {
+	p, err := probeInFlight(ctx, eng, r.Mode, cfg)
+	if err != nil {
+		return err
+	}
+	r.Probe, r.PerInFlight = p, p.perOrder(p.RedisBefore, p.RedisHeld)
+	if r.Mode == shop.ModeOrchestration && cfg.TemporalData != "" {
+		r.TemporalPerInFlight = p.perOrder(p.TemporalBefore, p.TemporalHeld)
+	}
+	return nil
+}
+
+// count fills each sample's orders ended, retained (ended within the
+// retention window before it) and in flight from the run, whose load
+// began offset after the soak's first sample.
+func (r *SoakResult) count(run *engineRun, offset, retention time.Duration) {
 	for i := range r.Samples {
 		s := &r.Samples[i]
 		at := time.Duration(s.At*float64(time.Second)) - offset
@@ -116,6 +145,9 @@ func (r *SoakResult) count(run *engineRun, offset time.Duration) {
 			case o.refused || o.placed > at:
 			case o.ended > 0 && o.ended <= at:
 				s.Ended++
+				if o.ended > at-retention {
+					s.Retained++
+				}
 			default:
 				s.InFlight++
 			}
@@ -124,20 +156,43 @@ func (r *SoakResult) count(run *engineRun, offset time.Duration) {
 }
 
 // summarize finds the plateau: memory when the first orders' retention
-// window has passed, against memory at the end.
+// window has passed, against memory at the end; and the bytes per retained
+// order over the samples up to the plateau.
 func (r *SoakResult) summarize(cfg Config) {
-	window := (cfg.Retention + time.Minute).Seconds() // and the settler's visibility lag
-	var retained float64
-	for _, s := range r.Samples {
-		if r.Plateau == 0 && s.At >= window {
-			r.Plateau = s.RedisBytes
-			retained = float64(s.Ended)
+	window := plateauAt(cfg)
+	upTo := len(r.Samples)
+	for i, s := range r.Samples {
+		if r.Plateau == 0 && s.At >= window.Seconds() {
+			r.Plateau, upTo = s.RedisBytes, i+1
 		}
 		r.End = s.RedisBytes
 	}
-	if len(r.Samples) > 0 && retained > 0 {
-		r.PerRetained = float64(r.Plateau-r.Samples[0].RedisBytes) / retained
+	r.PerRetained = r.fitRetained(r.Samples[:upTo])
+}
+
+// plateauAt is when the first orders' retention window has passed, with
+// a minute for the orchestration's settler to see closed workflows.
+func plateauAt(cfg Config) time.Duration { return cfg.Retention + time.Minute }
+
+// fitRetained is the least-squares slope, through the origin, of Redis's
+// growth since the first sample less the orders in flight's share
+// (PerInFlight each) against the orders retained, over samples: one
+// reading of used_memory is noisy, and a short soak has no plateau.
+func (r *SoakResult) fitRetained(samples []SoakSample) float64 {
+	if len(r.Samples) == 0 {
+		return 0
 	}
+	base := float64(r.Samples[0].RedisBytes)
+	var xy, xx float64
+	for _, s := range samples {
+		x := float64(s.Retained)
+		y := float64(s.RedisBytes) - base - r.PerInFlight*float64(s.InFlight)
+		xy, xx = xy+x*y, xx+x*x
+	}
+	if xx == 0 {
+		return 0
+	}
+	return xy / xx
 }
 
 // retain settles each engine's finished orders window after they ended,
@@ -236,22 +291,36 @@ func dirSize(path string) int64 {
 func soakSection(results []SoakResult, cfg Config) bench.Section {
 	sec := bench.Section{Title: "Memory over the soak",
 		Text: []string{fmt.Sprintf("Redis's used_memory (INFO memory, summed over the masters) at the start, once the first orders' retention window (%s, and a minute "+
-			"for the orchestration's settler to see closed workflows) had passed, and at the end. Flat from the plateau to the end: state stays bounded. "+
-			"Bytes per retained order: the growth up to the plateau over the orders ended by then.", cfg.Retention)},
-		Header: []string{"ENGINE", "START", "PLATEAU", "END", "END / PLATEAU", "BYTES PER RETAINED ORDER", "TEMPORAL PERSISTENCE START → END"}}
+			"for the orchestration's settler to see closed workflows) had passed, and at the end. Flat from the plateau to the end: state stays bounded.", cfg.Retention),
+			fmt.Sprintf("Bytes per in-flight order, measured apart before each engine's load: %d orders placed with the payment participant stopped; "+
+				"once the engine's status showed each waiting for its charge, used_memory (the median of three readings) less what it was before the placements, "+
+				"over the orders. For the orchestration, the same of the Temporal persistence's size when it is given "+
+				"(a database file grows by pages and reuses freed ones: a coarse figure).", probeOrders(cfg)),
+			"Bytes per retained order: the least-squares slope, through the origin, over the samples up to the plateau, of used_memory's growth since the start, " +
+				"less the orders in flight at the sample times the bytes per in-flight order, against the orders retained at the sample " +
+				"(ended within the retention window before it, not yet due to be settled)."},
+		Header: []string{"ENGINE", "START", "PLATEAU", "END", "END / PLATEAU", "BYTES PER IN-FLIGHT ORDER", "BYTES PER RETAINED ORDER",
+			"TEMPORAL PERSISTENCE START → END", "TEMPORAL BYTES PER IN-FLIGHT ORDER"}}
 	for _, r := range results {
-		if len(r.Samples) == 0 {
-			continue
+		if len(r.Samples) > 0 {
+			sec.Rows = append(sec.Rows, r.row(cfg))
 		}
-		first, last := r.Samples[0], r.Samples[len(r.Samples)-1]
-		ratio := "-"
-		if r.Plateau > 0 {
-			ratio = fmt.Sprintf("%.2f", float64(r.End)/float64(r.Plateau))
-		}
-		sec.Rows = append(sec.Rows, []string{string(r.Mode), mib(first.RedisBytes), mib(r.Plateau), mib(r.End), ratio,
-			fmt.Sprintf("%.0f", r.PerRetained), mib(first.TemporalBytes) + " → " + mib(last.TemporalBytes)})
 	}
 	return sec
+}
+
+// row is the engine's row of soakSection.
+func (r SoakResult) row(cfg Config) []string {
+	first, last := r.Samples[0], r.Samples[len(r.Samples)-1]
+	ratio, temporal := "-", "-"
+	if r.Plateau > 0 {
+		ratio = fmt.Sprintf("%.2f", float64(r.End)/float64(r.Plateau))
+	}
+	if r.Mode == shop.ModeOrchestration && cfg.TemporalData != "" {
+		temporal = fmt.Sprintf("%.0f", r.TemporalPerInFlight)
+	}
+	return []string{string(r.Mode), mib(first.RedisBytes), mib(r.Plateau), mib(r.End), ratio, fmt.Sprintf("%.0f", r.PerInFlight),
+		fmt.Sprintf("%.0f", r.PerRetained), mib(first.TemporalBytes) + " → " + mib(last.TemporalBytes), temporal}
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -270,7 +339,7 @@ func soakCharts(rep *bench.Report, results []SoakResult, cfg Config) []bench.Rep
 		}
 		mem.Lines, tmp.Lines = append(mem.Lines, m), append(tmp.Lines, t)
 	}
-	mem.Marks, mem.MarkLabel = []float64{(cfg.Retention + time.Minute).Seconds()}, "retention window passed"
+	mem.Marks, mem.MarkLabel = []float64{plateauAt(cfg).Seconds()}, "retention window passed"
 	out := []bench.ReportChart{{Name: "redis-memory", Chart: mem}}
 	if cfg.TemporalData != "" {
 		out = append(out, bench.ReportChart{Name: "temporal-persistence", Chart: tmp})
