@@ -69,7 +69,7 @@ func soak(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, e
 	if err != nil {
 		return nil, err
 	}
-	rep := newReport(ctx, eng, cfg, fmt.Sprintf("soak (%s at %g/s, retention %s)", total, cfg.Rate, cfg.Outage),
+	rep := newReport(ctx, eng, cfg, fmt.Sprintf("soak (%s at %g/s, retention %s)", total, cfg.Rate, cfg.Retention),
 		fmt.Sprintf("%d orders (seed %d) placed at %g/s for %s; finished orders settled %s after their end.", n, cfg.Seed, cfg.Rate, total, cfg.Retention))
 	var runs []*engineRun
 	var results []SoakResult
