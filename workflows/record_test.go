@@ -303,18 +303,3 @@ func waitCurrent(t *testing.T, c client.Client, orderID string, op shop.Op) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-func waitRunning(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p, err := e.Status(context.Background(), orderID)
-		if err == nil && p.Current == op {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -94,7 +95,7 @@ func TestStory(t *testing.T) {
 	if err := s.engine.Place(ctx, slow); err != nil {
 		t.Fatal(err)
 	}
-	waitForOp(t, s.engine, slow.ID, shop.OpCharge)
+	teststack.WaitRunning(t, s.engine, slow.ID, shop.OpCharge)
 	v, err := s.client.QueryWorkflow(ctx, shop.WorkflowID(slow.ID), "", "__temporal_workflow_metadata")
 	if err != nil {
 		t.Fatalf("query the workflow's metadata: %v", err)
