@@ -19,6 +19,7 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/scenarios"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -94,13 +95,12 @@ func exerciseEveryScript(t *testing.T, h *harness) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 20s: %s", what)
+	teststack.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("not within 20s: %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // Every script names in KEYS every key it touches. MONITOR shows each

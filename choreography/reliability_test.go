@@ -17,6 +17,8 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/scenarios"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -86,17 +88,13 @@ func testDuplicatesChangeNothing(t *testing.T, h *harness) {
 
 func waitDrained(t *testing.T, h *harness) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	teststack.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
 		backlog, err := h.node.Bus.Backlog(context.Background())
 		if err == nil && len(backlog) == 0 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not drained: %v %v", backlog, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("not drained: %v %v", backlog, err)
+	})
 }
 
 // streamLen sums the length of a service's streams over the partitions.
@@ -128,8 +126,7 @@ func testDeadConsumerEntriesAreReclaimed(t *testing.T, h *harness) {
 	}
 	// The doomed payment consumer takes the InventoryReserved entries and dies.
 	taken := 0
-	deadline := time.Now().Add(10 * time.Second)
-	for taken < n && time.Now().Before(deadline) {
+	teststack.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		for p := range h.node.Bus.Layout().Partitions {
 			stream := h.node.Bus.StreamOf(p, choreography.ServiceInventory)
 			res, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: choreography.ServicePayment, Consumer: "payment-doomed", Streams: []string{stream, ">"}, Block: -1}).Result()
@@ -137,8 +134,11 @@ func testDeadConsumerEntriesAreReclaimed(t *testing.T, h *harness) {
 				taken += len(res[0].Messages)
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		if taken < n {
+			return fmt.Errorf("doomed consumer took %d entries, want %d", taken, n)
+		}
+		return nil
+	})
 	if taken != n {
 		t.Fatalf("doomed consumer took %d entries, want %d", taken, n)
 	}
@@ -276,18 +276,16 @@ func testRetriesExhaustedGoToDeadLetter(t *testing.T, h *harness) {
 	if err := h.engine.Place(ctx, order("never", nil)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	teststack.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
 		dl, _ := h.node.Bus.DeadLetters(ctx, 0)
-		if len(dl) == 1 {
-			if !strings.Contains(dl[0].Reason, "delivered 3 times") {
-				t.Fatalf("reason %v", dl[0].Reason)
-			}
-			return
+		if len(dl) != 1 {
+			return errors.New("entry was never dead-lettered")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("entry was never dead-lettered")
+		if !strings.Contains(dl[0].Reason, "delivered 3 times") {
+			t.Fatalf("reason %v", dl[0].Reason)
+		}
+		return nil
+	})
 }
 
 func TestServiceDownCatchesUp(t *testing.T) { onBoth(t, testServiceDownCatchesUp) }
@@ -303,23 +301,19 @@ func testServiceDownCatchesUp(t *testing.T, h *harness) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	teststack.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		p, err := h.engine.Status(ctx, fmt.Sprintf("waiting-%d", n-1))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Current == shop.OpCharge {
-			if p.Status != shop.StatusPending {
-				t.Fatalf("status %s while payment is down", p.Status)
-			}
-			break
+		if p.Current != shop.OpCharge {
+			return fmt.Errorf("order never reached the charge step: %+v", p)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("order never reached the charge step: %+v", p)
+		if p.Status != shop.StatusPending {
+			t.Fatalf("status %s while payment is down", p.Status)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	h.start(choreography.ServicePayment, "payment-1")
 	for i := range n {
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -463,11 +457,11 @@ func testRedriveAfterFix(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	var dl []choreography.DeadLetter
-	deadline := time.Now().Add(10 * time.Second)
-	for len(dl) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	// The consumer stops before dl is checked: this wait never fails.
+	_ = poll.For(context.Background(), 10*time.Second, poll.Every(20*time.Millisecond), func(context.Context) (bool, error) {
 		dl, _ = h.node.Bus.DeadLetters(context.Background(), 0)
-	}
+		return len(dl) > 0, nil
+	})
 	stop()
 	if len(dl) != 1 || dl[0].Type != string(choreography.OrderPlaced) || dl[0].Group != choreography.ServiceInventory || dl[0].Deliveries < 2 {
 		t.Fatalf("dead letters: %+v", dl)

@@ -2,6 +2,7 @@ package choreography_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,23 +11,20 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
 // awaitRewrite waits until Redis has finished rewriting its append-only file.
 func (h *harness) awaitRewrite() {
 	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	teststack.Eventually(h.t, 20*time.Second, 20*time.Millisecond, func() error {
 		info := h.rdb.Info(context.Background(), "persistence").Val()
 		if strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrite_scheduled:0") {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatal("the append-only file rewrite did not finish")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.New("the append-only file rewrite did not finish")
+	})
 }
 
 // placeMany places n orders at once and waits for them.
@@ -91,8 +89,7 @@ func TestVerifyAfterAnAOFRewriteAndRestart(t *testing.T) {
 	if err := h.engine.Place(ctx, order("unread", nil)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	teststack.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
 		extra, err := h.engine.Extra(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -100,11 +97,8 @@ func TestVerifyAfterAnAOFRewriteAndRestart(t *testing.T) {
 		if slices.ContainsFunc(extra, func(v shop.Violation) bool {
 			return v.Kind == shop.ViolationUnread && strings.Contains(v.Message, "group payment has 1 unread entries")
 		}) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the unread entry is not reported: %v", extra)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("the unread entry is not reported: %v", extra)
+	})
 }

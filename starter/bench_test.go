@@ -4,29 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/bench"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // benchRun runs the starter in process and returns its exit code and output.
@@ -100,41 +93,7 @@ func startBenchStack(t *testing.T) *benchStack {
 		t.Fatal("could not start a redis-server of this test's own")
 	}
 	tsrv := testenv.StartTemporal(t)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	catalog := shop.DefaultCatalog()
-	ctx := t.Context()
-
-	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: tlog.NewStructuredLogger(quiet)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
-		t.Fatal(err)
-	}
-	w := workflows.NewWorker(tc, rdb, catalog, worker.Options{})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-
-	node := choreography.NewNode(rdb, catalog, quiet)
-	if err := node.Bus.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	svcCtx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, svc := range choreography.Services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
-			if err := node.RunService(svcCtx, svc, cfg); err != nil {
-				t.Errorf("service %s: %v", svc, err)
-			}
-		}()
-	}
-	t.Cleanup(func() { stop(); wg.Wait() })
+	teststack.StartEngines(t, tsrv.Address, tsrv.Namespace, rdb)
 	return &benchStack{redisURL: rsrv.URL(), temporalAddr: tsrv.Address, rdb: rdb}
 }
 

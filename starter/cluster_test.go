@@ -1,23 +1,11 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
-
-	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
-	"github.com/ordersaga/ordersaga/shop"
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 )
 
 // TestOnACluster: on a three-master Redis Cluster (--redis-cluster-url),
@@ -27,36 +15,7 @@ import (
 func TestOnACluster(t *testing.T) {
 	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3})
 	tsrv := testenv.StartTemporal(t)
-	rdb := c.Client()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	catalog := shop.DefaultCatalog()
-	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: tlog.NewStructuredLogger(quiet)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
-		t.Fatal(err)
-	}
-	w := workflows.NewWorker(tc, rdb, catalog, worker.Options{})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	node := choreography.NewNode(rdb, catalog, quiet)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	for _, svc := range choreography.Services {
-		wg.Go(func() {
-			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
-			if err := node.RunService(ctx, svc, cfg); err != nil {
-				t.Errorf("%s: %v", svc, err)
-			}
-		})
-	}
+	teststack.StartEngines(t, tsrv.Address, tsrv.Namespace, c.Client())
 	globals := []string{"--redis-cluster-url", c.URL(), "--temporal-address", tsrv.Address, "--namespace", "default"}
 	must := func(args ...string) result {
 		t.Helper()

@@ -23,8 +23,8 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
-	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -420,13 +420,10 @@ func (s *stack) wantUnknown(t *testing.T, id string) {
 // with f's last word.
 func eventually(t *testing.T, timeout time.Duration, f func() (bool, string)) {
 	t.Helper()
-	var why string
-	err := poll.For(context.Background(), timeout, poll.Every(50*time.Millisecond), func(context.Context) (bool, error) {
-		var done bool
-		done, why = f()
-		return done, nil
+	teststack.Eventually(t, timeout, 50*time.Millisecond, func() error {
+		if done, why := f(); !done {
+			return fmt.Errorf("gave up after %s: %s", timeout, why)
+		}
+		return nil
 	})
-	if err != nil {
-		t.Fatalf("gave up after %s: %s", timeout, why)
-	}
 }

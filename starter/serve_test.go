@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 )
 
 // TestServeUsageErrors: a bad address or a stray argument exits 2 with one
@@ -55,16 +57,13 @@ func TestServe(t *testing.T) {
 	}()
 	addr := regexp.MustCompile(`serving the live page on (http://127\.0\.0\.1:\d+)`)
 	var base string
-	deadline := time.Now().Add(30 * time.Second)
-	for base == "" {
+	teststack.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if m := addr.FindStringSubmatch(stdout.String()); m != nil {
 			base = m[1]
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve printed no address; stdout %q, stderr %q", stdout.String(), stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("serve printed no address; stdout %q, stderr %q", stdout.String(), stderr.String())
+	})
 	resp, err := http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/platform/config"
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -160,7 +161,7 @@ func TestShutdownDrains(t *testing.T) {
 	if err := eng.Place(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	waitRunning(t, eng, o.ID, shop.OpSchedule)
+	teststack.WaitRunning(t, eng, o.ID, shop.OpSchedule)
 	stop()
 	select {
 	case err := <-done:
@@ -234,21 +235,6 @@ func TestOrchestrationRecordsSettled(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("worker stopped with %v", err)
-	}
-}
-
-func waitRunning(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p, err := e.Status(context.Background(), orderID)
-		if err == nil && p.Current == op {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

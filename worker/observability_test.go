@@ -23,8 +23,10 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/platform/config"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/platform/telemetry"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -110,17 +112,12 @@ func get(t *testing.T, url string) (int, string) {
 // waitStatus polls url until it answers want.
 func waitStatus(t *testing.T, url string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		code, body := get(t, url)
-		if code == want {
-			return
+	teststack.Eventually(t, within, 100*time.Millisecond, func() error {
+		if code, body := get(t, url); code != want {
+			return fmt.Errorf("%s answered %d %q for %s, want %d", url, code, body, within, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s answered %d %q for %s, want %d", url, code, body, within, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
@@ -234,17 +231,15 @@ func wantStatus(o shop.Order) shop.Status {
 // (the order service counts a saga after Wait may have seen it end).
 func waitMetrics(t *testing.T, addr string) map[string]*dto.MetricFamily {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		fams := scrape(t, addr)
-		done := sum(fams, telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineChoreography}) >= 4 &&
+	var fams map[string]*dto.MetricFamily
+	// Whatever has arrived after 20 s is returned: checkMetrics says what lacks.
+	_ = poll.For(context.Background(), 20*time.Second, poll.Every(200*time.Millisecond), func(context.Context) (bool, error) {
+		fams = scrape(t, addr)
+		return sum(fams, telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineChoreography}) >= 4 &&
 			sum(fams, telemetry.MetricSagas, map[string]string{"engine": telemetry.EngineOrchestration}) >= 4 &&
-			sum(fams, telemetry.MetricDeadLetters, nil) >= 1
-		if done || time.Now().After(deadline) {
-			return fams
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+			sum(fams, telemetry.MetricDeadLetters, nil) >= 1, nil
+	})
+	return fams
 }
 
 func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga/internal/app/admin"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -47,18 +48,13 @@ func TestOneTracePerOrder(t *testing.T) {
 			shop.ModeChoreography:  {"inventory reserve", "payment charge", "shipping schedule", "order finish"},
 		},
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	teststack.Eventually(t, 15*time.Second, 200*time.Millisecond, func() error {
 		traces := tracesOf(exp.GetSpans().Snapshots())
-		err := checkTraces(traces, want)
-		if err == nil {
-			return
+		if err := checkTraces(traces, want); err != nil {
+			return fmt.Errorf("%v\nspans:\n%s", err, dump(traces))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v\nspans:\n%s", err, dump(traces))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // tracesOf groups spans by trace.

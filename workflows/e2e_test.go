@@ -19,6 +19,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -350,7 +351,7 @@ func TestEndToEnd(t *testing.T) {
 		if err := s.engine.Place(ctx, running); err != nil {
 			t.Fatal(err)
 		}
-		waitForOp(t, s.engine, running.ID, shop.OpCharge)
+		teststack.WaitRunning(t, s.engine, running.ID, shop.OpCharge)
 		if err := s.engine.Repair(ctx, running.ID); !errors.Is(err, shop.ErrNotRepairable) {
 			t.Errorf("repair of a PENDING order: err = %v, want %v", err, shop.ErrNotRepairable)
 		}
@@ -411,7 +412,7 @@ func TestEndToEnd(t *testing.T) {
 		if err := s.engine.Place(ctx, o); err != nil {
 			t.Fatalf("place: %v", err)
 		}
-		waitForOp(t, s.engine, o.ID, shop.OpSchedule)
+		teststack.WaitRunning(t, s.engine, o.ID, shop.OpSchedule)
 		cancelled := time.Now()
 		if err := s.client.CancelWorkflow(ctx, shop.WorkflowID(o.ID), ""); err != nil {
 			t.Fatalf("cancel: %v", err)
@@ -500,26 +501,5 @@ func (s *stack) describe(t *testing.T, orderID string) described {
 		failedStep:  str(sa[workflows.SearchAttrOrderFailedStep]),
 		summary:     str(d.GetExecutionConfig().GetUserMetadata().GetSummary()),
 		details:     str(d.GetExecutionConfig().GetUserMetadata().GetDetails()),
-	}
-}
-
-// waitForOp polls the order's status until op is running.
-func waitForOp(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		p, err := e.Status(ctx, orderID)
-		if err == nil && p.Current == op {
-			return
-		}
-		if err == nil && p.Status.Terminal() {
-			t.Fatalf("order ended before %s ran: %+v", op, p)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }

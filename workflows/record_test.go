@@ -23,6 +23,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -288,33 +289,14 @@ func (i *refuseInbound) ExecuteActivity(ctx context.Context, in *interceptor.Exe
 // query only when it heartbeats the workflow task.
 func waitCurrent(t *testing.T, c client.Client, orderID string, op shop.Op) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	teststack.Eventually(t, time.Minute, 50*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		v, err := c.QueryWorkflow(ctx, shop.WorkflowID(orderID), "", workflows.QueryStatus)
 		cancel()
 		var p shop.Progress
 		if err == nil && v.Get(&p) == nil && p.Current == op {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func waitRunning(t *testing.T, e *workflows.Engine, orderID string, op shop.Op) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p, err := e.Status(context.Background(), orderID)
-		if err == nil && p.Current == op {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("%s of order %s never ran: last status %+v, %v", op, orderID, p, err)
+	})
 }

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -94,7 +96,7 @@ func TestStory(t *testing.T) {
 	if err := s.engine.Place(ctx, slow); err != nil {
 		t.Fatal(err)
 	}
-	waitForOp(t, s.engine, slow.ID, shop.OpCharge)
+	teststack.WaitRunning(t, s.engine, slow.ID, shop.OpCharge)
 	v, err := s.client.QueryWorkflow(ctx, shop.WorkflowID(slow.ID), "", "__temporal_workflow_metadata")
 	if err != nil {
 		t.Fatalf("query the workflow's metadata: %v", err)
@@ -115,22 +117,18 @@ func TestStory(t *testing.T) {
 // waitListed waits until a visibility query lists the workflow.
 func waitListed(t *testing.T, c client.Client, query, workflowID string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	teststack.Eventually(t, 15*time.Second, 100*time.Millisecond, func() error {
 		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
 		if err != nil {
 			t.Fatalf("list %s: %v", query, err)
 		}
 		for _, ex := range resp.GetExecutions() {
 			if ex.GetExecution().GetWorkflowId() == workflowID {
-				return
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is not listed by %s", workflowID, query)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("%s is not listed by %s", workflowID, query)
+	})
 }
 
 // TestPlaceSurvivesLostReply: the server starts the workflow but its reply

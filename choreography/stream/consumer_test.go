@@ -16,6 +16,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -60,13 +61,12 @@ func add(t *testing.T, rdb redis.UniversalClient, s string, values ...any) strin
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 5s: %s", what)
+	teststack.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("not within 5s: %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func pending(t *testing.T, rdb redis.UniversalClient, s, group string) int64 {

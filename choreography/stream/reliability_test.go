@@ -19,6 +19,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 )
 
 // beforeHook runs before every command a client sends (not pipelines).
@@ -236,13 +237,14 @@ func TestInFlightEntriesStayOwned(t *testing.T) {
 	eventually(t, "instance a reads", func() bool { return c.total() > 0 })
 	cfg.Name = "b"
 	run(t, rdb, "g", []string{"s"}, c.handler(700*time.Millisecond), cfg)
-	deadline := time.Now().Add(10 * time.Second)
-	for c.total() < 4 || pending(t, rdb, "s", "g") > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not all handled: %v", c.runs)
+	teststack.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if c.total() < 4 || pending(t, rdb, "s", "g") > 0 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return fmt.Errorf("not all handled: %v", c.runs)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	time.Sleep(400 * time.Millisecond) // a late second run would show now
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -409,13 +411,12 @@ func TestIdleConsumersAreRemoved(t *testing.T) {
 	if got := consumers(); !slices.Equal(got, []string{"holder", "live"}) {
 		t.Fatalf("consumers %v, want the holder of a pending entry and the live one", got)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for slices.Contains(consumers(), "holder") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the holder stays after its entry was taken over: %v", consumers())
+	teststack.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if got := consumers(); slices.Contains(got, "holder") {
+			return fmt.Errorf("the holder stays after its entry was taken over: %v", got)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if n := pending(t, rdb, "s", "g"); n != 0 {
 		t.Fatalf("%d entries pending", n)
 	}

@@ -2,24 +2,18 @@ package scenarios_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/scenarios"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -44,45 +38,11 @@ func TestBothEnginesAgreeOnACluster(t *testing.T) {
 }
 
 func bothEnginesAgree(t *testing.T, tsrv *testenv.RunningTemporal, rdb redis.UniversalClient) {
-	catalog := shop.DefaultCatalog()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	tc, err := client.Dial(client.Options{HostPort: tsrv.Address, Namespace: tsrv.Namespace, Logger: tlog.NewStructuredLogger(quiet)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
-		t.Fatal(err)
-	}
-	w := workflows.NewWorker(tc, rdb, catalog, worker.Options{})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-
-	node := choreography.NewNode(rdb, catalog, quiet)
-	if err := node.Bus.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	for _, svc := range choreography.Services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cfg := choreography.ConsumerConfig{Name: svc + "-1", RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}
-			if err := node.RunService(ctx, svc, cfg); err != nil {
-				t.Errorf("%s: %v", svc, err)
-			}
-		}()
-	}
-
-	orch := workflows.NewEngine(tc, catalog).WithRedis(rdb)
-	chor := choreography.NewEngine(node, catalog)
+	ctx := context.Background()
+	eng := teststack.StartEngines(t, tsrv.Address, tsrv.Namespace, rdb)
+	catalog := eng.Catalog
+	orch := workflows.NewEngine(eng.Temporal, catalog).WithRedis(rdb)
+	chor := choreography.NewEngine(eng.Node, catalog)
 	sources := []verify.Source{orch, chor}
 
 	results := make([]map[string]shop.Outcome, len(sources))

@@ -11,6 +11,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 )
 
 // within runs browser actions with a time limit.
@@ -88,20 +90,16 @@ func TestBrowserPlacesAndWatches(t *testing.T) {
 	}
 
 	var seen []string
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	teststack.Eventually(t, 90*time.Second, 100*time.Millisecond, func() error {
 		s := eval[string](t, ctx, rowStatus(id))
 		if len(seen) == 0 || seen[len(seen)-1] != s {
 			seen = append(seen, s)
 		}
-		if s == "COMPENSATED COMPENSATED" {
-			break
+		if s != "COMPENSATED COMPENSATED" {
+			return fmt.Errorf("the row of %s never turned COMPENSATED on both engines; it went %q", id, seen)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the row of %s never turned COMPENSATED on both engines; it went %q", id, seen)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("row of %s: %q", id, seen)
 	if !eval[bool](t, ctx, `window.stillThisPage === true`) {
 		t.Fatal("the page reloaded")

@@ -25,6 +25,7 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -316,35 +317,26 @@ func TestChoreographyOverview(t *testing.T) {
 		wg.Go(func() { _ = node.RunService(sctx, svc, choreography.ConsumerConfig{Name: svc + "-1"}) })
 	}
 	chor.window = 1000
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ov, err = chor.Overview(ctx, 3)
+	teststack.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		got, err := chor.Overview(ctx, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ov.Counts.Completed == 5 {
-			break
+		if got.Counts.Completed != 5 {
+			return fmt.Errorf("orders did not complete: %+v", got.Counts)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("orders did not complete: %+v", ov.Counts)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Events no service acts on are acked a moment after the order ends.
-	for settled := false; !settled; {
-		h, err = bus.Health(ctx)
+		// Events no service acts on are acked a moment after the order ends.
+		health, err := bus.Health(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		settled = true
-		for _, s := range h.Services {
-			settled = settled && s.Consuming() && s.Live == 1 && s.Consumers == 1 && s.Lag == 0 && s.Pending == 0
+		for _, s := range health.Services {
+			if !s.Consuming() || s.Live != 1 || s.Consumers != 1 || s.Lag != 0 || s.Pending != 0 {
+				return fmt.Errorf("services: %+v", health.Services)
+			}
 		}
-		if !settled && time.Now().After(deadline) {
-			t.Fatalf("services: %+v", h.Services)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	b, err := chor.Books(ctx)
 	if err != nil {
 		t.Fatal(err)

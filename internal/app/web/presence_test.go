@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -165,16 +167,13 @@ func serviceRows(t *testing.T, r *bufio.Reader) map[string]string {
 // waitRow waits until a live update shows want for svc, for at most within.
 func waitRow(t *testing.T, r *bufio.Reader, svc, want string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := serviceRows(t, r)[svc]
-		if got == want {
-			return
+	// Each read blocks until the next live update: the pause is poll's least.
+	teststack.Eventually(t, within, 0, func() error {
+		if got := serviceRows(t, r)[svc]; got != want {
+			return fmt.Errorf("%s still shows %q %s later, want %q", svc, got, within, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still shows %q %s later, want %q", svc, got, within, want)
-		}
-	}
+		return nil
+	})
 }
 
 // serviceChild runs the shipping service against the Redis spec names

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -383,15 +384,13 @@ func TestLiveUpdates(t *testing.T) {
 		t.Fatalf("first event: %s", first["orders"])
 	}
 	f.orch.set("o-live", time.Now(), shop.StatusCompensated)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if strings.Contains(event(t, r)["orders"], "COMPENSATED") {
-			break
+	// Each read blocks until the next event: the pause is poll's least.
+	teststack.Eventually(t, 10*time.Second, 0, func() error {
+		if !strings.Contains(event(t, r)["orders"], "COMPENSATED") {
+			return errors.New("the new status never came")
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the new status never came")
-		}
-	}
+		return nil
+	})
 }
 
 // TestOneRefreshForAllListeners: the engines are read once per refresh,

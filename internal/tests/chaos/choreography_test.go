@@ -20,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/platform/config"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 )
@@ -257,17 +258,16 @@ func injectPoison(ctx context.Context, r *runner, rdb redis.UniversalClient, nod
 // returns verify's report.
 func settleDown(ctx context.Context, t *testing.T, rdb redis.UniversalClient, engine *choreography.Engine, catalog shop.Catalog) verify.Report {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		rep, err := verify.Check(ctx, rdb, engine, catalog, verify.Options{})
-		if err != nil {
+	var rep verify.Report
+	// The report after 60 s is returned whatever it says: the caller judges it.
+	_ = poll.For(ctx, 60*time.Second, poll.Every(200*time.Millisecond), func(context.Context) (bool, error) {
+		var err error
+		if rep, err = verify.Check(ctx, rdb, engine, catalog, verify.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		if rep.OK() || time.Now().After(deadline) {
-			return rep
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return rep.OK(), nil
+	})
+	return rep
 }
 
 // A worker configured with another number of partitions than the one

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -144,16 +145,13 @@ func orchestrationUnderChaos(t *testing.T, backend string) {
 	}
 	src := engine.WithRedis(rdb)
 	var rep verify.Report
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	// Checks that fail are tried again; the last report after 60 s is judged below.
+	_ = poll.For(ctx, 60*time.Second, poll.Every(500*time.Millisecond), func(context.Context) (bool, error) {
 		rep, err = verify.Check(ctx, rdb, src, catalog, verify.Options{})
-		if err == nil && (rep.OK() || time.Now().After(deadline)) {
-			break
-		}
-		if err != nil && time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(500 * time.Millisecond)
+		return err == nil && rep.OK(), nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("orchestration chaos: %s", join(did...))
 	t.Logf("  %d orders in %s, %d duplicate placements rejected, %d malformed workflows, %d client retries through outages",

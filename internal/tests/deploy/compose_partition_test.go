@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 )
 
 // clusterNode is one line of CLUSTER NODES: a node by the name it
@@ -253,10 +254,10 @@ func (s *stack) clusterPartition() {
 // until polls cond every 2 s until it holds, or fails the test naming what.
 func (s *stack) until(within time.Duration, what string, cond func() bool) {
 	s.t.Helper()
-	err := poll.For(context.Background(), within, poll.Every(2*time.Second), func(context.Context) (bool, error) {
-		return cond(), nil
+	teststack.Eventually(s.t, within, 2*time.Second, func() error {
+		if !cond() {
+			return fmt.Errorf("%s: not within %s", what, within)
+		}
+		return nil
 	})
-	if err != nil {
-		s.t.Fatalf("%s: not within %s", what, within)
-	}
 }

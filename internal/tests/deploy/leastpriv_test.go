@@ -28,6 +28,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/app/scenarios"
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -394,13 +395,12 @@ func TestComposeRedisEntrypoint(t *testing.T) {
 	app := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), Username: testenv.RedisStarterUser, Password: appPassword})
 	defer app.Close()
 	ctx := context.Background()
-	deadline := time.Now().Add(10 * time.Second)
-	for app.Ping(ctx).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("redis from deploy/redis/start.sh does not answer the application user:\n%s", out.String())
+	teststack.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if app.Ping(ctx).Err() != nil {
+			return fmt.Errorf("redis from deploy/redis/start.sh does not answer the application user:\n%s", out.String())
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := app.Set(ctx, "ordersaga:x", 1, 0).Err(); err != nil {
 		t.Errorf("set ordersaga:x: %v", err)
 	}

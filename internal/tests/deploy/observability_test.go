@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 )
 
 const (
@@ -255,15 +256,10 @@ func TestComposeWorkerHealthcheckRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); _ = cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := probe()
-		if err == nil {
-			return
+	teststack.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+		if err := probe(); err != nil {
+			return fmt.Errorf("health check of a running payment service: %v", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health check of a running payment service: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -148,6 +148,7 @@ func TestFloorsCatch(t *testing.T) {
 		{pkg{"workflows", []string{"internal/app/verify"}}, "workflows (floor 3) imports internal/app/verify (floor 4, higher)"},
 		{pkg{"internal/platform/config", []string{"activities"}}, "internal/platform/config (floor 1) imports activities (floor 2, higher)"},
 		{pkg{"starter", []string{"internal/testkit/testenv"}}, "starter imports the test support internal/testkit/testenv"},
+		{pkg{"workflows", []string{"internal/testkit/teststack"}}, "workflows imports the test support internal/testkit/teststack"},
 		{pkg{"choreography", []string{"workflows"}}, "choreography imports workflows, which it must stay apart from"},
 		{pkg{"choreography/stream", []string{"shop"}}, "choreography/stream imports shop, which it must stay apart from"},
 		{pkg{"newpkg", nil}, "newpkg is on no floor"},
@@ -159,6 +160,7 @@ func TestFloorsCatch(t *testing.T) {
 	}
 	ok := []pkg{
 		{"internal/tests/chaos", []string{"starter", "internal/testkit/testenv"}},
+		{"internal/testkit/teststack", []string{"workflows", "choreography", "internal/platform/poll", "internal/testkit/testenv"}},
 		{"internal/app/web", []string{"choreography", "workflows", "internal/app/verify", "shop"}},
 		{"activities", []string{"internal/platform/keyspace", "shop"}},
 	}
