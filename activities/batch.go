@@ -86,7 +86,7 @@ func (s Store) runTogether(ctx context.Context, calls []Call, idx []int, out []O
 	runs := make([]scriptRun, 0, len(bs))
 	ready := bs[:0]
 	for _, b := range bs {
-		run, err := s.prepare(b.call.Op, b.call.In, b.call.Outbox, b.f, b.own)
+		run, err := s.prepare(b.call, b.f, b.own)
 		if err != nil {
 			out[b.i].Err = err
 			continue
@@ -121,9 +121,14 @@ func (s Store) batchedCall(l Layout, i int, c Call) *batched {
 	if c.Op == shop.OpReserve {
 		action = "reserve"
 	}
-	st := skuStepsOf(s.Redis, l, action, c.In.OrderID, tokenOf(c.Outbox), lines)
+	st := skuStepsOf(s.Redis, l, action, orderStock{orderID: c.In.OrderID, token: tokenOf(c.Outbox), lines: lines})
 	b.sku = &st
 	return b
+}
+
+// stock is what a batched reservation's or release's SKU steps work on.
+func (b *batched) stock() orderStock {
+	return orderStock{orderID: b.call.In.OrderID, token: tokenOf(b.call.Outbox), lines: b.sku.lines}
 }
 
 func tokenOf(ob *Outbox) string {
@@ -182,7 +187,7 @@ func (s Store) skuResult(ctx context.Context, l Layout, b *batched, replies []an
 	if b.call.Op != shop.OpReserve {
 		return []any{"go", ""}, nil
 	}
-	return s.settleReservation(ctx, l, b.call.In.OrderID, tokenOf(b.call.Outbox), b.sku.lines, after)
+	return s.settleReservation(ctx, l, b.stock(), after)
 }
 
 // settle reads a batched call's script reply; a reservation or release the
@@ -198,7 +203,7 @@ func (s Store) settle(ctx context.Context, l Layout, b *batched, v any, err erro
 	}
 	res, err := reply(op, id, reply0)
 	if err == nil && res.Dropped && b.sku != nil {
-		if _, err := s.skuSteps(ctx, l, "undo", id, tokenOf(b.call.Outbox), b.sku.lines); err != nil {
+		if _, err := s.skuSteps(ctx, l, "undo", b.stock()); err != nil {
 			return res, fmt.Errorf("%s %s: undo for a dropped order: %w", op, id, err)
 		}
 	}

@@ -30,15 +30,27 @@ func (l Layout) SettledKey(p int) string { return l.PartitionPrefix(p) + "settle
 // it was settled (ms).
 func (l Layout) DoneKey(p int) string { return l.PartitionPrefix(p) + "done" }
 
-// SettleOrder settles one finished order (status COMPLETED or
-// COMPENSATED) that started at started, unless this run of the order is
-// settled already, then forgets what its reservation recorded for each of
-// skus. It reports whether it settled the order now.
-func SettleOrder(ctx context.Context, rdb redis.UniversalClient, l Layout, orderID string, status shop.Status, started, now time.Time, skus []string) (bool, error) {
+// FinishedOrder is an order SettleOrder settles.
+type FinishedOrder struct {
+	// ID is the order's ID.
+	ID string
+	// Status is its final status, COMPLETED or COMPENSATED.
+	Status shop.Status
+	// Started is when this run of the order started.
+	Started time.Time
+	// SKUs are the SKUs whose reservation records to forget.
+	SKUs []string
+}
+
+// SettleOrder settles one finished order at now, unless this run of the
+// order is settled already, then forgets what its reservation recorded for
+// each of its SKUs. It reports whether it settled the order now.
+func SettleOrder(ctx context.Context, rdb redis.UniversalClient, l Layout, o FinishedOrder, now time.Time) (bool, error) {
+	orderID, skus := o.ID, o.SKUs
 	p := l.Partition(orderID)
 	inv, pay, ship := l.OrderKeys(orderID)
 	n, err := settleScript.Run(ctx, rdb, []string{inv, pay, ship, l.SettledKey(p), l.DoneKey(p)},
-		orderID, string(status), started.UnixMilli(), now.UnixMilli()).Int()
+		orderID, string(o.Status), o.Started.UnixMilli(), now.UnixMilli()).Int()
 	if err != nil {
 		return false, fmt.Errorf("settle order %s: %w", orderID, err)
 	}

@@ -44,25 +44,25 @@ func (s Store) run(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox) (
 		pf = fault{kind: string(f.Kind), attempts: f.Attempts}
 	}
 	if op == shop.OpReserve || op == shop.OpRelease {
-		return s.runStock(ctx, l, op, in, ob, pf)
+		return s.runStock(ctx, l, Call{Op: op, In: in, Outbox: ob}, pf)
 	}
 	keys, args := s.call(l, op, in)
-	return s.commit(ctx, op, in, ob, pf, keys, args)
+	return s.commit(ctx, Call{Op: op, In: in, Outbox: ob}, pf, scriptCall{keys: keys, args: args})
 }
 
 // commit runs one operation's script in the order's partition: its
 // recorded result if it ran before, else the fault, else its body, and the
-// outbox with the final result.
-func (s Store) commit(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox, f fault, keys []string, args []any) (Result, error) {
-	run, err := s.prepare(op, in, ob, f, scriptCall{keys: keys, args: args})
+// outbox with the final result; own is the operation's keys and arguments.
+func (s Store) commit(ctx context.Context, c Call, f fault, own scriptCall) (Result, error) {
+	run, err := s.prepare(c, f, own)
 	if err != nil {
 		return Result{}, err
 	}
 	v, err := run.script.Run(ctx, s.Redis, run.keys, run.args...).Slice()
 	if err != nil {
-		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
+		return Result{}, fmt.Errorf("%s %s: %w", c.Op, c.In.OrderID, err)
 	}
-	return reply(op, in.OrderID, v)
+	return reply(c.Op, c.In.OrderID, v)
 }
 
 // scriptRun is one run of one script.
@@ -73,7 +73,8 @@ type scriptRun struct {
 
 // prepare builds the run of an operation's script with the operation's
 // own keys and arguments, the fault and the outbox's (see commit).
-func (s Store) prepare(op shop.Op, in OrderInput, ob *Outbox, f fault, own scriptCall) (scriptRun, error) {
+func (s Store) prepare(c Call, f fault, own scriptCall) (scriptRun, error) {
+	op, in, ob := c.Op, c.In, c.Outbox
 	repair := 0
 	if in.Repair && op.IsCompensation() {
 		repair = 1

@@ -64,16 +64,24 @@ func (s Store) stockLines(op shop.Op, in OrderInput) ([]stockLine, string) {
 	return lines, ""
 }
 
+// orderStock is what the SKU steps of one order work on: the order, its
+// outbox's token ("" without an outbox) and its lines.
+type orderStock struct {
+	orderID, token string
+	lines          []stockLine
+}
+
 // runStock runs reserve or release in the steps described above.
-func (s Store) runStock(ctx context.Context, l Layout, op shop.Op, in OrderInput, ob *Outbox, f fault) (Result, error) {
+func (s Store) runStock(ctx context.Context, l Layout, c Call, f fault) (Result, error) {
+	op, in := c.Op, c.In
 	inv, _, _ := l.OrderKeys(in.OrderID)
 	keys := []string{inv}
 	lines, refuse := s.stockLines(op, in)
 	if refuse != "" {
-		return s.commit(ctx, op, in, ob, f, keys, []any{"refuse", refuse})
+		return s.commit(ctx, c, f, scriptCall{keys: keys, args: []any{"refuse", refuse}})
 	}
 	if f.kind != "" {
-		res, err := s.commit(ctx, op, in, ob, f, keys, []any{"check", ""})
+		res, err := s.commit(ctx, c, f, scriptCall{keys: keys, args: []any{"check", ""}})
 		if err != nil || res.Dropped || !res.proceed {
 			return res, err
 		}
@@ -82,23 +90,20 @@ func (s Store) runStock(ctx context.Context, l Layout, op shop.Op, in OrderInput
 	if op == shop.OpReserve {
 		action = "reserve"
 	}
-	token := ""
-	if ob != nil {
-		token = ob.Token
-	}
-	after, err := s.skuSteps(ctx, l, action, in.OrderID, token, lines)
+	o := orderStock{orderID: in.OrderID, token: tokenOf(c.Outbox), lines: lines}
+	after, err := s.skuSteps(ctx, l, action, o)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
 	}
 	args := []any{"go", ""}
 	if op == shop.OpReserve {
-		if args, err = s.settleReservation(ctx, l, in.OrderID, token, lines, after); err != nil {
+		if args, err = s.settleReservation(ctx, l, o, after); err != nil {
 			return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, err)
 		}
 	}
-	res, err := s.commit(ctx, op, in, ob, fault{}, keys, args)
+	res, err := s.commit(ctx, c, fault{}, scriptCall{keys: keys, args: args})
 	if err == nil && res.Dropped {
-		if _, err := s.skuSteps(ctx, l, "undo", in.OrderID, token, lines); err != nil {
+		if _, err := s.skuSteps(ctx, l, "undo", o); err != nil {
 			return res, fmt.Errorf("%s %s: undo for a dropped order: %w", op, in.OrderID, err)
 		}
 	}
@@ -108,7 +113,8 @@ func (s Store) runStock(ctx context.Context, l Layout, op shop.Op, in OrderInput
 // settleReservation turns the per-SKU results into the commit's arguments:
 // "ok" with each SKU's quantity, or "fail" with the reason, after rolling
 // back the SKUs that were reserved (after is updated to match).
-func (s Store) settleReservation(ctx context.Context, l Layout, orderID, token string, lines []stockLine, after []string) ([]any, error) {
+func (s Store) settleReservation(ctx context.Context, l Layout, o orderStock, after []string) ([]any, error) {
+	lines := o.lines
 	reason, rolledBack := "", false
 	var reserved []int
 	for i, r := range after {
@@ -139,7 +145,8 @@ func (s Store) settleReservation(ctx context.Context, l Layout, orderID, token s
 		for j, i := range reserved {
 			back[j] = lines[i]
 		}
-		got, err := s.skuSteps(ctx, l, "rollback", orderID, token, back)
+		o.lines = back
+		got, err := s.skuSteps(ctx, l, "rollback", o)
 		if err != nil {
 			return nil, err
 		}
@@ -153,8 +160,8 @@ func (s Store) settleReservation(ctx context.Context, l Layout, orderID, token s
 // skuSteps runs one action of sku.lua for every line, one call per slot
 // (all lines in one call on one Redis, in one pipeline on a cluster), and
 // returns each SKU's state after it.
-func (s Store) skuSteps(ctx context.Context, l Layout, action, orderID, token string, lines []stockLine) ([]string, error) {
-	steps := skuStepsOf(s.Redis, l, action, orderID, token, lines)
+func (s Store) skuSteps(ctx context.Context, l Layout, action string, o orderStock) ([]string, error) {
+	steps := skuStepsOf(s.Redis, l, action, o)
 	replies, errs := runScripts(ctx, s.Redis, steps.runs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -172,7 +179,8 @@ type skuStep struct {
 }
 
 // skuStepsOf builds the runs of one action of sku.lua on an order's lines.
-func skuStepsOf(rdb redis.UniversalClient, l Layout, action, orderID, token string, lines []stockLine) skuStep {
+func skuStepsOf(rdb redis.UniversalClient, l Layout, action string, o orderStock) skuStep {
+	orderID, lines := o.orderID, o.lines
 	stocks := make([]string, len(lines))
 	for i, line := range lines {
 		stocks[i] = l.StockKey(line.sku)
@@ -180,7 +188,7 @@ func skuStepsOf(rdb redis.UniversalClient, l Layout, action, orderID, token stri
 	st := skuStep{orderID: orderID, lines: lines, groups: keyspace.Groups(rdb, stocks)}
 	st.runs = make([]scriptRun, len(st.groups))
 	for g, idx := range st.groups {
-		st.runs[g] = scriptRun{script: skuScript, scriptCall: scriptCall{args: []any{action, orderID, token}}}
+		st.runs[g] = scriptRun{script: skuScript, scriptCall: scriptCall{args: []any{action, orderID, o.token}}}
 		for _, i := range idx {
 			st.runs[g].keys = append(st.runs[g].keys, stocks[i], l.HoldsKey(lines[i].sku))
 			st.runs[g].args = append(st.runs[g].args, lines[i].qty)

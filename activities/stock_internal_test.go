@@ -41,7 +41,7 @@ func newStockEnv(t *testing.T) *stockEnv {
 // steps runs one per-SKU action for the given lines only.
 func (e *stockEnv) steps(action string, lines ...stockLine) {
 	e.t.Helper()
-	if _, err := e.st.skuSteps(context.Background(), e.lay, action, "o1", "", lines); err != nil {
+	if _, err := e.st.skuSteps(context.Background(), e.lay, action, orderStock{orderID: "o1", lines: lines}); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -274,7 +274,7 @@ func (b *Bus) NewConsumer(service string, handlers map[EventType]Handler, cfg Co
 		}
 		return h(ctx, d)
 	}
-	return stream.NewConsumer(b.Redis, g.Name, g.Streams, g.DeadLetter, dispatch, cfg, log.With("service", service)), nil
+	return stream.NewConsumer(b.Redis, g, dispatch, cfg, log.With("service", service)), nil
 }
 
 // NewBatchConsumer is NewConsumer with one handler for the events of the

@@ -58,7 +58,7 @@ func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error)
 		if _, reacts := hs[ev.Type]; err != nil || !reacts || !slices.Contains(subscriptions[svc], ev.Source) {
 			continue
 		}
-		msg, err := e.idleGroup(ctx, ev.Source, n.Bus.StreamFor(orderID, ev.Source), svc, ev.Type, waited)
+		msg, err := e.idleGroup(ctx, ev, n.Bus.StreamFor(orderID, ev.Source), svc, waited)
 		if err != nil {
 			return nil, err
 		}
@@ -68,14 +68,15 @@ func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error)
 }
 
 // idleGroup says what is wrong with the group of service svc on stream
-// (source's stream of the order's partition) when an event of type t has
-// waited there for waited: entries no running consumer reads, or entries a
+// (the stream of ev's source in the order's partition) when ev has waited
+// there for waited: entries no running consumer reads, or entries a
 // consumer took and did not finish. A service's consumers are those of its
 // group on source's stream of every partition: a consumer that reads one
 // partition reads them all. A consumer runs while its process holds its
 // presence record; a running one that got entries since the event came
 // (and within LiveWithin) has taken what waits.
-func (e *Engine) idleGroup(ctx context.Context, source, stream, svc string, t EventType, waited time.Duration) ([]string, error) {
+func (e *Engine) idleGroup(ctx context.Context, ev *Envelope, stream, svc string, waited time.Duration) ([]string, error) {
+	source, t := ev.Source, ev.Type
 	start := fmt.Sprintf("start the %s service (`worker --services %s`, `make up` or `docker compose up -d %s`)", svc, svc, svc)
 	consumers, grouped, err := e.consumersOf(ctx, source, svc)
 	if err != nil {

@@ -30,33 +30,43 @@ func orderArg(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// lookup is a command about one order: its use line and help, the flag
+// that keeps it going (live) and its usage, and what it runs.
+type lookup struct {
+	use, short, long    string
+	liveFlag, liveUsage string
+	run                 func(ctx context.Context, eng *admin.Engines, id string, live bool, out *cli.Output) error
+}
+
 // lookupCmd is a command about one order (status, history): with --mode,
 // --json and a flag that keeps it going (live) until the order is terminal.
-func (a *app) lookupCmd(use, short, long, liveFlag, liveUsage string,
-	run func(ctx context.Context, eng *admin.Engines, id string, live bool, out *cli.Output) error,
-) *cobra.Command {
+func (a *app) lookupCmd(l lookup) *cobra.Command {
 	var mode *cli.Modes
 	var live *bool
 	var out *cli.Output
-	cmd := newCmd(use, short, long, orderArg, func(cmd *cobra.Command, args []string) error {
+	cmd := newCmd(l.use, l.short, l.long, orderArg, func(cmd *cobra.Command, args []string) error {
 		timeout := 30 * time.Second
 		if *live {
 			timeout = 0
 		}
 		return a.withEngines(cmd.Context(), timeout, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
-			return run(ctx, eng, args[0], *live, out)
+			return l.run(ctx, eng, args[0], *live, out)
 		})
 	})
 	mode = cli.Mode(cmd)
-	live = cmd.Flags().Bool(liveFlag, false, liveUsage)
+	live = cmd.Flags().Bool(l.liveFlag, false, l.liveUsage)
 	out = cli.JSON(cmd.Flags())
 	return cmd
 }
 
 func (a *app) statusCmd() *cobra.Command {
-	cmd := a.lookupCmd("status ORDER_ID [--mode M] [--watch] [-o FORMAT]", "show an order's current status and step",
-		"Show an order's current status and step on each engine; --watch redraws it until the order is terminal everywhere, saying why when it does not move",
-		"watch", "redraw until the order is terminal on every engine (with -o json or jsonl: one JSON document per line and change)", a.status)
+	cmd := a.lookupCmd(lookup{
+		use:      "status ORDER_ID [--mode M] [--watch] [-o FORMAT]",
+		short:    "show an order's current status and step",
+		long:     "Show an order's current status and step on each engine; --watch redraws it until the order is terminal everywhere, saying why when it does not move",
+		liveFlag: "watch", liveUsage: "redraw until the order is terminal on every engine (with -o json or jsonl: one JSON document per line and change)",
+		run: a.status,
+	})
 	cli.SetExitStatus(cmd, exitStatusOutcome)
 	return cmd
 }
@@ -107,10 +117,14 @@ func snapshotStatus(s admin.Snapshot) map[shop.Mode]shop.Status {
 }
 
 func (a *app) historyCmd() *cobra.Command {
-	return a.lookupCmd("history ORDER_ID [--mode M] [--follow] [-o FORMAT]", "show an order's timeline, one format for both engines",
-		"Show an order's timeline on each engine: every step with its time, duration and outcome;\n"+
+	return a.lookupCmd(lookup{
+		use:   "history ORDER_ID [--mode M] [--follow] [-o FORMAT]",
+		short: "show an order's timeline, one format for both engines",
+		long: "Show an order's timeline on each engine: every step with its time, duration and outcome;\n" +
 			"--follow prints the entries as they happen until the order is terminal everywhere",
-		"follow", "print the entries as they happen until the order is terminal (with -o json or jsonl: one JSON document per line and entry)", a.history)
+		liveFlag: "follow", liveUsage: "print the entries as they happen until the order is terminal (with -o json or jsonl: one JSON document per line and entry)",
+		run: a.history,
+	})
 }
 
 func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow bool, out *cli.Output) error {

@@ -132,7 +132,8 @@ func (s *Settler) settle(ctx context.Context, lay activities.Layout, ex *workflo
 			return false, nil
 		}
 	}
-	return activities.SettleOrder(ctx, s.Redis, lay, id, status, ex.GetStartTime().AsTime(), now, s.Engine.catalog.SKUs())
+	o := activities.FinishedOrder{ID: id, Status: status, Started: ex.GetStartTime().AsTime(), SKUs: s.Engine.catalog.SKUs()}
+	return activities.SettleOrder(ctx, s.Redis, lay, o, now)
 }
 
 // Run settles every interval until ctx ends.

@@ -154,11 +154,11 @@ type flight struct {
 	since      atomic.Int64 // unix ms when it was read or last refreshed
 }
 
-// NewConsumer returns a consumer of streams for group, which dead-letters
-// to the streams deadLetter names and runs h on each entry, up to
-// Config.Concurrency at once. The handler runs wrapped in Recoverer.
-func NewConsumer(rdb redis.UniversalClient, group string, streams []string, deadLetter DeadLetterFor, h Handler, cfg Config, log *slog.Logger) *Consumer {
-	c := newConsumer(rdb, Group{Name: group, Streams: streams, DeadLetter: deadLetter}, cfg, log)
+// NewConsumer returns a consumer of g's streams for its group, which
+// dead-letters to the streams g.DeadLetter names and runs h on each entry,
+// up to Config.Concurrency at once. The handler runs wrapped in Recoverer.
+func NewConsumer(rdb redis.UniversalClient, g Group, h Handler, cfg Config, log *slog.Logger) *Consumer {
+	c := newConsumer(rdb, g, cfg, log)
 	c.handler = eachAlone(h)
 	return c
 }

@@ -34,7 +34,7 @@ const dlq = "dlq"
 func run(t *testing.T, rdb redis.UniversalClient, group string, streams []string, h stream.Handler, cfg stream.Config) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := stream.NewConsumer(rdb, group, streams, stream.OneDeadLetter(dlq), h, cfg, quiet)
+	c := stream.NewConsumer(rdb, stream.Group{Name: group, Streams: streams, DeadLetter: stream.OneDeadLetter(dlq)}, h, cfg, quiet)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	var once sync.Once

@@ -49,7 +49,7 @@ func TestNameHeldByLiveProcessIsRefused(t *testing.T) {
 	run(t, rdb, "g", []string{"s"}, func(context.Context, *stream.Delivery) error { first.Add(1); return nil }, cfg)
 	eventually(t, "the first consumer holds its name", func() bool { return isLive(t, rdb, "s", "g", "twin") })
 
-	c := stream.NewConsumer(rdb, "g", []string{"s"}, stream.OneDeadLetter(dlq),
+	c := stream.NewConsumer(rdb, stream.Group{Name: "g", Streams: []string{"s"}, DeadLetter: stream.OneDeadLetter(dlq)},
 		func(context.Context, *stream.Delivery) error { second.Add(1); return nil }, cfg, quiet)
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -139,7 +139,7 @@ func holdChild(addr string) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	cfg := fast
 	cfg.Name = "held"
-	c := stream.NewConsumer(rdb, "g", []string{"s"}, stream.OneDeadLetter(dlq), func(context.Context, *stream.Delivery) error { return nil }, cfg, quiet)
+	c := stream.NewConsumer(rdb, stream.Group{Name: "g", Streams: []string{"s"}, DeadLetter: stream.OneDeadLetter(dlq)}, func(context.Context, *stream.Delivery) error { return nil }, cfg, quiet)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_ = c.Run(ctx)
@@ -152,7 +152,7 @@ func TestLostNameStopsTheConsumer(t *testing.T) {
 	rdb := testenv.StartRedis(t).Client()
 	cfg := fast
 	cfg.Name = "paused"
-	c := stream.NewConsumer(rdb, "g", []string{"s"}, stream.OneDeadLetter(dlq), func(context.Context, *stream.Delivery) error { return nil }, cfg, quiet)
+	c := stream.NewConsumer(rdb, stream.Group{Name: "g", Streams: []string{"s"}, DeadLetter: stream.OneDeadLetter(dlq)}, func(context.Context, *stream.Delivery) error { return nil }, cfg, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

@@ -165,7 +165,7 @@ func crashChild(addr string) {
 	cfg := fast
 	cfg.Name, cfg.MaxDeliveries = "crashy", 3
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c := stream.NewConsumer(rdb, "g", []string{"s"}, stream.OneDeadLetter(dlq), h, cfg, log)
+	c := stream.NewConsumer(rdb, stream.Group{Name: "g", Streams: []string{"s"}, DeadLetter: stream.OneDeadLetter(dlq)}, h, cfg, log)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	for ctx.Err() == nil {
@@ -320,7 +320,7 @@ func TestPendingReReadTimesOut(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	cfg := fast
 	cfg.Name = "stuck"
-	c := stream.NewConsumer(rdb, "g", []string{"s"}, stream.OneDeadLetter(dlq), func(context.Context, *stream.Delivery) error { return nil }, cfg, quiet)
+	c := stream.NewConsumer(rdb, stream.Group{Name: "g", Streams: []string{"s"}, DeadLetter: stream.OneDeadLetter(dlq)}, func(context.Context, *stream.Delivery) error { return nil }, cfg, quiet)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(context.Background()) }()
 	select {

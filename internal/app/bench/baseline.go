@@ -214,23 +214,30 @@ func (p *StreamPipeline) hopStreams(k int) []string {
 // hop consumes hop k's streams through its group until ctx is done: one
 // reader per shard (see stream.Shards), handlers bounded by Concurrency.
 func (p *StreamPipeline) hop(ctx context.Context, k int) error {
-	sem := make(chan struct{}, p.Concurrency)
-	var handlers sync.WaitGroup
-	defer handlers.Wait()
+	slots := hopSlots{sem: make(chan struct{}, p.Concurrency), handlers: &sync.WaitGroup{}}
+	defer slots.handlers.Wait()
 	shards := stream.Shards(p.Redis, p.hopStreams(k))
 	readers, closeReaders := stream.ReaderClient(p.Redis, len(shards))
 	defer closeReaders()
 	errs := make([]error, len(shards))
 	var loops sync.WaitGroup
 	for i, shard := range shards {
-		loops.Go(func() { errs[i] = p.read(ctx, readers, k, shard, sem, &handlers) })
+		loops.Go(func() { errs[i] = p.read(ctx, readers, k, shard, slots) })
 	}
 	loops.Wait()
 	return errors.Join(errs...)
 }
 
+// hopSlots bound the handlers of one hop: a slot of sem per handler
+// running, and the handlers to wait for.
+type hopSlots struct {
+	sem      chan struct{}
+	handlers *sync.WaitGroup
+}
+
 // read reads one shard of hop k and hands each entry to a handler.
-func (p *StreamPipeline) read(ctx context.Context, rdb redis.UniversalClient, k int, shard []string, sem chan struct{}, handlers *sync.WaitGroup) error {
+func (p *StreamPipeline) read(ctx context.Context, rdb redis.UniversalClient, k int, shard []string, slots hopSlots) error {
+	sem, handlers := slots.sem, slots.handlers
 	group := hopGroup(k)
 	args := append(slices.Clone(shard), slices.Repeat([]string{">"}, len(shard))...)
 	for ctx.Err() == nil {

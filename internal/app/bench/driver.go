@@ -85,7 +85,7 @@ func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (
 	}
 	rep.OK = true
 	for _, m := range eng.Modes {
-		res, err := Check(ctx, eng, m, runs[m], work, cfg.KeepState)
+		res, err := work.Check(ctx, eng, m, runs[m], cfg.KeepState)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +191,7 @@ func (cfg Config) measure(ctx context.Context, label string, n int, t Target) Ru
 // placed (exactly those unless keep), none done twice, the stock and the
 // ledger balanced. FAILED orders the workload planned are counted apart,
 // not as violations. The experiments check their runs with it too.
-func Check(ctx context.Context, eng *admin.Engines, m shop.Mode, run Run, work Workload, keep bool) (Result, error) {
+func (work Workload) Check(ctx context.Context, eng *admin.Engines, m shop.Mode, run Run, keep bool) (Result, error) {
 	res := Result{
 		Mode: m, Stats: run.Stats(), Statuses: run.StatusCounts(),
 		ExpectedStatuses: work.ExpectedStatuses(), Violations: []string{},

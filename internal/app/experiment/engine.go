@@ -62,7 +62,8 @@ func runOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, p 
 		return nil, err
 	}
 	settled(ctx, eng, m, len(run.Placed), cfg.Drain)
-	res, err := bench.Check(ctx, eng, m, run.benchRun(), bench.Workload{Seed: cfg.Seed, Orders: run.Placed}, false)
+	work := bench.Workload{Seed: cfg.Seed, Orders: run.Placed}
+	res, err := work.Check(ctx, eng, m, run.benchRun(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (r *engineRun) settle(ctx context.Context, e shop.Engine, orders []shop.Ord
 	return nil
 }
 
-// benchRun is the run as bench.Check reads it: the orders placed.
+// benchRun is the run as bench.Workload.Check reads it: the orders placed.
 func (r *engineRun) benchRun() bench.Run {
 	run := bench.Run{Latency: bench.NewHistogram()}
 	for _, o := range r.Load.orders {

@@ -6,7 +6,7 @@
 // can be stopped alone; it changes the stack the way the experiment says
 // (a participant or a server down for a while, more consumers), samples
 // what the engines hold over time, checks every invariant at the end
-// through bench.Check and writes its report through bench's report writer
+// through bench.Workload.Check and writes its report through bench's report writer
 // (Markdown with SVG charts, HTML, JSON).
 //
 // Experiments: outage (a participant, or the coordinator, down for a

@@ -53,7 +53,7 @@ func scale(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, 
 			if err != nil {
 				return nil, err
 			}
-			st, res, err := scaleStep(ctx, eng, m, cfg, work, k)
+			st, res, err := cfg.scaleStep(ctx, eng, m, work, k)
 			if err != nil {
 				return nil, fmt.Errorf("%s, %d instances: %w", m, k, err)
 			}
@@ -72,7 +72,7 @@ func scale(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, 
 }
 
 // scaleStep measures engine m with k instances of each participant.
-func scaleStep(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, work bench.Workload, k int) (ScaleStep, bench.Result, error) {
+func (cfg Config) scaleStep(ctx context.Context, eng *admin.Engines, m shop.Mode, work bench.Workload, k int) (ScaleStep, bench.Result, error) {
 	if _, err := eng.Reset(ctx, false); err != nil {
 		return ScaleStep{}, bench.Result{}, err
 	}
@@ -86,7 +86,7 @@ func scaleStep(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config,
 	run := bench.Measure(ctx, bench.EngineTarget{Engine: eng.Sources[m], Orders: work.Orders}, len(work.Orders), max(1, cfg.Bench.Concurrency), nil)
 	after := meter.read(ctx)
 	settled(ctx, eng, m, len(work.Orders), cfg.Drain)
-	res, err := bench.Check(ctx, eng, m, run, work, false)
+	res, err := work.Check(ctx, eng, m, run, false)
 	if err != nil {
 		return ScaleStep{}, res, err
 	}

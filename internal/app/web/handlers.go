@@ -55,15 +55,14 @@ const maxForm = 16 << 10
 // stays on the page; a plain form post is redirected back to it.
 func (s *Server) place(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	wantJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
 	if err := readForm(r); err != nil {
-		s.placeFailed(w, r, wantJSON, http.StatusBadRequest, formState{}, err)
+		s.placeFailed(w, r, http.StatusBadRequest, formState{}, err)
 		return
 	}
 	f := formState{Items: r.PostFormValue("items"), Faults: r.PostFormValue("faults")}
 	o, err := s.parseOrder(f.Items, f.Faults, r.PostFormValue("decline"))
 	if err != nil {
-		s.placeFailed(w, r, wantJSON, http.StatusBadRequest, f, err)
+		s.placeFailed(w, r, http.StatusBadRequest, f, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.ReadTimeout)
@@ -72,11 +71,11 @@ func (s *Server) place(w http.ResponseWriter, r *http.Request) {
 	// Placed or not, something may have changed: the next view reads afresh.
 	s.hub.invalidate()
 	if err != nil {
-		s.placeFailed(w, r, wantJSON, http.StatusServiceUnavailable, f, err)
+		s.placeFailed(w, r, http.StatusServiceUnavailable, f, err)
 		return
 	}
 	s.opts.Log.Info("order placed", "order", o.ID, "items", f.Items, "faults", len(o.Faults))
-	if wantJSON {
+	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]string{"order_id": o.ID, "url": orderPath(o.ID)})
 		return
 	}
@@ -103,9 +102,17 @@ func readForm(r *http.Request) error {
 	return errors.New("unreadable form: none of items, faults, decline")
 }
 
-func (s *Server) placeFailed(w http.ResponseWriter, r *http.Request, wantJSON bool, code int, f formState, err error) {
+// wantsJSON reports whether the request asks for JSON (a script) rather
+// than a page.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// placeFailed answers a placement that failed with err: JSON with the
+// error, or the page with the form as it was sent and the error.
+func (s *Server) placeFailed(w http.ResponseWriter, r *http.Request, code int, f formState, err error) {
 	f.Error = shop.OneLine(err)
-	if wantJSON {
+	if wantsJSON(r) {
 		writeJSON(w, code, map[string]string{"error": f.Error})
 		return
 	}
