@@ -419,7 +419,7 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 // older than retention and, when orderRetention is positive, settles the
 // finished orders placed longer ago than that (see Settle).
 func (n *Node) RunTrimmer(ctx context.Context, interval, retention, orderRetention time.Duration) {
-	stream.Every(ctx, interval, func() {
+	stream.Tick(ctx, interval, func() {
 		removed, err := n.Bus.Trim(ctx, retention)
 		if err != nil && ctx.Err() == nil {
 			n.Log.Warn("trim streams failed", "err", err)

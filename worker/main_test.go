@@ -220,7 +220,7 @@ func TestOrchestrationRecordsSettled(t *testing.T) {
 	if out, err := eng.Wait(wctx, o.ID); err != nil || out.Status != shop.StatusCompleted {
 		t.Fatalf("order: %+v, %v", out, err)
 	}
-	lay, err := activities.LayoutOf(ctx, rsrv.Client(), workflows.Prefix)
+	lay, err := activities.LayoutOf(ctx, rsrv.Client(), activities.OrchestrationPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,11 +88,11 @@ type books struct {
 func (s *stack) books(t *testing.T) books {
 	t.Helper()
 	ctx := context.Background()
-	st, err := activities.Stock(ctx, s.rdb, workflows.Prefix, s.catalog)
+	st, err := activities.Stock(ctx, s.rdb, activities.OrchestrationPrefix, s.catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := activities.ReadLedger(ctx, s.rdb, workflows.Prefix)
+	l, err := activities.ReadLedger(ctx, s.rdb, activities.OrchestrationPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func TestRecordHistories(t *testing.T) {
 		}
 		refuser := &repairRefuser{left: map[string]int{}}
 		w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{refuser}}))
-		workflows.Register(w, activities.New(rdb, workflows.Prefix, catalog), workflows.Config{Catalog: catalog, Activities: mode, CompensationAlertAfter: recordAlertAfter})
+		workflows.Register(w, activities.New(rdb, activities.OrchestrationPrefix, catalog), workflows.Config{Catalog: catalog, Activities: mode, CompensationAlertAfter: recordAlertAfter})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func (r recording) waitRunning(t *testing.T, orderID string, op shop.Op) {
 		waitCurrent(t, r.c, orderID, op)
 		return
 	}
-	l, err := activities.LayoutOf(context.Background(), r.rdb, workflows.Prefix)
+	l, err := activities.LayoutOf(context.Background(), r.rdb, activities.OrchestrationPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}

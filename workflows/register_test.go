@@ -32,7 +32,7 @@ func (r *registry) RegisterActivity(a any) {
 // nothing else: the bench's bare workload has a worker of its own.
 func TestWorkerRegistersOnlyTheSaga(t *testing.T) {
 	var r registry
-	workflows.Register(&r, activities.New(nil, workflows.Prefix, shop.DefaultCatalog()), workflows.Config{})
+	workflows.Register(&r, activities.New(nil, activities.OrchestrationPrefix, shop.DefaultCatalog()), workflows.Config{})
 	if !slices.Equal(r.workflows, []string{workflows.WorkflowType}) {
 		t.Errorf("workflows registered: %v, want only %s", r.workflows, workflows.WorkflowType)
 	}

@@ -24,7 +24,7 @@ func TestRepairRetried(t *testing.T) {
 	st := startRealStack(t)
 	rdb, c, catalog := st.rdb, st.client, st.catalog
 	w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&slowRepair{}}}))
-	workflows.Register(w, activities.New(rdb, workflows.Prefix, catalog), workflows.Config{Catalog: catalog})
+	workflows.Register(w, activities.New(rdb, activities.OrchestrationPrefix, catalog), workflows.Config{Catalog: catalog})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -43,12 +43,12 @@ type Settler struct {
 }
 
 // throughKey records up to when closed workflows have been settled (ms).
-const throughKey = Prefix + "settled-through"
+const throughKey = activities.OrchestrationPrefix + "settled-through"
 
 // Settle runs one round and returns how many orders it settled.
 func (s *Settler) Settle(ctx context.Context) (int, error) {
 	now := s.Now()
-	lay, err := activities.LayoutOf(ctx, s.Redis, Prefix)
+	lay, err := activities.LayoutOf(ctx, s.Redis, activities.OrchestrationPrefix)
 	if err != nil {
 		return 0, err
 	}
@@ -87,7 +87,7 @@ func (s *Settler) Settle(ctx context.Context) (int, error) {
 // closed before cutoff and since the previous round (less visibilityLag).
 func (s *Settler) query(ctx context.Context, cutoff time.Time) (string, error) {
 	q := fmt.Sprintf("WorkflowType = 'OrderSaga' AND ExecutionStatus != 'Running' AND CloseTime < '%s'", cutoff.UTC().Format(time.RFC3339Nano))
-	epoch, err := activities.Epoch(ctx, s.Redis, Prefix)
+	epoch, err := activities.Epoch(ctx, s.Redis, activities.OrchestrationPrefix)
 	if err != nil {
 		return "", err
 	}

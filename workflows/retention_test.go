@@ -27,7 +27,7 @@ func TestSettlerBoundsParticipantRecords(t *testing.T) {
 	for _, o := range orders {
 		s.run(t, o)
 	}
-	lay, err := activities.LayoutOf(ctx, s.rdb, workflows.Prefix)
+	lay, err := activities.LayoutOf(ctx, s.rdb, activities.OrchestrationPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}

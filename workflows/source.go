@@ -44,14 +44,14 @@ func (s *Source) Place(ctx context.Context, o shop.Order) error {
 }
 
 // Prefix is the Redis key prefix of the orchestration participants.
-func (s *Source) Prefix() string { return Prefix }
+func (s *Source) Prefix() string { return activities.OrchestrationPrefix }
 
 // Orders lists the OrderSaga workflows started since the engine's state was
 // last reset and not settled since (see Settler), with each one's outcome.
 // Visibility can lag a moment behind, so a workflow listed as running is
 // described again before it counts.
 func (s *Source) Orders(ctx context.Context) ([]shop.Record, error) {
-	epoch, err := activities.Epoch(ctx, s.rdb, Prefix)
+	epoch, err := activities.Epoch(ctx, s.rdb, activities.OrchestrationPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ type listed struct {
 // unsettled leaves out the workflows whose orders were settled after they
 // started: their records are folded into the settled totals.
 func (s *Source) unsettled(ctx context.Context, all []listed) ([]listed, error) {
-	lay, err := activities.LayoutOf(ctx, s.rdb, Prefix)
+	lay, err := activities.LayoutOf(ctx, s.rdb, activities.OrchestrationPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (s *Source) Extra(context.Context) ([]shop.Violation, error) { return nil, 
 // Settled returns the totals of the orders settled by the worker's order
 // retention (see Settler).
 func (s *Source) Settled(ctx context.Context) (shop.Settled, error) {
-	lay, err := activities.LayoutOf(ctx, s.rdb, Prefix)
+	lay, err := activities.LayoutOf(ctx, s.rdb, activities.OrchestrationPrefix)
 	if err != nil {
 		return shop.Settled{}, err
 	}

@@ -22,13 +22,10 @@ import (
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// Prefix is the Redis key prefix of the orchestration engine's participants.
-const Prefix = activities.OrchestrationPrefix
-
 // Seed sets the initial stock of the orchestration engine's catalog where it
 // is not set yet. Call it once before the first order.
 func Seed(ctx context.Context, rdb redis.UniversalClient, catalog shop.Catalog) error {
-	return activities.Seed(ctx, rdb, Prefix, catalog)
+	return activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog)
 }
 
 // NewWorker returns a worker on TaskQueue that runs OrderSaga, with the
@@ -43,7 +40,7 @@ func NewWorker(c client.Client, rdb redis.UniversalClient, catalog shop.Catalog,
 func NewConfiguredWorker(c client.Client, rdb redis.UniversalClient, cfg Config, opts worker.Options) worker.Worker {
 	cfg = cfg.withDefaults()
 	w := worker.New(c, TaskQueue, WorkerOptions(opts))
-	Register(w, activities.New(rdb, Prefix, cfg.Catalog), cfg)
+	Register(w, activities.New(rdb, activities.OrchestrationPrefix, cfg.Catalog), cfg)
 	return w
 }
 

@@ -266,7 +266,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 // the group, until ctx is done.
 func (c *Consumer) maintain(ctx context.Context) {
 	var lastClaim time.Time
-	Every(ctx, c.cfg.RetryBase, func() {
+	Tick(ctx, c.cfg.RetryBase, func() {
 		c.sweep(ctx)
 		if time.Since(lastClaim) >= c.cfg.ClaimIdle/4 {
 			c.claim(ctx)
@@ -276,8 +276,8 @@ func (c *Consumer) maintain(ctx context.Context) {
 	})
 }
 
-// Every calls f every d until ctx is done.
-func Every(ctx context.Context, d time.Duration, f func()) {
+// Tick calls f every d until ctx is done.
+func Tick(ctx context.Context, d time.Duration, f func()) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {

@@ -21,7 +21,7 @@ var idleConsumersScript = redis.NewScript(idleConsumersLua)
 // another consumer claimed in the last ClaimIdle/8, which this one would
 // otherwise take back.
 func (c *Consumer) keepOwned(ctx context.Context) {
-	Every(ctx, c.cfg.ClaimIdle/4, func() { c.refreshOwned(ctx) })
+	Tick(ctx, c.cfg.ClaimIdle/4, func() { c.refreshOwned(ctx) })
 }
 
 // refreshOwned refreshes the entries owned for longer than ClaimIdle/8.

@@ -149,7 +149,7 @@ func (p *presence) acquire(ctx context.Context) error {
 func (p *presence) keep(ctx context.Context, lost func(error)) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	Every(ctx, p.ttl/5, func() {
+	Tick(ctx, p.ttl/5, func() {
 		holder, err := p.claim(ctx)
 		switch {
 		case err != nil:

@@ -122,7 +122,7 @@ func StartOrchestration(ctx context.Context, tc client.Client, rdb redis.Univers
 		return nil, err
 	}
 	o := &Orch{Client: tc, Redis: rdb, Catalog: catalog, Instances: n}
-	p := activities.New(rdb, workflows.Prefix, catalog)
+	p := activities.New(rdb, activities.OrchestrationPrefix, catalog)
 	cfg := workflows.Config{Catalog: catalog, PaymentTaskQueue: PaymentTaskQueue}
 	for range n {
 		w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions(pollers))
@@ -148,7 +148,7 @@ func (o *Orch) Start(_ context.Context, service string) error {
 	if len(o.payment) > 0 {
 		return nil
 	}
-	p := activities.New(o.Redis, workflows.Prefix, o.Catalog)
+	p := activities.New(o.Redis, activities.OrchestrationPrefix, o.Catalog)
 	for range o.Instances {
 		w := worker.New(o.Client, PaymentTaskQueue, workflows.WorkerOptions(pollers))
 		w.RegisterActivity(p.Payment)

@@ -43,10 +43,6 @@ const (
 	orchWindow = 100
 )
 
-// orderStatusAttr is the search attribute the workflow sets to the order's
-// status, when it does.
-const orderStatusAttr = "OrderStatus"
-
 // Connect returns the page's view of both engines and of the
 // choreography's streams over one Redis and one Temporal client. Like every
 // command, it lays out the engines' state (see admin.Setup) where that was
@@ -116,14 +112,14 @@ func newOrchestrationView(e shop.Engine, api temporalAPI, rdb redis.UniversalCli
 
 // Books reads the orchestration participants' stock and ledger.
 func (o *orchestrationView) Books(ctx context.Context) (Books, error) {
-	return books(ctx, o.rdb, workflows.Prefix, o.catalog)
+	return books(ctx, o.rdb, activities.OrchestrationPrefix, o.catalog)
 }
 
 // Overview counts the workflows started since the engine was last reset
 // and lists the latest n.
 func (o *orchestrationView) Overview(ctx context.Context, n int) (Overview, error) {
 	query := "WorkflowType = 'OrderSaga'"
-	epoch, err := activities.Epoch(ctx, o.rdb, workflows.Prefix)
+	epoch, err := activities.Epoch(ctx, o.rdb, activities.OrchestrationPrefix)
 	if err != nil {
 		return Overview{}, err
 	}
@@ -186,7 +182,7 @@ func (o *orchestrationView) count(ctx context.Context, query string) (Counts, in
 func (o *orchestrationView) splitByAttribute(ctx context.Context, query string, c *Counts, closedOK int64) bool {
 	n := map[shop.Status]int64{}
 	for _, st := range []shop.Status{shop.StatusCompleted, shop.StatusCompensated} {
-		q := fmt.Sprintf("%s AND ExecutionStatus = 'Completed' AND %s = '%s'", query, orderStatusAttr, st)
+		q := fmt.Sprintf("%s AND ExecutionStatus = 'Completed' AND %s = '%s'", query, workflows.SearchAttrOrderStatus, st)
 		resp, err := o.api.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
 		if err != nil {
 			return false
@@ -241,11 +237,11 @@ func (o *orchestrationView) list(ctx context.Context, query string, n int) ([]Or
 		switch st := ex.GetStatus(); st {
 		case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			out[i].Status = shop.StatusPending
-			if s := attrStatus(ex.GetSearchAttributes().GetIndexedFields()[orderStatusAttr]); s == shop.StatusCompensating {
+			if s := attrStatus(ex.GetSearchAttributes().GetIndexedFields()[workflows.SearchAttrOrderStatus]); s == shop.StatusCompensating {
 				out[i].Status = s // a compensation retrying past the alert threshold
 			}
 		case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
-			if s := attrStatus(ex.GetSearchAttributes().GetIndexedFields()[orderStatusAttr]); s.Terminal() {
+			if s := attrStatus(ex.GetSearchAttributes().GetIndexedFields()[workflows.SearchAttrOrderStatus]); s.Terminal() {
 				out[i].Status = s
 			} else if s, ok := o.outcomes[wid]; ok {
 				out[i].Status = s

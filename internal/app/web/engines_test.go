@@ -27,6 +27,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // fakeTemporal answers counts and listings from a list of workflows.
@@ -44,7 +45,7 @@ func (f *fakeTemporal) add(id string, start time.Time, st enums.WorkflowExecutio
 	}
 	if attr != "" {
 		p, _ := converter.GetDefaultDataConverter().ToPayload(string(attr))
-		ex.SearchAttributes = &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{orderStatusAttr: p}}
+		ex.SearchAttributes = &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{workflows.SearchAttrOrderStatus: p}}
 	}
 	f.mu.Lock()
 	// Newest first, as visibility lists them.
@@ -54,7 +55,7 @@ func (f *fakeTemporal) add(id string, start time.Time, st enums.WorkflowExecutio
 
 func (f *fakeTemporal) attrOf(ex *workflowpb.WorkflowExecutionInfo) string {
 	var s string
-	if p := ex.GetSearchAttributes().GetIndexedFields()[orderStatusAttr]; p != nil {
+	if p := ex.GetSearchAttributes().GetIndexedFields()[workflows.SearchAttrOrderStatus]; p != nil {
 		_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
 	}
 	return s

@@ -57,7 +57,7 @@ func newHub(s *Server) *hub {
 // run refreshes once per interval while someone listens, until ctx is done.
 func (h *hub) run(ctx context.Context) {
 	defer close(h.done)
-	stream.Every(ctx, h.s.opts.Interval, func() {
+	stream.Tick(ctx, h.s.opts.Interval, func() {
 		if h.listeners() > 0 {
 			h.refresh(ctx)
 		}
