@@ -115,7 +115,7 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return usagef("%s", shop.OneLine(err))
 	}
-	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.EngineSet) error {
 		f.cfg.Command = bench.CommandLine(a.args[slices.Index(a.args, "bench")+1:])
 		if !f.out.JSON() {
 			f.cfg.Ready = func() {
@@ -165,7 +165,7 @@ func (a *app) report(rep *bench.Report, err error, f runFlags, files []string) e
 }
 
 // drive runs the workload, under the CPU profile of --cpu-profile.
-func (a *app) drive(ctx context.Context, eng *admin.Engines, f benchFlags, work bench.Workload) (*bench.Report, error) {
+func (a *app) drive(ctx context.Context, eng *admin.EngineSet, f benchFlags, work bench.Workload) (*bench.Report, error) {
 	stopProfile, err := bench.StartCPUProfile(f.profile)
 	if _, ok := errors.AsType[*fs.PathError](err); ok {
 		return nil, usagef("--cpu-profile: %s", shop.OneLine(err))

@@ -54,7 +54,7 @@ func (a *app) dlqCmd() *cobra.Command {
 }
 
 func (a *app) withBus(ctx context.Context, f func(context.Context, *choreography.Bus) error) error {
-	return a.withEngines(ctx, time.Minute, []shop.Mode{shop.ModeChoreography}, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+	return a.withEngines(ctx, time.Minute, []shop.Mode{shop.ModeChoreography}, a.traced(), func(ctx context.Context, eng *admin.EngineSet) error {
 		return f(ctx, eng.Choreography.Bus())
 	})
 }

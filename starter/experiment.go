@@ -121,7 +121,7 @@ func (a *app) experiment(cmd *cobra.Command, name string, f experimentFlags) err
 	if err := f.check(name); err != nil {
 		return err
 	}
-	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, admin.Options{}, func(ctx context.Context, eng *admin.Engines) error {
+	return a.withEngines(cmd.Context(), f.timeout, f.mode.List, admin.Options{}, func(ctx context.Context, eng *admin.EngineSet) error {
 		f.cfg.Bench.Command = bench.CommandLineOf("experiment", a.args[slices.Index(a.args, "experiment")+1:])
 		f.cfg.Namespace = a.cfg.Namespace
 		if !f.out.JSON() {

@@ -35,7 +35,7 @@ func orderArg(cmd *cobra.Command, args []string) error {
 type lookup struct {
 	use, short, long    string
 	liveFlag, liveUsage string
-	run                 func(ctx context.Context, eng *admin.Engines, id string, live bool, out *cli.Output) error
+	run                 func(ctx context.Context, eng *admin.EngineSet, id string, live bool, out *cli.Output) error
 }
 
 // lookupCmd is a command about one order (status, history): with --mode,
@@ -49,7 +49,7 @@ func (a *app) lookupCmd(l lookup) *cobra.Command {
 		if *live {
 			timeout = 0
 		}
-		return a.withEngines(cmd.Context(), timeout, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+		return a.withEngines(cmd.Context(), timeout, mode.List, a.traced(), func(ctx context.Context, eng *admin.EngineSet) error {
 			return l.run(ctx, eng, args[0], *live, out)
 		})
 	})
@@ -71,7 +71,7 @@ func (a *app) statusCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) status(ctx context.Context, eng *admin.Engines, id string, watch bool, out *cli.Output) error {
+func (a *app) status(ctx context.Context, eng *admin.EngineSet, id string, watch bool, out *cli.Output) error {
 	if !watch {
 		s, err := eng.Snapshot(ctx, id, 0)
 		if err != nil {
@@ -127,7 +127,7 @@ func (a *app) historyCmd() *cobra.Command {
 	})
 }
 
-func (a *app) history(ctx context.Context, eng *admin.Engines, id string, follow bool, out *cli.Output) error {
+func (a *app) history(ctx context.Context, eng *admin.EngineSet, id string, follow bool, out *cli.Output) error {
 	if follow {
 		f := &render.Follower{W: a.stdout}
 		if !out.JSON() {
@@ -165,7 +165,7 @@ func (a *app) verifyCmd() *cobra.Command {
 			"compensations in reverse order, nothing pending on the streams. Exits 1 on any violation",
 		cli.NoArgs, func(cmd *cobra.Command, _ []string) error {
 			return a.withEngines(cmd.Context(), 10*time.Minute, mode.List, admin.Options{ExpectDeadLetters: deadLetters},
-				func(ctx context.Context, eng *admin.Engines) error { return a.verify(ctx, eng, opts, out) })
+				func(ctx context.Context, eng *admin.EngineSet) error { return a.verify(ctx, eng, opts, out) })
 		})
 	mode = cli.Mode(cmd)
 	out = cli.JSON(cmd.Flags())
@@ -177,7 +177,7 @@ func (a *app) verifyCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) verify(ctx context.Context, eng *admin.Engines, opts verify.Options, out *cli.Output) error {
+func (a *app) verify(ctx context.Context, eng *admin.EngineSet, opts verify.Options, out *cli.Output) error {
 	reports, err := eng.Verify(ctx, opts)
 	if err != nil {
 		return err
@@ -206,7 +206,7 @@ func (a *app) stockCmd() *cobra.Command {
 			if *force && !*reset {
 				return usagef("--force goes with --reset")
 			}
-			return a.withEngines(cmd.Context(), 5*time.Minute, mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+			return a.withEngines(cmd.Context(), 5*time.Minute, mode.List, a.traced(), func(ctx context.Context, eng *admin.EngineSet) error {
 				return a.stock(ctx, eng, *reset, *force, out)
 			})
 		})
@@ -217,7 +217,7 @@ func (a *app) stockCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) stock(ctx context.Context, eng *admin.Engines, reset, force bool, out *cli.Output) error {
+func (a *app) stock(ctx context.Context, eng *admin.EngineSet, reset, force bool, out *cli.Output) error {
 	var done []admin.ResetResult
 	if reset {
 		var err error

@@ -177,7 +177,7 @@ func (f *runFlags) add(cmd *cobra.Command, jsonUsage string, timeout time.Durati
 // withEngines runs f with the engines of modes open, within timeout when
 // it is positive.
 func (a *app) withEngines(ctx context.Context, timeout time.Duration, modes []shop.Mode, opts admin.Options,
-	f func(context.Context, *admin.Engines) error,
+	f func(context.Context, *admin.EngineSet) error,
 ) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc

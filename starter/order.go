@@ -60,7 +60,7 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 	if err != nil {
 		return err
 	}
-	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.EngineSet) error {
 		placed, err := eng.PlaceAll(ctx, o)
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func (a *app) order(ctx context.Context, f orderFlags) error {
 
 // waitAll waits for the outcomes; when live, it shows on stderr meanwhile
 // where the order is on each engine and, when it does not move, why.
-func (a *app) waitAll(ctx context.Context, eng *admin.Engines, id string, placed []admin.Placement, live bool) {
+func (a *app) waitAll(ctx context.Context, eng *admin.EngineSet, id string, placed []admin.Placement, live bool) {
 	if !live {
 		eng.WaitAll(ctx, id, placed)
 		return

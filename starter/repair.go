@@ -29,7 +29,7 @@ func (a *app) repairCmd() *cobra.Command {
 // outcome. An engine's error (the order is not FAILED there, or the engine
 // cannot repair it) is reported as it comes, and makes the command fail.
 func (a *app) repair(ctx context.Context, id string, f runFlags) error {
-	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.Engines) error {
+	return a.withEngines(ctx, f.timeout, f.mode.List, a.traced(), func(ctx context.Context, eng *admin.EngineSet) error {
 		done := eng.RepairAll(ctx, id)
 		results := render.PlacementResults(done, id, a.uiURL, false)
 		for i, p := range done {

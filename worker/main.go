@@ -175,7 +175,7 @@ func startChoreography(ctx context.Context, g *group, o *options, node *choreogr
 // --stop-timeout; or until the worker fails for good (the namespace is
 // gone, the server refuses it), which it returns so the process exits
 // non-zero instead of running on without a worker.
-func startOrchestration(ctx context.Context, o *options, eng *admin.Engines, obs *observability) (wait func() error, err error) {
+func startOrchestration(ctx context.Context, o *options, eng *admin.EngineSet, obs *observability) (wait func() error, err error) {
 	log, tc := o.cfg.Log, eng.Temporal
 	if err := workflows.CheckSearchAttributes(ctx, tc, o.cfg.Namespace); errors.Is(err, workflows.ErrMissingSearchAttributes) {
 		return nil, err
@@ -236,7 +236,7 @@ func addTemporalHealth(obs *observability, tc client.Client) (stopped chan struc
 // with --order-retention 0), and warns when the namespace keeps closed
 // workflows for less than that: their orders would never be settled. The
 // returned stop ends it and waits for it.
-func startSettler(ctx context.Context, o *options, eng *admin.Engines) (stop func()) {
+func startSettler(ctx context.Context, o *options, eng *admin.EngineSet) (stop func()) {
 	log := o.cfg.Log
 	if o.orderRetention <= 0 {
 		return func() {}

@@ -47,7 +47,7 @@ func (s stack) args(extra ...string) []string {
 }
 
 // engines opens both engines the way the starter does.
-func (s stack) engines(t *testing.T, opts admin.Options) *admin.Engines {
+func (s stack) engines(t *testing.T, opts admin.Options) *admin.EngineSet {
 	t.Helper()
 	cfg := config.FromEnv()
 	cfg.RedisURL, cfg.RedisClusterURL, cfg.TemporalAddress = s.redis.URL(), "", s.temporal.Address
@@ -79,7 +79,7 @@ func startWorker(t *testing.T, run func(ctx context.Context) error) {
 }
 
 // placeAndWait places o on both engines and returns the outcomes.
-func placeAndWait(t *testing.T, eng *admin.Engines, o shop.Order) map[shop.Mode]shop.Outcome {
+func placeAndWait(t *testing.T, eng *admin.EngineSet, o shop.Order) map[shop.Mode]shop.Outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -50,8 +50,9 @@ type Options struct {
 	LogTemporal bool
 }
 
-// Engines holds the connections and engines of one command.
-type Engines struct {
+// EngineSet is the set of engines one command works on, with their
+// connections.
+type EngineSet struct {
 	Redis redis.UniversalClient
 	// Temporal is nil when orchestration is not among the modes.
 	Temporal client.Client
@@ -74,8 +75,8 @@ type Engines struct {
 // Open connects to what the modes need before anything is changed, so an
 // unreachable server stops a command with nothing half-done. The caller
 // closes the result.
-func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Options) (*Engines, error) {
-	e := &Engines{Catalog: shop.DefaultCatalog(), Modes: modes,
+func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Options) (*EngineSet, error) {
+	e := &EngineSet{Catalog: shop.DefaultCatalog(), Modes: modes,
 		Sources: map[shop.Mode]verify.Source{}, Diagnosers: map[shop.Mode]Diagnoser{}}
 	if _, err := cfg.PartitionCount(); err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func Open(ctx context.Context, cfg *config.Config, modes []shop.Mode, opts Optio
 	return e, nil
 }
 
-func (e *Engines) open(ctx context.Context, cfg *config.Config, m shop.Mode, opts Options) error {
+func (e *EngineSet) open(ctx context.Context, cfg *config.Config, m shop.Mode, opts Options) error {
 	node, err := Setup{Catalog: e.Catalog, Partitions: cfg.Partitions, Log: opts.Log}.Prepare(ctx, e.Redis, m)
 	if err != nil {
 		return err
@@ -173,7 +174,7 @@ func (s Setup) Prepare(ctx context.Context, rdb redis.UniversalClient, m shop.Mo
 }
 
 // Close closes the connections.
-func (e *Engines) Close() {
+func (e *EngineSet) Close() {
 	if e.Choreography != nil {
 		e.Choreography.Close()
 	}
@@ -186,7 +187,7 @@ func (e *Engines) Close() {
 }
 
 // Stock returns the available stock per mode and SKU.
-func (e *Engines) Stock(ctx context.Context) (map[shop.Mode]map[string]int64, error) {
+func (e *EngineSet) Stock(ctx context.Context) (map[shop.Mode]map[string]int64, error) {
 	levels := map[shop.Mode]map[string]int64{}
 	for _, m := range e.Modes {
 		s, err := activities.Stock(ctx, e.Redis, e.Sources[m].Prefix(), e.Catalog)
@@ -199,7 +200,7 @@ func (e *Engines) Stock(ctx context.Context) (map[shop.Mode]map[string]int64, er
 }
 
 // Verify checks the invariants of every mode.
-func (e *Engines) Verify(ctx context.Context, opts verify.Options) ([]verify.Report, error) {
+func (e *EngineSet) Verify(ctx context.Context, opts verify.Options) ([]verify.Report, error) {
 	var reports []verify.Report
 	for _, m := range e.Modes {
 		r, err := verify.Check(ctx, e.Redis, e.Sources[m], e.Catalog, opts)

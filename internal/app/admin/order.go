@@ -38,7 +38,7 @@ type Placement struct {
 // of them and Redis accepts writes: a duplicate is refused with
 // shop.ErrDuplicateOrder, and a full Redis with config.ErrRedisFull, before
 // anything is placed.
-func (e *Engines) PlaceAll(ctx context.Context, o shop.Order) ([]Placement, error) {
+func (e *EngineSet) PlaceAll(ctx context.Context, o shop.Order) ([]Placement, error) {
 	if err := config.Writable(ctx, e.Redis); err != nil {
 		return nil, fmt.Errorf("place order %s: %w", o.ID, err)
 	}
@@ -63,7 +63,7 @@ func (e *Engines) PlaceAll(ctx context.Context, o shop.Order) ([]Placement, erro
 
 // place places o on the engine of m; with a tracer, in a span that starts
 // the order's trace on that engine (the engine carries it on).
-func (e *Engines) place(ctx context.Context, m shop.Mode, o shop.Order) error {
+func (e *EngineSet) place(ctx context.Context, m shop.Mode, o shop.Order) error {
 	if e.tracer == nil {
 		return e.Sources[m].Place(ctx, o)
 	}
@@ -80,7 +80,7 @@ func (e *Engines) place(ctx context.Context, m shop.Mode, o shop.Order) error {
 
 // WaitAll waits for the order's outcome on every engine of ps at once. An
 // engine where it does not finish before ctx ends is asked why.
-func (e *Engines) WaitAll(ctx context.Context, orderID string, ps []Placement) {
+func (e *EngineSet) WaitAll(ctx context.Context, orderID string, ps []Placement) {
 	var wg sync.WaitGroup
 	for i := range ps {
 		p := &ps[i]
@@ -100,7 +100,7 @@ func (e *Engines) WaitAll(ctx context.Context, orderID string, ps []Placement) {
 // WaitAllWatching is WaitAll that meanwhile, every interval, calls show
 // with a snapshot of the order (see Watch). It returns once the outcomes
 // are in and show has returned for the last time.
-func (e *Engines) WaitAllWatching(ctx context.Context, orderID string, ps []Placement, interval time.Duration, show func(Snapshot)) {
+func (e *EngineSet) WaitAllWatching(ctx context.Context, orderID string, ps []Placement, interval time.Duration, show func(Snapshot)) {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -117,7 +117,7 @@ func (e *Engines) WaitAllWatching(ctx context.Context, orderID string, ps []Plac
 // engine's error (the order is not FAILED there, or it cannot be repaired)
 // is its placement's Err. When another repair runs or has ended the order,
 // that is the placement's Note and its outcome is that repair's.
-func (e *Engines) RepairAll(ctx context.Context, orderID string) []Placement {
+func (e *EngineSet) RepairAll(ctx context.Context, orderID string) []Placement {
 	out := make([]Placement, 0, len(e.Modes))
 	for _, m := range e.Modes {
 		p := Placement{Mode: m, Placed: time.Now()}

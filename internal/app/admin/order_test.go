@@ -18,7 +18,7 @@ import (
 
 // choreographyEngines opens the choreography engine over a fresh
 // redis-server, with its four services running in process until the test ends.
-func choreographyEngines(t *testing.T) *admin.Engines {
+func choreographyEngines(t *testing.T) *admin.EngineSet {
 	t.Helper()
 	srv := testenv.StartRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

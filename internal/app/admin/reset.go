@@ -51,7 +51,7 @@ const ReaderWait = 5 * time.Second
 // choreography it then recreates the consumer groups and waits until the
 // running services read their streams again, so that their pause after the
 // streams vanished is over when Reset returns.
-func (e *Engines) Reset(ctx context.Context, force bool) ([]ResetResult, error) {
+func (e *EngineSet) Reset(ctx context.Context, force bool) ([]ResetResult, error) {
 	held := map[shop.Mode]int{}
 	for _, m := range e.Modes {
 		n, err := e.held(ctx, m, !force)
@@ -109,7 +109,7 @@ func (h Held) String() string {
 }
 
 // Held counts the orders every engine of e holds.
-func (e *Engines) Held(ctx context.Context) (Held, error) {
+func (e *EngineSet) Held(ctx context.Context) (Held, error) {
 	var out Held
 	for _, m := range e.Modes {
 		n, err := e.held(ctx, m, false)
@@ -123,7 +123,7 @@ func (e *Engines) Held(ctx context.Context) (Held, error) {
 
 // held counts the orders of mode m, with those settled by order retention;
 // with refuseInFlight, an order in flight is an *InFlightError.
-func (e *Engines) held(ctx context.Context, m shop.Mode, refuseInFlight bool) (int, error) {
+func (e *EngineSet) held(ctx context.Context, m shop.Mode, refuseInFlight bool) (int, error) {
 	src := e.Sources[m]
 	orders, err := src.Orders(ctx)
 	if err != nil {

@@ -51,7 +51,7 @@ func (s Snapshot) Equal(o Snapshot) bool {
 
 // Ask calls f on every engine and returns the answers of those that know
 // the order; it fails with shop.ErrUnknownOrder when none does.
-func Ask[T any](ctx context.Context, e *Engines, orderID string, f func(ctx context.Context, m shop.Mode) (T, error)) (map[shop.Mode]T, error) {
+func Ask[T any](ctx context.Context, e *EngineSet, orderID string, f func(ctx context.Context, m shop.Mode) (T, error)) (map[shop.Mode]T, error) {
 	found := map[shop.Mode]T{}
 	for _, m := range e.Modes {
 		v, err := f(ctx, m)
@@ -75,7 +75,7 @@ func Ask[T any](ctx context.Context, e *Engines, orderID string, f func(ctx cont
 
 // Snapshot asks every engine where the order is, each within answerWithin
 // (0: no bound). An engine that does not answer in time is in NoAnswer.
-func (e *Engines) Snapshot(ctx context.Context, orderID string, answerWithin time.Duration) (Snapshot, error) {
+func (e *EngineSet) Snapshot(ctx context.Context, orderID string, answerWithin time.Duration) (Snapshot, error) {
 	s := Snapshot{OrderID: orderID, Modes: e.Modes, NoAnswer: map[shop.Mode]error{}, Why: map[shop.Mode][]string{}}
 	var err error
 	s.Found, err = Ask(ctx, e, orderID, func(ctx context.Context, m shop.Mode) (shop.Progress, error) {
@@ -95,7 +95,7 @@ func (e *Engines) Snapshot(ctx context.Context, orderID string, answerWithin tim
 }
 
 // Diagnose asks the engine of mode m why the order does not move.
-func (e *Engines) Diagnose(ctx context.Context, m shop.Mode, orderID string) ([]string, error) {
+func (e *EngineSet) Diagnose(ctx context.Context, m shop.Mode, orderID string) ([]string, error) {
 	return e.Diagnosers[m].Diagnose(ctx, orderID)
 }
 
@@ -103,7 +103,7 @@ func (e *Engines) Diagnose(ctx context.Context, m shop.Mode, orderID string) ([]
 // with the diagnoses of the engines where it is not terminal, until the
 // order is terminal everywhere or ctx ends. It fails at once when no engine
 // knows the order.
-func (e *Engines) Watch(ctx context.Context, orderID string, interval time.Duration, show func(Snapshot)) error {
+func (e *EngineSet) Watch(ctx context.Context, orderID string, interval time.Duration, show func(Snapshot)) error {
 	return poll.Until(ctx, poll.Every(interval), func(ctx context.Context) (bool, error) {
 		s, err := e.Snapshot(ctx, orderID, AnswerWithin)
 		if err != nil {
@@ -125,7 +125,7 @@ func (e *Engines) Watch(ctx context.Context, orderID string, interval time.Durat
 // Follow calls show with every entry of the order's timeline on each
 // engine that knows it, each once, as they happen, until the order is
 // terminal everywhere (and its last entries shown) or ctx ends.
-func (e *Engines) Follow(ctx context.Context, orderID string, interval time.Duration, show func(shop.Mode, shop.Event)) error {
+func (e *EngineSet) Follow(ctx context.Context, orderID string, interval time.Duration, show func(shop.Mode, shop.Event)) error {
 	shown := map[shop.Mode]int{}
 	return poll.Until(ctx, poll.Every(interval), func(ctx context.Context) (bool, error) {
 		// The status first: when it is terminal, the history read after it

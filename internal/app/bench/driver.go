@@ -56,7 +56,7 @@ type Config struct {
 // other, checks the invariants and returns the report; Report.OK says
 // whether everything held. It deletes orders only when cfg.Reset asks it
 // to: engines that hold orders are otherwise refused, unless KeepState.
-func Drive(ctx context.Context, eng *admin.Engines, cfg Config, work Workload) (*Report, error) {
+func Drive(ctx context.Context, eng *admin.EngineSet, cfg Config, work Workload) (*Report, error) {
 	if err := cfg.Prepare(ctx, eng); err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (e *HeldError) Error() string {
 
 // Prepare readies the engines for the run: a reset when asked for, else a
 // check that they hold no orders unless KeepState (a *HeldError).
-func (cfg Config) Prepare(ctx context.Context, eng *admin.Engines) error {
+func (cfg Config) Prepare(ctx context.Context, eng *admin.EngineSet) error {
 	switch {
 	case cfg.KeepState:
 		return nil
@@ -191,7 +191,7 @@ func (cfg Config) measure(ctx context.Context, label string, n int, t Target) Ru
 // placed (exactly those unless keep), none done twice, the stock and the
 // ledger balanced. FAILED orders the workload planned are counted apart,
 // not as violations. The experiments check their runs with it too.
-func (work Workload) Check(ctx context.Context, eng *admin.Engines, m shop.Mode, run Run, keep bool) (Result, error) {
+func (work Workload) Check(ctx context.Context, eng *admin.EngineSet, m shop.Mode, run Run, keep bool) (Result, error) {
 	res := Result{
 		Mode: m, Stats: run.Stats(), Statuses: run.StatusCounts(),
 		ExpectedStatuses: work.ExpectedStatuses(), Violations: []string{},
@@ -226,7 +226,7 @@ func (work Workload) Check(ctx context.Context, eng *admin.Engines, m shop.Mode,
 // settledCheck checks an engine's invariants once its queues have settled:
 // an order's terminal status is written before the other services have
 // acked the terminal event, and Temporal's visibility can lag a moment behind.
-func settledCheck(ctx context.Context, eng *admin.Engines, m shop.Mode, placed int, keep bool) (verify.Report, error) {
+func settledCheck(ctx context.Context, eng *admin.EngineSet, m shop.Mode, placed int, keep bool) (verify.Report, error) {
 	src := eng.Sources[m]
 	err := poll.For(ctx, 10*time.Second, poll.Every(50*time.Millisecond), func(ctx context.Context) (bool, error) {
 		extra, err := src.Extra(ctx)
@@ -250,7 +250,7 @@ func settledCheck(ctx context.Context, eng *admin.Engines, m shop.Mode, placed i
 
 // retries sums, over the workload's orders with a transient fault, the
 // attempts beyond the first that the participants counted.
-func retries(ctx context.Context, eng *admin.Engines, m shop.Mode, work Workload) (int64, error) {
+func retries(ctx context.Context, eng *admin.EngineSet, m shop.Mode, work Workload) (int64, error) {
 	var transient []shop.Order
 	for _, o := range work.Orders {
 		if HasTransient(o) {
@@ -262,7 +262,7 @@ func retries(ctx context.Context, eng *admin.Engines, m shop.Mode, work Workload
 
 // Retries sums, over orders, the attempts of each participant operation
 // beyond the first that the participants of mode m counted.
-func Retries(ctx context.Context, eng *admin.Engines, m shop.Mode, orders []shop.Order) (int64, error) {
+func Retries(ctx context.Context, eng *admin.EngineSet, m shop.Mode, orders []shop.Order) (int64, error) {
 	prefix := eng.Sources[m].Prefix()
 	var total atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
@@ -287,7 +287,7 @@ func Retries(ctx context.Context, eng *admin.Engines, m shop.Mode, orders []shop
 // concurrency, in two halves: one before the saga engine's run (saga), one
 // after it. A server that slows down as work accumulates (the Temporal dev
 // server does) then weighs on both alike, and their ratio stays fair.
-func (cfg Config) baseline(ctx context.Context, eng *admin.Engines, m shop.Mode, work Workload, saga func()) (*BaselineResult, error) {
+func (cfg Config) baseline(ctx context.Context, eng *admin.EngineSet, m shop.Mode, work Workload, saga func()) (*BaselineResult, error) {
 	ids := func(i int) string { return OrderID(work.Seed, work.Nonce, i) }
 	var (
 		name string

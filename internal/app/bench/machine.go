@@ -18,7 +18,7 @@ import (
 
 // DescribeMachine describes this machine and the servers the run measured:
 // their versions and how they keep their data.
-func DescribeMachine(ctx context.Context, eng *admin.Engines, stack string) Machine {
+func DescribeMachine(ctx context.Context, eng *admin.EngineSet, stack string) Machine {
 	m := Machine{
 		Stack: stack, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
 		OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version(),

@@ -41,7 +41,7 @@ type plan struct {
 
 // runOne starts the participants of mode m, runs the load of p on them,
 // stops them and checks the engine.
-func runOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, p plan) (*engineRun, error) {
+func runOne(ctx context.Context, eng *admin.EngineSet, m shop.Mode, cfg Config, p plan) (*engineRun, error) {
 	// The engines held no order when the experiment began (Run): the
 	// orders deleted here are the experiment's own.
 	if _, err := eng.Reset(ctx, false); err != nil {
@@ -79,7 +79,7 @@ func runOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, p 
 // Redis went down leaves one pending until a consumer claims it back, after
 // its idle time, although its order has ended); for the orchestration,
 // Temporal's visibility lists the placed orders (it lags on a busy server).
-func settled(ctx context.Context, eng *admin.Engines, m shop.Mode, placed int, d time.Duration) {
+func settled(ctx context.Context, eng *admin.EngineSet, m shop.Mode, placed int, d time.Duration) {
 	_ = poll.For(ctx, d, poll.Every(time.Second), func(ctx context.Context) (bool, error) {
 		if m == shop.ModeChoreography {
 			lags, err := eng.Choreography.Bus().Backlog(ctx)
@@ -91,7 +91,7 @@ func settled(ctx context.Context, eng *admin.Engines, m shop.Mode, placed int, d
 }
 
 // startParticipants starts mode m's participants in this process.
-func startParticipants(ctx context.Context, eng *admin.Engines, m shop.Mode, n int) (Participants, error) {
+func startParticipants(ctx context.Context, eng *admin.EngineSet, m shop.Mode, n int) (Participants, error) {
 	if m == shop.ModeOrchestration {
 		return StartOrchestration(ctx, eng.Temporal, eng.Redis, eng.Catalog, n)
 	}
@@ -155,7 +155,7 @@ func (r *engineRun) benchRun() bench.Run {
 // backlogOf samples what waits for the participants: per consumer group
 // (the service that reads) of the choreography, pending and unread
 // entries; per task queue of the orchestration, its approximate backlog.
-func backlogOf(eng *admin.Engines, m shop.Mode, namespace string) func(ctx context.Context) (map[string]int64, error) {
+func backlogOf(eng *admin.EngineSet, m shop.Mode, namespace string) func(ctx context.Context) (map[string]int64, error) {
 	if m == shop.ModeChoreography {
 		return func(ctx context.Context) (map[string]int64, error) {
 			lags, err := eng.Choreography.Bus().Backlog(ctx)

@@ -32,7 +32,7 @@ import (
 var Names = []string{"outage", "scale", "soak"}
 
 // experiments run each experiment on the engines.
-var experiments = map[string]func(context.Context, *admin.Engines, Config) (*bench.Report, error){
+var experiments = map[string]func(context.Context, *admin.EngineSet, Config) (*bench.Report, error){
 	"outage": outage,
 	"scale":  scale,
 	"soak":   soak,
@@ -121,7 +121,7 @@ func (c Config) Check(name string) error {
 
 // Run runs experiment name on the engines and returns its report; the
 // report's OK says whether every invariant held.
-func Run(ctx context.Context, eng *admin.Engines, name string, cfg Config) (*bench.Report, error) {
+func Run(ctx context.Context, eng *admin.EngineSet, name string, cfg Config) (*bench.Report, error) {
 	if err := cfg.Check(name); err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func Run(ctx context.Context, eng *admin.Engines, name string, cfg Config) (*ben
 }
 
 // newReport is the report of an experiment, before its results.
-func newReport(ctx context.Context, eng *admin.Engines, cfg Config, title, workload string) *bench.Report {
+func newReport(ctx context.Context, eng *admin.EngineSet, cfg Config, title, workload string) *bench.Report {
 	r := &bench.Report{
 		Title: "ordersaga experiment: " + title, Command: cfg.Bench.Command, Date: time.Now(), Seed: cfg.Seed,
 		Faults: "none", WorkloadText: workload, OK: true,
@@ -160,4 +160,4 @@ func newReport(ctx context.Context, eng *admin.Engines, cfg Config, title, workl
 }
 
 // modesOf are the engine modes an experiment runs, in the engines' order.
-func modesOf(eng *admin.Engines) []shop.Mode { return eng.Modes }
+func modesOf(eng *admin.EngineSet) []shop.Mode { return eng.Modes }

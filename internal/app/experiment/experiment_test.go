@@ -71,7 +71,7 @@ func (s *stack) Start(ctx context.Context, server string) error {
 	return nil
 }
 
-func (s *stack) engines(t *testing.T) (*admin.Engines, *config.Config) {
+func (s *stack) engines(t *testing.T) (*admin.EngineSet, *config.Config) {
 	t.Helper()
 	cfg := &config.Config{RedisURL: s.redis.URL(), TemporalAddress: s.tcmd.Address, Namespace: s.tcmd.Namespace,
 		Partitions: keyspace.DefaultPartitions, ConnectTimeout: 5 * time.Second}

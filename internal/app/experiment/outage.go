@@ -40,7 +40,7 @@ type OutageResult struct {
 }
 
 // outage runs the outage experiment on each engine.
-func outage(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, error) {
+func outage(ctx context.Context, eng *admin.EngineSet, cfg Config) (*bench.Report, error) {
 	total := cfg.Before + cfg.Outage + cfg.After
 	n := max(1, int(cfg.Rate*total.Seconds()))
 	work, err := bench.Generate(cfg.Seed, nonce(), n, nil, eng.Catalog)

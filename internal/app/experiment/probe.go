@@ -49,7 +49,7 @@ func probeOrders(cfg Config) int { return min(500, max(50, int(cfg.Rate*10))) }
 // resets the engines again. A delay fault of the shipment held longer
 // than the activities' heartbeat timeout would hold them too, but on a
 // loaded machine the orchestration's did not end within minutes after it.
-func probeInFlight(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config) (InFlightProbe, error) {
+func probeInFlight(ctx context.Context, eng *admin.EngineSet, m shop.Mode, cfg Config) (InFlightProbe, error) {
 	work, err := bench.Generate(cfg.Seed, "probe"+nonce(), probeOrders(cfg), nil, eng.Catalog)
 	if err != nil {
 		return InFlightProbe{}, err
@@ -135,7 +135,7 @@ func waitAll(ctx context.Context, e shop.Engine, orders []shop.Order, d time.Dur
 
 // steadyMemory is the median of three readings of Redis's used memory and
 // of the Temporal persistence's size, a fifth of a second apart.
-func steadyMemory(ctx context.Context, eng *admin.Engines, cfg Config) (redisBytes, temporalBytes int64) {
+func steadyMemory(ctx context.Context, eng *admin.EngineSet, cfg Config) (redisBytes, temporalBytes int64) {
 	var rs, ts []int64
 	for i := range 3 {
 		if i > 0 && poll.Sleep(ctx, 200*time.Millisecond) != nil {

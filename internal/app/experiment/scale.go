@@ -39,7 +39,7 @@ func scaleSteps(most int) []int {
 // scale measures each engine's throughput, p99 and CPU per saga with 1, 2,
 // 4 … instances of each participant: a closed loop of Concurrency sagas
 // in flight (bench.Measure) for Orders orders per step.
-func scale(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, error) {
+func scale(ctx context.Context, eng *admin.EngineSet, cfg Config) (*bench.Report, error) {
 	n, c := cfg.Orders, cfg.Bench.Concurrency
 	rep := newReport(ctx, eng, cfg, "scale", fmt.Sprintf("%d orders (seed %d) per step with %d in flight, on 1 to %d instances of each participant.",
 		n, cfg.Seed, c, cfg.Instances))
@@ -72,7 +72,7 @@ func scale(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, 
 }
 
 // scaleStep measures engine m with k instances of each participant.
-func (cfg Config) scaleStep(ctx context.Context, eng *admin.Engines, m shop.Mode, work bench.Workload, k int) (ScaleStep, bench.Result, error) {
+func (cfg Config) scaleStep(ctx context.Context, eng *admin.EngineSet, m shop.Mode, work bench.Workload, k int) (ScaleStep, bench.Result, error) {
 	if _, err := eng.Reset(ctx, false); err != nil {
 		return ScaleStep{}, bench.Result{}, err
 	}

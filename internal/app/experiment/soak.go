@@ -62,7 +62,7 @@ type SoakResult struct {
 // soak runs a long steady load (Outage long) on each engine with the
 // engine's retention set to Retention, sampling Redis's memory, the streams and
 // the Temporal persistence: after the window, memory stays at its plateau.
-func soak(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, error) {
+func soak(ctx context.Context, eng *admin.EngineSet, cfg Config) (*bench.Report, error) {
 	total := cfg.Outage
 	n := max(1, int(cfg.Rate*total.Seconds()))
 	work, err := bench.Generate(cfg.Seed, nonce(), n, nil, eng.Catalog)
@@ -89,7 +89,7 @@ func soak(ctx context.Context, eng *admin.Engines, cfg Config) (*bench.Report, e
 }
 
 // soakOne runs the load on engine m with its retention running beside it.
-func soakOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, orders []shop.Order) (SoakResult, *engineRun, error) {
+func soakOne(ctx context.Context, eng *admin.EngineSet, m shop.Mode, cfg Config, orders []shop.Order) (SoakResult, *engineRun, error) {
 	res := SoakResult{Mode: m}
 	cfg.logf("%s: in-flight probe", m)
 	if err := res.probe(ctx, eng, cfg); err != nil {
@@ -121,7 +121,7 @@ func soakOne(ctx context.Context, eng *admin.Engines, m shop.Mode, cfg Config, o
 }
 
 // probe measures the bytes an order in flight holds (probeInFlight).
-func (r *SoakResult) probe(ctx context.Context, eng *admin.Engines, cfg Config) error {
+func (r *SoakResult) probe(ctx context.Context, eng *admin.EngineSet, cfg Config) error {
 	p, err := probeInFlight(ctx, eng, r.Mode, cfg)
 	if err != nil {
 		return err
@@ -197,7 +197,7 @@ func (r *SoakResult) fitRetained(samples []SoakSample) float64 {
 
 // retain settles each engine's finished orders window after they ended,
 // as the worker's --order-retention does.
-func retain(ctx context.Context, eng *admin.Engines, m shop.Mode, window time.Duration) {
+func retain(ctx context.Context, eng *admin.EngineSet, m shop.Mode, window time.Duration) {
 	every := max(time.Second, window/10)
 	if m == shop.ModeChoreography {
 		choreography.NewNode(eng.Redis, eng.Catalog, nil).RunTrimmer(ctx, every, window, window)
@@ -223,7 +223,7 @@ func pollEvery(ctx context.Context, d time.Duration, f func()) error {
 }
 
 // soakSample reads the memory the soak watches.
-func soakSample(ctx context.Context, eng *admin.Engines, cfg Config) SoakSample {
+func soakSample(ctx context.Context, eng *admin.EngineSet, cfg Config) SoakSample {
 	s := SoakSample{RedisBytes: redisMemory(ctx, eng.Redis), TemporalBytes: dirSize(cfg.TemporalData)}
 	if eng.Choreography != nil {
 		pipe := eng.Redis.Pipeline()

@@ -1,6 +1,6 @@
 package web
 
-// The adapters from the page's small interfaces (Engine, Bus) to the real
+// The adapters from the page's small interfaces (View, Bus) to the real
 // engines. This is the one file that knows the engines' packages.
 
 import (
@@ -47,7 +47,7 @@ const (
 // choreography's streams over one Redis and one Temporal client. Like every
 // command, it lays out the engines' state (see admin.Setup) where that was
 // not done yet, so the first order from the page finds it.
-func Connect(ctx context.Context, rdb redis.UniversalClient, tc client.Client, catalog shop.Catalog, log *slog.Logger) ([]Engine, Bus, error) {
+func Connect(ctx context.Context, rdb redis.UniversalClient, tc client.Client, catalog shop.Catalog, log *slog.Logger) ([]View, Bus, error) {
 	setup := admin.Setup{Catalog: catalog, Log: log}
 	if _, err := setup.Prepare(ctx, rdb, shop.ModeOrchestration); err != nil {
 		return nil, nil, err
@@ -62,8 +62,8 @@ func Connect(ctx context.Context, rdb redis.UniversalClient, tc client.Client, c
 
 // views returns the page's view of both engines and of the choreography's
 // streams, over engines already laid out.
-func views(rdb redis.UniversalClient, tc client.Client, catalog shop.Catalog, orch *workflows.Engine, chor *choreography.Engine) ([]Engine, Bus) {
-	return []Engine{
+func views(rdb redis.UniversalClient, tc client.Client, catalog shop.Catalog, orch *workflows.Engine, chor *choreography.Engine) ([]View, Bus) {
+	return []View{
 		newOrchestrationView(orch.WithRedis(rdb), tc, rdb, catalog),
 		&choreographyView{Engine: chor, rdb: rdb, catalog: catalog, window: chorWindow},
 	}, &busView{bus: chor.Bus()}

@@ -157,7 +157,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 		{Service: "order", Grouped: true, LagKnown: true, Consumers: 1, Live: 1},
 		{Service: "payment", Grouped: true, LagKnown: true, Lag: 7, Pending: 3, Consumers: 2},
 	}}}
-	opts.Engines = []Engine{f.orch, f.chor}
+	opts.Engines = []View{f.orch, f.chor}
 	opts.Bus = f.bus
 	opts.Catalog = shop.DefaultCatalog()
 	if opts.WorkflowURL == nil {

@@ -224,7 +224,7 @@ const statusWait = 2 * time.Second
 
 // readOrder reads one order's progress and timeline on one engine. When
 // the status does not come in time, the timeline still shows, with why.
-func readOrder(ctx context.Context, e Engine, id string) orderColumn {
+func readOrder(ctx context.Context, e View, id string) orderColumn {
 	c := orderColumn{Mode: e.Mode()}
 	sctx, cancel := context.WithTimeout(ctx, statusWait)
 	p, err := e.Status(sctx, id)

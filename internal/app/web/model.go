@@ -7,9 +7,9 @@ import (
 	"github.com/ordersaga/ordersaga/shop"
 )
 
-// Engine is what the page needs of one engine: the saga operations every
+// View is what the page needs of one engine: the saga operations every
 // engine has (place, status, history) and two cheap reads for the live view.
-type Engine interface {
+type View interface {
 	Mode() shop.Mode
 	Place(ctx context.Context, o shop.Order) error
 	Status(ctx context.Context, orderID string) (shop.Progress, error)

@@ -82,7 +82,7 @@ func quietStack(t *testing.T, rdb redis.UniversalClient, spec string) {
 	t.Logf("order completed; quiet for %s", quietFor)
 	time.Sleep(quietFor)
 
-	r := listenToPage(t, ctx, Options{Engines: []Engine{&choreographyView{Engine: eng, rdb: rdb, catalog: catalog, window: 100}},
+	r := listenToPage(t, ctx, Options{Engines: []View{&choreographyView{Engine: eng, rdb: rdb, catalog: catalog, window: 100}},
 		Bus: &busView{bus: node.Bus}, Catalog: catalog, Interval: 250 * time.Millisecond})
 	rows := serviceRows(t, r)
 	for _, svc := range choreography.Services {

@@ -31,7 +31,7 @@ var assets embed.FS
 // Options configure a Server.
 type Options struct {
 	// Engines are shown in this order, side by side.
-	Engines []Engine
+	Engines []View
 	// Bus is the choreography's plumbing; nil leaves its section out.
 	Bus     Bus
 	Catalog shop.Catalog
