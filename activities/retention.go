@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -21,7 +22,10 @@ import (
 // settling. Memory then stays bounded by the window instead of growing
 // with every order ever placed.
 
-var settleScript = redis.NewScript(luaFile("settle"))
+//go:embed lua/settle.lua
+var settleLua string
+
+var settleScript = redis.NewScript(settleLua)
 
 // SettledKey holds partition p's totals of settled orders.
 func (l Layout) SettledKey(p int) string { return l.PartitionPrefix(p) + "settled" }

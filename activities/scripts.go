@@ -1,7 +1,7 @@
 package activities
 
 import (
-	"embed"
+	_ "embed"
 
 	"github.com/redis/go-redis/v9"
 
@@ -16,15 +16,38 @@ import (
 // (step.lua), and the operation's own body (<op>.lua). Every key a script
 // touches is passed in KEYS.
 
-//go:embed lua/*.lua
-var luaFiles embed.FS
+//go:embed lua/layout.lua
+var layoutLua string
 
-func luaFile(name string) string {
-	b, err := luaFiles.ReadFile("lua/" + name + ".lua")
-	if err != nil {
-		panic("activities: missing embedded script " + name) // a build without its files
-	}
-	return string(b)
+//go:embed lua/step.lua
+var stepLua string
+
+//go:embed lua/nooutbox.lua
+var noOutboxLua string
+
+//go:embed lua/reserve.lua
+var reserveLua string
+
+//go:embed lua/release.lua
+var releaseLua string
+
+//go:embed lua/charge.lua
+var chargeLua string
+
+//go:embed lua/refund.lua
+var refundLua string
+
+//go:embed lua/schedule.lua
+var scheduleLua string
+
+//go:embed lua/cancel.lua
+var cancelLua string
+
+// opLua is each operation's own body.
+var opLua = map[shop.Op]string{
+	shop.OpReserve: reserveLua, shop.OpRelease: releaseLua,
+	shop.OpCharge: chargeLua, shop.OpRefund: refundLua,
+	shop.OpSchedule: scheduleLua, shop.OpCancel: cancelLua,
 }
 
 // OutboxHook is Lua a caller adds to every operation's script to commit its
@@ -49,13 +72,16 @@ type scripts map[shop.Op]*redis.Script
 func newScripts(hook OutboxHook) scripts {
 	set := make(scripts, len(shop.Ops))
 	for _, op := range shop.Ops {
-		set[op] = redis.NewScript(luaFile("layout") + string(hook) + luaFile("step") + luaFile(string(op)))
+		set[op] = redis.NewScript(layoutLua + string(hook) + stepLua + opLua[op])
 	}
 	return set
 }
 
 // plainScripts run operations with no outbox.
-var plainScripts = newScripts(OutboxHook(luaFile("nooutbox")))
+var plainScripts = newScripts(OutboxHook(noOutboxLua))
+
+//go:embed lua/sku.lua
+var skuLua string
 
 // skuScript is one SKU's part of a reservation or release (see stock.go).
-var skuScript = redis.NewScript(luaFile("sku"))
+var skuScript = redis.NewScript(skuLua)

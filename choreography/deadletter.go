@@ -2,6 +2,7 @@ package choreography
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +13,11 @@ import (
 
 	"github.com/ordersaga/ordersaga/choreography/stream"
 )
+
+//go:embed lua/redrive.lua
+var redriveLua string
+
+var redriveScript = redis.NewScript(redriveLua)
 
 // DeadLetter is one entry of the dead-letter streams.
 type DeadLetter struct {

@@ -2,6 +2,7 @@ package choreography
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,11 @@ import (
 
 	"github.com/ordersaga/ordersaga/shop"
 )
+
+//go:embed lua/place.lua
+var placeLua string
+
+var placeScript = redis.NewScript(placeLua)
 
 // Engine places orders on the choreography and reads their state. It is the
 // client side: the services do the work wherever they run.

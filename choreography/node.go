@@ -3,6 +3,7 @@ package choreography
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,11 @@ import (
 	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/shop"
 )
+
+//go:embed lua/finish.lua
+var finishLua string
+
+var finishScript = redis.NewScript(finishLua)
 
 // reaction is what a participant service does on one event type: run an
 // operation, then publish the success or the failure event.

@@ -2,6 +2,7 @@ package choreography
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,11 @@ import (
 
 	"github.com/ordersaga/ordersaga/shop"
 )
+
+//go:embed lua/repair.lua
+var repairLua string
+
+var repairScript = redis.NewScript(repairLua)
 
 // Repair runs again the refused compensations of a FAILED order, once the
 // cause is fixed; for an injected fault, the repair clears it (the

@@ -3,35 +3,18 @@ package choreography
 import (
 	_ "embed"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ordersaga/ordersaga/activities"
 )
 
-// The choreography's own Lua scripts; every key they touch is in KEYS.
-var (
-	//go:embed lua/outbox.lua
-	outboxLua string
-	//go:embed lua/place.lua
-	placeLua string
-	//go:embed lua/finish.lua
-	finishLua string
-	//go:embed lua/settle.lua
-	settleLua string
-	//go:embed lua/redrive.lua
-	redriveLua string
-	//go:embed lua/repair.lua
-	repairLua string
+// The choreography's own Lua scripts sit next to the code that runs them
+// (lua/<name>.lua embedded as <name>Lua, run as <name>Script); every key
+// they touch is in KEYS.
 
-	// outboxHook commits a participant's next event and ack with its state change.
-	outboxHook = activities.OutboxHook(outboxLua)
+//go:embed lua/outbox.lua
+var outboxLua string
 
-	placeScript   = redis.NewScript(placeLua)
-	finishScript  = redis.NewScript(finishLua)
-	settleScript  = redis.NewScript(settleLua)
-	redriveScript = redis.NewScript(redriveLua)
-	repairScript  = redis.NewScript(repairLua)
-)
+// outboxHook commits a participant's next event and ack with its state change.
+var outboxHook = activities.OutboxHook(outboxLua)
 
 // DetailPlaceholder, inside a JSON string of an event the outbox publishes,
 // is replaced by the operation's detail (a failure's reason, an amount, a

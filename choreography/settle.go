@@ -2,6 +2,7 @@ package choreography
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,11 @@ import (
 
 	"github.com/ordersaga/ordersaga/shop"
 )
+
+//go:embed lua/settle.lua
+var settleLua string
+
+var settleScript = redis.NewScript(settleLua)
 
 // Order retention. Every order keeps its own records (its status, its
 // history, one hash per participant) so that status, history and verify can

@@ -27,14 +27,15 @@ import (
 // returned entries, so a running consumer of a quiet stream looks as idle
 // as a dead one), and which process holds the name.
 
-var (
-	//go:embed lua/presence.lua
-	presenceLua    string
-	presenceScript = redis.NewScript(presenceLua)
-	//go:embed lua/release.lua
-	releaseLua    string
-	releaseScript = redis.NewScript(releaseLua)
-)
+//go:embed lua/presence.lua
+var presenceLua string
+
+var presenceScript = redis.NewScript(presenceLua)
+
+//go:embed lua/release.lua
+var releaseLua string
+
+var releaseScript = redis.NewScript(releaseLua)
 
 // ErrNameInUse: another live process holds the consumer name.
 var ErrNameInUse = errors.New("consumer name in use")

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -112,66 +113,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return nil
 }
 
-var htmlReport = template.Must(template.New("report").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}, {{.Date}}</title>
-<style>
-body { margin: 0; background: #f6f7f9; color: #1b1f24; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-main { max-width: 1080px; margin: 0 auto; padding: 24px 20px 48px; }
-h1 { margin: 0 0 4px; font-size: 26px; }
-h2 { margin-top: 36px; border-bottom: 1px solid #d8dde3; padding-bottom: 4px; }
-pre { background: #fff; border: 1px solid #d8dde3; border-radius: 6px; padding: 10px 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
-.meta, .stack, .notes { color: #444c56; }
-.table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; background: #fff; font-size: 12.5px; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #d8dde3; padding: 4px 6px; white-space: nowrap; }
-th { background: #eef1f4; text-align: left; font-size: 11px; }
-td { text-align: right; }
-td:first-child, td:last-child { text-align: left; }
-td:first-child { white-space: normal; min-width: 12em; }
-li.detail { list-style: circle; margin-left: 20px; color: #a40e26; }
-figure { margin: 16px 0; background: #fff; border: 1px solid #d8dde3; border-radius: 6px; padding: 8px; }
-figure svg { display: block; margin: 0 auto; max-width: 100%; height: auto; }
-</style>
-</head>
-<body>
-<main>
-<h1>{{.Title}}</h1>
-<p class="meta">{{.Date}}</p>
-<pre><code>{{.Command}}</code></pre>
-<p>Workload: {{.Workload}}</p>
-<p class="stack">Measured on: {{.Stack}}.</p>
-<h2>Results</h2>
-<div class="table-wrap"><table id="results">
-<thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
-{{end}}</tbody>
-</table></div>
-<p class="notes">{{.Notes}}</p>
-{{if .Ratios}}<h3>Against the bare engines (same run, same servers, same N and concurrency)</h3>
-<ul>{{range .Ratios}}<li>{{.}}</li>{{end}}</ul>{{end}}
-<h3>Verdict</h3>
-<ul id="verdict">{{range .Verdicts}}<li{{if .Detail}} class="detail"{{end}}>{{.Text}}</li>{{end}}</ul>
-{{range .Extra}}<h2>{{.Title}}</h2>
-{{range .Text}}<p>{{.}}</p>
-{{end}}{{if .Header}}<div class="table-wrap"><table class="experiment">
-<thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
-{{end}}</tbody>
-</table></div>{{end}}
-{{end}}<h2>Charts</h2>
-<p>Each chart's caption names the workload and the stack it was measured on.</p>
-{{range .Sections}}<section class="engine" data-mode="{{.Mode}}">
-<h3>{{.Head}}</h3>
-{{range .Charts}}<figure class="chart" data-chart="{{.Name}}">
-{{.SVG}}</figure>
-{{end}}</section>
-{{end}}<h2>Machine</h2>
-<ul>{{range .Machine}}<li>{{.}}</li>{{end}}</ul>
-</main>
-</body>
-</html>
-`))
+// reportPage is the HTML report's template.
+//
+//go:embed assets/report.html
+var reportPage string
+
+var htmlReport = template.Must(template.New("report").Parse(reportPage))
