@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	// The tail decodes every terminal event as Decode does (see event.go).
 	"github.com/segmentio/encoding/json"
 
 	"github.com/ordersaga/ordersaga/choreography/stream"

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	// Before a service acts on an event it decodes the order's record, once per
+	// event: the hot path, decoded with the events' codec (see event.go).
 	"github.com/segmentio/encoding/json"
 
 	"github.com/ordersaga/ordersaga/activities"
