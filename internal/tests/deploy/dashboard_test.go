@@ -28,12 +28,14 @@ type dashboard struct {
 			Query      any
 		}
 	}
-	Panels []struct {
-		Title      string
-		Type       string
-		Datasource *struct{ Type, UID string }
-		Targets    []struct{ Expr string }
-	}
+	Panels []panel
+}
+
+type panel struct {
+	Title      string
+	Type       string
+	Datasource *struct{ Type, UID string }
+	Targets    []struct{ Expr string }
 }
 
 func readDashboard(t *testing.T) dashboard {
@@ -138,6 +140,20 @@ func TestDashboardMetricsExist(t *testing.T) {
 	if err != nil {
 		t.Errorf("dashboard queries of metrics no process exports: %v", missing)
 	}
+	for _, must := range []string{"ordersaga_sagas_total", "ordersaga_saga_duration_seconds_bucket", "ordersaga_compensations_total", "ordersaga_stream_group_lag"} {
+		if !slices.ContainsFunc(readDashboard(t).Panels, func(p panel) bool { return slices.Contains(queries(p), must) }) {
+			t.Errorf("the dashboard does not show %s", must)
+		}
+	}
+}
+
+// queries lists the metrics a panel's targets query.
+func queries(p panel) []string {
+	var out []string
+	for _, tg := range p.Targets {
+		out = append(out, metricNames(tg.Expr)...)
+	}
+	return out
 }
 
 // missingMetrics lists "panel: metric" for every metric a panel queries
