@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/choreography/stream"
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/app/bench"
 	"github.com/ordersaga/ordersaga/shop"
@@ -100,15 +101,14 @@ func soakOne(ctx context.Context, eng *admin.EngineSet, m shop.Mode, cfg Config,
 	wg.Go(func() { retain(rctx, eng, m, cfg.Retention) })
 	var mu sync.Mutex
 	start := time.Now()
-	wg.Go(func() {
-		_ = pollEvery(rctx, cfg.Interval, func() {
-			s := soakSample(rctx, eng, cfg)
-			s.At = time.Since(start).Seconds()
-			mu.Lock()
-			res.Samples = append(res.Samples, s)
-			mu.Unlock()
-		})
-	})
+	sample := func() {
+		s := soakSample(rctx, eng, cfg)
+		s.At = time.Since(start).Seconds()
+		mu.Lock()
+		res.Samples = append(res.Samples, s)
+		mu.Unlock()
+	}
+	wg.Go(func() { sample(); stream.Tick(rctx, cfg.Interval, sample) })
 	run, err := runOne(ctx, eng, m, cfg, plan{orders: orders, instances: cfg.Instances})
 	stop()
 	wg.Wait()
@@ -206,20 +206,6 @@ func retain(ctx context.Context, eng *admin.EngineSet, m shop.Mode, window time.
 	s := &workflows.Settler{Engine: workflows.NewEngine(eng.Temporal, eng.Catalog), Redis: eng.Redis, Retention: window, MarkerRetention: workflows.DefaultMarkerRetention, Now: time.Now,
 		Log: slog.New(slog.DiscardHandler)}
 	s.Run(ctx, every)
-}
-
-// pollEvery calls f every d until ctx ends.
-func pollEvery(ctx context.Context, d time.Duration, f func()) error {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		f()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
 }
 
 // soakSample reads the memory the soak watches.
