@@ -48,6 +48,8 @@ type options struct {
 	compensationAlertAfter time.Duration
 	activitiesFlag         string
 	activities             workflows.ActivityMode
+	deployment             workflows.Deployment
+	setCurrentFlag         string
 }
 
 // allServices are the --services names: the Temporal worker, then the
@@ -110,6 +112,11 @@ func (o *options) flags(root *cobra.Command) {
 		"a compensation still running (retrying) after this long makes the order COMPENSATING (status, OrderStatus, metric "+telemetry.CompensationsRetryingName+"); it keeps retrying")
 	fs.StringVar(&o.activitiesFlag, "activities", string(workflows.ActivitiesRegular),
 		"how orders that start on this worker run their participants: regular (activities, the most visible in the Temporal UI) or local (local activities: fewer round trips and history events)")
+	fs.StringVar(&o.deployment.Name, "deployment-name", workflows.DefaultDeploymentName,
+		"the Temporal Worker Deployment this worker joins (Worker Versioning, AutoUpgrade); empty runs an unversioned worker")
+	fs.StringVar(&o.deployment.BuildID, "build-id", buildinfo.BuildID(), "this worker's build in the deployment (default: the binary's commit time and revision)")
+	fs.StringVar(&o.setCurrentFlag, "set-current", string(workflows.SetCurrentAuto),
+		"make this build the deployment's current version: auto (unless the current one comes from a newer commit), always, or never (an operator does)")
 }
 
 // validate checks the options once parsed and resolves the connection
@@ -135,6 +142,12 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: --activities: %w", errUsage, err)
 	}
 	o.activities = mode
+	if o.deployment.SetCurrent, err = workflows.ParseSetCurrent(o.setCurrentFlag); err != nil {
+		return fmt.Errorf("%w: --set-current: %w", errUsage, err)
+	}
+	if o.deployment.Name != "" && o.deployment.BuildID == "" {
+		return fmt.Errorf("%w: --build-id must not be empty when --deployment-name is set", errUsage)
+	}
 	switch {
 	case o.concurrency < 1 || o.activityPollers < 1 || o.workflowPollers < 1:
 		return fmt.Errorf("%w: --concurrency and the poller counts must be at least 1", errUsage)

@@ -13,11 +13,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -184,7 +186,7 @@ func startOrchestration(ctx context.Context, o *options, eng *admin.EngineSet, o
 	}
 	fatal := make(chan error, 1)
 	w := workflows.NewConfiguredWorker(tc, eng.Redis, workflows.Config{Catalog: eng.Catalog, CompensationMaxInterval: o.compensationMaxBackoff,
-		CompensationAlertAfter: o.compensationAlertAfter, Activities: o.activities}, worker.Options{
+		CompensationAlertAfter: o.compensationAlertAfter, Activities: o.activities}, o.deployment.WorkerOptions(worker.Options{
 		MaxConcurrentActivityTaskPollers: o.activityPollers,
 		MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
 		WorkerStopTimeout:                o.stopTimeout,
@@ -194,11 +196,13 @@ func startOrchestration(ctx context.Context, o *options, eng *admin.EngineSet, o
 			default:
 			}
 		},
-	})
+	}))
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal worker: %w", err)
 	}
-	log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace)
+	log.Info("temporal worker started", "address", o.cfg.TemporalAddress, "namespace", o.cfg.Namespace,
+		"deployment", o.deployment.Name, "build_id", o.deployment.BuildID)
+	promote(ctx, log, o.deployment, tc, obs)
 	stopped := addTemporalHealth(obs, tc)
 	return func() error {
 		defer close(stopped)
@@ -212,6 +216,36 @@ func startOrchestration(ctx context.Context, o *options, eng *admin.EngineSet, o
 			return fmt.Errorf("temporal worker stopped: %w", err)
 		}
 	}, nil
+}
+
+// promote makes the worker's build its deployment's current version as
+// --set-current says, in the background, and logs what became of it. The
+// worker is ready (/readyz) only once its build is current: until then a
+// versioned worker is handed no task.
+func promote(ctx context.Context, log *slog.Logger, d workflows.Deployment, tc client.Client, obs *observability) {
+	if d.Name == "" {
+		return
+	}
+	var ready atomic.Bool
+	obs.health.Add("deployment", func(context.Context) error {
+		if !ready.Load() {
+			return fmt.Errorf("build %s is not the current version of deployment %s (yet)", d.BuildID, d.Name)
+		}
+		return nil
+	})
+	go func() {
+		current, err := d.Promote(ctx, tc, 2*time.Minute)
+		ready.Store(current)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("this build is not the deployment's current version and gets no task until it is", "error", err)
+		case current:
+			log.Info("this build is the deployment's current version", "deployment", d.Name, "build_id", d.BuildID)
+		case ctx.Err() == nil:
+			log.Warn("this build is not the deployment's current version (--set-current); it gets no task until it is",
+				"deployment", d.Name, "build_id", d.BuildID)
+		}
+	}()
 }
 
 // addTemporalHealth makes the worker's readiness depend on the Temporal
