@@ -6,6 +6,7 @@
 #   make down                          stop what make up started
 #   make compose-test                  both Compose stacks for real (Docker)
 #   make docs-test                     every command of the docs on a make up stack
+#   make rollout-test                  workers rolled from the previous commit's build, orders in flight
 #   make experiments                   the trade-offs measured (docs/tradeoffs.md)
 
 GO            ?= go
@@ -80,6 +81,13 @@ demo: up
 ## docs-test: the commands of README.md and docs/*.md in order on a make up
 ## stack of its own on free ports (internal/tests/docstest, build tag docs); each
 ## must succeed and print what its sample output shows; make down at the end
+## rollout-test: the orchestration's workers rolled one by one from the
+## previous commit's build (HEAD~1, built from a git worktree) to this tree's,
+## with orders in flight (internal/tests/chaos, build tag rollout)
+.PHONY: rollout-test
+rollout-test: tools
+	$(GO) test -race -tags rollout -count=1 -timeout 10m -v -run 'RollingRestart' ./internal/tests/chaos
+
 .PHONY: docs-test
 docs-test: tools
 	$(GO) test -tags docs -count=1 -timeout 10m -v -run '^TestDocs$$' ./internal/tests/docstest

@@ -104,7 +104,13 @@ func (p *proc) start() {
 }
 
 // kill sends SIGKILL and waits for the process to go.
-func (p *proc) kill() {
+func (p *proc) kill() { p.signal(syscall.SIGKILL) }
+
+// stop sends SIGTERM, as a deployment does, and waits for the process to
+// drain and go.
+func (p *proc) stop() { p.signal(syscall.SIGTERM) }
+
+func (p *proc) signal(sig syscall.Signal) {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.cmd = nil
@@ -112,7 +118,7 @@ func (p *proc) kill() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Process.Signal(sig)
 	<-done
 }
 

@@ -1,0 +1,147 @@
+//go:build rollout
+
+package chaos_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/app/verify"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
+	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
+	"github.com/ordersaga/ordersaga/shop"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// TestOrchestrationRollingRestart rolls the orchestration workers from the
+// previous commit's build to the code under test, one by one, with orders
+// in flight and parked at every step: each new worker starts, becomes the
+// deployment's current version, and only then is an old one stopped
+// (SIGTERM, drained). Afterwards every order is terminal and verify holds,
+// no workflow task failed anywhere (an old worker handed a task written by
+// newer code would fail it), and the deployment's current version is the
+// new build.
+func TestOrchestrationRollingRestart(t *testing.T) {
+	const n = 90
+	began := time.Now()
+	prevBin := filepath.Join(testenv.BuildAt(t, "HEAD~1", "./worker"), "worker")
+	t.Logf("previous commit's worker built in %s", time.Since(began).Round(time.Second))
+	tcmd := testenv.NewTemporalCmd(t, testenv.BackendDev)
+	srv := testenv.StartRedis(t)
+	rdb := srv.Client()
+	catalog := shop.DefaultCatalog()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
+		t.Fatal(err)
+	}
+	temporal := newProc(t, "temporal", tcmd.Bin, tcmd.Env, tcmd.Args...)
+	temporal.start()
+	tc, err := tcmd.Ready(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	workerEnv := env("REDIS_URL", srv.URL(), "TEMPORAL_ADDRESS", tcmd.Address)
+	worker := func(name, bin string, args ...string) *proc {
+		p := newProc(t, name, bin, workerEnv, append([]string{"--services", "orchestration", "--log-level", "warn"}, args...)...)
+		p.start()
+		return p
+	}
+	old := []*proc{worker("old-1", prevBin), worker("old-2", prevBin)}
+
+	engine := workflows.NewEngine(tc, catalog)
+	r := &runner{engine: engine}
+	orders := parkedWorkload(workload(23, n, "roll"))
+	const newBuild = "rollout-new"
+	rolled := make(chan struct{})
+	go func() {
+		defer close(rolled)
+		for i, o := range old {
+			at(ctx, r, int64((i+1)*n/3), func() {
+				began := time.Now()
+				worker(fmt.Sprintf("new-%d", i+1), workerBin, "--build-id", newBuild)
+				waitCurrent(ctx, t, tc, newBuild)
+				current := time.Since(began)
+				o.stop()
+				t.Logf("after %d placements: new worker %d current after %s, old worker %d stopped after %s",
+					r.placed.Load(), i+1, current.Round(time.Millisecond), i+1, time.Since(began).Round(time.Millisecond))
+			})
+		}
+	}()
+	r.run(ctx, t, orders, 24)
+	<-rolled
+	if t.Failed() {
+		return
+	}
+	checkRollout(ctx, t, tc, r, orders)
+	for _, o := range old {
+		if out := o.output(); strings.Contains(out, "panic") || strings.Contains(out, "too old") {
+			t.Errorf("an old worker failed a task:\n%s", tail(out, 4096))
+		}
+	}
+	var rep verify.Report
+	_ = poll.For(ctx, 60*time.Second, poll.Every(500*time.Millisecond), func(context.Context) (bool, error) {
+		rep, err = verify.Check(ctx, rdb, engine.WithRedis(rdb), catalog, verify.Options{})
+		return err == nil && rep.OK(), nil
+	})
+	if err != nil || !rep.OK() || rep.Orders != n {
+		t.Errorf("verify: %d orders (want %d), %v, violations %v", rep.Orders, n, err, rep.Violations)
+	}
+	t.Logf("rolling restart: %d orders in %s, outcomes %v", n, time.Since(began).Round(time.Second), r.counts())
+}
+
+// parkedWorkload adds a delay to the orders without faults, in turn at
+// the reserve, the charge and the schedule, so that orders wait at every
+// step while the workers are replaced.
+func parkedWorkload(orders []shop.Order) []shop.Order {
+	ops := []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule}
+	for i := range orders {
+		if orders[i].Faults == nil {
+			orders[i].Faults = shop.FaultPlan{ops[i%len(ops)]: {Kind: shop.FaultDelay, Delay: time.Second}}
+		}
+	}
+	return orders
+}
+
+// waitCurrent waits until the deployment's current version is buildID.
+func waitCurrent(ctx context.Context, t *testing.T, tc client.Client, buildID string) {
+	h := tc.WorkerDeploymentClient().GetHandle(workflows.DefaultDeploymentName)
+	err := poll.For(ctx, time.Minute, poll.Every(200*time.Millisecond), func(ctx context.Context) (bool, error) {
+		d, err := h.Describe(ctx, client.WorkerDeploymentDescribeOptions{})
+		cur := d.Info.RoutingConfig.CurrentVersion
+		return err == nil && cur != nil && cur.BuildID == buildID, nil
+	})
+	if err != nil {
+		t.Errorf("build %s never became the current version: %v", buildID, err)
+	}
+}
+
+// checkRollout checks that every order ended as planned (none FAILED) and
+// that no workflow task of any order failed.
+func checkRollout(ctx context.Context, t *testing.T, tc client.Client, r *runner, orders []shop.Order) {
+	if got := r.counts(); got[shop.StatusFailed] != 0 || got[shop.StatusCompleted] == 0 || got[shop.StatusCompensated] == 0 {
+		t.Errorf("outcomes %v: want completed and compensated orders and none FAILED", got)
+	}
+	for _, o := range orders {
+		it := tc.GetWorkflowHistory(ctx, shop.WorkflowID(o.ID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatalf("history of %s: %v", o.ID, err)
+			}
+			if ev.GetEventType() == enums.EVENT_TYPE_WORKFLOW_TASK_FAILED {
+				a := ev.GetWorkflowTaskFailedEventAttributes()
+				t.Errorf("order %s: workflow task failed (%s): %s", o.ID, a.GetCause(), a.GetFailure().GetMessage())
+			}
+		}
+	}
+}
