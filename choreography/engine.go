@@ -173,7 +173,7 @@ func currentOp(last *Envelope) shop.Op {
 // handler keeps failing and its entry is redelivered, so nothing newer has
 // reached the order's history. It still retries without limit.
 func (e *Engine) flagCompensating(p *shop.Progress, last *Envelope) {
-	if !p.Current.IsCompensation() || e.CompensationAlertAfter <= 0 || e.node.Now().Sub(last.Time) < e.CompensationAlertAfter {
+	if !retrying(p.Current, last, e.node.Now(), e.CompensationAlertAfter) {
 		return
 	}
 	since := last.Time

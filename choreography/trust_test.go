@@ -2,6 +2,8 @@ package choreography_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/testkit/teststack"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -135,14 +138,10 @@ func testCompensationHeals(t *testing.T, broken func(activities.Layout, string) 
 		st, _ := lay.ReadOrderState(ctx, h.rdb, o.ID)
 		return st.Done(shop.OpCharge) && st.Ops[shop.OpSchedule].Status == "fail"
 	})
-	key := broken(lay, o.ID)
-	dump, err := h.rdb.Dump(ctx, key).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.rdb.Set(ctx, key, "broken", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	// The ShipmentFailed waits unread while the payment service is down.
+	waitCompensating(t, h, 100*time.Millisecond, 1, "the refund's event unread past the threshold")
+	waitCompensating(t, h, time.Minute, 0, "the refund's event unread, under the default threshold")
+	restore := breakKey(t, h.rdb, broken(lay, o.ID))
 	h.startWith(choreography.ServicePayment, "payment-1", cfg)
 
 	failed := h.node.Bus.StreamFor(o.ID, choreography.ServiceShipping)
@@ -154,20 +153,8 @@ func testCompensationHeals(t *testing.T, broken func(activities.Layout, string) 
 	if dl, _ := h.node.Bus.DeadLetters(ctx, 0); len(dl) != 0 {
 		t.Fatalf("the refund was dead-lettered: %+v", dl)
 	}
-	if p, err := h.engine.Status(ctx, o.ID); err != nil || p.Status != shop.StatusPending {
-		t.Errorf("status with the refund retrying for less than the alert threshold: %+v %v, want PENDING", p, err)
-	}
-	h.engine.CompensationAlertAfter = 100 * time.Millisecond
-	waitFor(t, "the order shown COMPENSATING", func() bool {
-		p, err := h.engine.Status(ctx, o.ID)
-		return err == nil && p.Status == shop.StatusCompensating && p.Current == shop.OpRefund && p.RetryingSince != nil
-	})
-	if recs, _, err := h.engine.Recent(ctx, 10); err != nil || len(recs) != 1 || recs[0].Status != shop.StatusCompensating {
-		t.Errorf("recent orders (the live page's list) %+v %v: want the order COMPENSATING", recs, err)
-	}
-	if err := h.rdb.RestoreReplace(ctx, key, 0, dump).Err(); err != nil {
-		t.Fatal(err)
-	}
+	shownCompensating(t, h, o.ID)
+	restore()
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	out, err := h.engine.Wait(wctx, o.ID)
@@ -175,7 +162,62 @@ func testCompensationHeals(t *testing.T, broken func(activities.Layout, string) 
 		t.Fatalf("after the fix: %+v %v", out, err)
 	}
 	waitDrained(t, h)
+	waitCompensating(t, h, 100*time.Millisecond, 0, "the refund done")
 	if rep := h.verify(); !rep.OK() {
 		t.Fatalf("verify: %v", rep.Violations)
 	}
+}
+
+// shownCompensating checks that an order whose refund keeps failing is
+// PENDING under the default alert threshold, and COMPENSATING past a short
+// one: in status, in the live page's list and in the count of orders
+// compensating (its event now pending in the payment group).
+func shownCompensating(t *testing.T, h *harness, orderID string) {
+	t.Helper()
+	ctx := context.Background()
+	if p, err := h.engine.Status(ctx, orderID); err != nil || p.Status != shop.StatusPending {
+		t.Errorf("status with the refund retrying for less than the alert threshold: %+v %v, want PENDING", p, err)
+	}
+	h.engine.CompensationAlertAfter = 100 * time.Millisecond
+	waitFor(t, "the order shown COMPENSATING", func() bool {
+		p, err := h.engine.Status(ctx, orderID)
+		return err == nil && p.Status == shop.StatusCompensating && p.Current == shop.OpRefund && p.RetryingSince != nil
+	})
+	if recs, _, err := h.engine.Recent(ctx, 10); err != nil || len(recs) != 1 || recs[0].Status != shop.StatusCompensating {
+		t.Errorf("recent orders (the live page's list) %+v %v: want the order COMPENSATING", recs, err)
+	}
+	waitCompensating(t, h, 100*time.Millisecond, 1, "the refund retrying past the threshold")
+}
+
+// breakKey replaces key with a string, and returns what puts it back.
+func breakKey(t *testing.T, rdb redis.UniversalClient, key string) (restore func()) {
+	t.Helper()
+	ctx := context.Background()
+	dump, err := rdb.Dump(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, key, "broken", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := rdb.RestoreReplace(ctx, key, 0, dump).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitCompensating waits until Compensating, with the alert threshold
+// after, counts refunds orders (and no release).
+func waitCompensating(t *testing.T, h *harness, after time.Duration, refunds int, what string) {
+	t.Helper()
+	want := map[shop.Op]int{shop.OpRefund: refunds, shop.OpRelease: 0}
+	var got map[shop.Op]int
+	var err error
+	teststack.Eventually(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if got, err = h.node.Compensating(context.Background(), after); err != nil || !maps.Equal(got, want) {
+			return fmt.Errorf("%s: orders compensating %v %v, want %v", what, got, err, want)
+		}
+		return nil
+	})
 }

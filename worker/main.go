@@ -150,7 +150,7 @@ func startChoreography(ctx context.Context, g *group, o *options, node *choreogr
 			services = append(services, svc)
 		}
 	}
-	consumers := obs.choreography(node, services)
+	consumers := obs.choreography(node, services, o.compensationAlertAfter)
 	for _, svc := range services {
 		cfg := choreography.ConsumerConfig{
 			Name:        o.consumerName + "-" + svc,

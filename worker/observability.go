@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/platform/config"
 	"github.com/ordersaga/ordersaga/internal/platform/telemetry"
+	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -86,9 +88,11 @@ func (obs *observability) temporalOptions(cfg *config.Config) error {
 }
 
 // choreography gives the node the process's metrics and tracer, reports
-// the groups of services in the group gauges, and returns the observer of
-// their consumers, which /readyz asks whether they consume.
-func (obs *observability) choreography(node *choreography.Node, services []string) *telemetry.Consumers {
+// the groups of services in the group gauges and, with the order service,
+// the orders whose compensation has run longer than alertAfter, and
+// returns the observer of their consumers, which /readyz asks whether
+// they consume.
+func (obs *observability) choreography(node *choreography.Node, services []string, alertAfter time.Duration) *telemetry.Consumers {
 	node.Telemetry.Metrics = obs.metrics
 	if obs.tp != nil {
 		node.Telemetry.Tracer = obs.tp.Tracer(telemetry.ScopeName)
@@ -97,6 +101,14 @@ func (obs *observability) choreography(node *choreography.Node, services []strin
 		return node.Bus.GroupStats(ctx, services...)
 	}); err != nil {
 		node.Log.Warn("no consumer group gauges", "err", err)
+	}
+	if slices.Contains(services, choreography.ServiceOrder) {
+		err := obs.metrics.ObserveCompensating(telemetry.EngineChoreography, func(ctx context.Context) (map[shop.Op]int, error) {
+			return node.Compensating(ctx, alertAfter)
+		})
+		if err != nil {
+			node.Log.Warn("no compensating orders gauge", "err", err)
+		}
 	}
 	consumers := telemetry.NewConsumers(obs.metrics)
 	obs.health.Add("choreography", consumers.Check(services...))

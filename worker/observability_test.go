@@ -132,22 +132,7 @@ func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 // sum adds the values of a counter's series whose labels include match.
 func sum(fams map[string]*dto.MetricFamily, name string, match map[string]string) float64 {
 	var total float64
-	f := fams[name]
-	if f == nil {
-		return 0
-	}
-	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		ok := true
-		for k, v := range match {
-			ok = ok && labels[k] == v
-		}
-		if !ok {
-			continue
-		}
+	for _, m := range matching(fams[name], match) {
 		switch {
 		case m.Counter != nil:
 			total += m.GetCounter().GetValue()
@@ -158,6 +143,25 @@ func sum(fams map[string]*dto.MetricFamily, name string, match map[string]string
 		}
 	}
 	return total
+}
+
+// matching returns the series of f whose labels include match.
+func matching(f *dto.MetricFamily, match map[string]string) []*dto.Metric {
+	var out []*dto.Metric
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		ok := true
+		for k, v := range match {
+			ok = ok && labels[k] == v
+		}
+		if ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // TestMetricsAndReadiness runs every service of the worker in one process
@@ -271,6 +275,13 @@ func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 	} {
 		if got := sum(fams, c.name, c.match); got < c.min {
 			t.Errorf("%s%v = %v, want at least %v", c.name, c.match, got, c.min)
+		}
+	}
+	for _, op := range []shop.Op{shop.OpRelease, shop.OpRefund} {
+		// None is retrying now; the series are there, at 0, for an alert on them.
+		ms := matching(fams[telemetry.MetricOrdersCompensating], map[string]string{"engine": telemetry.EngineChoreography, "op": string(op)})
+		if len(ms) != 1 || ms[0].GetGauge() == nil || ms[0].GetGauge().GetValue() != 0 {
+			t.Errorf("%s{engine=choreography, op=%s}: %v, want one series at 0", telemetry.MetricOrdersCompensating, op, ms)
 		}
 	}
 	for _, g := range []string{telemetry.MetricGroupPending, telemetry.MetricGroupLag} {

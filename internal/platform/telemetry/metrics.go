@@ -56,6 +56,13 @@ const (
 	MetricSagaDuration = "ordersaga_saga_duration_seconds"
 	// MetricCompensations counts the steps finished sagas compensated, by engine and step.
 	MetricCompensations = "ordersaga_compensations_total"
+	// MetricCompensationsRetrying counts the orchestration's compensations
+	// that went on retrying past the alert threshold, by engine and op.
+	MetricCompensationsRetrying = "ordersaga_compensations_retrying_total"
+	// MetricOrdersCompensating is the number of orders COMPENSATING now
+	// (their compensation has been retrying past the alert threshold), by
+	// engine and op: the choreography's, read at each scrape.
+	MetricOrdersCompensating = "ordersaga_orders_compensating"
 )
 
 // Results of a handler run (the result label of MetricEventsHandled).

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -50,4 +51,39 @@ func (m *Metrics) RecordSaga(engine string, out shop.Outcome, took time.Duration
 	for _, st := range out.Compensated {
 		comps.Add(ctx, 1, metric.WithAttributes(attribute.String("engine", engine), attribute.String("step", string(st))))
 	}
+}
+
+// CompensatingReader counts, per compensation, the orders COMPENSATING
+// now, read at each scrape.
+type CompensatingReader func(ctx context.Context) (map[shop.Op]int, error)
+
+// ObserveCompensating reports the counts read returns at every scrape as
+// MetricOrdersCompensating of engine, one series per op. A read that
+// fails reports nothing for that scrape.
+func (m *Metrics) ObserveCompensating(engine string, read CompensatingReader) error {
+	if m == nil {
+		return nil
+	}
+	gauge, err := m.meter.Int64ObservableGauge("ordersaga_orders_compensating",
+		metric.WithDescription("Orders COMPENSATING now: their compensation has been retrying past the alert threshold."))
+	if err != nil {
+		return fmt.Errorf("compensating gauge: %w", err)
+	}
+	_, err = m.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, groupReadTimeout)
+		defer cancel()
+		counts, err := read(ctx)
+		if err != nil {
+			return nil // nothing to report this time
+		}
+		for op, n := range counts {
+			o.ObserveInt64(gauge, int64(n), metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("engine", engine), attribute.String("op", string(op)))))
+		}
+		return nil
+	}, gauge)
+	if err != nil {
+		return fmt.Errorf("compensating gauge: %w", err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -145,10 +146,60 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.EventHandled("order", "X", telemetry.ResultOK, time.Millisecond)
 	m.Redelivered("g", "s")
 	m.DeadLettered("g", "s")
-	if m.Meter() != nil || m.ObserveGroups(nil) != nil || m.Shutdown(context.Background()) != nil {
+	if m.Meter() != nil || m.ObserveGroups(nil) != nil || m.ObserveCompensating(telemetry.EngineChoreography, nil) != nil || m.Shutdown(context.Background()) != nil {
 		t.Fatal("a nil *Metrics did something")
 	}
 	m.RecordSaga(telemetry.EngineChoreography, shop.Outcome{Status: shop.StatusCompleted}, time.Second)
+}
+
+// TestObserveCompensating: each scrape reports what the reader counts now,
+// one series per op of the engine, zeros included; a scrape whose read
+// fails reports no series.
+func TestObserveCompensating(t *testing.T) {
+	m, err := telemetry.NewMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[shop.Op]int{shop.OpRefund: 2, shop.OpRelease: 0}
+	var readErr error
+	if err := m.ObserveCompensating(telemetry.EngineChoreography, func(context.Context) (map[shop.Op]int, error) {
+		return counts, readErr
+	}); err != nil {
+		t.Fatal(err)
+	}
+	gauge := func() map[string]float64 {
+		fams, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range fams {
+			if f.GetName() != telemetry.MetricOrdersCompensating {
+				continue
+			}
+			for _, s := range f.GetMetric() {
+				var labels []string
+				for _, l := range s.GetLabel() {
+					labels = append(labels, l.GetName()+"="+l.GetValue())
+				}
+				got[strings.Join(labels, ",")] = s.GetGauge().GetValue()
+			}
+		}
+		return got
+	}
+	want := map[string]float64{"engine=choreography,op=refund": 2, "engine=choreography,op=release": 0}
+	if got := gauge(); !maps.Equal(got, want) {
+		t.Errorf("gauge %v, want %v", got, want)
+	}
+	counts = map[shop.Op]int{shop.OpRefund: 0, shop.OpRelease: 1}
+	want = map[string]float64{"engine=choreography,op=refund": 0, "engine=choreography,op=release": 1}
+	if got := gauge(); !maps.Equal(got, want) {
+		t.Errorf("gauge after the counts changed %v, want %v", got, want)
+	}
+	readErr = errors.New("redis down")
+	if got := gauge(); len(got) != 0 {
+		t.Errorf("gauge when the read fails %v, want no series", got)
+	}
 }
 
 // BenchmarkEventHandled measures the cost a handler run adds with metrics on.

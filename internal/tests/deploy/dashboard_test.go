@@ -101,7 +101,8 @@ func TestDashboardVariables(t *testing.T) {
 // with its metrics on a fixed port, a worker with every service, metrics
 // on), places orders on both engines, a compensated one among them, and
 // scrapes the server and the worker: every metric a panel of the dashboard
-// queries must be among the series they export.
+// queries must be among the series they export, and the dashboard shows
+// the compensations retrying past the alert threshold of both engines.
 func TestDashboardMetricsExist(t *testing.T) {
 	worker, starter := binaries(t)
 	rdb := testenv.StartRedis(t)
@@ -119,16 +120,21 @@ func TestDashboardMetricsExist(t *testing.T) {
 	}
 	defer func() { cancel(); _ = w.Wait() }()
 	// A completed order, a compensated one, one whose charge fails once
-	// (redelivered), one whose refund keeps failing past the alert
-	// threshold, and an event that is not one (dead-lettered).
+	// (redelivered), and an event that is not one (dead-lettered).
 	for _, args := range [][]string{{"order", "--id", "dash-1"}, {"order", "--id", "dash-2", "--fail", "payment"},
-		{"order", "--id", "dash-3", "--fail", "payment:transient:1"},
-		{"order", "--id", "dash-4", "--fail", "shipping", "--fail", "refund:transient:6"}} {
+		{"order", "--id", "dash-3", "--fail", "payment:transient:1"}} {
 		cmd := exec.Command(starter, args...)
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("starter %v: %v\n%s", args, err, out)
 		}
+	}
+	// One whose refund keeps failing past the alert threshold (some 3 s
+	// in the choreography): the worker's threshold is the gauge's too.
+	cmd := exec.Command(starter, "order", "--id", "dash-4", "--fail", "shipping", "--fail", "refund:transient:6")
+	cmd.Env = env
+	if !refundSeenCompensating(t, cmd, fmt.Sprintf("http://127.0.0.1:%d/metrics", wport)) {
+		t.Errorf("the choreography's refund retrying past --compensation-alert-after 1s was never among the orders compensating")
 	}
 	poison(t, rdb)
 	var missing []string
@@ -140,11 +146,47 @@ func TestDashboardMetricsExist(t *testing.T) {
 	if err != nil {
 		t.Errorf("dashboard queries of metrics no process exports: %v", missing)
 	}
-	for _, must := range []string{"ordersaga_sagas_total", "ordersaga_saga_duration_seconds_bucket", "ordersaga_compensations_total", "ordersaga_stream_group_lag"} {
+	for _, must := range []string{"ordersaga_sagas_total", "ordersaga_saga_duration_seconds_bucket", "ordersaga_compensations_total", "ordersaga_stream_group_lag",
+		"ordersaga_compensations_retrying_total", "ordersaga_orders_compensating"} {
 		if !slices.ContainsFunc(readDashboard(t).Panels, func(p panel) bool { return slices.Contains(queries(p), must) }) {
 			t.Errorf("the dashboard does not show %s", must)
 		}
 	}
+}
+
+// compensatingRefund is a choreography's refund counted among the orders
+// compensating.
+var compensatingRefund = regexp.MustCompile(`(?m)^ordersaga_orders_compensating\{engine="choreography",op="refund"\} [1-9]`)
+
+// refundSeenCompensating runs the starter's cmd and scrapes url meanwhile:
+// whether a choreography's refund was ever counted among the orders
+// compensating before the command ended.
+func refundSeenCompensating(t *testing.T, cmd *exec.Cmd, url string) bool {
+	t.Helper()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	seen, ended := false, false
+	_ = poll.For(context.Background(), 2*time.Minute, poll.Every(100*time.Millisecond), func(context.Context) (bool, error) {
+		seen = seen || compensatingRefund.MatchString(scrape(url))
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("starter %v: %v\n%s", cmd.Args[1:], err, out.String())
+			}
+			ended = true
+		default:
+		}
+		return ended, nil
+	})
+	if !ended {
+		t.Fatalf("starter %v did not end within 2 minutes", cmd.Args[1:])
+	}
+	return seen
 }
 
 // queries lists the metrics a panel's targets query.
