@@ -52,7 +52,7 @@ TEMPORAL_RETENTION=${TEMPORAL_RETENTION:-72h}
 # in as its own user of deploy/redis/users.acl (REDIS_USERS): its password
 # is REDIS_<NAME>_PASSWORD, e.g. REDIS_PAYMENT_PASSWORD for the payment
 # service; REDIS_ADMIN_PASSWORD is the default user's, for administration.
-REDIS_USERS=(order inventory payment shipping worker starter web)
+REDIS_USERS=(order inventory payment shipping worker starter web exporter)
 for user in "${REDIS_USERS[@]}" admin; do
 	var="REDIS_$(printf '%s' "$user" | tr '[:lower:]' '[:upper:]')_PASSWORD"
 	printf -v "$var" '%s' "${!var:-ordersaga-$user-local-only}"

@@ -14,7 +14,7 @@
 # TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), METRICS_PORT
 # (9464: the worker processes' /metrics and /readyz on 9464..9468),
 # REDIS_<NAME>_PASSWORD (a Redis user per process: ORDER, INVENTORY,
-# PAYMENT, SHIPPING, WORKER, STARTER, WEB), REDIS_ADMIN_PASSWORD,
+# PAYMENT, SHIPPING, WORKER, STARTER, WEB, EXPORTER), REDIS_ADMIN_PASSWORD,
 # TEMPORAL_PG_PASSWORD. The OTEL_*
 # variables (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach the workers as they are.
 set -euo pipefail

@@ -28,6 +28,7 @@ const (
 	RedisWorkerUser    = "ordersaga-worker"
 	RedisStarterUser   = "ordersaga-starter"
 	RedisWebUser       = "ordersaga-web"
+	RedisExporterUser  = "ordersaga-exporter"
 )
 
 // RedisAppUser is the user of code under test that drives every part of
@@ -35,10 +36,12 @@ const (
 const RedisAppUser = RedisStarterUser
 
 // RedisUsers maps what a process runs to its user: each choreography
-// service and "orchestration" (worker --services), "starter" and "web".
+// service and "orchestration" (worker --services), "starter", "web" and
+// "exporter" (redis_exporter, for Prometheus).
 var RedisUsers = map[string]string{
 	"order": RedisOrderUser, "inventory": RedisInventoryUser, "payment": RedisPaymentUser,
 	"shipping": RedisShippingUser, "orchestration": RedisWorkerUser, "starter": RedisStarterUser, "web": RedisWebUser,
+	"exporter": RedisExporterUser,
 }
 
 // RedisPassword is user's password on a server whose ACL was rendered

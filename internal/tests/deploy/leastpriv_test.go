@@ -421,8 +421,9 @@ func TestComposeRedisEntrypoint(t *testing.T) {
 
 // assertOwnKeysOnly: each user is refused another's streams and state,
 // directly and through a script of its own, and every user but the
-// starter is refused SCAN; none may run KEYS, CLIENT or CONFIG; every one
-// may read INFO memory (the eviction check).
+// starter and the exporter is refused SCAN; none may run KEYS, CLIENT or
+// CONFIG; every one may read INFO memory (the eviction check); the
+// exporter may read no key's value and write nothing.
 func assertOwnKeysOnly(t *testing.T, srv *testenv.RedisACLServer, admin *redis.Client) {
 	t.Helper()
 	ctx := context.Background()
@@ -455,18 +456,11 @@ func assertOwnKeysOnly(t *testing.T, srv *testenv.RedisACLServer, admin *redis.C
 		testenv.RedisWorkerUser: {xadd("order"), {"get", "ordersaga:chor:partitions"}, {"hset", p + "pay:acl-1", "charge", "ok|0"}},
 		testenv.RedisWebUser: {xadd("payment"), {"del", p + "order:acl-1"}, {"decrby", stock, 1}, {"hincrby", p + "ledger", "net_cents", -100},
 			{"xack", p + "stream:order", "inventory", "0-1"}},
+		testenv.RedisExporterUser: {xadd("order"), {"hgetall", p + "order:acl-1"}, {"hget", p + "pay:acl-1", "charge"}, {"get", stock},
+			{"xrange", p + "stream:order", "-", "+"}, {"xread", "streams", p + "stream:order", "0"}, {"xgroup", "create", p + "stream:order", "x", "0"},
+			script("return redis.call('XLEN', KEYS[1])", p+"stream:order")},
 	}
-	admin2 := []any{"keys", "*"}
-	for user, cmds := range denied {
-		c := srv.ClientAs(user)
-		cmds = append(cmds, []any{"scan", 0}, admin2, []any{"client", "list"}, []any{"config", "get", "maxmemory-policy"}, []any{"flushall"})
-		for _, cmd := range cmds {
-			// A script's own command refused reads "can't access" on 7.0.
-			if err := c.Do(ctx, cmd...).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") && !strings.Contains(err.Error(), "can't access") {
-				t.Errorf("%v as %s: %v, want NOPERM", cmd[:2], user, err)
-			}
-		}
-	}
+	assertDenied(t, srv, denied)
 	for _, user := range testenv.RedisUsers {
 		if err := srv.ClientAs(user).Info(ctx, "memory").Err(); err != nil {
 			t.Errorf("info memory as %s: %v", user, err)
@@ -480,6 +474,27 @@ func assertOwnKeysOnly(t *testing.T, srv *testenv.RedisACLServer, admin *redis.C
 	}
 	if ch, err := admin.HGetAll(ctx, p+"pay:acl-1").Result(); err != nil || len(ch) != 1 || ch["charge"] != "ok|4200" {
 		t.Errorf("after the refused writes, order acl-1's payment record: %v %v, want the charge alone", ch, err)
+	}
+}
+
+// assertDenied: Redis refuses each user its commands of denied, and KEYS,
+// CLIENT, CONFIG, FLUSHALL and, to all but the exporter (which finds the
+// streams it measures with it), SCAN.
+func assertDenied(t *testing.T, srv *testenv.RedisACLServer, denied map[string][][]any) {
+	t.Helper()
+	ctx := context.Background()
+	for user, cmds := range denied {
+		c := srv.ClientAs(user)
+		if user != testenv.RedisExporterUser {
+			cmds = append(cmds, []any{"scan", 0})
+		}
+		cmds = append(cmds, []any{"keys", "*"}, []any{"client", "list"}, []any{"config", "get", "maxmemory-policy"}, []any{"flushall"})
+		for _, cmd := range cmds {
+			// A script's own command refused reads "can't access" on 7.0.
+			if err := c.Do(ctx, cmd...).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") && !strings.Contains(err.Error(), "can't access") {
+				t.Errorf("%v as %s: %v, want NOPERM", cmd[:2], user, err)
+			}
+		}
 	}
 }
 
