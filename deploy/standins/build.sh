@@ -13,7 +13,8 @@
 # How: debootstrap makes a Debian root file system from this machine's own
 # apt sources (the mirror is read from the apt configuration), `docker
 # import` turns it into debian:bookworm-slim; the same root with the
-# packages the stand-ins need (redis, PostgreSQL, Prometheus, wget) becomes
+# packages the stand-ins need (redis, PostgreSQL, Prometheus and the Redis
+# and PostgreSQL exporters, wget) becomes
 # the base the stand-ins' Dockerfiles start FROM; the Temporal binaries come
 # from .bin/ (make tools tools-postgres) and Go from this machine's GOROOT.
 # Needs root (debootstrap, chroot), docker and debootstrap.
@@ -24,7 +25,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 SUITE=bookworm # the tags name it: debian:bookworm-slim, golang:…-bookworm
 BASE=ordersaga-standin/base:$SUITE
-PACKAGES=ca-certificates,wget,redis-server,redis-tools,postgresql-15,prometheus
+PACKAGES=ca-certificates,wget,redis-server,redis-tools,postgresql-15,prometheus,prometheus-redis-exporter,prometheus-postgres-exporter
 WORK=${STANDINS_WORK:-$STATE/standins}
 
 # mirror: the Debian mirror apt uses here for $SUITE, from sources.list or
@@ -47,10 +48,11 @@ mirror() {
 
 present() { docker image inspect "$1" >/dev/null 2>&1 && [ -z "${STANDINS_REBUILD:-}" ]; }
 
-# rootfs DIR [PACKAGES]: a minimal Debian root in DIR, once.
+# rootfs DIR [PACKAGES]: a minimal Debian root in DIR, once for the same
+# PACKAGES (.complete records them).
 rootfs() {
 	local dir=$1 include=${2:-} url
-	[ -f "$dir/.complete" ] && return 0
+	[ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$include" ] && return 0
 	url=$(mirror | head -n 1)
 	[ -n "$url" ] || { warn "standins: no apt source for $SUITE in /etc/apt"; exit 1; }
 	say "== debootstrap $SUITE from $url into $dir${include:+ (with $include)}"
@@ -62,7 +64,7 @@ rootfs() {
 	# The images carry no package lists, caches or start-up policy.
 	rm -f "$dir/usr/sbin/policy-rc.d"
 	rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
-	touch "$dir/.complete"
+	printf '%s\n' "$include" >"$dir/.complete"
 }
 
 # import DIR IMAGE: DIR's files, as IMAGE.
@@ -81,9 +83,17 @@ prepare_packages() {
 	chmod 755 "$1/usr/sbin/policy-rc.d"
 }
 
+# base_current: the base image is there and holds every package of
+# PACKAGES (a base made before one was added is made again).
+base_current() {
+	present "$BASE" || return 1
+	# shellcheck disable=SC2086 # one argument per package
+	docker run --rm --network none --entrypoint dpkg-query "$BASE" -W ${PACKAGES//,/ } >/dev/null 2>&1
+}
+
 base_images() {
 	present debian:$SUITE-slim || { rootfs "$WORK/slim"; import "$WORK/slim" "debian:$SUITE-slim"; }
-	present "$BASE" && return 0
+	base_current && return 0
 	rootfs "$WORK/full" "$PACKAGES"
 	import "$WORK/full" "$BASE"
 }
