@@ -3,7 +3,8 @@
 # Missing ones are installed with apt-get when running as root on Debian or
 # Ubuntu; otherwise the command stops at once with the exact command to run.
 #
-#   scripts/deps.sh test   redis-server, PostgreSQL, chromium (every test)
+#   scripts/deps.sh test   redis-server, PostgreSQL, chromium, and Debian's
+#                          Redis and PostgreSQL exporters (every test)
 #   scripts/deps.sh up     redis-server, and PostgreSQL for
 #                          TEMPORAL_BACKEND=postgres
 #   scripts/deps.sh compose  debootstrap (make standins, make compose-test)
@@ -14,6 +15,7 @@ set -euo pipefail
 have_postgres() { [ -n "$(pg_bindir)" ]; }
 have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
 have_chromium() { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
+have() { command -v "$1" >/dev/null 2>&1; }
 
 missing=()
 case "${1:-test}" in
@@ -21,6 +23,9 @@ test)
 	have_redis || missing+=(redis-server)
 	have_postgres || missing+=(postgresql)
 	have_chromium || missing+=(chromium)
+	# The dashboard test runs them as Compose's stand-ins do.
+	have prometheus-redis-exporter || missing+=(prometheus-redis-exporter)
+	have prometheus-postgres-exporter || missing+=(prometheus-postgres-exporter)
 	;;
 up)
 	have_redis || missing+=(redis-server)

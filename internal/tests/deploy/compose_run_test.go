@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,9 @@ func TestComposeDefault(t *testing.T) {
 	t.Run("worker stopped, then started", func(t *testing.T) { s.in(t).outage("worker", "orchestration") })
 	t.Run("payment cut off from Redis", func(t *testing.T) { s.in(t).partition("payment", "choreography") })
 	t.Run("worker cut off from Temporal", func(t *testing.T) { s.in(t).partition("worker", "orchestration") })
-	t.Run("prometheus", func(t *testing.T) { s.in(t).prometheusTargets() })
+	t.Run("prometheus", func(t *testing.T) {
+		s.in(t).prometheusTargets(map[string]int{"redis_up": 1}, "redis_stream_length")
+	})
 
 	if out, err := s.down(); err != nil {
 		t.Fatalf("docker compose down: %v\n%s", err, out)
@@ -82,6 +85,10 @@ func TestComposePostgresCluster(t *testing.T) {
 	s.orders()
 	httpOK(t, "http://127.0.0.1:"+s.env["TEMPORAL_UI_PORT"]+"/", time.Minute)
 	t.Run("a master cut off, failover, rejoin", func(t *testing.T) { s.in(t).clusterPartition() })
+	// The one Redis and the six cluster nodes, and PostgreSQL.
+	t.Run("prometheus", func(t *testing.T) {
+		s.in(t).prometheusTargets(map[string]int{"redis_up": 1 + len(clusterNodes), "pg_up": 1}, "pg_stat_database_xact_commit")
+	})
 	if out, err := s.down("-v"); err != nil {
 		t.Fatalf("docker compose down -v: %v\n%s", err, out)
 	}
@@ -157,21 +164,60 @@ func (s *stack) partition(service, mode string) {
 }
 
 // prometheusTargets starts Prometheus of the observability profile on the
-// running stack and waits until every target it scrapes is up.
-func (s *stack) prometheusTargets() {
+// running stack and waits until every target it scrapes is up, until the
+// exporters' up gauges (up: how many series each must have) all read 1,
+// the exporters logged in, and until each series of present has a value.
+func (s *stack) prometheusTargets(up map[string]int, present ...string) {
 	t := s.t
-	s.profiles = []string{"observability"}
-	defer func() { s.profiles = nil }()
+	profiles := s.profiles
+	s.profiles = append(slices.Clone(profiles), "observability")
+	defer func() { s.profiles = profiles }()
 	s.must(10*time.Minute, "up", "-d", "--wait", "--no-recreate", "prometheus")
-	url := "http://127.0.0.1:" + s.env["PROMETHEUS_PORT"] + "/api/v1/targets"
+	api := "http://127.0.0.1:" + s.env["PROMETHEUS_PORT"] + "/api/v1/"
 	var down []string
 	err := poll.For(context.Background(), 2*time.Minute, poll.Every(2*time.Second), func(context.Context) (bool, error) {
-		down = targetsDown(url)
+		down = targetsDown(api + "targets")
+		for metric, n := range up {
+			if v := promValues(api, metric); len(v) != n || slices.ContainsFunc(v, func(x string) bool { return x != "1" }) {
+				down = append(down, fmt.Sprintf("%s = %v, want %d series of 1", metric, v, n))
+			}
+		}
+		for _, metric := range present {
+			if len(promValues(api, metric)) == 0 {
+				down = append(down, metric+": no series")
+			}
+		}
 		return len(down) == 0, nil
 	})
 	if err != nil {
-		t.Errorf("Prometheus targets not up: %v", down)
+		t.Errorf("Prometheus: %v", down)
 	}
+}
+
+// promValues asks Prometheus's API for the current values of query.
+func promValues(api, query string) []string {
+	resp, err := http.Get(api + "query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Data struct {
+			Result []struct {
+				Value []any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&doc) != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range doc.Data.Result {
+		if len(r.Value) == 2 {
+			out = append(out, fmt.Sprint(r.Value[1]))
+		}
+	}
+	return out
 }
 
 // targetsDown asks Prometheus for its active targets and lists those not up

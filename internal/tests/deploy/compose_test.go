@@ -46,7 +46,7 @@ var (
 	// application's URLs name (the masters once created), then their replicas.
 	clusterNodes = []string{"redis-node-1", "redis-node-2", "redis-node-3", "redis-node-4", "redis-node-5", "redis-node-6"}
 	// observability is the profile of the same name.
-	observability = []string{"prometheus", "grafana", "jaeger"}
+	observability = []string{"prometheus", "grafana", "jaeger", "redis-exporter"}
 )
 
 // load reads docker-compose.yml with every profile active and only env set
@@ -151,7 +151,7 @@ func TestComposeServices(t *testing.T) {
 		t.Errorf("services = %v, want %v", got, want)
 	}
 	pg := loadPostgres(t)
-	want = append(want, "postgres", "temporal-schema", "temporal-ui")
+	want = append(want, "postgres", "temporal-schema", "temporal-ui", "postgres-exporter", "postgres-exporter-role")
 	got = pg.ServiceNames()
 	slices.Sort(want)
 	slices.Sort(got)
@@ -328,7 +328,7 @@ func TestComposePasswordOverride(t *testing.T) {
 }
 
 // jobs run once and exit 0; whatever waits for them waits for that.
-var jobs = []string{"redis-cluster-create", "temporal-schema", "temporal-setup", "temporal-volume"}
+var jobs = []string{"redis-cluster-create", "temporal-schema", "temporal-setup", "temporal-volume", "postgres-exporter-role"}
 
 // startedOnly may wait for a service to have started rather than be
 // healthy: Prometheus records the workers from their start, ready or not.

@@ -32,6 +32,7 @@ type dashboard struct {
 }
 
 type panel struct {
+	ID         int
 	Title      string
 	Type       string
 	Datasource *struct{ Type, UID string }
@@ -50,7 +51,8 @@ func readDashboard(t *testing.T) dashboard {
 // promQLWords are the PromQL functions, aggregations and keywords the
 // dashboard's queries use: every other word outside braces, brackets and
 // the label lists of by (…) is a metric name.
-var promQLWords = []string{"sum", "max", "min", "avg", "count", "rate", "irate", "increase", "histogram_quantile", "by", "without", "on", "ignoring", "and", "or", "unless"}
+var promQLWords = []string{"sum", "max", "min", "avg", "count", "rate", "irate", "increase", "histogram_quantile", "label_replace",
+	"by", "without", "on", "ignoring", "and", "or", "unless"}
 
 var (
 	labelLists = regexp.MustCompile(`\b(by|without|on|ignoring)\s*\([^)]*\)|\{[^}]*\}|\[[^\]]*\]|"[^"]*"`)
@@ -71,7 +73,7 @@ func metricNames(expr string) []string {
 // TestDashboardVariables: the dashboard chooses its Prometheus data source
 // and the Temporal namespace with variables; every panel queries the data
 // source variable, and every query of the SDK's series (temporal_*) is
-// limited to the chosen namespaces.
+// limited to the chosen namespaces. No two panels share an id.
 func TestDashboardVariables(t *testing.T) {
 	d := readDashboard(t)
 	var vars []string
@@ -82,7 +84,12 @@ func TestDashboardVariables(t *testing.T) {
 		t.Errorf("dashboard variables %v, want datasource:datasource and namespace:query", vars)
 	}
 	sdk := regexp.MustCompile(`\btemporal_[a-z_]+\{namespace=~"\$namespace"`)
+	ids := map[int]string{}
 	for _, p := range d.Panels {
+		if other, ok := ids[p.ID]; ok {
+			t.Errorf("panels %q and %q share the id %d", other, p.Title, p.ID)
+		}
+		ids[p.ID] = p.Title
 		if p.Type == "row" {
 			continue
 		}
@@ -99,16 +106,20 @@ func TestDashboardVariables(t *testing.T) {
 
 // TestDashboardMetricsExist runs what make up runs (a Temporal dev server
 // with its metrics on a fixed port, a worker with every service, metrics
-// on), places orders on both engines, a compensated one among them, and
-// scrapes the server and the worker: every metric a panel of the dashboard
+// on, as the starter's user of a Redis that loads the project's ACL file)
+// and the exporters as Compose runs them (redis_exporter on that Redis,
+// postgres_exporter on a PostgreSQL), places orders on both engines, a
+// compensated one among them, and scrapes the server, the worker and the
+// exporters as Prometheus does: every metric a panel of the dashboard
 // queries must be among the series they export, and the dashboard shows
 // the compensations retrying past the alert threshold of both engines.
 func TestDashboardMetricsExist(t *testing.T) {
 	worker, starter := binaries(t)
-	rdb := testenv.StartRedis(t)
+	rdb := testenv.StartRedisACL(t, appPassword, adminPassword)
+	exporters := []string{startRedisExporter(t, rdb), startPostgresExporter(t)}
 	tport, mport, wport := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	temporal := startDevServer(t, tport, mport)
-	env := append(os.Environ(), "REDIS_URL="+rdb.URL(), "REDIS_CLUSTER_URL=", "TEMPORAL_ADDRESS="+temporal,
+	env := append(os.Environ(), "REDIS_URL="+rdb.AppURL(), "REDIS_CLUSTER_URL=", "TEMPORAL_ADDRESS="+temporal,
 		fmt.Sprintf("%s=127.0.0.1:%d", metricsAddrEnv, wport), otlpEnv+"=")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -140,6 +151,9 @@ func TestDashboardMetricsExist(t *testing.T) {
 	var missing []string
 	err := poll.For(context.Background(), time.Minute, poll.Every(2*time.Second), func(context.Context) (bool, error) {
 		exported := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)) + scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", wport))
+		for _, u := range exporters {
+			exported += scrape(u)
+		}
 		missing = missingMetrics(readDashboard(t), exported)
 		return len(missing) == 0, nil
 	})
@@ -147,7 +161,9 @@ func TestDashboardMetricsExist(t *testing.T) {
 		t.Errorf("dashboard queries of metrics no process exports: %v", missing)
 	}
 	for _, must := range []string{"ordersaga_sagas_total", "ordersaga_saga_duration_seconds_bucket", "ordersaga_compensations_total", "ordersaga_stream_group_lag",
-		"ordersaga_compensations_retrying_total", "ordersaga_orders_compensating"} {
+		"ordersaga_compensations_retrying_total", "ordersaga_orders_compensating",
+		"redis_commands_processed_total", "redis_cpu_sys_seconds_total", "redis_memory_used_bytes", "redis_stream_length",
+		"pg_stat_database_xact_commit", "pg_stat_database_numbackends"} {
 		if !slices.ContainsFunc(readDashboard(t).Panels, func(p panel) bool { return slices.Contains(queries(p), must) }) {
 			t.Errorf("the dashboard does not show %s", must)
 		}
@@ -252,10 +268,10 @@ func startDevServer(t *testing.T, port, mport int) string {
 
 // poison adds an entry that is no event to every stream the payment
 // service consumes.
-func poison(t *testing.T, rdb *testenv.RedisServer) {
+func poison(t *testing.T, rdb *testenv.RedisACLServer) {
 	t.Helper()
 	ctx := context.Background()
-	admin := rdb.Client()
+	admin := rdb.AdminClient()
 	keys, err := admin.Keys(ctx, "ordersaga:chor:*stream:inventory").Result()
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("the inventory service's streams: %v, %v", keys, err)

@@ -32,7 +32,8 @@ const (
 // Grafana is provisioned from the repository's files.
 func TestComposeObservability(t *testing.T) {
 	p := load(t)
-	pinned := map[string]string{"prometheus": "prom/prometheus:v3.", "grafana": "grafana/grafana:12.", "jaeger": "jaegertracing/jaeger:2."}
+	pinned := map[string]string{"prometheus": "prom/prometheus:v3.", "grafana": "grafana/grafana:12.", "jaeger": "jaegertracing/jaeger:2.",
+		"redis-exporter": "oliver006/redis_exporter:v1."}
 	for _, name := range observability {
 		s := service(t, p, name)
 		if !slices.Equal(s.Profiles, []string{"observability"}) {
@@ -92,7 +93,8 @@ func metricsPort(t *testing.T, p *types.Project) string {
 }
 
 // assertScrapes: Prometheus mounts the repository's config, which scrapes
-// each worker process by its service name on the metrics port.
+// each worker process by its service name on the metrics port, the
+// Temporal server, and redis-exporter (which asks Redis for it: /scrape).
 func assertScrapes(t *testing.T, p *types.Project, port string) {
 	t.Helper()
 	s := service(t, p, "prometheus")
@@ -100,23 +102,16 @@ func assertScrapes(t *testing.T, p *types.Project, port string) {
 	if !slices.Contains(s.Command, "--config.file=/etc/prometheus/prometheus.yml") {
 		t.Errorf("prometheus command %v does not read /etc/prometheus/prometheus.yml", s.Command)
 	}
-	var cfg struct {
-		ScrapeConfigs []struct {
-			MetricsPath   string `yaml:"metrics_path"`
-			StaticConfigs []struct {
-				Targets []string
-			} `yaml:"static_configs"`
-		} `yaml:"scrape_configs"`
-	}
-	if err := yaml.Unmarshal([]byte(readFile(t, obsDir+"/prometheus/prometheus.yml")), &cfg); err != nil {
-		t.Fatalf("prometheus.yml: %v", err)
-	}
 	var targets []string
-	for _, sc := range cfg.ScrapeConfigs {
-		if sc.MetricsPath != "/metrics" {
-			t.Errorf("scrape config with metrics_path %q, want /metrics", sc.MetricsPath)
+	for name, job := range promJobs(t) {
+		want := "/metrics"
+		if strings.HasPrefix(name, "redis") {
+			want = "/scrape"
 		}
-		for _, st := range sc.StaticConfigs {
+		if job.MetricsPath != want {
+			t.Errorf("scrape job %s: metrics_path %q, want %s", name, job.MetricsPath, want)
+		}
+		for _, st := range job.StaticConfigs {
 			targets = append(targets, st.Targets...)
 		}
 	}
@@ -129,14 +124,14 @@ func assertScrapes(t *testing.T, p *types.Project, port string) {
 	if !strings.Contains(readFile(t, "deploy/temporal/config/ordersaga.yaml"), `listenAddress: {{ env "TEMPORAL_METRICS_ADDRESS" | quote }}`) {
 		t.Error("deploy/temporal/config/ordersaga.yaml does not serve metrics on TEMPORAL_METRICS_ADDRESS")
 	}
-	want := []string{"temporal:" + tport}
+	want := []string{"temporal:" + tport, "redis-exporter:9121"}
 	for _, name := range appServices {
 		want = append(want, name+":"+port)
 	}
 	slices.Sort(targets)
 	slices.Sort(want)
 	if !slices.Equal(targets, want) {
-		t.Errorf("prometheus scrapes %v, want every worker process and the Temporal server: %v", targets, want)
+		t.Errorf("prometheus scrapes %v, want every worker process, the Temporal server and redis-exporter: %v", targets, want)
 	}
 }
 
