@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -38,24 +39,10 @@ func TestOrchestrationUnderChaos(t *testing.T) {
 
 func orchestrationUnderChaos(t *testing.T, backend string) {
 	const n = 200
-	tcmd := testenv.NewTemporalCmd(t, backend)
-	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	rdb := srv.Client()
-	catalog := shop.DefaultCatalog()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
-		t.Fatal(err)
-	}
-
-	temporal := newProc(t, "temporal", tcmd.Bin, tcmd.Env, tcmd.Args...)
-	temporal.start()
-	tc, err := tcmd.Ready(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	addr := tcmd.Address
+	st := startOrchestrationStack(ctx, t, backend, "--appendonly", "yes", "--appendfsync", "always")
+	srv, rdb, catalog, temporal, tc, addr := st.srv, st.rdb, st.catalog, st.temporal, st.tc, st.tcmd.Address
 
 	// A short backoff cap, so that the outage below outlasts the old budget
 	// of 25 attempts in seconds rather than minutes.
@@ -145,6 +132,7 @@ func orchestrationUnderChaos(t *testing.T, backend string) {
 	}
 	src := engine.WithRedis(rdb)
 	var rep verify.Report
+	var err error
 	// Checks that fail are tried again; the last report after 60 s is judged below.
 	_ = poll.For(ctx, 60*time.Second, poll.Every(500*time.Millisecond), func(context.Context) (bool, error) {
 		rep, err = verify.Check(ctx, rdb, src, catalog, verify.Options{})
@@ -173,6 +161,37 @@ func orchestrationUnderChaos(t *testing.T, backend string) {
 	if got := r.counts(); got[shop.StatusCompleted] == 0 || got[shop.StatusCompensated] == 0 || got[shop.StatusFailed] != 0 {
 		t.Errorf("outcomes %v: want completed and compensated orders and none FAILED", got)
 	}
+}
+
+// orchestrationStack is a Temporal server, run as a process the test can
+// kill, and a Redis seeded with the orchestration's catalog.
+type orchestrationStack struct {
+	tcmd     *testenv.TemporalCmd
+	temporal *proc
+	tc       client.Client
+	srv      *testenv.RedisServer
+	rdb      *redis.Client
+	catalog  shop.Catalog
+}
+
+// startOrchestrationStack starts one on backend, redis-server with
+// redisArgs; the client closes when the test ends.
+func startOrchestrationStack(ctx context.Context, t *testing.T, backend string, redisArgs ...string) *orchestrationStack {
+	t.Helper()
+	st := &orchestrationStack{tcmd: testenv.NewTemporalCmd(t, backend), srv: testenv.StartRedis(t, redisArgs...), catalog: shop.DefaultCatalog()}
+	st.rdb = st.srv.Client()
+	if err := activities.Seed(ctx, st.rdb, activities.OrchestrationPrefix, st.catalog); err != nil {
+		t.Fatal(err)
+	}
+	st.temporal = newProc(t, "temporal", st.tcmd.Bin, st.tcmd.Env, st.tcmd.Args...)
+	st.temporal.start()
+	tc, err := st.tcmd.Ready(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	st.tc = tc
+	return st
 }
 
 // oldCompensationAttempts is how many attempts a compensation had before

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
@@ -34,23 +33,11 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 	began := time.Now()
 	prevBin := filepath.Join(testenv.BuildAt(t, "HEAD~1", "./worker"), "worker")
 	t.Logf("previous commit's worker built in %s", time.Since(began).Round(time.Second))
-	tcmd := testenv.NewTemporalCmd(t, testenv.BackendDev)
-	srv := testenv.StartRedis(t)
-	rdb := srv.Client()
-	catalog := shop.DefaultCatalog()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := activities.Seed(ctx, rdb, activities.OrchestrationPrefix, catalog); err != nil {
-		t.Fatal(err)
-	}
-	temporal := newProc(t, "temporal", tcmd.Bin, tcmd.Env, tcmd.Args...)
-	temporal.start()
-	tc, err := tcmd.Ready(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	workerEnv := env("REDIS_URL", srv.URL(), "TEMPORAL_ADDRESS", tcmd.Address)
+	st := startOrchestrationStack(ctx, t, testenv.BackendDev)
+	rdb, tc := st.rdb, st.tc
+	workerEnv := env("REDIS_URL", st.srv.URL(), "TEMPORAL_ADDRESS", st.tcmd.Address)
 	worker := func(name, bin string, args ...string) *proc {
 		p := newProc(t, name, bin, workerEnv, append([]string{"--services", "orchestration", "--log-level", "warn"}, args...)...)
 		p.start()
@@ -58,7 +45,7 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 	}
 	old := []*proc{worker("old-1", prevBin), worker("old-2", prevBin)}
 
-	engine := workflows.NewEngine(tc, catalog)
+	engine := workflows.NewEngine(tc, st.catalog)
 	r := &runner{engine: engine}
 	orders := parkedWorkload(workload(23, n, "roll"))
 	const newBuild = "rollout-new"
@@ -70,10 +57,13 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 				began := time.Now()
 				worker(fmt.Sprintf("new-%d", i+1), workerBin, "--build-id", newBuild)
 				waitCurrent(ctx, t, tc, newBuild)
-				current := time.Since(began)
+				current, inFlight := time.Since(began), r.inFlight()
 				o.stop()
-				t.Logf("after %d placements: new worker %d current after %s, old worker %d stopped after %s",
-					r.placed.Load(), i+1, current.Round(time.Millisecond), i+1, time.Since(began).Round(time.Millisecond))
+				t.Logf("after %d placements: new worker %d current after %s, old worker %d stopped after %s with %d orders in flight",
+					r.placed.Load(), i+1, current.Round(time.Millisecond), i+1, time.Since(began).Round(time.Millisecond), inFlight)
+				if inFlight == 0 {
+					t.Errorf("roll %d: no order was in flight when the old worker stopped", i+1)
+				}
 			})
 		}
 	}()
@@ -89,8 +79,9 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 		}
 	}
 	var rep verify.Report
+	var err error
 	_ = poll.For(ctx, 60*time.Second, poll.Every(500*time.Millisecond), func(context.Context) (bool, error) {
-		rep, err = verify.Check(ctx, rdb, engine.WithRedis(rdb), catalog, verify.Options{})
+		rep, err = verify.Check(ctx, rdb, engine.WithRedis(rdb), st.catalog, verify.Options{})
 		return err == nil && rep.OK(), nil
 	})
 	if err != nil || !rep.OK() || rep.Orders != n {
@@ -101,15 +92,27 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 
 // parkedWorkload adds a delay to the orders without faults, in turn at
 // the reserve, the charge and the schedule, so that orders wait at every
-// step while the workers are replaced.
+// step while the workers are replaced; every tenth order instead has its
+// shipment declined and its refund fail nine times, so that it stays in
+// flight, compensating, for about 20 s.
 func parkedWorkload(orders []shop.Order) []shop.Order {
 	ops := []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule}
 	for i := range orders {
-		if orders[i].Faults == nil {
+		switch {
+		case i%10 == 0:
+			orders[i].Faults = shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}, shop.OpRefund: {Kind: shop.FaultTransient, Attempts: 9}}
+		case orders[i].Faults == nil:
 			orders[i].Faults = shop.FaultPlan{ops[i%len(ops)]: {Kind: shop.FaultDelay, Delay: time.Second}}
 		}
 	}
 	return orders
+}
+
+// inFlight is how many orders have been placed and not yet seen to end.
+func (r *runner) inFlight() int64 {
+	var ended int64
+	r.outcomes.Range(func(_, _ any) bool { ended++; return true })
+	return r.placed.Load() - ended
 }
 
 // waitCurrent waits until the deployment's current version is buildID.
