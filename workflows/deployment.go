@@ -117,6 +117,26 @@ func (d Deployment) Promote(ctx context.Context, c client.Client, within time.Du
 	return current, nil
 }
 
+// IfCurrent returns d when its deployment has a current version, and the
+// zero Deployment (an unversioned worker) when it has none or does not
+// exist. A worker that runs OrderSaga beside the deployment's own (the
+// experiments' in-process workers) joins the deployment only where
+// versioned workers have taken the task queue over: there an unversioned
+// worker would be handed no task.
+func (d Deployment) IfCurrent(ctx context.Context, c client.Client) (Deployment, error) {
+	desc, err := c.WorkerDeploymentClient().GetHandle(d.Name).Describe(ctx, client.WorkerDeploymentDescribeOptions{})
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return Deployment{}, nil
+	case err != nil:
+		return Deployment{}, fmt.Errorf("describe worker deployment %s: %w", d.Name, err)
+	case desc.Info.RoutingConfig.CurrentVersion == nil:
+		return Deployment{}, nil
+	}
+	return d, nil
+}
+
 // takesOver says whether d's build should replace cur as the current
 // version.
 func (d Deployment) takesOver(cur *worker.WorkerDeploymentVersion) bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
+	"github.com/ordersaga/ordersaga/internal/platform/buildinfo"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -111,6 +113,7 @@ type Orch struct {
 	Redis     redis.UniversalClient
 	Catalog   shop.Catalog
 	Instances int
+	options   worker.Options // the workers' options, versioned where the deployment is
 	mu        sync.Mutex
 	main      []worker.Worker
 	payment   []worker.Worker
@@ -121,11 +124,16 @@ func StartOrchestration(ctx context.Context, tc client.Client, rdb redis.Univers
 	if err := workflows.Seed(ctx, rdb, catalog); err != nil {
 		return nil, err
 	}
-	o := &Orch{Client: tc, Redis: rdb, Catalog: catalog, Instances: n}
+	dep, err := workflows.Deployment{Name: workflows.DefaultDeploymentName, BuildID: "experiment-" + buildinfo.BuildID(),
+		SetCurrent: workflows.SetCurrentAlways}.IfCurrent(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	o := &Orch{Client: tc, Redis: rdb, Catalog: catalog, Instances: n, options: dep.WorkerOptions(workflows.WorkerOptions(pollers))}
 	p := activities.New(rdb, activities.OrchestrationPrefix, catalog)
 	cfg := workflows.Config{Catalog: catalog, PaymentTaskQueue: PaymentTaskQueue}
 	for range n {
-		w := worker.New(tc, workflows.TaskQueue, workflows.WorkerOptions(pollers))
+		w := worker.New(tc, workflows.TaskQueue, o.options)
 		w.RegisterWorkflowWithOptions(cfg.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowType})
 		w.RegisterActivity(p.Inventory)
 		w.RegisterActivity(p.Shipping)
@@ -135,7 +143,17 @@ func StartOrchestration(ctx context.Context, tc client.Client, rdb redis.Univers
 		}
 		o.main = append(o.main, w)
 	}
-	return o, o.Start(ctx, choreography.ServicePayment)
+	if err := o.Start(ctx, choreography.ServicePayment); err != nil {
+		o.Close()
+		return nil, err
+	}
+	// Where a versioned worker ran, these workers are a build of their own
+	// in its deployment, made current so that they get the orders.
+	if _, err := dep.Promote(ctx, tc, time.Minute); err != nil {
+		o.Close()
+		return nil, err
+	}
+	return o, nil
 }
 
 // Start starts the payment workers (the only participant run apart).
@@ -150,7 +168,7 @@ func (o *Orch) Start(_ context.Context, service string) error {
 	}
 	p := activities.New(o.Redis, activities.OrchestrationPrefix, o.Catalog)
 	for range o.Instances {
-		w := worker.New(o.Client, PaymentTaskQueue, workflows.WorkerOptions(pollers))
+		w := worker.New(o.Client, PaymentTaskQueue, o.options)
 		w.RegisterActivity(p.Payment)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start payment worker: %w", err)
