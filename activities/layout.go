@@ -24,7 +24,9 @@ import (
 //   - A SKU's stock and its per-order holds share the SKU's own tag:
 //     <prefix>{stock:<sku>} and <prefix>{stock:<sku>}:holds.
 //   - A few keys stand alone: <prefix>partitions (P, recorded when the layout
-//     is set up), <prefix>epoch (when the state was last reset).
+//     is set up), <prefix>epoch (when the state was last reset),
+//     <prefix>compensation-alert-after (the choreography's alert threshold,
+//     see AlertAfterKey).
 //
 // Partition p's tag is the first of "p<p>", "p<p>.1", "p<p>.2", … whose
 // slot lies in the p-th of P equal ranges of the 16,384 slots. A cluster
@@ -112,6 +114,13 @@ func (l Layout) ShipmentsKey(p int) string { return l.PartitionPrefix(p) + "ship
 
 // PartitionsKey records P for an engine's prefix.
 func PartitionsKey(prefix string) string { return prefix + "partitions" }
+
+// AlertAfterKey records the compensation alert threshold of an engine's
+// prefix: in the choreography, the worker that runs the order service
+// records its --compensation-alert-after there, and whoever shows an
+// order's status reads it. Like P it is a setting of the deployment, not
+// state: a reset keeps both.
+func AlertAfterKey(prefix string) string { return prefix + "compensation-alert-after" }
 
 // EnsurePartitions records P for prefix when none is recorded yet, and
 // fails with ErrPartitions when another P is recorded: every process of a

@@ -91,6 +91,9 @@ func TestResetClearsOnlyItsPrefix(t *testing.T) {
 	if _, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, 5); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.rdb.Set(ctx, activities.AlertAfterKey(e.prefix), "5s", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	before := time.Now().Add(-time.Second)
 	deleted, err := activities.Reset(ctx, e.rdb, e.prefix, e.cat)
 	if err != nil {
@@ -108,6 +111,9 @@ func TestResetClearsOnlyItsPrefix(t *testing.T) {
 	}
 	if n, err := activities.RecordedPartitions(ctx, e.rdb, e.prefix); err != nil || n != 5 {
 		t.Fatalf("partitions after reset: %d, %v; want the recorded 5 kept", n, err)
+	}
+	if d, err := e.rdb.Get(ctx, activities.AlertAfterKey(e.prefix)).Result(); err != nil || d != "5s" {
+		t.Fatalf("alert threshold after reset: %q, %v; want the recorded 5s kept", d, err)
 	}
 	if got := e.stockOf("poster"); got != 10 {
 		t.Fatalf("poster after reset = %d, want 10", got)

@@ -2,6 +2,7 @@ package choreography
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -24,6 +26,48 @@ import (
 // among the entries of the compensating groups older than the threshold,
 // without reading any order: a healthy stack has none, and each read is
 // bounded by compensatingCap whatever Redis holds.
+
+// The threshold is one setting, the --compensation-alert-after of the
+// worker that runs the order service, whose gauge counts with it. That
+// worker records it in Redis at start (RecordAlertAfter), as every process
+// records the number of partitions, and whoever shows an order's status
+// (starter status, the live page) reads it there (AlertAfter): so status,
+// page and gauge agree on when an order is COMPENSATING.
+
+// RecordAlertAfter records after as the choreography's compensation alert
+// threshold. The order service's instances of a deployment share one
+// threshold: the last one started wins.
+func (b *Bus) RecordAlertAfter(ctx context.Context, after time.Duration) error {
+	if after <= 0 {
+		return fmt.Errorf("the compensation alert threshold must be positive, got %v", after)
+	}
+	if err := b.Redis.Set(ctx, activities.AlertAfterKey(b.Prefix), after.String(), 0).Err(); err != nil {
+		return fmt.Errorf("record the compensation alert threshold: %w", err)
+	}
+	return nil
+}
+
+// AlertAfter returns the compensation alert threshold recorded in Redis,
+// or shop.DefaultCompensationAlertAfter while none is recorded.
+func (b *Bus) AlertAfter(ctx context.Context) (time.Duration, error) {
+	return b.alertAfterOf(b.Redis.Get(ctx, activities.AlertAfterKey(b.Prefix)))
+}
+
+// alertAfterOf is AlertAfter from the read of its key.
+func (b *Bus) alertAfterOf(cmd *redis.StringCmd) (time.Duration, error) {
+	s, err := cmd.Result()
+	if errors.Is(err, redis.Nil) {
+		return shop.DefaultCompensationAlertAfter, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the compensation alert threshold: %w", err)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s holds %q, not a compensation alert threshold", activities.AlertAfterKey(b.Prefix), s)
+	}
+	return d, nil
+}
 
 // compensatingCap bounds how many entries Compensating reads per group and
 // stream: as many pending, and as many unread.

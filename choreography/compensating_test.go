@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
@@ -84,5 +86,57 @@ func testCompensating(t *testing.T, admin, orderUser redis.UniversalClient) {
 		if err != nil || !maps.Equal(got, c.want) {
 			t.Errorf("orders compensating for %v: %v %v, want %v", c.after, got, err, c.want)
 		}
+	}
+}
+
+// TestAlertAfterRecorded: the alert threshold the order service's user
+// records is the one the starter's and the page's users read, the default
+// minute while none is recorded; a threshold that is not one is refused,
+// and no other service's user may record one. On a cluster too.
+func TestAlertAfterRecorded(t *testing.T) {
+	t.Run("users", func(t *testing.T) {
+		srv := testenv.StartRedisACL(t, "app-alert-pw", "admin-alert-pw")
+		testAlertAfter(t, srv.AdminClient(), srv.ClientAs(testenv.RedisOrderUser),
+			srv.ClientAs(testenv.RedisStarterUser), srv.ClientAs(testenv.RedisWebUser))
+		for _, user := range []string{testenv.RedisInventoryUser, testenv.RedisPaymentUser, testenv.RedisShippingUser,
+			testenv.RedisWorkerUser, testenv.RedisWebUser} {
+			bus := choreography.NewNode(srv.ClientAs(user), shop.DefaultCatalog(), nil).Bus
+			if err := bus.RecordAlertAfter(context.Background(), time.Hour); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+				t.Errorf("%s records the alert threshold: %v, want NOPERM", user, err)
+			}
+		}
+	})
+	t.Run("cluster", func(t *testing.T) {
+		rdb := clusterClient(t)
+		testAlertAfter(t, rdb, rdb, rdb)
+	})
+}
+
+func testAlertAfter(t *testing.T, admin, orderUser redis.UniversalClient, readers ...redis.UniversalClient) {
+	ctx := context.Background()
+	cat := shop.DefaultCatalog()
+	read := func(want time.Duration, what string) {
+		t.Helper()
+		for _, r := range readers {
+			if got, err := choreography.NewNode(r, cat, nil).Bus.AlertAfter(ctx); err != nil || got != want {
+				t.Errorf("%s: alert threshold %v %v, want %v", what, got, err, want)
+			}
+		}
+	}
+	read(shop.DefaultCompensationAlertAfter, "none recorded")
+	order := choreography.NewNode(orderUser, cat, nil).Bus
+	if err := order.RecordAlertAfter(ctx, 2500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	read(2500*time.Millisecond, "recorded by the order service")
+	if err := order.RecordAlertAfter(ctx, 0); err == nil {
+		t.Error("a threshold of 0 recorded")
+	}
+	read(2500*time.Millisecond, "after a threshold of 0 refused")
+	if err := admin.Set(ctx, activities.AlertAfterKey(activities.ChoreographyPrefix), "soon", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := choreography.NewNode(readers[0], cat, nil).Bus.AlertAfter(ctx); err == nil || !strings.Contains(err.Error(), "compensation-alert-after") {
+		t.Errorf("a threshold that is not one: %v %v, want an error naming the key", got, err)
 	}
 }

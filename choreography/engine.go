@@ -34,14 +34,17 @@ type Engine struct {
 	// (injected poison); any other count is a violation.
 	ExpectDeadLetters int64
 	// CompensationAlertAfter is how long a compensation may run before
-	// Status shows its order COMPENSATING.
+	// Status shows its order COMPENSATING; 0 (NewEngine's): the threshold
+	// recorded in Redis by the worker that runs the order service (see
+	// Bus.AlertAfter), read when an order's last event set off a
+	// compensation.
 	CompensationAlertAfter time.Duration
 }
 
 // NewEngine returns the choreography engine over a node's Redis.
 func NewEngine(n *Node, catalog shop.Catalog) *Engine {
 	return &Engine{node: n, catalog: catalog, PollMin: time.Millisecond, PollMax: 20 * time.Millisecond,
-		Recheck: time.Second, CompensationAlertAfter: shop.DefaultCompensationAlertAfter, ends: newEnds(n.Bus.Redis, func() []string { return n.Bus.StreamsOf(ServiceOrder) })}
+		Recheck: time.Second, ends: newEnds(n.Bus.Redis, func() []string { return n.Bus.StreamsOf(ServiceOrder) })}
 }
 
 // Close stops following the order service's streams for Wait.
@@ -153,8 +156,23 @@ func (e *Engine) Status(ctx context.Context, orderID string) (shop.Progress, err
 	p.Steps, p.Compensated = nonNil(s.Done), nonNil(s.Compensated)
 	p.FailedStep, p.Reason = s.FailedStep, s.Reason
 	p.Current = currentOp(ev)
-	e.flagCompensating(&p, ev)
+	if p.Current.IsCompensation() {
+		after, err := e.alertAfter(ctx)
+		if err != nil {
+			return shop.Progress{}, fmt.Errorf("status of order %s: %w", orderID, err)
+		}
+		flagCompensating(&p, ev, n.Now(), after)
+	}
 	return p, nil
+}
+
+// alertAfter is the compensation alert threshold: CompensationAlertAfter
+// when set, else the one recorded in Redis.
+func (e *Engine) alertAfter(ctx context.Context) (time.Duration, error) {
+	if e.CompensationAlertAfter > 0 {
+		return e.CompensationAlertAfter, nil
+	}
+	return e.node.Bus.AlertAfter(ctx)
 }
 
 // currentOp is the operation an order's last event set off (a repair
@@ -169,11 +187,11 @@ func currentOp(last *Envelope) shop.Op {
 }
 
 // flagCompensating shows the order COMPENSATING when the compensation its
-// last event set off has run longer than CompensationAlertAfter: its
-// handler keeps failing and its entry is redelivered, so nothing newer has
-// reached the order's history. It still retries without limit.
-func (e *Engine) flagCompensating(p *shop.Progress, last *Envelope) {
-	if !retrying(p.Current, last, e.node.Now(), e.CompensationAlertAfter) {
+// last event set off has run longer than the alert threshold after at now:
+// its handler keeps failing and its entry is redelivered, so nothing newer
+// has reached the order's history. It still retries without limit.
+func flagCompensating(p *shop.Progress, last *Envelope, now time.Time, after time.Duration) {
+	if !retrying(p.Current, last, now, after) {
 		return
 	}
 	since := last.Time

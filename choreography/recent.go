@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -74,12 +75,14 @@ func (e *Engine) Recent(ctx context.Context, n int64) ([]shop.Record, int64, err
 }
 
 // markCompensating shows COMPENSATING the pending orders among recs whose
-// compensation has run past CompensationAlertAfter (see flagCompensating):
-// one more round trip, reading the last event of the pending orders only.
+// compensation has run past the alert threshold (see flagCompensating):
+// one more round trip, reading the last event of the pending orders only,
+// and the threshold recorded (see Engine.CompensationAlertAfter).
 func (e *Engine) markCompensating(ctx context.Context, recs []shop.Record) {
 	var pending []int
 	var lasts []*redis.StringCmd
-	pipe := e.node.Bus.Redis.Pipeline()
+	b := e.node.Bus
+	pipe := b.Redis.Pipeline()
 	for i, r := range recs {
 		if r.Status == shop.StatusPending {
 			pending = append(pending, i)
@@ -89,14 +92,26 @@ func (e *Engine) markCompensating(ctx context.Context, recs []shop.Record) {
 	if len(pending) == 0 {
 		return
 	}
+	var recorded *redis.StringCmd
+	if e.CompensationAlertAfter <= 0 {
+		recorded = pipe.Get(ctx, activities.AlertAfterKey(b.Prefix))
+	}
 	_, _ = pipe.Exec(ctx) // an order whose history cannot be read stays PENDING
+	after := e.CompensationAlertAfter
+	if recorded != nil {
+		var err error
+		if after, err = b.alertAfterOf(recorded); err != nil {
+			return // nor can any order be told COMPENSATING without the threshold
+		}
+	}
+	now := e.node.Now()
 	for j, i := range pending {
 		ev, err := Decode([]byte(lasts[j].Val()))
 		if err != nil {
 			continue
 		}
 		p := shop.Progress{Outcome: shop.Outcome{Status: shop.StatusPending}, Current: currentOp(ev)}
-		e.flagCompensating(&p, ev)
+		flagCompensating(&p, ev, now, after)
 		recs[i].Status = p.Status
 	}
 }

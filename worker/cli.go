@@ -110,7 +110,7 @@ func (o *options) flags(root *cobra.Command) {
 		"cap on the backoff between attempts of a compensation, which retries transient failures until it succeeds")
 	fs.DurationVar(&o.compensationAlertAfter, "compensation-alert-after", workflows.DefaultCompensationAlertAfter,
 		"a compensation still running (retrying) after this long makes the order COMPENSATING (status, OrderStatus, metrics "+
-			telemetry.MetricCompensationsRetrying+" and "+telemetry.MetricOrdersCompensating+"); it keeps retrying")
+			telemetry.MetricCompensationsRetrying+" and "+telemetry.MetricOrdersCompensating+"); it keeps retrying. The worker running the order service records its own in Redis, where the choreography's status and live page read it")
 	fs.StringVar(&o.activitiesFlag, "activities", string(workflows.ActivitiesRegular),
 		"how orders that start on this worker run their participants: regular (activities, the most visible in the Temporal UI) or local (local activities: fewer round trips and history events)")
 	fs.StringVar(&o.deployment.Name, "deployment-name", workflows.DefaultDeploymentName,

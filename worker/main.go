@@ -92,7 +92,9 @@ func work(ctx context.Context, o *options, tp trace.TracerProvider) error {
 		g.run(wait)
 	}
 	if eng.Node != nil {
-		startChoreography(ctx, g, o, eng.Node, obs)
+		if err := startChoreography(ctx, g, o, eng.Node, obs); err != nil {
+			return g.stop(err)
+		}
 	}
 	obs.health.Started()
 	log.Info("worker running", "services", strings.Join(o.services, ","), "metrics", obs.addr())
@@ -142,12 +144,19 @@ func (g *group) stop(err error) error {
 	return errors.Join(append([]error{err}, collect(g.errs)...)...)
 }
 
-// startChoreography starts the choreography services of o on node.
-func startChoreography(ctx context.Context, g *group, o *options, node *choreography.Node, obs *observability) {
+// startChoreography starts the choreography services of o on node. With
+// the order service it first records --compensation-alert-after in Redis:
+// the threshold of its gauge, which status and the live page read there.
+func startChoreography(ctx context.Context, g *group, o *options, node *choreography.Node, obs *observability) error {
 	var services []string
 	for _, svc := range o.services {
 		if svc != ServiceOrchestration {
 			services = append(services, svc)
+		}
+	}
+	if slices.Contains(services, choreography.ServiceOrder) {
+		if err := node.Bus.RecordAlertAfter(ctx, o.compensationAlertAfter); err != nil {
+			return err
 		}
 	}
 	consumers := obs.choreography(node, services, o.compensationAlertAfter)
@@ -169,6 +178,7 @@ func startChoreography(ctx context.Context, g *group, o *options, node *choreogr
 			g.wg.Go(func() { node.RunTrimmer(ctx, o.trimEvery, o.retention, o.orderRetention) })
 		}
 	}
+	return nil
 }
 
 // startOrchestration starts the Temporal worker, once the namespace is known

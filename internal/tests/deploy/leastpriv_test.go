@@ -500,8 +500,9 @@ func assertDenied(t *testing.T, srv *testenv.RedisACLServer, denied map[string][
 
 // TestLeastPrivilegeCluster: on a Redis Cluster whose every node loads the
 // ACL file, a worker process per service, each as its own user, and the
-// starter as its own, run orders on both engines to their end, and no
-// node refused any of them a command.
+// starter as its own, run orders on both engines to their end, the order
+// service's alert threshold is recorded, and no node refused any of them a
+// command.
 func TestLeastPrivilegeCluster(t *testing.T) {
 	c := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3, AppPassword: appPassword, AdminPassword: adminPassword})
 	tsrv := testenv.StartTemporalBackend(t, testenv.BackendDev)
@@ -519,6 +520,14 @@ func TestLeastPrivilegeCluster(t *testing.T) {
 		if out, code := runStarter(t, starterBin, env, args...); code != 0 {
 			t.Errorf("starter %s on the cluster: exit %d\n%s", strings.Join(args, " "), code, out)
 		}
+	}
+	// The order service's worker recorded its alert threshold where the
+	// starter's user reads it.
+	starter := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Username: testenv.RedisStarterUser,
+		Password: testenv.RedisPassword(appPassword, testenv.RedisStarterUser)})
+	defer starter.Close()
+	if d, err := starter.Get(context.Background(), activities.AlertAfterKey(activities.ChoreographyPrefix)).Result(); err != nil || d != "1m0s" {
+		t.Errorf("the alert threshold recorded on the cluster: %q %v, want the order service's 1m0s", d, err)
 	}
 	for _, n := range c.Nodes {
 		admin := redis.NewClient(&redis.Options{Addr: n.Addr, Password: adminPassword})
