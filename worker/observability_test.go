@@ -256,8 +256,8 @@ func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 		match map[string]string
 		min   float64
 	}{
-		{"temporal_workflow_completed_total", nil, 3}, // the FAILED order's workflow waits for a repair
-		{"temporal_activity_execution_failed_total", nil, 1},
+		{"temporal_workflow_completed", nil, 3}, // the FAILED order's workflow waits for a repair
+		{"temporal_activity_execution_failed", nil, 1},
 		{telemetry.MetricEventsHandled, map[string]string{"result": telemetry.ResultOK}, 10},
 		{telemetry.MetricEventsHandled, map[string]string{"service": choreography.ServicePayment, "result": telemetry.ResultRetry}, 1},
 		{telemetry.MetricEventsHandled, map[string]string{"result": telemetry.ResultPoison}, 1},

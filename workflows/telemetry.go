@@ -2,8 +2,10 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
@@ -16,17 +18,44 @@ import (
 
 // MetricsHandler is the Temporal SDK's metrics handler over the process's
 // metrics, for client.Options.MetricsHandler: the SDK's own temporal_…
-// series and OrderSaga's saga series land in the same registry. Nil without
+// series and OrderSaga's saga series land in the same registry, the
+// SDK's on m.SDKMeter (under the names Temporal's Go SDK dashboard reads),
+// OrderSaga's on m.Meter with the project's other series. Nil without
 // metrics.
 func MetricsHandler(m *telemetry.Metrics) client.MetricsHandler {
 	if m == nil {
 		return nil
 	}
-	return temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
-		Meter:                m.Meter(),
-		UseMonotonicCounters: true,
-		OnError:              func(error) {}, // a bad instrument records nothing rather than panicking
-	})
+	on := func(meter metric.Meter) client.MetricsHandler {
+		return temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
+			Meter:                meter,
+			UseMonotonicCounters: true,
+			OnError:              func(error) {}, // a bad instrument records nothing rather than panicking
+		})
+	}
+	return splitHandler{sdk: on(m.SDKMeter()), own: on(m.Meter())}
+}
+
+// splitHandler records the project's series (named telemetry.Prefix…) on
+// own and every other, the SDK's, on sdk, both with the same tags.
+type splitHandler struct{ sdk, own client.MetricsHandler }
+
+func (h splitHandler) WithTags(tags map[string]string) client.MetricsHandler {
+	return splitHandler{sdk: h.sdk.WithTags(tags), own: h.own.WithTags(tags)}
+}
+
+func (h splitHandler) Counter(name string) client.MetricsCounter { return h.on(name).Counter(name) }
+func (h splitHandler) Gauge(name string) client.MetricsGauge     { return h.on(name).Gauge(name) }
+func (h splitHandler) Timer(name string) client.MetricsTimer     { return h.on(name).Timer(name) }
+
+// Unwrap is the SDK's handler, for temporalotel.ExtractMetricsHandler.
+func (h splitHandler) Unwrap() client.MetricsHandler { return h.sdk }
+
+func (h splitHandler) on(name string) client.MetricsHandler {
+	if strings.HasPrefix(name, telemetry.Prefix) {
+		return h.own
+	}
+	return h.sdk
 }
 
 // TracingInterceptor returns the Temporal SDK's OpenTelemetry interceptor

@@ -1,5 +1,6 @@
 // Package telemetry makes the worker and the starter observable: one
-// Prometheus registry that gathers the Temporal SDK's metrics and the
+// Prometheus registry that gathers the Temporal SDK's metrics (under the
+// names Temporal's Go SDK dashboard for OpenTelemetry reads) and the
 // project's own (prefixed ordersaga_), an HTTP server for /metrics,
 // /healthz and /readyz, OpenTelemetry tracing exported over OTLP when the
 // standard environment variables ask for it, and the W3C trace context
@@ -28,6 +29,9 @@ import (
 
 // ScopeName names the project's meter and tracer.
 const ScopeName = "github.com/ordersaga/ordersaga"
+
+// Prefix begins the name of every series of the project's own.
+const Prefix = "ordersaga_"
 
 // The project's metric names as Prometheus shows them. The instruments are
 // created without the suffixes (_total, _seconds), which the exporter adds.
@@ -83,6 +87,9 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	provider *sdkmetric.MeterProvider
 	meter    metric.Meter
+	// sdk exports the Temporal SDK's series into Registry without the
+	// exporter's suffixes (see SDKMeter).
+	sdk *sdkmetric.MeterProvider
 
 	handled         metric.Int64Counter
 	handlerDuration metric.Float64Histogram
@@ -101,21 +108,24 @@ type attrKey struct {
 }
 
 // NewMetrics returns a registry with the Go runtime's and the process's
-// collectors, and an OpenTelemetry meter provider exporting into it.
+// collectors, and two OpenTelemetry meter providers exporting into it: the
+// project's and the Temporal SDK's.
 func NewMetrics() (*Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo(),
-		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes))
-	if err != nil {
-		return nil, fmt.Errorf("metrics exporter: %w", err)
-	}
 	seconds := sdkmetric.NewView(
 		sdkmetric.Instrument{Kind: sdkmetric.InstrumentKindHistogram, Unit: "s"},
 		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: latencyBuckets}},
 	)
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithView(seconds))
-	m := &Metrics{Registry: reg, provider: provider, meter: provider.Meter(ScopeName), attrs: map[attrKey]metric.MeasurementOption{}}
+	provider, err := exportInto(reg, otlptranslator.UnderscoreEscapingWithSuffixes, seconds)
+	if err != nil {
+		return nil, err
+	}
+	sdk, err := exportInto(reg, otlptranslator.UnderscoreEscapingWithoutSuffixes, sdkSeconds)
+	if err != nil {
+		return nil, err
+	}
+	m := &Metrics{Registry: reg, provider: provider, meter: provider.Meter(ScopeName), sdk: sdk, attrs: map[attrKey]metric.MeasurementOption{}}
 	var errs [4]error
 	m.handled, errs[0] = m.meter.Int64Counter("ordersaga_events_handled", metric.WithDescription("Events a choreography service handled, by result."))
 	m.handlerDuration, errs[1] = m.meter.Float64Histogram("ordersaga_event_handler_duration", metric.WithUnit("s"),
@@ -128,9 +138,32 @@ func NewMetrics() (*Metrics, error) {
 	return m, nil
 }
 
-// Meter is the meter every series of the process is recorded with, for
-// the Temporal SDK's metrics handler (see workflows.MetricsHandler); nil
-// without metrics.
+// exportInto returns a meter provider whose series reg gathers, named
+// by strategy, with view.
+func exportInto(reg prometheus.Registerer, strategy otlptranslator.TranslationStrategyOption, view sdkmetric.View) (*sdkmetric.MeterProvider, error) {
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo(),
+		otelprom.WithTranslationStrategy(strategy))
+	if err != nil {
+		return nil, fmt.Errorf("metrics exporter: %w", err)
+	}
+	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithView(view)), nil
+}
+
+// sdkSeconds gives the Temporal SDK's timers (histograms in seconds) the
+// buckets of every duration and the _seconds their exporter, which adds no
+// suffix, leaves out: temporal_request_latency_seconds, while its counters
+// keep the SDK's names (temporal_request, not temporal_request_total).
+func sdkSeconds(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
+	if i.Kind != sdkmetric.InstrumentKindHistogram || i.Unit != "s" {
+		return sdkmetric.Stream{}, false
+	}
+	return sdkmetric.Stream{Name: i.Name + "_seconds", Description: i.Description, Unit: i.Unit,
+		Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: latencyBuckets}}, true
+}
+
+// Meter is the meter the project's series (named Prefix…) are recorded
+// with, the orchestration's through the Temporal SDK's metrics handler
+// (see workflows.MetricsHandler); nil without metrics.
 func (m *Metrics) Meter() metric.Meter {
 	if m == nil {
 		return nil
@@ -138,12 +171,24 @@ func (m *Metrics) Meter() metric.Meter {
 	return m.meter
 }
 
-// Shutdown stops the meter provider.
+// SDKMeter is the meter the Temporal SDK's own series are recorded with.
+// They are exported under the SDK's names, as Temporal's dashboard for the
+// Go SDK with OpenTelemetry queries them: counters without _total
+// (temporal_workflow_completed), timers with _seconds
+// (temporal_activity_execution_latency_seconds). Nil without metrics.
+func (m *Metrics) SDKMeter() metric.Meter {
+	if m == nil {
+		return nil
+	}
+	return m.sdk.Meter("go.temporal.io/sdk")
+}
+
+// Shutdown stops the meter providers.
 func (m *Metrics) Shutdown(ctx context.Context) error {
 	if m == nil {
 		return nil
 	}
-	return m.provider.Shutdown(ctx)
+	return errors.Join(m.provider.Shutdown(ctx), m.sdk.Shutdown(ctx))
 }
 
 // option returns the measurement option of a label combination, built on

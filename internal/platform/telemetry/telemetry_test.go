@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -146,10 +147,51 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.EventHandled("order", "X", telemetry.ResultOK, time.Millisecond)
 	m.Redelivered("g", "s")
 	m.DeadLettered("g", "s")
-	if m.Meter() != nil || m.ObserveGroups(nil) != nil || m.ObserveCompensating(telemetry.EngineChoreography, nil) != nil || m.Shutdown(context.Background()) != nil {
+	if m.Meter() != nil || m.SDKMeter() != nil || m.ObserveGroups(nil) != nil || m.ObserveCompensating(telemetry.EngineChoreography, nil) != nil || m.Shutdown(context.Background()) != nil {
 		t.Fatal("a nil *Metrics did something")
 	}
 	m.RecordSaga(telemetry.EngineChoreography, shop.Outcome{Status: shop.StatusCompleted}, time.Second)
+}
+
+// TestSDKMeterNames: the Temporal SDK's series keep its names, counters
+// without _total, timers in seconds with the buckets of every duration,
+// while the project's, in the same registry, get the usual suffixes.
+func TestSDKMeterNames(t *testing.T) {
+	m, err := telemetry.NewMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, sdk := context.Background(), m.SDKMeter()
+	for _, name := range []string{"temporal_request", "temporal_sticky_cache_total_forced_eviction"} {
+		c, _ := sdk.Int64Counter(name)
+		c.Add(ctx, 1)
+	}
+	h, _ := sdk.Float64Histogram("temporal_request_latency", metric.WithUnit("s"))
+	h.Record(ctx, 0.002)
+	g, _ := sdk.Float64Gauge("temporal_num_pollers")
+	g.Record(ctx, 2)
+	m.RecordSaga(telemetry.EngineChoreography, shop.Outcome{Status: shop.StatusCompleted}, time.Second)
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range fams {
+		if !strings.HasPrefix(f.GetName(), "go_") && !strings.HasPrefix(f.GetName(), "process_") {
+			got[f.GetName()] = f.GetType().String()
+		}
+		if f.GetName() == "temporal_request_latency_seconds" {
+			if n := len(f.GetMetric()[0].GetHistogram().GetBucket()); n != 16 {
+				t.Errorf("temporal_request_latency_seconds has %d buckets, want the 16 of every duration", n)
+			}
+		}
+	}
+	want := map[string]string{"temporal_request": "COUNTER", "temporal_sticky_cache_total_forced_eviction": "COUNTER",
+		"temporal_request_latency_seconds": "HISTOGRAM", "temporal_num_pollers": "GAUGE",
+		telemetry.MetricSagas: "COUNTER", telemetry.MetricSagaDuration: "HISTOGRAM"}
+	if !maps.Equal(got, want) {
+		t.Errorf("series %v, want %v", got, want)
+	}
 }
 
 // TestObserveCompensating: each scrape reports what the reader counts now,

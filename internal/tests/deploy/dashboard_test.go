@@ -214,10 +214,22 @@ func queries(p panel) []string {
 	return out
 }
 
-// missingMetrics lists "panel: metric" for every metric a panel queries
+// labelValues is the metric a query variable takes its values from.
+var labelValues = regexp.MustCompile(`label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)`)
+
+// missingMetrics lists "panel: metric" for every metric a panel queries,
+// and "variable: metric" for every one a variable takes its values from,
 // that the exposition text does not hold.
 func missingMetrics(d dashboard, exported string) []string {
 	var missing []string
+	for _, v := range d.Templating.List {
+		q, _ := json.Marshal(v.Query)
+		for _, m := range labelValues.FindAllStringSubmatch(string(q), -1) {
+			if !regexp.MustCompile(`(?m)^` + m[1] + `[{ ]`).MatchString(exported) {
+				missing = append(missing, "$"+v.Name+": "+m[1])
+			}
+		}
+	}
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
 			for _, m := range metricNames(tg.Expr) {
