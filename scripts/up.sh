@@ -96,6 +96,7 @@ export TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT"
 		$REDIS_ENV_LINE
 		export TEMPORAL_UI_URL=$TEMPORAL_UI_URL
 	EOF
+	! have_prometheus || echo "export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT" >>"$STATE/env"
 	for name in "${WORKER_NAMES[@]}"; do
 		echo "export $(metrics_env "$name")=$(metrics_addr "$name")"
 	done >>"$STATE/env"
