@@ -2,7 +2,8 @@
 # make clean-state: the one way to drop the data `make up` keeps across
 # `make down`: Temporal's (the dev server's .state/temporal.db), Redis's
 # (.state/redis/ or .state/redis-N/: append-only files, snapshots, cluster
-# state) and PostgreSQL's (.state/postgres/). Every order of both engines
+# state), PostgreSQL's (.state/postgres/) and Prometheus's metrics
+# (.state/prometheus/). Every order of both engines
 # goes with them. It says what it drops, and refuses while anything `make up`
 # started still runs. Logs and bench reports in .state/ stay.
 set -euo pipefail
@@ -32,7 +33,7 @@ if [ "${#running[@]}" -gt 0 ]; then
 fi
 
 drop=()
-for path in "$STATE"/temporal.db "$STATE"/temporal.db-* "$STATE"/redis/ "$STATE"/redis-[0-9]*/ "$STATE"/postgres/; do
+for path in "$STATE"/temporal.db "$STATE"/temporal.db-* "$STATE"/redis/ "$STATE"/redis-[0-9]*/ "$STATE"/postgres/ "$STATE"/prometheus/; do
 	[ -e "$path" ] && drop+=("${path%/}")
 done
 if [ "${#drop[@]}" -eq 0 ]; then

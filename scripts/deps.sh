@@ -3,10 +3,13 @@
 # Missing ones are installed with apt-get when running as root on Debian or
 # Ubuntu; otherwise the command stops at once with the exact command to run.
 #
-#   scripts/deps.sh test   redis-server, PostgreSQL, chromium, and Debian's
-#                          Redis and PostgreSQL exporters (every test)
+#   scripts/deps.sh test   redis-server, PostgreSQL, chromium, Prometheus, and
+#                          Debian's Redis and PostgreSQL exporters (every test)
 #   scripts/deps.sh up     redis-server, and PostgreSQL for
-#                          TEMPORAL_BACKEND=postgres
+#                          TEMPORAL_BACKEND=postgres; Prometheus and Debian's
+#                          Redis exporter if it can install them (without
+#                          them make up runs no Prometheus; under CI=true
+#                          they are required)
 #   scripts/deps.sh compose  debootstrap (make standins, make compose-test)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -26,10 +29,24 @@ test)
 	# The dashboard test runs them as Compose's stand-ins do.
 	have prometheus-redis-exporter || missing+=(prometheus-redis-exporter)
 	have prometheus-postgres-exporter || missing+=(prometheus-postgres-exporter)
+	# make docs-test's make up runs Prometheus.
+	have prometheus || missing+=(prometheus)
 	;;
 up)
 	have_redis || missing+=(redis-server)
 	if [ "$TEMPORAL_BACKEND" = postgres ]; then have_postgres || missing+=(postgresql); fi
+	# Prometheus (scripts/up-prometheus.sh): installed along with the rest
+	# when this can install; else make up goes on without it.
+	optional=()
+	have prometheus || optional+=(prometheus)
+	have prometheus-redis-exporter || optional+=(prometheus-redis-exporter)
+	if [ ${#optional[@]} -gt 0 ]; then
+		if [ "${CI:-}" = true ] || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }; then
+			missing+=("${optional[@]}")
+		else
+			warn "make up: no Prometheus (${optional[*]} not installed; sudo apt-get install -y ${optional[*]}); going on without it"
+		fi
+	fi
 	;;
 compose)
 	command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)

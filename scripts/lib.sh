@@ -13,7 +13,7 @@ GO=${GO:-go}
 # caller does not set is read back from .state/settings (make up writes it,
 # make down removes it), so `make up TEMPORAL_BACKEND=postgres` followed by
 # `make demo` stays on PostgreSQL.
-SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_METRICS_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE METRICS_PORT WEB_PORT REDIS_MAXMEMORY TEMPORAL_RETENTION)
+SETTINGS=(TEMPORAL_BACKEND REDIS_CLUSTER TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_METRICS_PORT REDIS_PORT POSTGRES_PORT TEMPORAL_HISTORY_SHARDS TEMPORAL_NAMESPACE METRICS_PORT WEB_PORT PROMETHEUS_PORT REDIS_EXPORTER_PORT REDIS_MAXMEMORY TEMPORAL_RETENTION)
 if [ -f "$STATE/settings" ]; then
 	while IFS='=' read -r key value; do
 		case " ${SETTINGS[*]} " in *" $key "*) ;; *) continue ;; esac
@@ -40,6 +40,10 @@ TEMPORAL_HISTORY_SHARDS=${TEMPORAL_HISTORY_SHARDS:-4}
 # each on its own port from METRICS_PORT on, in WORKER_NAMES order (see
 # metrics_addr); make up writes them to .state/env.
 METRICS_PORT=${METRICS_PORT:-9464}
+# Prometheus and the redis_exporter it scrapes Redis through (when
+# installed; scripts/up-prometheus.sh), both on 127.0.0.1.
+PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+REDIS_EXPORTER_PORT=${REDIS_EXPORTER_PORT:-9121}
 TEMPORAL_NAMESPACE=${TEMPORAL_NAMESPACE:-default}
 # Each redis-server's maxmemory (redis.conf units: 512mb, 1gb); every node
 # runs with maxmemory-policy noeviction, which the processes require.
@@ -130,7 +134,7 @@ redis_names() {
 }
 # Every name `make up` may have started, in stop order (make down stops
 # whatever of these has a PID file, whatever the settings now).
-STOP_ORDER=(web shipping payment inventory order worker temporal-ui temporal-server temporal
+STOP_ORDER=(prometheus redis-exporter web shipping payment inventory order worker temporal-ui temporal-server temporal
 	redis redis-{1..18} postgres)
 
 say() { printf '%s\n' "$*"; }
@@ -143,6 +147,8 @@ signature() {
 	temporal-server) echo "temporal-server --root" ;;
 	temporal-ui) echo "temporal-ui-server --root" ;;
 	postgres) echo "-D $STATE/postgres/data" ;;
+	prometheus) echo "--config.file=$STATE/prometheus.yml" ;;
+	redis-exporter) echo "prometheus-redis-exporter -web.listen-address" ;;
 	redis | redis-*) echo "redis-server" ;;
 	web) echo "starter serve" ;;
 	*) echo "worker --services $(worker_service "$1")" ;;

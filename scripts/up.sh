@@ -4,7 +4,8 @@
 # Temporal server and Web UI server on PostgreSQL), Redis (one
 # redis-server unless one already answers on REDIS_PORT, or with
 # REDIS_CLUSTER=3 a cluster of three masters), the orchestration worker and
-# the four choreography services, each a background process with a PID
+# the four choreography services, and Prometheus with redis_exporter when
+# installed (Debian's prometheus, prometheus-redis-exporter), each a background process with a PID
 # file and a log in .state/. Running it again starts only what is not
 # running. `make down` stops what it started; the data stay in .state/.
 #
@@ -13,6 +14,7 @@
 # TEMPORAL_UI_PORT (8233), TEMPORAL_METRICS_PORT (9480), REDIS_PORT (6379), POSTGRES_PORT (5432), WEB_PORT (8080),
 # TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), METRICS_PORT
 # (9464: the worker processes' /metrics and /readyz on 9464..9468),
+# PROMETHEUS_PORT (9090), REDIS_EXPORTER_PORT (9121),
 # REDIS_<NAME>_PASSWORD (a Redis user per process: ORDER, INVENTORY,
 # PAYMENT, SHIPPING, WORKER, STARTER, WEB, EXPORTER), REDIS_ADMIN_PASSWORD,
 # TEMPORAL_PG_PASSWORD. The OTEL_*
@@ -24,6 +26,8 @@ set -euo pipefail
 . "$(dirname "$0")/up-redis.sh"
 # shellcheck source=scripts/up-temporal.sh
 . "$(dirname "$0")/up-temporal.sh"
+# shellcheck source=scripts/up-prometheus.sh
+. "$(dirname "$0")/up-prometheus.sh"
 cd "$ROOT"
 mkdir -p "$STATE"
 
@@ -92,6 +96,7 @@ export TEMPORAL_UI_URL="http://localhost:$TEMPORAL_UI_PORT"
 		$REDIS_ENV_LINE
 		export TEMPORAL_UI_URL=$TEMPORAL_UI_URL
 	EOF
+	! have_prometheus || echo "export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT" >>"$STATE/env"
 	for name in "${WORKER_NAMES[@]}"; do
 		echo "export $(metrics_env "$name")=$(metrics_addr "$name")"
 	done >>"$STATE/env"
@@ -159,6 +164,9 @@ else
 	wait_for 60 web web_ready
 fi
 
+# --- Prometheus, scraping all of the above ------------------------------------
+up_prometheus
+
 # --- summary ----------------------------------------------------------------
 row() { printf '  %-24s %s\n' "$1" "$2"; }
 proc() {
@@ -177,6 +185,11 @@ else
 	row "Temporal frontend" "$TEMPORAL_ADDRESS (dev server; $(proc temporal -))"
 fi
 row "Redis" "$REDIS_SUMMARY"
+if have_prometheus; then
+	row "Prometheus" "http://127.0.0.1:$PROMETHEUS_PORT/targets ($(proc prometheus -); redis_exporter $(proc redis-exporter -))"
+else
+	row "Prometheus" "not installed: apt-get install prometheus prometheus-redis-exporter"
+fi
 for name in "${WORKER_NAMES[@]}"; do
 	row "$(worker_service "$name")" "$(proc "$name" -), metrics http://$(metrics_addr "$name")/metrics"
 done

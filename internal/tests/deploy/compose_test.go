@@ -637,7 +637,7 @@ func TestLocalScriptsMatchCompose(t *testing.T) {
 	}
 	for _, v := range []string{
 		// REDIS_<USER>_PASSWORD, default ordersaga-<user>-local-only.
-		"REDIS_USERS=(order inventory payment shipping worker starter web)",
+		"REDIS_USERS=(order inventory payment shipping worker starter web exporter)",
 		`"${!var:-ordersaga-$user-local-only}"`,
 		`redis_user() { echo "ordersaga-$1"; }`,
 		"TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-" + localRedisPassword + "}",

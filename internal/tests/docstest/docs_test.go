@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 )
 
@@ -42,6 +43,7 @@ func TestDocs(t *testing.T) {
 	}
 	t.Cleanup(func() { make("down") })
 	make("up")
+	prometheusTargetsUp(t, env)
 	sh := &Shell{Dir: root, Env: env, Timeout: 4 * time.Minute, State: filepath.Join(t.TempDir(), "env")}
 	update := os.Getenv("DOCS_UPDATE") == "1"
 	runs := map[int]Run{}
@@ -69,9 +71,36 @@ func TestDocs(t *testing.T) {
 	}
 }
 
+// prometheusTargetsUp: the Prometheus make up started scrapes every target
+// it has (each worker process, the Temporal server, Redis through
+// redis_exporter) and finds each up, within a minute (its first scrapes).
+// Without Prometheus installed make up runs none: checked under CI only.
+func prometheusTargetsUp(t *testing.T, env []string) {
+	t.Helper()
+	if _, err := exec.LookPath("prometheus"); err != nil && !testenv.IsCI() {
+		t.Log("prometheus is not installed: make up ran no Prometheus (scripts/deps.sh up)")
+		return
+	}
+	var port string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PROMETHEUS_PORT="); ok {
+			port = v
+		}
+	}
+	var down string
+	var askErr error
+	err := poll.For(context.Background(), time.Minute, poll.Every(time.Second), func(ctx context.Context) (bool, error) {
+		down, askErr = TargetsDown(ctx, "http://127.0.0.1:"+port, []string{"ordersaga", "temporal", "redis"})
+		return askErr == nil && down == "", nil
+	})
+	if err != nil {
+		t.Fatalf("Prometheus of make up on :%s, targets not up after a minute (%v):\n%s", port, askErr, down)
+	}
+}
+
 // defaultPorts writes the test's ports in an output as make up's defaults.
 func defaultPorts(env []string) func(string) string {
-	defaults := map[string]int{"TEMPORAL_PORT": 7233, "TEMPORAL_UI_PORT": 8233, "TEMPORAL_METRICS_PORT": 9480, "REDIS_PORT": 6379, "WEB_PORT": 8080, "METRICS_PORT": 9464}
+	defaults := map[string]int{"TEMPORAL_PORT": 7233, "TEMPORAL_UI_PORT": 8233, "TEMPORAL_METRICS_PORT": 9480, "REDIS_PORT": 6379, "WEB_PORT": 8080, "METRICS_PORT": 9464, "PROMETHEUS_PORT": 9090, "REDIS_EXPORTER_PORT": 9121}
 	var pairs []string
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -96,7 +125,7 @@ func stackEnv(t *testing.T) []string {
 		n    int // consecutive ports
 	}{
 		{"TEMPORAL_PORT", 1}, {"TEMPORAL_UI_PORT", 1}, {"TEMPORAL_METRICS_PORT", 1}, {"REDIS_PORT", 3},
-		{"POSTGRES_PORT", 1}, {"WEB_PORT", 1}, {"METRICS_PORT", 5},
+		{"POSTGRES_PORT", 1}, {"WEB_PORT", 1}, {"METRICS_PORT", 5}, {"PROMETHEUS_PORT", 1}, {"REDIS_EXPORTER_PORT", 1},
 	} {
 		if os.Getenv(p.name) == "" {
 			env = append(env, fmt.Sprintf("%s=%d", p.name, freePorts(t, p.n)))
