@@ -16,6 +16,7 @@ const (
 	ErrTypeReleaseFailed     = "ReleaseFailed"
 	ErrTypeRefundFailed      = "RefundFailed"
 	ErrTypeCancelFailed      = "CancelFailed"
+	ErrTypeNotifyFailed      = "NotificationFailed"
 	ErrTypeTransient         = "TransientFault"
 )
 
@@ -34,6 +35,8 @@ func FailureType(op shop.Op) string {
 		return ErrTypeRefundFailed
 	case shop.OpCancel:
 		return ErrTypeCancelFailed
+	case shop.OpNotify:
+		return ErrTypeNotifyFailed
 	}
 	return "UnknownFailure"
 }

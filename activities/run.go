@@ -23,14 +23,8 @@ type fault struct {
 // transient fault a *TransientError.
 func (s Store) run(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox) (Result, error) {
 	f, planned := in.Faults.For(op)
-	if planned && f.Kind == shop.FaultDelay {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return Result{}, fmt.Errorf("%s %s: %w", op, in.OrderID, ctx.Err())
-		case <-t.C:
-		}
+	if err := delayed(ctx, op, in.OrderID, f, planned); err != nil {
+		return Result{}, err
 	}
 	if ob != nil && s.scripts == nil {
 		return Result{}, fmt.Errorf("%s %s: an outbox needs participants built WithOutbox", op, in.OrderID)
@@ -48,6 +42,21 @@ func (s Store) run(ctx context.Context, op shop.Op, in OrderInput, ob *Outbox) (
 	}
 	keys, args := s.call(l, op, in)
 	return s.commit(ctx, Call{Op: op, In: in, Outbox: ob}, pf, scriptCall{keys: keys, args: args})
+}
+
+// delayed waits out a planned delay fault, unless ctx ends first.
+func delayed(ctx context.Context, op shop.Op, orderID string, f shop.Fault, planned bool) error {
+	if !planned || f.Kind != shop.FaultDelay {
+		return nil
+	}
+	t := time.NewTimer(f.Delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%s %s: %w", op, orderID, ctx.Err())
+	case <-t.C:
+		return nil
+	}
 }
 
 // commit runs one operation's script in the order's partition: its

@@ -114,7 +114,7 @@ func (p FaultPlan) WithoutCompensations() FaultPlan {
 // Validate checks every entry of the plan.
 func (p FaultPlan) Validate() error {
 	for op, f := range p {
-		if op.Step() == "" {
+		if op.Step() == "" && op != OpNotify {
 			return fmt.Errorf("%w: unknown operation %q", ErrBadFault, op)
 		}
 		if _, err := ParseFault(f.String()); err != nil {
@@ -125,7 +125,8 @@ func (p FaultPlan) Validate() error {
 }
 
 // ParseTarget reads the target of a fault: a step (inventory, payment,
-// shipping), standing for its forward operation, or an operation name.
+// shipping), standing for its forward operation, or an operation name
+// (notify included).
 func ParseTarget(s string) (Op, error) {
 	if st, err := ParseStep(s); err == nil {
 		return st.Forward(), nil
@@ -135,7 +136,10 @@ func ParseTarget(s string) (Op, error) {
 			return op, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unknown step %q (want inventory, payment, shipping, or an operation: reserve, charge, schedule, release, refund, cancel)", ErrBadFault, s)
+	if s == string(OpNotify) {
+		return OpNotify, nil
+	}
+	return "", fmt.Errorf("%w: unknown step %q (want inventory, payment, shipping, or an operation: reserve, charge, schedule, release, refund, cancel, notify)", ErrBadFault, s)
 }
 
 // ParseFaultSpec parses "TARGET[:KIND]" as given to --fail, e.g. "payment",

@@ -108,6 +108,7 @@ func TestParseTarget(t *testing.T) {
 		"release":   shop.OpRelease,
 		"refund":    shop.OpRefund,
 		"cancel":    shop.OpCancel,
+		"notify":    shop.OpNotify,
 	}
 	for in, want := range good {
 		got, err := shop.ParseTarget(in)

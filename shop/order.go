@@ -51,6 +51,12 @@ const (
 // Ops lists every operation, forward ones first.
 var Ops = []Op{OpReserve, OpCharge, OpSchedule, OpRelease, OpRefund, OpCancel}
 
+// OpNotify tells the customer how their order ended, once it has. It is no
+// step of the saga: it runs after the order is terminal, and its failure
+// changes neither the order's outcome nor its compensations. It has a fault
+// of its own (--fail notify) like any operation.
+const OpNotify Op = "notify"
+
 // Forward returns the forward operation of a step.
 func (s Step) Forward() Op {
 	switch s {

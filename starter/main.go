@@ -47,6 +47,7 @@ var commands = []command{
 	{"bench", (*app).benchCmd},
 	{"experiment", (*app).experimentCmd},
 	{"dlq", (*app).dlqCmd},
+	{"notifications", (*app).notificationsCmd},
 	{"repair", (*app).repairCmd},
 	{"serve", (*app).serveCmd},
 }

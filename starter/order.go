@@ -26,7 +26,7 @@ func (a *app) orderCmd() *cobra.Command {
 	var f orderFlags
 	cmd := newCmd("order [--mode M] [--item SKU:QTY]… [--fail STEP[:KIND]]… [--no-wait] [-o FORMAT]", "place an order and wait for its outcome",
 		"Place one order on each engine of --mode, with the same items and faults, and wait for the outcomes.\n"+
-			"STEP is inventory, payment or shipping (or an operation: reserve, charge, schedule, release, refund, cancel);\n"+
+			"STEP is inventory, payment or shipping (or an operation: reserve, charge, schedule, release, refund, cancel, notify);\n"+
 			"KIND is decline (default), transient:N or delay:DURATION. Example: starter order --fail payment",
 		func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {

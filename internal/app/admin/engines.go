@@ -199,6 +199,20 @@ func (e *EngineSet) Stock(ctx context.Context) (map[shop.Mode]map[string]int64, 
 	return levels, nil
 }
 
+// Notifications returns the notifications of every mode, newest first, at
+// most limit per mode (0: all kept).
+func (e *EngineSet) Notifications(ctx context.Context, limit int64) (map[shop.Mode][]activities.Notification, error) {
+	out := map[shop.Mode][]activities.Notification{}
+	for _, m := range e.Modes {
+		n, err := activities.Notifications(ctx, e.Redis, e.Sources[m].Prefix(), limit)
+		if err != nil {
+			return nil, fmt.Errorf("notifications of %s: %w", m, err)
+		}
+		out[m] = n
+	}
+	return out, nil
+}
+
 // Verify checks the invariants of every mode.
 func (e *EngineSet) Verify(ctx context.Context, opts verify.Options) ([]verify.Report, error) {
 	var reports []verify.Report

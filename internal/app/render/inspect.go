@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
@@ -232,6 +233,38 @@ func Stock(w io.Writer, modes []shop.Mode, rows []StockRow) error {
 			line += fmt.Sprintf("%d\t", r.Stock[m])
 		}
 		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+// NotificationRow is one notification sent by one engine.
+type NotificationRow struct {
+	Mode shop.Mode `json:"mode"`
+	activities.Notification
+}
+
+// NotificationRows lists the notifications of every mode, mode by mode.
+func NotificationRows(modes []shop.Mode, sent map[shop.Mode][]activities.Notification) []NotificationRow {
+	rows := []NotificationRow{}
+	for _, m := range modes {
+		for _, n := range sent[m] {
+			rows = append(rows, NotificationRow{Mode: m, Notification: n})
+		}
+	}
+	return rows
+}
+
+// Notifications prints a table of the notifications sent, per engine.
+func Notifications(w io.Writer, rows []NotificationRow) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, "no notifications")
+		return err
+	}
+	tw := Table(w)
+	fmt.Fprintln(tw, "ENGINE	WHEN	ORDER	STATUS	FAILED STEP	REASON	")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s	%s	%s	%s	%s	%s	\n", r.Mode, r.Time.Local().Format("15:04:05"), r.OrderID, r.Status,
+			Dash(string(r.FailedStep)), Dash(Truncate(r.Reason, 80)))
 	}
 	return tw.Flush()
 }

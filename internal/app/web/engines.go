@@ -115,6 +115,11 @@ func (o *orchestrationView) Books(ctx context.Context) (Books, error) {
 	return books(ctx, o.rdb, activities.OrchestrationPrefix, o.catalog)
 }
 
+// Notifications lists the latest n notifications of the orchestration.
+func (o *orchestrationView) Notifications(ctx context.Context, n int) ([]activities.Notification, error) {
+	return activities.Notifications(ctx, o.rdb, activities.OrchestrationPrefix, int64(n))
+}
+
 // Overview counts the workflows started since the engine was last reset
 // and lists the latest n.
 func (o *orchestrationView) Overview(ctx context.Context, n int) (Overview, error) {
@@ -303,6 +308,11 @@ type choreographyView struct {
 // Books reads the choreography participants' stock and ledger.
 func (c *choreographyView) Books(ctx context.Context) (Books, error) {
 	return books(ctx, c.rdb, c.Prefix(), c.catalog)
+}
+
+// Notifications lists the latest n notifications of the choreography.
+func (c *choreographyView) Notifications(ctx context.Context, n int) ([]activities.Notification, error) {
+	return activities.Notifications(ctx, c.rdb, c.Prefix(), int64(n))
 }
 
 // Overview counts the orders and lists the latest n.

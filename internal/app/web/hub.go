@@ -164,7 +164,7 @@ func (h *hub) rate(snap *Snapshot) {
 
 // sections are the parts of the index page the live updates replace, by
 // element ID and template name.
-var sections = []string{"updated", "engines", "orders", "books", "services"}
+var sections = []string{"updated", "engines", "orders", "books", "services", "notifications"}
 
 // encode renders the live sections and wraps them in one server-sent event.
 func (s *Server) encode(snap *Snapshot) []byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -19,6 +20,12 @@ type View interface {
 	Overview(ctx context.Context, n int) (Overview, error)
 	// Books returns the available stock per SKU and the payment ledger.
 	Books(ctx context.Context) (Books, error)
+}
+
+// Notices is what the page reads of an engine that tells customers how
+// their orders ended: its latest n notifications, newest first.
+type Notices interface {
+	Notifications(ctx context.Context, n int) ([]activities.Notification, error)
 }
 
 // Bus is what the page shows of the choreography's plumbing.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -32,7 +33,10 @@ type EngineView struct {
 	Rate    float64
 	HasRate bool
 	Books   Books
-	Err     string
+	// Notified are the engine's latest notifications, newest first (none
+	// when the engine does not tell customers).
+	Notified []activities.Notification
+	Err      string
 }
 
 // Row is one order with its status on each engine (absent: not listed).
@@ -67,6 +71,9 @@ func (s *Server) collect(ctx context.Context) *Snapshot {
 			if err == nil {
 				ev.Counts, recents[i] = ov.Counts, ov.Recent
 				ev.Books, err = e.Books(ctx)
+			}
+			if n, ok := e.(Notices); ok && err == nil {
+				ev.Notified, err = n.Notifications(ctx, s.opts.Recent)
 			}
 			if err != nil {
 				ev.Err = why(err)
