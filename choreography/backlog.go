@@ -42,7 +42,7 @@ func (b *Bus) Backlog(ctx context.Context) ([]Lag, error) {
 	infos := make([]*redis.XInfoGroupsCmd, 0, cap(streams))
 	pipe := b.Redis.Pipeline()
 	for p := range b.Layout().Partitions {
-		for _, svc := range Services {
+		for _, svc := range Publishers() {
 			streams = append(streams, svcStream{b.StreamOf(p, svc), svc})
 			infos = append(infos, pipe.XInfoGroups(ctx, b.StreamOf(p, svc)))
 		}

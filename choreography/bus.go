@@ -22,10 +22,14 @@ const (
 	ServiceInventory = "inventory"
 	ServicePayment   = "payment"
 	ServiceShipping  = "shipping"
+	// ServiceNotify tells customers how their orders ended. It only
+	// consumes (the order service's terminal events) and publishes nothing.
+	ServiceNotify = "notify"
 )
 
-// Services lists every service, in saga order.
-var Services = []string{ServiceOrder, ServiceInventory, ServicePayment, ServiceShipping}
+// Services lists every service, in saga order, then the subscribers of
+// the order's end.
+var Services = []string{ServiceOrder, ServiceInventory, ServicePayment, ServiceShipping, ServiceNotify}
 
 // subscriptions says which services' streams each service consumes.
 var subscriptions = map[string][]string{
@@ -33,6 +37,7 @@ var subscriptions = map[string][]string{
 	ServiceInventory: {ServiceOrder, ServicePayment},
 	ServicePayment:   {ServiceInventory, ServiceShipping},
 	ServiceShipping:  {ServicePayment},
+	ServiceNotify:    {ServiceOrder},
 }
 
 // Entry field names.
@@ -179,12 +184,28 @@ func (b *Bus) StreamsOf(service string) []string {
 	return out
 }
 
-// Streams lists every service stream of every partition.
+// Streams lists every service stream of every partition: the streams of
+// the services that publish (see Publishers).
 func (b *Bus) Streams() []string {
 	var out []string
 	for p := range b.Layout().Partitions {
-		for _, svc := range Services {
+		for _, svc := range Publishers() {
 			out = append(out, b.StreamOf(p, svc))
+		}
+	}
+	return out
+}
+
+// Publishers lists the services some service consumes from, in the order
+// of Services: those that publish events (the notify service does not).
+func Publishers() []string {
+	var out []string
+	for _, svc := range Services {
+		for _, subs := range subscriptions {
+			if slices.Contains(subs, svc) {
+				out = append(out, svc)
+				break
+			}
 		}
 	}
 	return out

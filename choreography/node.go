@@ -72,6 +72,10 @@ type Node struct {
 	MarkerRetention time.Duration
 	// Telemetry reports the handlers' metrics and spans (none by default).
 	Telemetry Telemetry
+	// NotificationRetention is how long the notify service keeps a
+	// notification (see activities.Notifier): the order retention, or
+	// activities.DefaultNotificationRetention when zero.
+	NotificationRetention time.Duration
 }
 
 // NewNode returns a node for the choreography prefix.
@@ -116,8 +120,11 @@ func (n *Node) Handlers(service string) (map[EventType]Handler, error) {
 // Batch returns the batch handler of a service and the event types it
 // reacts to.
 func (n *Node) Batch(service string) (BatchHandler, []EventType, error) {
-	if service == ServiceOrder {
+	switch service {
+	case ServiceOrder:
 		return n.finishOrders, slices.Collect(maps.Keys(terminal)), nil
+	case ServiceNotify:
+		return n.notifyOrders, slices.Collect(maps.Keys(ended)), nil
 	}
 	rs, ok := reactions[service]
 	if !ok {

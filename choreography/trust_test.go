@@ -47,6 +47,7 @@ func testForgedEventsAreDeadLettered(t *testing.T, h *harness) {
 	ctx := context.Background()
 	h.start(choreography.ServiceOrder, "order-1")
 	h.start(choreography.ServicePayment, "payment-1")
+	h.start(choreography.ServiceNotify, "notify-1")
 	o := order("forged", nil)
 	if err := h.engine.Place(ctx, o); err != nil {
 		t.Fatal(err)

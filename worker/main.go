@@ -159,6 +159,7 @@ func startChoreography(ctx context.Context, g *group, o *options, node *choreogr
 			return err
 		}
 	}
+	node.NotificationRetention = o.orderRetention
 	consumers := obs.choreography(node, services, o.compensationAlertAfter)
 	for _, svc := range services {
 		cfg := choreography.ConsumerConfig{

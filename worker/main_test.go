@@ -34,7 +34,7 @@ import (
 
 func TestParse(t *testing.T) {
 	o, err := parse(nil)
-	if err != nil || len(o.services) != 5 {
+	if err != nil || len(o.services) != 6 {
 		t.Fatalf("defaults: %v %v", o, err)
 	}
 	o, err = parse([]string{"--services", "payment, shipping,payment"})

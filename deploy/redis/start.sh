@@ -2,7 +2,7 @@
 # The Redis containers' entrypoint in Compose: renders the repository's ACL
 # file (users.acl beside this script, by render-acl.sh) with the SHA-256 of
 # each user's password (REDIS_<NAME>_PASSWORD: ORDER, INVENTORY, PAYMENT,
-# SHIPPING, WORKER, STARTER, WEB, EXPORTER, and ADMIN for the default user), writes a
+# SHIPPING, NOTIFY, WORKER, STARTER, WEB, EXPORTER, and ADMIN for the default user), writes a
 # config file that loads it, and runs redis-server on that file through the
 # image's own entrypoint (which drops to the redis user). No password is on
 # any command line or in any file in clear text. REDIS_CLUSTER_NODE=yes

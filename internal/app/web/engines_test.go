@@ -390,6 +390,7 @@ func TestHealthOf(t *testing.T) {
 		{Service: "inventory", LagKnown: true},
 		{Service: "payment", Lag: 7, LagKnown: true, Pending: 3, Consumers: 2, Live: 1, Grouped: true},
 		{Service: "shipping", LagKnown: false, Consumers: 1, Grouped: true},
+		{Service: "notify", LagKnown: true},
 	}
 	if h.DeadLetters != 4 || len(h.Services) != len(want) {
 		t.Fatalf("%+v", h)

@@ -25,6 +25,7 @@ const (
 	RedisInventoryUser = "ordersaga-inventory"
 	RedisPaymentUser   = "ordersaga-payment"
 	RedisShippingUser  = "ordersaga-shipping"
+	RedisNotifyUser    = "ordersaga-notify"
 	RedisWorkerUser    = "ordersaga-worker"
 	RedisStarterUser   = "ordersaga-starter"
 	RedisWebUser       = "ordersaga-web"
@@ -40,7 +41,7 @@ const RedisAppUser = RedisStarterUser
 // "exporter" (redis_exporter, for Prometheus).
 var RedisUsers = map[string]string{
 	"order": RedisOrderUser, "inventory": RedisInventoryUser, "payment": RedisPaymentUser,
-	"shipping": RedisShippingUser, "orchestration": RedisWorkerUser, "starter": RedisStarterUser, "web": RedisWebUser,
+	"shipping": RedisShippingUser, "notify": RedisNotifyUser, "orchestration": RedisWorkerUser, "starter": RedisStarterUser, "web": RedisWebUser,
 	"exporter": RedisExporterUser,
 }
 

@@ -178,7 +178,7 @@ func startWorker(t *testing.T, bin string, env []string, args ...string) *exec.C
 
 // workerProcesses are the worker processes of a deployment, each its
 // --services value, run as its own Redis user (testenv.RedisUsers).
-var workerProcesses = []string{"orchestration", "order", "inventory", "payment", "shipping"}
+var workerProcesses = []string{"orchestration", "order", "inventory", "payment", "shipping", "notify"}
 
 // startWorkers starts one worker process per entry of workerProcesses,
 // each logged in as its own user (urlAs gives its REDIS_URL or
@@ -453,6 +453,10 @@ func assertOwnKeysOnly(t *testing.T, srv *testenv.RedisACLServer, admin *redis.C
 			{"hincrby", p + "ledger", "net_cents", -100}, {"del", p + "inv:acl-1"}},
 		testenv.RedisOrderUser: {xadd("inventory"), xadd("payment"), {"hset", p + "pay:acl-1", "refund", "ok|0"},
 			{"decrby", stock, 1}, {"hincrby", p + "ledger", "net_cents", -100}},
+		testenv.RedisNotifyUser: {xadd("order"), xadd("payment"), {"hset", p + "order:acl-1", "status", "COMPLETED"},
+			{"hset", p + "pay:acl-1", "charge", "ok|0"}, {"del", p + "history:acl-1"}, {"decrby", stock, 1},
+			{"xtrim", p + "stream:order", "maxlen", 0}, {"del", p + "notifications"},
+			script("return redis.call('XADD', KEYS[1], '*', 'type', 'Forged')", p+"stream:order")},
 		testenv.RedisWorkerUser: {xadd("order"), {"get", "ordersaga:chor:partitions"}, {"hset", p + "pay:acl-1", "charge", "ok|0"}},
 		testenv.RedisWebUser: {xadd("payment"), {"del", p + "order:acl-1"}, {"decrby", stock, 1}, {"hincrby", p + "ledger", "net_cents", -100},
 			{"xack", p + "stream:order", "inventory", "0-1"}},
