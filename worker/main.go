@@ -197,7 +197,7 @@ func startOrchestration(ctx context.Context, o *options, eng *admin.EngineSet, o
 	}
 	fatal := make(chan error, 1)
 	w := workflows.NewConfiguredWorker(tc, eng.Redis, workflows.Config{Catalog: eng.Catalog, CompensationMaxInterval: o.compensationMaxBackoff,
-		CompensationAlertAfter: o.compensationAlertAfter, Activities: o.activities}, o.deployment.WorkerOptions(worker.Options{
+		CompensationAlertAfter: o.compensationAlertAfter, Activities: o.activities, NotificationRetention: o.orderRetention}, o.deployment.WorkerOptions(worker.Options{
 		MaxConcurrentActivityTaskPollers: o.activityPollers,
 		MaxConcurrentWorkflowTaskPollers: o.workflowPollers,
 		WorkerStopTimeout:                o.stopTimeout,

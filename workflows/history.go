@@ -47,6 +47,8 @@ func OpOfActivity(activityType string) (shop.Op, bool) {
 		return shop.OpSchedule, true
 	case "Cancel":
 		return shop.OpCancel, true
+	case "Notify":
+		return shop.OpNotify, true
 	}
 	return "", false
 }

@@ -67,6 +67,9 @@ var historyCases = []historyCase{
 	{path: "cancelled_while_failed", faults: []string{"shipping", "refund:decline"}, cancelFailed: true, repairs: 1},
 	{path: "started_without_status", bare: true},
 	{path: "compensation_retrying", faults: []string{"payment", "release:transient:6"}, since: 3},
+	{path: "notify_declined", faults: []string{"notify"}, since: 4},
+	{path: "notify_declined_compensated", faults: []string{"payment", "notify"}, since: 4},
+	{path: "notify_transient", faults: []string{"notify:transient:2"}, since: 4},
 }
 
 // recordAlertAfter is the recording worker's CompensationAlertAfter: a

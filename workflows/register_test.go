@@ -28,15 +28,16 @@ func (r *registry) RegisterActivity(a any) {
 	r.activities = append(r.activities, reflect.TypeOf(a).Elem().Name())
 }
 
-// The production worker runs OrderSaga and the three participants, and
-// nothing else: the bench's bare workload has a worker of its own.
+// The production worker runs OrderSaga, the three participants and the
+// notifier, and nothing else: the bench's bare workload has a worker of its
+// own.
 func TestWorkerRegistersOnlyTheSaga(t *testing.T) {
 	var r registry
 	workflows.Register(&r, activities.New(nil, activities.OrchestrationPrefix, shop.DefaultCatalog()), workflows.Config{})
 	if !slices.Equal(r.workflows, []string{workflows.WorkflowType}) {
 		t.Errorf("workflows registered: %v, want only %s", r.workflows, workflows.WorkflowType)
 	}
-	if !slices.Equal(r.activities, []string{"Inventory", "Payment", "Shipping"}) {
-		t.Errorf("activities registered: %v, want the three participants", r.activities)
+	if !slices.Equal(r.activities, []string{"Inventory", "Payment", "Shipping", "Notifier"}) {
+		t.Errorf("activities registered: %v, want the three participants and the notifier", r.activities)
 	}
 }

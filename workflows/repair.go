@@ -27,6 +27,7 @@ func (s *saga) awaitRepair(ctx workflow.Context, failed []sagaStep) []sagaStep {
 	s.details(ctx, fmt.Sprintf("**FAILED**: %s. Waiting for a repair: fix the cause, then `starter repair %s`.", s.progress.Reason, s.o.ID))
 	s.upsert(ctx, OrderStatusKey.ValueSet(string(shop.StatusFailed)))
 	s.memo(ctx, s.progress.Outcome)
+	s.notify(ctx)
 
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if err := workflow.Await(dctx, func() bool { return s.repairs > s.repaired }); err != nil {

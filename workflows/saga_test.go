@@ -184,7 +184,7 @@ func TestOrderSagaRepair(t *testing.T) {
 	if want := []shop.Status{shop.StatusFailed, shop.StatusFailed}; !slices.Equal(states, want) {
 		t.Errorf("status before each repair = %v, want %v", states, want)
 	}
-	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Refund", "Refund"}
+	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify", "Refund", "Refund"}
 	if got := rec.sequence(); !slices.Equal(got, want) {
 		t.Errorf("activities = %v\nwant         %v", got, want)
 	}

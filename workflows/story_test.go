@@ -76,7 +76,7 @@ func TestStory(t *testing.T) {
 			scheduled = append(scheduled, e.Detail)
 		}
 	}
-	if want := []string{"Reserve: reserve mug:3", "Charge: charge 37.50", "Release: release mug:3 after PaymentDeclined"}; !slices.Equal(scheduled, want) {
+	if want := []string{"Reserve: reserve mug:3", "Charge: charge 37.50", "Release: release mug:3 after PaymentDeclined", "Notify: tell the customer: COMPENSATED"}; !slices.Equal(scheduled, want) {
 		t.Errorf("activity summaries = %q, want %q", scheduled, want)
 	}
 

@@ -52,6 +52,7 @@ func Register(r worker.Registry, p activities.Participants, cfg Config) {
 	r.RegisterActivity(p.Inventory)
 	r.RegisterActivity(p.Payment)
 	r.RegisterActivity(p.Shipping)
+	r.RegisterActivity(p.Notifier(cfg.NotificationRetention))
 }
 
 // WorkerOptions returns opts with what every worker of OrderSaga needs: the

@@ -71,8 +71,14 @@ const (
 	// Config.CompensationAlertAfter makes the order COMPENSATING (status
 	// query, OrderStatus search attribute, metric) until it ends.
 	versionCompensationWatch workflow.Version = 3
+	// versionNotify: once the order has ended (COMPLETED, COMPENSATED, or
+	// FAILED waiting for a repair), a last activity tells the customer how
+	// (activities.Notifier.Notify), on a disconnected context with a
+	// bounded retry policy; its failure is logged and stays in the
+	// history, and changes neither the outcome nor the compensations.
+	versionNotify workflow.Version = 4
 	// versionLatest is the version new workflows run.
-	versionLatest = versionCompensationWatch
+	versionLatest = versionNotify
 )
 
 // ActivityMode is how OrderSaga runs its participants.
@@ -121,7 +127,26 @@ const (
 	// DefaultCompensationAlertAfter is how long a compensation runs
 	// before the order shows COMPENSATING unless Config says otherwise.
 	DefaultCompensationAlertAfter = shop.DefaultCompensationAlertAfter
+	// NotifyAttempts bounds the attempts of the notification: more than
+	// the most transient failures a fault plan can inject, so that both
+	// engines tell the customer after any of them (the choreography's
+	// consumer redelivers up to 30 times). As a local activity, whose
+	// attempts together may take no longer than one attempt's timeout,
+	// it gives up after about 10 s of retries.
+	NotifyAttempts = shop.MaxTransientAttempts + 5
 )
+
+// NotifyRetryPolicy is the retry policy of the notification: bounded, since
+// nothing waits on it; a refusal (--fail notify) is not retried.
+func NotifyRetryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        50 * time.Millisecond,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Second,
+		MaximumAttempts:        NotifyAttempts,
+		NonRetryableErrorTypes: activities.RefusalTypes,
+	}
+}
 
 // ForwardRetryPolicy is the retry policy of reserve, charge and schedule.
 func ForwardRetryPolicy() *temporal.RetryPolicy {
@@ -173,6 +198,10 @@ type Config struct {
 	// activities (charge, refund), so that a worker of its own runs them;
 	// default: the workflow's task queue. Every worker must agree on it.
 	PaymentTaskQueue string
+	// NotificationRetention is how long the notify activity keeps a
+	// notification (see activities.Notifier): the order retention, or
+	// activities.DefaultNotificationRetention when zero.
+	NotificationRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -289,6 +318,8 @@ type saga struct {
 	failures []string
 	// repairs counts the repairs requested, repaired those started.
 	repairs, repaired int
+	// notified: the customer was told (or the notification gave up).
+	notified bool
 }
 
 // start records the workflow's version and registers its handlers.
@@ -405,6 +436,7 @@ func (s *saga) finish(ctx workflow.Context, status shop.Status) (shop.Outcome, e
 	}
 	s.details(ctx, "**"+string(status)+"**")
 	s.upsert(ctx, OrderStatusKey.ValueSet(string(status)))
+	s.notify(ctx)
 	if s.cancelled || (s.version >= versionCancelAnywhere && ctx.Err() != nil) {
 		return s.progress.Outcome, temporal.NewCanceledError(s.progress.Outcome)
 	}
@@ -432,6 +464,9 @@ func (s *saga) activityOptions(op shop.Op, summary string) workflow.ActivityOpti
 	policy := ForwardRetryPolicy()
 	if op.IsCompensation() {
 		policy = CompensationRetryPolicy(s.cfg.CompensationMaxInterval)
+	}
+	if op == shop.OpNotify {
+		policy = NotifyRetryPolicy()
 	}
 	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: policy}
 	if s.cfg.PaymentTaskQueue != "" && op.Step() == shop.StepPayment {

@@ -62,45 +62,45 @@ func sagaCases() []sagaCase {
 	return []sagaCase{
 		{
 			name:   "no faults",
-			calls:  []string{"Reserve", "Charge", "Schedule"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Notify"},
 			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			name: "inventory decline", faults: []string{"inventory"},
-			calls:  []string{"Reserve"},
+			calls:  []string{"Reserve", "Notify"},
 			status: shop.StatusCompensated, failedStep: inv,
 			reasonHas: []string{activities.ErrTypeInventoryRejected},
 		},
 		{
 			name: "payment decline", faults: []string{"payment"},
-			calls:  []string{"Reserve", "Charge", "Release"},
+			calls:  []string{"Reserve", "Charge", "Release", "Notify"},
 			status: shop.StatusCompensated, failedStep: pay,
 			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
 			reasonHas: []string{activities.ErrTypePaymentDeclined},
 		},
 		{
 			name: "shipping decline", faults: []string{"shipping"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify"},
 			status: shop.StatusCompensated, failedStep: ship,
 			steps: []shop.Step{inv, pay}, compensated: []shop.Step{pay, inv},
 			reasonHas: []string{activities.ErrTypeShipmentFailed},
 		},
 		{
 			name: "inventory transient", faults: []string{"inventory:transient:2"},
-			calls:  []string{"Reserve", "Reserve", "Reserve", "Charge", "Schedule"},
+			calls:  []string{"Reserve", "Reserve", "Reserve", "Charge", "Schedule", "Notify"},
 			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			name: "payment transient", faults: []string{"payment:transient:2"},
-			calls:  []string{"Reserve", "Charge", "Charge", "Charge", "Schedule"},
+			calls:  []string{"Reserve", "Charge", "Charge", "Charge", "Schedule", "Notify"},
 			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			name: "shipping transient", faults: []string{"shipping:transient:2"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Schedule", "Schedule"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Schedule", "Schedule", "Notify"},
 			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
 			stockTaken: true, charged: true,
 		},
@@ -108,26 +108,54 @@ func sagaCases() []sagaCase {
 			// Retries run out: the step failed without a business answer, so
 			// its own compensation runs too, though it is not listed.
 			name: "payment transient beyond the retry limit", faults: []string{fmt.Sprintf("payment:transient:%d", workflows.ForwardAttempts+2)},
-			calls:  append(append([]string{"Reserve"}, repeat("Charge", workflows.ForwardAttempts)...), "Refund", "Release"),
+			calls:  append(append([]string{"Reserve"}, repeat("Charge", workflows.ForwardAttempts)...), "Refund", "Release", "Notify"),
 			status: shop.StatusCompensated, failedStep: pay,
 			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
 			reasonHas: []string{activities.ErrTypeTransient},
 		},
 		{
 			name: "compensation retried", faults: []string{"payment", "release:transient:2"},
-			calls:  []string{"Reserve", "Charge", "Release", "Release", "Release"},
+			calls:  []string{"Reserve", "Charge", "Release", "Release", "Release", "Notify"},
 			status: shop.StatusCompensated, failedStep: pay,
 			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
 			reasonHas: []string{activities.ErrTypePaymentDeclined},
 		},
 		{
 			name: "refund declined after shipping decline", faults: []string{"shipping", "refund:decline"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify"},
 			status: shop.StatusFailed, failedStep: ship,
 			steps: []shop.Step{inv, pay}, compensated: []shop.Step{inv},
 			reasonHas:   []string{activities.ErrTypeShipmentFailed, activities.ErrTypeRefundFailed},
 			charged:     true,
 			repairCalls: []string{"Refund"}, repairCompensated: []shop.Step{inv, pay},
+		},
+		{
+			// The notification is no step: refused, it changes nothing.
+			name: "notify declined", faults: []string{"notify"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			stockTaken: true, charged: true,
+		},
+		{
+			name: "notify declined after payment decline", faults: []string{"payment", "notify"},
+			calls:  []string{"Reserve", "Charge", "Release", "Notify"},
+			status: shop.StatusCompensated, failedStep: pay,
+			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			reasonHas: []string{activities.ErrTypePaymentDeclined},
+		},
+		{
+			name: "notify transient", faults: []string{"notify:transient:2"},
+			calls:  []string{"Reserve", "Charge", "Schedule", "Notify", "Notify", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			stockTaken: true, charged: true,
+		},
+		{
+			// More failures than a forward step may have: the notification
+			// has a retry policy of its own (NotifyRetryPolicy).
+			name: "notify transient beyond the forward attempts", faults: []string{fmt.Sprintf("notify:transient:%d", workflows.ForwardAttempts+2)},
+			calls:  append([]string{"Reserve", "Charge", "Schedule"}, repeat("Notify", workflows.ForwardAttempts+3)...),
+			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			stockTaken: true, charged: true,
 		},
 	}
 }
@@ -235,6 +263,14 @@ func mockParticipantsWith(env *testsuite.TestWorkflowEnvironment, slow map[shop.
 			call.After(d)
 		}
 	}
+	var n *activities.Notifier
+	env.OnActivity(n.Notify, mock.Anything, mock.Anything).Return(fakeNotify)
+}
+
+// fakeNotify is the notification honouring the order's fault plan like fake.
+func fakeNotify(ctx context.Context, in activities.NotifyInput) (activities.Result, error) {
+	in2 := activities.OrderInput{OrderID: in.Outcome.OrderID, Faults: in.Faults}
+	return fake(shop.OpNotify)(ctx, in2)
 }
 
 // result returns the workflow's outcome, from its result or, when it was
@@ -427,6 +463,7 @@ func TestOrderSagaRedis(t *testing.T) {
 			env.RegisterActivity(parts.Inventory)
 			env.RegisterActivity(parts.Payment)
 			env.RegisterActivity(parts.Shipping)
+			env.RegisterActivity(parts.Notifier(0))
 			o := orderFor(t, fmt.Sprintf("redis-%d", i), c.faults)
 
 			stockBefore := readStock(t, rdb)
@@ -495,7 +532,7 @@ func TestOrderSagaCancel(t *testing.T) {
 	if got.Reason != workflows.ReasonCancelled {
 		t.Errorf("reason = %q, want %q", got.Reason, workflows.ReasonCancelled)
 	}
-	want := []string{"Reserve", "Charge", "Schedule", "Cancel", "Refund", "Release"}
+	want := []string{"Reserve", "Charge", "Schedule", "Cancel", "Refund", "Release", "Notify"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
 	}
@@ -511,7 +548,7 @@ func TestOrderSagaCancelDuringReserve(t *testing.T) {
 	env.ExecuteWorkflow(workflows.OrderSaga, o)
 	checkOutcome(t, sagaCase{status: shop.StatusCompensated, reasonHas: []string{workflows.ReasonCancelled}}, o.ID, result(t, env))
 	wantCanceled(t, env)
-	want := []string{"Reserve", "Release"}
+	want := []string{"Reserve", "Release", "Notify"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
 	}
@@ -527,8 +564,8 @@ func TestOrderSagaCancelWhileFailed(t *testing.T) {
 	mid, midCalls := failedThenRepair(t, env, rec)
 	o := orderFor(t, "cancel-4", []string{"shipping", "refund:decline"})
 	env.ExecuteWorkflow(workflows.OrderSaga, o)
-	if mid.Status != shop.StatusFailed || *midCalls != 5 {
-		t.Fatalf("an hour in (after the cancel): %+v after %d activities, want FAILED after 5", *mid, *midCalls)
+	if mid.Status != shop.StatusFailed || *midCalls != 6 {
+		t.Fatalf("an hour in (after the cancel): %+v after %d activities, want FAILED after 6 (the notification last)", *mid, *midCalls)
 	}
 	c := sagaCase{
 		status: shop.StatusCompensated, failedStep: ship,
@@ -537,7 +574,7 @@ func TestOrderSagaCancelWhileFailed(t *testing.T) {
 	}
 	checkOutcome(t, c, o.ID, result(t, env))
 	wantCanceled(t, env)
-	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Refund"}
+	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify", "Refund"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
 	}
@@ -560,7 +597,7 @@ func TestOrderSagaCancelDuringCompensation(t *testing.T) {
 	}
 	checkOutcome(t, c, o.ID, result(t, env))
 	wantCanceled(t, env)
-	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release"}
+	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
 	}
@@ -650,6 +687,7 @@ func TestOrderSagaChargesPlacedAmount(t *testing.T) {
 	env.RegisterActivity(parts.Inventory)
 	env.RegisterActivity(parts.Payment)
 	env.RegisterActivity(parts.Shipping)
+	env.RegisterActivity(parts.Notifier(0))
 	o := orderFor(t, "priced-1", nil).Priced(placed)
 	env.ExecuteWorkflow(workflows.OrderSaga, o)
 	if out := result(t, env); out.Status != shop.StatusCompleted {
