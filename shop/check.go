@@ -19,6 +19,10 @@ type Record struct {
 	// Items are the order's items as placed, when the engine keeps them:
 	// its charge must be their price.
 	Items []Item
+	// Unnotified: the order ends without telling its customer by design,
+	// as an orchestrated order whose workflow started before OrderSaga
+	// notified does.
+	Unnotified bool
 }
 
 // Settled is what settled orders still account for: their statuses, the
@@ -65,6 +69,9 @@ const (
 	ViolationUnread ViolationKind = "unread"
 	// ViolationDeadLetter: the dead-letter stream holds other than the expected count.
 	ViolationDeadLetter ViolationKind = "dead-letter"
+	// ViolationNotification: an order's customer was notified more than once,
+	// not at all once it ended (its notify not refused), or of another outcome.
+	ViolationNotification ViolationKind = "notification"
 )
 
 // Violation is one broken invariant of one engine.

@@ -1,9 +1,11 @@
 package workflows
 
-// MarkdownText and PlainText are markdownText and plainText, for tests.
+// MarkdownText, PlainText and Notifies are markdownText, plainText and
+// notifies, for tests.
 var (
 	MarkdownText = markdownText
 	PlainText    = plainText
+	Notifies     = notifies
 )
 
 // CurrentVersion is the version of OrderSaga new workflows run.

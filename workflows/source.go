@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga/activities"
@@ -69,12 +71,13 @@ func (s *Source) Orders(ctx context.Context) ([]shop.Record, error) {
 			return nil, fmt.Errorf("list order workflows: %w", err)
 		}
 		for _, ex := range resp.GetExecutions() {
-			l := listed{ex.GetExecution().GetWorkflowId(), ex.GetStartTime().AsTime(), ex.GetStatus(), nil}
+			l := listed{id: ex.GetExecution().GetWorkflowId(), start: ex.GetStartTime().AsTime(), status: ex.GetStatus()}
 			if p := ex.GetMemo().GetFields()[MemoItems]; p != nil { // none before the memo existed
 				if err := converter.GetDefaultDataConverter().FromPayload(p, &l.items); err != nil {
 					return nil, fmt.Errorf("%s: decode its items: %w", l.id, err)
 				}
 			}
+			l.notifies = notifies(ex.GetSearchAttributes().GetIndexedFields()[changeVersionAttr])
 			all = append(all, l)
 		}
 		token = resp.GetNextPageToken()
@@ -92,7 +95,7 @@ func (s *Source) Orders(ctx context.Context) ([]shop.Record, error) {
 	for i, l := range all {
 		g.Go(func() (err error) {
 			out[i], err = s.order(gctx, l.id, l.start, l.status)
-			out[i].Items = l.items
+			out[i].Items, out[i].Unnotified = l.items, !l.notifies
 			return err
 		})
 	}
@@ -106,6 +109,29 @@ type listed struct {
 	start  time.Time
 	status enums.WorkflowExecutionStatus
 	items  []shop.Item
+	// notifies: the workflow runs versionNotify or later, so it tells
+	// the customer once the order ends.
+	notifies bool
+}
+
+// changeVersionAttr is the search attribute workflow.GetVersion tags a
+// workflow with: "<change ID>-<version>".
+const changeVersionAttr = "TemporalChangeVersion"
+
+// notifies reports whether a workflow's TemporalChangeVersion says it runs
+// versionNotify or later.
+func notifies(p *commonpb.Payload) bool {
+	var versions []string
+	if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &versions) != nil {
+		return false
+	}
+	for _, v := range versions {
+		n, ok := strings.CutPrefix(v, changeID+"-")
+		if k, err := strconv.Atoi(n); ok && err == nil && workflow.Version(k) >= versionNotify {
+			return true
+		}
+	}
+	return false
 }
 
 // unsettled leaves out the workflows whose orders were settled after they

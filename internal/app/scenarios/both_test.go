@@ -82,6 +82,18 @@ func bothEnginesAgree(t *testing.T, tsrv *testenv.RunningTemporal, rdb redis.Uni
 	for i, src := range sources {
 		wrongChargeIsSeen(t, rdb, src, results[i])
 	}
+	// Every order of the scenarios is one whose customer must be told.
+	for _, src := range sources {
+		recs, err := src.Orders(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Unnotified {
+				t.Errorf("%s: order %s is listed as ending without a notification", src.Mode(), r.ID)
+			}
+		}
+	}
 }
 
 // wrongChargeIsSeen moves a cent onto a COMPLETED order's charge, in the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
+	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -29,6 +30,10 @@ type Scenario struct {
 	Compensated     []shop.Step // in the order they were undone
 	FailedStep      shop.Step
 	ReasonSubstring string
+	// Like names the scenario this one must end exactly as, reason
+	// included: the same order with a notify fault added, which must
+	// change neither the outcome nor the compensations.
+	Like string
 }
 
 var (
@@ -52,6 +57,10 @@ func Table() []Scenario {
 		{Name: "release-transient", Faults: []string{"payment:decline", "release:transient:2"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv}, Compensated: []shop.Step{inv}, FailedStep: pay},
 		{Name: "refund-decline", Faults: []string{"shipping:decline", "refund:decline"}, Status: shop.StatusFailed, Steps: []shop.Step{inv, pay}, Compensated: []shop.Step{inv}, FailedStep: ship},
 		{Name: "release-decline", Faults: []string{"payment:decline", "release:decline"}, Status: shop.StatusFailed, Steps: []shop.Step{inv}, Compensated: none, FailedStep: pay},
+		{Name: "notify-decline", Faults: []string{"notify"}, Status: shop.StatusCompleted, Steps: all, Compensated: none, Like: "happy"},
+		{Name: "notify-decline-compensated", Faults: []string{"shipping:decline", "notify:decline"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv, pay}, Compensated: []shop.Step{pay, inv}, FailedStep: ship, Like: "shipping-decline"},
+		{Name: "notify-decline-failed", Faults: []string{"shipping:decline", "refund:decline", "notify"}, Status: shop.StatusFailed, Steps: []shop.Step{inv, pay}, Compensated: []shop.Step{inv}, FailedStep: ship, Like: "refund-decline"},
+		{Name: "notify-transient", Faults: []string{"notify:transient:2"}, Status: shop.StatusCompleted, Steps: all, Compensated: none, Like: "happy"},
 	}
 }
 
@@ -126,6 +135,9 @@ func Run(t *testing.T, eng shop.Engine, rdb redis.UniversalClient, prefix string
 		if err := sc.Check(out); err != nil {
 			t.Errorf("%s (%s): %v", sc.Name, eng.Mode(), err)
 		}
+		if like, ok := outcomes[sc.Like]; ok && out.Reason != like.Reason {
+			t.Errorf("%s (%s): reason %q, but %s without the notify fault ended with %q", sc.Name, eng.Mode(), out.Reason, sc.Like, like.Reason)
+		}
 		st, err := activities.ReadOrderState(ctx, rdb, prefix, orders[sc.Name].ID)
 		if err != nil {
 			t.Fatal(err)
@@ -137,6 +149,9 @@ func Run(t *testing.T, eng shop.Engine, rdb redis.UniversalClient, prefix string
 	}
 	if t.Failed() {
 		return outcomes
+	}
+	if err := waitNotified(ctx, rdb, prefix, notices(table, orders, outcomes)); err != nil {
+		t.Errorf("%s: %v", eng.Mode(), err)
 	}
 	after, err := readBooks(ctx, rdb, prefix, cat)
 	if err != nil {
@@ -151,6 +166,70 @@ func Run(t *testing.T, eng shop.Engine, rdb redis.UniversalClient, prefix string
 		t.Errorf("%s: charged minus refunded moved by %d cents, want %d", eng.Mode(), after.net-before.net, want.net-before.net)
 	}
 	return outcomes
+}
+
+// notice is the notification a scenario's order must end with: one of
+// its outcome's status, or none when its notify is refused.
+type notice struct {
+	scenario, orderID string
+	status            shop.Status
+	refused           bool
+}
+
+// notices lists the notification each scenario's order must end with.
+func notices(table []Scenario, orders map[string]shop.Order, outcomes map[string]shop.Outcome) []notice {
+	out := make([]notice, len(table))
+	for i, sc := range table {
+		o := orders[sc.Name]
+		f, planned := o.Faults.For(shop.OpNotify)
+		out[i] = notice{scenario: sc.Name, orderID: o.ID, status: outcomes[sc.Name].Status, refused: planned && f.Kind == shop.FaultDecline}
+	}
+	return out
+}
+
+// waitNotified waits until every order has the notification it must end
+// with (a subscriber may tell the customer after the order ended:
+// choreography's notify service does).
+func waitNotified(ctx context.Context, rdb redis.UniversalClient, prefix string, want []notice) error {
+	var last error
+	err := poll.For(ctx, 30*time.Second, poll.Every(50*time.Millisecond), func(ctx context.Context) (bool, error) {
+		last = notified(ctx, rdb, prefix, want)
+		return last == nil, nil
+	})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
+}
+
+// notified says how the notifications differ from want (nil when they do not).
+func notified(ctx context.Context, rdb redis.UniversalClient, prefix string, want []notice) error {
+	sent, err := activities.Notifications(ctx, rdb, prefix, 0)
+	if err != nil {
+		return err
+	}
+	byOrder := map[string][]shop.Status{}
+	for _, n := range sent {
+		byOrder[n.OrderID] = append(byOrder[n.OrderID], n.Status)
+	}
+	ids := make([]string, len(want))
+	for i, w := range want {
+		ids[i] = w.orderID
+	}
+	states, err := activities.NotifyStates(ctx, rdb, prefix, ids)
+	if err != nil {
+		return err
+	}
+	for i, w := range want {
+		got := byOrder[w.orderID]
+		if w.refused && (len(got) != 0 || states[i].Status != "fail") {
+			return fmt.Errorf("%s: notify refused by the fault plan, but notifications %v, notify recorded %q", w.scenario, got, states[i].Status)
+		}
+		if !w.refused && (len(got) != 1 || got[0] != w.status) {
+			return fmt.Errorf("%s: notifications %v, want one of %s", w.scenario, got, w.status)
+		}
+	}
+	return nil
 }
 
 // placeAll places every scenario's order at once and waits for each outcome.

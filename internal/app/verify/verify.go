@@ -1,6 +1,7 @@
 // Package verify checks the saga's invariants against the live state of an
 // engine: every order terminal, stock and money conserved, compensations in
-// reverse order after the steps they undo, nothing pending on the streams.
+// reverse order after the steps they undo, one notification per ended
+// order, nothing pending on the streams.
 package verify
 
 import (
@@ -108,6 +109,9 @@ func Check(ctx context.Context, rdb redis.UniversalClient, src Source, catalog s
 		return rep, err
 	}
 	if err := c.money(ctx, rdb, src.Prefix()); err != nil {
+		return rep, err
+	}
+	if err := c.notifications(ctx, rdb, src.Prefix(), orders); err != nil {
 		return rep, err
 	}
 	// Invariant 4: compensations after the steps they undo, in reverse order.
@@ -266,6 +270,43 @@ func (c *checker) money(ctx context.Context, rdb redis.UniversalClient, prefix s
 	}
 	if ledger.Refunds != c.refunds {
 		c.bad(shop.ViolationMoney, "", "ledger counts %d refunds, orders show %d: a refund happened twice or outside an order", ledger.Refunds, c.refunds)
+	}
+	return nil
+}
+
+// notifications checks invariant 6: at most one notification per order;
+// once an order is terminal and its notify was not refused (--fail notify),
+// exactly one, of the order's outcome (unless its engine ends it without
+// one by design: Record.Unnotified). A FAILED order repaired since keeps
+// the notification of its first end. Settled orders are not checked: their
+// notifications are trimmed with them (see activities.Notifier).
+func (c *checker) notifications(ctx context.Context, rdb redis.UniversalClient, prefix string, orders []shop.Record) error {
+	sent, err := activities.Notifications(ctx, rdb, prefix, 0)
+	if err != nil {
+		return err
+	}
+	byOrder := map[string][]activities.Notification{}
+	for _, n := range sent {
+		byOrder[n.OrderID] = append(byOrder[n.OrderID], n)
+	}
+	ids := make([]string, len(orders))
+	for i, o := range orders {
+		ids[i] = o.ID
+	}
+	states, err := activities.NotifyStates(ctx, rdb, prefix, ids)
+	if err != nil {
+		return err
+	}
+	for i, o := range orders {
+		got := byOrder[o.ID]
+		switch {
+		case len(got) > 1:
+			c.bad(shop.ViolationNotification, o.ID, "order %s was notified %d times", o.ID, len(got))
+		case len(got) == 1 && got[0].Status != o.Status && got[0].Status != shop.StatusFailed:
+			c.bad(shop.ViolationNotification, o.ID, "order %s is %s but its customer was told %s", o.ID, o.Status, got[0].Status)
+		case len(got) == 0 && o.Status.Terminal() && states[i].Status != "fail" && !o.Unnotified:
+			c.bad(shop.ViolationNotification, o.ID, "order %s is %s but its customer was not notified", o.ID, o.Status)
+		}
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
@@ -75,6 +77,12 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 		}
 	}
 	all := []shop.Step{shop.StepInventory, shop.StepPayment, shop.StepShipping}
+	notifier := p.Notifier(time.Hour)
+	for id, st := range map[string]shop.Status{"done": shop.StatusCompleted, "undone": shop.StatusCompensated} {
+		if _, err := notifier.Notify(ctx, activities.NotifyInput{Outcome: shop.Outcome{OrderID: id, Status: st}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	src := &fakeSource{
 		orders: []shop.Record{
 			{ID: "done", Status: shop.StatusCompleted, Outcome: shop.Outcome{Status: shop.StatusCompleted, Steps: all}},
@@ -138,6 +146,26 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 	if rep := check(); !rep.OK() {
 		t.Fatalf("the right amount: %v", rep.Violations)
 	}
+	// A customer told twice, told the wrong outcome, or not told.
+	stream := lay.NotificationsKey(0)
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"order_id", "done", "status", "COMPLETED"}})
+	expect("told twice", shop.ViolationNotification, "done", "order done was notified 2 times")
+	last, _ := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+	rdb.XDel(ctx, stream, last[0].ID)
+	if _, err := notifier.Notify(ctx, activities.NotifyInput{Outcome: shop.Outcome{OrderID: "mixed", Status: shop.StatusCompleted}}); err != nil {
+		t.Fatal(err)
+	}
+	src.orders = append(src.orders, shop.Record{ID: "mixed", Status: shop.StatusCompensated, Outcome: shop.Outcome{Status: shop.StatusCompensated}})
+	expect("told another outcome", shop.ViolationNotification, "mixed", "order mixed is COMPENSATED but its customer was told COMPLETED")
+	src.orders = src.orders[:2]
+	if _, err := notifier.Notify(ctx, activities.NotifyInput{Outcome: shop.Outcome{OrderID: "quiet", Status: shop.StatusCompleted},
+		Faults: shop.FaultPlan{shop.OpNotify: {Kind: shop.FaultDecline}}}); err == nil {
+		t.Fatal("a notify refused by the fault plan succeeded")
+	}
+	src.orders = append(src.orders, shop.Record{ID: "quiet", Status: shop.StatusCompensated, Outcome: shop.Outcome{Status: shop.StatusCompensated}},
+		shop.Record{ID: "untold", Status: shop.StatusCompensated, Outcome: shop.Outcome{Status: shop.StatusCompensated}})
+	expect("not told", shop.ViolationNotification, "untold", "order untold is COMPENSATED but its customer was not notified")
+	src.orders = src.orders[:2]
 	// What the engine adds is stamped with the engine.
 	src.extra = []shop.Violation{shop.Violationf(shop.ViolationUnread, "", "group payment has 2 unread entries")}
 	expect("engine's own check", shop.ViolationUnread, "", "2 unread")
