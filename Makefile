@@ -82,11 +82,12 @@ demo: up
 ## stack of its own on free ports (internal/tests/docstest, build tag docs); each
 ## must succeed and print what its sample output shows; make down at the end
 ## rollout-test: the orchestration's workers rolled one by one from the
-## previous commit's build (HEAD~1, built from a git worktree) to this tree's,
-## with orders in flight (internal/tests/chaos, build tag rollout)
+## previous commit's build (HEAD~1, or ROLLOUT_FROM=<git revision>, built from
+## a git worktree) to this tree's, with orders in flight
+## (internal/tests/chaos, build tag rollout)
 .PHONY: rollout-test
 rollout-test: tools
-	$(GO) test -race -tags rollout -count=1 -timeout 10m -v -run 'RollingRestart' ./internal/tests/chaos
+	ROLLOUT_FROM="$(ROLLOUT_FROM)" $(GO) test -race -tags rollout -count=1 -timeout 10m -v -run 'RollingRestart' ./internal/tests/chaos
 
 .PHONY: docs-test
 docs-test: tools

@@ -3,8 +3,10 @@
 package chaos_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +23,8 @@ import (
 )
 
 // TestOrchestrationRollingRestart rolls the orchestration workers from the
-// previous commit's build to the code under test, one by one, with orders
+// previous commit's build (or ROLLOUT_FROM's, any git revision) to the code
+// under test, one by one, with orders
 // in flight and parked at every step: each new worker starts, becomes the
 // deployment's current version, and only then is an old one stopped
 // (SIGTERM, drained). Afterwards every order is terminal and verify holds,
@@ -30,9 +33,10 @@ import (
 // new build.
 func TestOrchestrationRollingRestart(t *testing.T) {
 	const n = 90
+	from := cmp.Or(os.Getenv("ROLLOUT_FROM"), "HEAD~1")
 	began := time.Now()
-	prevBin := filepath.Join(testenv.BuildAt(t, "HEAD~1", "./worker"), "worker")
-	t.Logf("previous commit's worker built in %s", time.Since(began).Round(time.Second))
+	prevBin := filepath.Join(testenv.BuildAt(t, from, "./worker"), "worker")
+	t.Logf("the worker of %s built in %s", from, time.Since(began).Round(time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	st := startOrchestrationStack(ctx, t, testenv.BackendDev)
