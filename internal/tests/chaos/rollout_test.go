@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,14 +24,13 @@ import (
 )
 
 // TestOrchestrationRollingRestart rolls the orchestration workers from the
-// previous commit's build (or ROLLOUT_FROM's, any git revision) to the code
-// under test, one by one, with orders
-// in flight and parked at every step: each new worker starts, becomes the
-// deployment's current version, and only then is an old one stopped
+// previous commit's build (or ROLLOUT_FROM's, any git revision) to the
+// code under test, one by one, with orders in flight and parked at every
+// step, and more placed after each step: each new worker starts, becomes
+// the deployment's current version, and only then is an old one stopped
 // (SIGTERM, drained). Afterwards every order is terminal and verify holds,
 // no workflow task failed anywhere (an old worker handed a task written by
-// newer code would fail it), and the deployment's current version is the
-// new build.
+// newer code would fail it), and no old worker logged a panic.
 func TestOrchestrationRollingRestart(t *testing.T) {
 	const n = 90
 	from := cmp.Or(os.Getenv("ROLLOUT_FROM"), "HEAD~1")
@@ -52,27 +52,29 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 	engine := workflows.NewEngine(tc, st.catalog)
 	r := &runner{engine: engine}
 	orders := parkedWorkload(workload(23, n, "roll"))
+	// Orders come in three waves: the first two each followed by the
+	// replacement of one old worker while they are in flight, the last
+	// placed once every worker runs the new build.
 	const newBuild = "rollout-new"
-	rolled := make(chan struct{})
-	go func() {
-		defer close(rolled)
-		for i, o := range old {
-			at(ctx, r, int64((i+1)*n/3), func() {
-				began := time.Now()
-				worker(fmt.Sprintf("new-%d", i+1), workerBin, "--build-id", newBuild)
-				waitCurrent(ctx, t, tc, newBuild)
-				current, inFlight := time.Since(began), r.inFlight()
-				o.stop()
-				t.Logf("after %d placements: new worker %d current after %s, old worker %d stopped after %s with %d orders in flight",
-					r.placed.Load(), i+1, current.Round(time.Millisecond), i+1, time.Since(began).Round(time.Millisecond), inFlight)
-				if inFlight == 0 {
-					t.Errorf("roll %d: no order was in flight when the old worker stopped", i+1)
-				}
-			})
-		}
-	}()
-	r.run(ctx, t, orders, 24)
-	<-rolled
+	var waves sync.WaitGroup
+	for i, o := range old {
+		wave := orders[i*n/3 : (i+1)*n/3]
+		waves.Go(func() { r.run(ctx, t, wave, 24) })
+		at(ctx, r, int64((i+1)*n/3), func() {
+			began := time.Now()
+			worker(fmt.Sprintf("new-%d", i+1), workerBin, "--build-id", newBuild)
+			waitCurrent(ctx, t, tc, newBuild)
+			current, inFlight := time.Since(began), r.inFlight()
+			o.stop()
+			t.Logf("after %d placements: new worker %d current after %s, old worker %d stopped after %s with %d orders in flight",
+				r.placed.Load(), i+1, current.Round(time.Millisecond), i+1, time.Since(began).Round(time.Millisecond), inFlight)
+			if inFlight == 0 {
+				t.Errorf("roll %d: no order was in flight when the old worker stopped", i+1)
+			}
+		})
+	}
+	r.run(ctx, t, orders[2*n/3:], 24)
+	waves.Wait()
 	if t.Failed() {
 		return
 	}
@@ -104,7 +106,7 @@ func parkedWorkload(orders []shop.Order) []shop.Order {
 	for i := range orders {
 		switch {
 		case i%10 == 0:
-			orders[i].Faults = shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}, shop.OpRefund: {Kind: shop.FaultTransient, Attempts: 9}}
+			orders[i].Faults = shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}, shop.OpRefund: {Kind: shop.FaultTransient, Attempts: 10}}
 		case orders[i].Faults == nil:
 			orders[i].Faults = shop.FaultPlan{ops[i%len(ops)]: {Kind: shop.FaultDelay, Delay: time.Second}}
 		}
