@@ -157,15 +157,22 @@ func Run(t *testing.T, eng shop.Engine, rdb redis.UniversalClient, prefix string
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkBooks(t, eng.Mode(), before, want, after)
+	return outcomes
+}
+
+// checkBooks compares the stock and the money after the scenarios with
+// what their outcomes say they should be.
+func checkBooks(t *testing.T, mode shop.Mode, before, want, after books) {
+	t.Helper()
 	for sku, n := range want.stock {
 		if after.stock[sku] != n {
-			t.Errorf("%s: stock of %s is %d, want %d", eng.Mode(), sku, after.stock[sku], n)
+			t.Errorf("%s: stock of %s is %d, want %d", mode, sku, after.stock[sku], n)
 		}
 	}
 	if after.net != want.net {
-		t.Errorf("%s: charged minus refunded moved by %d cents, want %d", eng.Mode(), after.net-before.net, want.net-before.net)
+		t.Errorf("%s: charged minus refunded moved by %d cents, want %d", mode, after.net-before.net, want.net-before.net)
 	}
-	return outcomes
 }
 
 // notice is the notification a scenario's order must end with: one of
