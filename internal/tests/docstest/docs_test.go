@@ -73,7 +73,8 @@ func TestDocs(t *testing.T) {
 
 // prometheusTargetsUp: the Prometheus make up started scrapes every target
 // it has (each worker process, the Temporal server, Redis through
-// redis_exporter) and finds each up, within a minute (its first scrapes).
+// redis_exporter) and finds each up, and redis_up at 1 (the exporter
+// logged in to Redis), within a minute (its first scrapes).
 // Without Prometheus installed make up runs none: checked under CI only.
 func prometheusTargetsUp(t *testing.T, env []string) {
 	t.Helper()
@@ -91,6 +92,10 @@ func prometheusTargetsUp(t *testing.T, env []string) {
 	var askErr error
 	err := poll.For(context.Background(), time.Minute, poll.Every(time.Second), func(ctx context.Context) (bool, error) {
 		down, askErr = TargetsDown(ctx, "http://127.0.0.1:"+port, []string{"ordersaga", "temporal", "redis"})
+		if askErr == nil && down == "" {
+			// Up, and logged in to Redis as its own user.
+			down, askErr = NotOne(ctx, "http://127.0.0.1:"+port, "redis_up")
+		}
 		return askErr == nil && down == "", nil
 	})
 	if err != nil {

@@ -39,3 +39,24 @@ func TestTargetsDown(t *testing.T) {
 		t.Error("no Prometheus answered, and no error")
 	}
 }
+
+func TestNotOne(t *testing.T) {
+	for _, c := range []struct{ result, want string }{
+		{`[{"metric":{"instance":"a"},"value":[1,"1"]}]`, ""},
+		{`[{"metric":{"instance":"a"},"value":[1,"0"]}]`, `redis_up map[instance:a] = [1 0]`},
+		{`[]`, "redis_up: no series"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/api/v1/query" || r.URL.Query().Get("query") != "redis_up" {
+				http.NotFound(w, r)
+				return
+			}
+			_, _ = fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":%s}}`, c.result)
+		}))
+		got, err := NotOne(context.Background(), srv.URL, "redis_up")
+		srv.Close()
+		if err != nil || got != c.want {
+			t.Errorf("result %s: got %q, %v; want %q", c.result, got, err, c.want)
+		}
+	}
+}
