@@ -106,7 +106,7 @@ func (c *Chor) Close() {
 var pollers = worker.Options{MaxConcurrentWorkflowTaskPollers: 16, MaxConcurrentActivityTaskPollers: 16}
 
 // Orch runs the orchestration: Instances workers of OrderSaga with the
-// inventory and shipping activities on workflows.TaskQueue, and as many
+// inventory, shipping and notify activities on workflows.TaskQueue, and as many
 // with only the payment activities on PaymentTaskQueue.
 type Orch struct {
 	Client    client.Client
@@ -137,6 +137,7 @@ func StartOrchestration(ctx context.Context, tc client.Client, rdb redis.Univers
 		w.RegisterWorkflowWithOptions(cfg.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowType})
 		w.RegisterActivity(p.Inventory)
 		w.RegisterActivity(p.Shipping)
+		w.RegisterActivity(p.Notifier(cfg.NotificationRetention))
 		if err := w.Start(); err != nil {
 			o.Close()
 			return nil, fmt.Errorf("start worker: %w", err)
