@@ -130,10 +130,15 @@ const (
 	// NotifyAttempts bounds the attempts of the notification: more than
 	// the most transient failures a fault plan can inject, so that both
 	// engines tell the customer after any of them (the choreography's
-	// consumer redelivers up to 30 times). As a local activity, whose
+	// consumer redelivers up to 30 times), and, with the backoff capped at
+	// NotifyMaxInterval, about five minutes of retries: a Redis outage of
+	// that long loses no notification. As a local activity, whose
 	// attempts together may take no longer than one attempt's timeout,
 	// it gives up after about 10 s of retries.
-	NotifyAttempts = shop.MaxTransientAttempts + 5
+	NotifyAttempts = 40
+	// NotifyMaxInterval caps the backoff between attempts of the
+	// notification.
+	NotifyMaxInterval = 10 * time.Second
 )
 
 // NotifyRetryPolicy is the retry policy of the notification: bounded, since
@@ -142,7 +147,7 @@ func NotifyRetryPolicy() *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{
 		InitialInterval:        50 * time.Millisecond,
 		BackoffCoefficient:     2,
-		MaximumInterval:        time.Second,
+		MaximumInterval:        NotifyMaxInterval,
 		MaximumAttempts:        NotifyAttempts,
 		NonRetryableErrorTypes: activities.RefusalTypes,
 	}
