@@ -135,10 +135,11 @@ const (
 	// that long loses no notification. As a local activity, whose
 	// attempts together may take no longer than one attempt's timeout,
 	// it gives up after about 10 s of retries.
-	NotifyAttempts = 40
+	NotifyAttempts = 300
 	// NotifyMaxInterval caps the backoff between attempts of the
-	// notification.
-	NotifyMaxInterval = 10 * time.Second
+	// notification: short, so that as a local activity it still makes
+	// more attempts within its 10 s than any fault plan injects failures.
+	NotifyMaxInterval = time.Second
 )
 
 // NotifyRetryPolicy is the retry policy of the notification: bounded, since
