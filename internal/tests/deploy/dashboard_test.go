@@ -125,6 +125,13 @@ func TestDashboardMetricsExist(t *testing.T) {
 	defer cancel()
 	w := exec.CommandContext(ctx, worker, "--compensation-alert-after", "1s")
 	w.Env = env
+	var wlog testenv.SyncBuffer
+	w.Stdout, w.Stderr = &wlog, &wlog
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker's log:\n%s", wlog.String())
+		}
+	})
 	testenv.DieWithParent(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
