@@ -1,5 +1,5 @@
-// Package activities holds the saga's participants: Inventory, Payment and
-// Shipping. Their state lives in Redis under a key prefix per engine. Every
+// Package activities holds the saga's participants: Inventory, Fraud,
+// Payment and Shipping. Their state lives in Redis under a key prefix per engine. Every
 // operation is idempotent by order ID and operation, honours the order's fault
 // plan, and is one atomic Lua script. The participants belong to neither
 // engine: the Temporal worker registers these structs as activities, the
@@ -104,11 +104,14 @@ type OrderInput struct {
 	// total priced at placement. Zero: Charge prices Items from the
 	// store's catalog.
 	AmountCents int64 `json:"amount_cents,omitempty"`
+	// Customer is the order's customer, whom the fraud check's rule reads
+	// (absent in the inputs of workflows started before it existed).
+	Customer string `json:"customer,omitempty"`
 }
 
 // InputFor builds the input of every operation for an order.
 func InputFor(o shop.Order) OrderInput {
-	return OrderInput{OrderID: o.ID, Items: o.Items, Faults: o.Faults}
+	return OrderInput{OrderID: o.ID, Items: o.Items, Faults: o.Faults, Customer: o.Customer}
 }
 
 // Inventory reserves and releases stock.
@@ -125,6 +128,16 @@ func (i *Inventory) Reserve(ctx context.Context, in OrderInput) (Result, error) 
 // an order that was never reserved records that, so a late Reserve is refused.
 func (i *Inventory) Release(ctx context.Context, in OrderInput) (Result, error) {
 	return i.run(ctx, shop.OpRelease, in, nil)
+}
+
+// Fraud checks orders for fraud between the reservation and the charge.
+type Fraud struct{ Store }
+
+// Check decides once whether the order may be charged, by shop.FraudRefusal
+// on its amount (priced like Charge's) and customer. A refusal
+// (FraudSuspected) changes nothing, so the check has no compensation.
+func (f *Fraud) Check(ctx context.Context, in OrderInput) (Result, error) {
+	return f.run(ctx, shop.OpCheck, in, nil)
 }
 
 // Payment charges and refunds.
@@ -153,9 +166,10 @@ func (s *Shipping) Cancel(ctx context.Context, in OrderInput) (Result, error) {
 	return s.run(ctx, shop.OpCancel, in, nil)
 }
 
-// Participants bundles the three participants over one store.
+// Participants bundles the four participants over one store.
 type Participants struct {
 	Inventory *Inventory
+	Fraud     *Fraud
 	Payment   *Payment
 	Shipping  *Shipping
 }
@@ -175,7 +189,7 @@ func NewWith(rdb redis.UniversalClient, layout Layout, catalog shop.Catalog) Par
 }
 
 func newParticipants(st Store) Participants {
-	return Participants{Inventory: &Inventory{st}, Payment: &Payment{st}, Shipping: &Shipping{st}}
+	return Participants{Inventory: &Inventory{st}, Fraud: &Fraud{st}, Payment: &Payment{st}, Shipping: &Shipping{st}}
 }
 
 // WithOutbox returns the participants with every operation's script built

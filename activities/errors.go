@@ -11,6 +11,7 @@ import (
 // non-retryable errors, so workflows, tests and users can match on them.
 const (
 	ErrTypeInventoryRejected = "InventoryRejected"
+	ErrTypeFraudSuspected    = "FraudSuspected"
 	ErrTypePaymentDeclined   = "PaymentDeclined"
 	ErrTypeShipmentFailed    = "ShipmentFailed"
 	ErrTypeReleaseFailed     = "ReleaseFailed"
@@ -25,6 +26,8 @@ func FailureType(op shop.Op) string {
 	switch op {
 	case shop.OpReserve:
 		return ErrTypeInventoryRejected
+	case shop.OpCheck:
+		return ErrTypeFraudSuspected
 	case shop.OpCharge:
 		return ErrTypePaymentDeclined
 	case shop.OpSchedule:
@@ -43,7 +46,7 @@ func FailureType(op shop.Op) string {
 
 // RefusalTypes lists the error types of refusals: retrying cannot change them.
 var RefusalTypes = []string{
-	ErrTypeInventoryRejected, ErrTypePaymentDeclined, ErrTypeShipmentFailed,
+	ErrTypeInventoryRejected, ErrTypeFraudSuspected, ErrTypePaymentDeclined, ErrTypeShipmentFailed,
 	ErrTypeReleaseFailed, ErrTypeRefundFailed, ErrTypeCancelFailed,
 }
 

@@ -65,7 +65,7 @@ func TestOutboxRunsWithTheOperation(t *testing.T) {
 			t.Fatalf("%s = %+v, %v; want the hook's result %q", op, res, err, op)
 		}
 	}
-	e.wantCalls("ok||new|reserve", "ok|2500|new|charge", "ok|SHP-o1|new|schedule",
+	e.wantCalls("ok||new|reserve", "ok|cleared|new|check", "ok|2500|new|charge", "ok|SHP-o1|new|schedule",
 		"ok|released|new|release", "ok|2500|new|refund", "ok|cancelled|new|cancel")
 }
 

@@ -106,6 +106,9 @@ func (l Layout) OrderKeys(orderID string) (inventory, payment, shipping string) 
 	return pp + "inv:" + orderID, pp + "pay:" + orderID, pp + "ship:" + orderID
 }
 
+// FraudKey is the fraud check's record of one order.
+func (l Layout) FraudKey(orderID string) string { return l.OrderPrefix(orderID) + "fraud:" + orderID }
+
 // LedgerKey holds partition p's payment totals.
 func (l Layout) LedgerKey(p int) string { return l.PartitionPrefix(p) + "ledger" }
 

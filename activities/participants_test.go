@@ -688,6 +688,7 @@ func TestDoDispatchesEveryOp(t *testing.T) {
 func TestFailureTypes(t *testing.T) {
 	want := map[shop.Op]string{
 		shop.OpReserve:  "InventoryRejected",
+		shop.OpCheck:    "FraudSuspected",
 		shop.OpCharge:   "PaymentDeclined",
 		shop.OpSchedule: "ShipmentFailed",
 		shop.OpRelease:  "ReleaseFailed",

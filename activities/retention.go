@@ -53,7 +53,7 @@ func SettleOrder(ctx context.Context, rdb redis.UniversalClient, l Layout, o Fin
 	orderID, skus := o.ID, o.SKUs
 	p := l.Partition(orderID)
 	inv, pay, ship := l.OrderKeys(orderID)
-	n, err := settleScript.Run(ctx, rdb, []string{inv, pay, ship, l.SettledKey(p), l.DoneKey(p)},
+	n, err := settleScript.Run(ctx, rdb, []string{inv, pay, ship, l.SettledKey(p), l.DoneKey(p), l.FraudKey(orderID)},
 		orderID, string(o.Status), o.Started.UnixMilli(), now.UnixMilli()).Int()
 	if err != nil {
 		return false, fmt.Errorf("settle order %s: %w", orderID, err)

@@ -136,18 +136,17 @@ func reply(op shop.Op, orderID string, v []any) (Result, error) {
 	return res, fmt.Errorf("%s %s: unexpected script status %q", op, orderID, status)
 }
 
-// call returns the keys and arguments of the scripts of charge, refund,
-// schedule and cancel: the order's record and its partition's totals.
+// call returns the keys and arguments of the scripts of check, charge,
+// refund, schedule and cancel: the order's record and its partition's
+// totals.
 func (s Store) call(l Layout, op shop.Op, in OrderInput) (keys []string, args []any) {
 	p := l.Partition(in.OrderID)
 	_, pay, ship := l.OrderKeys(in.OrderID)
 	switch op {
+	case shop.OpCheck:
+		return []string{l.FraudKey(in.OrderID)}, []any{shop.FraudRefusal(in.Customer, s.amount(in))}
 	case shop.OpCharge:
-		amount := in.AmountCents
-		if amount <= 0 {
-			amount = shop.Order{Items: in.Items}.Total(s.Catalog)
-		}
-		return []string{pay, l.LedgerKey(p)}, []any{amount}
+		return []string{pay, l.LedgerKey(p)}, []any{s.amount(in)}
 	case shop.OpRefund:
 		return []string{pay, l.LedgerKey(p)}, nil
 	case shop.OpSchedule:
@@ -156,4 +155,13 @@ func (s Store) call(l Layout, op shop.Op, in OrderInput) (keys []string, args []
 		return []string{ship, l.ShipmentsKey(p)}, nil
 	}
 	return nil, nil
+}
+
+// amount is what the order costs: its amount priced at placement, or its
+// items priced from the store's catalog when it has none.
+func (s Store) amount(in OrderInput) int64 {
+	if in.AmountCents > 0 {
+		return in.AmountCents
+	}
+	return shop.Order{Items: in.Items}.Total(s.Catalog)
 }

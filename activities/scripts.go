@@ -31,6 +31,9 @@ var reserveLua string
 //go:embed lua/release.lua
 var releaseLua string
 
+//go:embed lua/check.lua
+var checkLua string
+
 //go:embed lua/charge.lua
 var chargeLua string
 
@@ -46,6 +49,7 @@ var cancelLua string
 // opLua is each operation's own body.
 var opLua = map[shop.Op]string{
 	shop.OpReserve: reserveLua, shop.OpRelease: releaseLua,
+	shop.OpCheck:  checkLua,
 	shop.OpCharge: chargeLua, shop.OpRefund: refundLua,
 	shop.OpSchedule: scheduleLua, shop.OpCancel: cancelLua,
 }
@@ -66,7 +70,7 @@ var opLua = map[shop.Op]string{
 // did per SKU before their script ran.
 type OutboxHook string
 
-// scripts holds the six operations' scripts built with one outbox hook.
+// scripts holds the seven operations' scripts built with one outbox hook.
 type scripts map[shop.Op]*redis.Script
 
 func newScripts(hook OutboxHook) scripts {

@@ -114,7 +114,8 @@ func (l Layout) QueueOrderState(ctx context.Context, pipe redis.Pipeliner, order
 	inv := pipe.HGetAll(ctx, invKey)
 	pay := pipe.HGetAll(ctx, payKey)
 	ship := pipe.HGetAll(ctx, shipKey)
-	return func() OrderState { return orderStateOf(inv.Val(), pay.Val(), ship.Val()) }
+	fraud := pipe.HGetAll(ctx, l.FraudKey(orderID))
+	return func() OrderState { return orderStateOf(inv.Val(), fraud.Val(), pay.Val(), ship.Val()) }
 }
 
 // orderStateOf reads the participants' hashes of one order.

@@ -73,7 +73,7 @@ func (n *Node) Settle(ctx context.Context, retention time.Duration, limit int64)
 func (n *Node) settleOrder(ctx context.Context, p int, id string, now time.Time) (bool, error) {
 	b := n.Bus
 	inv, pay, ship := b.Layout().OrderKeys(id)
-	keys := []string{n.orderKey(id), n.historyKey(id), inv, pay, ship, b.ordersKey(p), b.settledKey(p), b.doneKey(p)}
+	keys := []string{n.orderKey(id), n.historyKey(id), inv, pay, ship, b.ordersKey(p), b.settledKey(p), b.doneKey(p), b.Layout().FraudKey(id)}
 	orderJSON, err := settleScript.Run(ctx, b.Redis, keys, id, now.UnixMilli()).Text()
 	if errors.Is(err, redis.Nil) {
 		return false, nil // not finished

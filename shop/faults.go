@@ -124,8 +124,8 @@ func (p FaultPlan) Validate() error {
 	return nil
 }
 
-// ParseTarget reads the target of a fault: a step (inventory, payment,
-// shipping), standing for its forward operation, or an operation name
+// ParseTarget reads the target of a fault: a step (inventory, fraud,
+// payment, shipping), standing for its forward operation, or an operation name
 // (notify included).
 func ParseTarget(s string) (Op, error) {
 	if st, err := ParseStep(s); err == nil {
@@ -139,7 +139,7 @@ func ParseTarget(s string) (Op, error) {
 	if s == string(OpNotify) {
 		return OpNotify, nil
 	}
-	return "", fmt.Errorf("%w: unknown step %q (want inventory, payment, shipping, or an operation: reserve, charge, schedule, release, refund, cancel, notify)", ErrBadFault, s)
+	return "", fmt.Errorf("%w: unknown step %q (want inventory, fraud, payment, shipping, or an operation: reserve, check, charge, schedule, release, refund, cancel, notify)", ErrBadFault, s)
 }
 
 // ParseFaultSpec parses "TARGET[:KIND]" as given to --fail, e.g. "payment",

@@ -18,12 +18,20 @@ type Step string
 // The saga's steps, in the order they run.
 const (
 	StepInventory Step = "inventory"
-	StepPayment   Step = "payment"
-	StepShipping  Step = "shipping"
+	// StepFraud is the risk check between the reservation and the charge
+	// (see FraudRefusal). It holds nothing, so it has no compensation: a
+	// refusal compensates the reservation.
+	StepFraud    Step = "fraud"
+	StepPayment  Step = "payment"
+	StepShipping Step = "shipping"
 )
 
 // Steps lists the forward steps in saga order.
-var Steps = []Step{StepInventory, StepPayment, StepShipping}
+var Steps = []Step{StepInventory, StepFraud, StepPayment, StepShipping}
+
+// StepsBeforeFraud lists the steps of the saga before the fraud check was
+// inserted: orders placed before it run them (see docs/changing.md).
+var StepsBeforeFraud = []Step{StepInventory, StepPayment, StepShipping}
 
 // ParseStep returns the step with the given name.
 func ParseStep(s string) (Step, error) {
@@ -32,16 +40,17 @@ func ParseStep(s string) (Step, error) {
 			return st, nil
 		}
 	}
-	return "", fmt.Errorf("unknown step %q (want inventory, payment or shipping)", s)
+	return "", fmt.Errorf("unknown step %q (want inventory, fraud, payment or shipping)", s)
 }
 
 // Op is one participant operation: the forward action of a step or its compensation.
 type Op string
 
-// The six participant operations.
+// The seven participant operations.
 const (
 	OpReserve  Op = "reserve"
 	OpRelease  Op = "release"
+	OpCheck    Op = "check"
 	OpCharge   Op = "charge"
 	OpRefund   Op = "refund"
 	OpSchedule Op = "schedule"
@@ -49,7 +58,7 @@ const (
 )
 
 // Ops lists every operation, forward ones first.
-var Ops = []Op{OpReserve, OpCharge, OpSchedule, OpRelease, OpRefund, OpCancel}
+var Ops = []Op{OpReserve, OpCheck, OpCharge, OpSchedule, OpRelease, OpRefund, OpCancel}
 
 // OpNotify tells the customer how their order ended, once it has. It is no
 // step of the saga: it runs after the order is terminal, and its failure
@@ -62,6 +71,8 @@ func (s Step) Forward() Op {
 	switch s {
 	case StepInventory:
 		return OpReserve
+	case StepFraud:
+		return OpCheck
 	case StepPayment:
 		return OpCharge
 	case StepShipping:
@@ -70,7 +81,8 @@ func (s Step) Forward() Op {
 	return ""
 }
 
-// Compensation returns the operation that undoes a step.
+// Compensation returns the operation that undoes a step: none ("") for
+// the fraud check, which changes nothing.
 func (s Step) Compensation() Op {
 	switch s {
 	case StepInventory:
@@ -88,6 +100,8 @@ func (o Op) Step() Step {
 	switch o {
 	case OpReserve, OpRelease:
 		return StepInventory
+	case OpCheck:
+		return StepFraud
 	case OpCharge, OpRefund:
 		return StepPayment
 	case OpSchedule, OpCancel:

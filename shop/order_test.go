@@ -344,16 +344,16 @@ func TestStepOpMappings(t *testing.T) {
 		}
 	}
 
-	wantSteps := []shop.Step{shop.StepInventory, shop.StepPayment, shop.StepShipping}
+	wantSteps := []shop.Step{shop.StepInventory, shop.StepFraud, shop.StepPayment, shop.StepShipping}
 	if !slices.Equal(shop.Steps, wantSteps) {
 		t.Errorf("Steps = %v, want %v", shop.Steps, wantSteps)
 	}
-	wantOps := []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule, shop.OpRelease, shop.OpRefund, shop.OpCancel}
+	wantOps := []shop.Op{shop.OpReserve, shop.OpCheck, shop.OpCharge, shop.OpSchedule, shop.OpRelease, shop.OpRefund, shop.OpCancel}
 	if !slices.Equal(shop.Ops, wantOps) {
 		t.Errorf("Ops = %v, want %v", shop.Ops, wantOps)
 	}
 	for i, op := range shop.Ops {
-		if op.IsCompensation() != (i >= 3) {
+		if op.IsCompensation() != (i >= 4) {
 			t.Errorf("Ops[%d] = %s: forward operations must come first", i, op)
 		}
 	}

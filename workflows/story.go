@@ -52,13 +52,7 @@ func ListURL(uiBase, namespace, query string) string {
 }
 
 // money formats cents as an amount, 4200 as "42.00".
-func money(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
-}
+func money(cents int64) string { return shop.Money(cents) }
 
 // itemsText lists items as "book:2 mug:1".
 func itemsText(items []shop.Item) string {

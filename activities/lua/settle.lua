@@ -5,7 +5,7 @@
 -- or after the order's start means this run of the order is settled
 -- already: nothing is counted twice.
 -- KEYS: inventory hash, payment hash, shipping hash, settled totals,
--- settled-order markers.
+-- settled-order markers, fraud-check record.
 -- ARGV: order ID, status (COMPLETED or COMPENSATED), start and now in ms.
 local mark = redis.call('ZSCORE', KEYS[5], ARGV[1])
 if mark and tonumber(mark) >= tonumber(ARGV[3]) then return 0 end
@@ -28,6 +28,6 @@ if ok(pay['charge']) then
 end
 if ok(pay['refund']) and pay['refund'] ~= 'ok|0' then redis.call('HINCRBY', KEYS[4], 'refunds', 1) end
 redis.call('HINCRBY', KEYS[4], 'status:' .. ARGV[2], 1)
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[6])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 return 1

@@ -3,7 +3,8 @@
 -- later event of the order dropped. It returns the order's JSON, for the
 -- cleanup of what it left outside the partition, or false.
 -- KEYS: order hash, history list, inventory hash, payment hash, shipping
--- hash, orders index, settled totals, settled-order markers.
+-- hash, orders index, settled totals, settled-order markers, fraud-check
+-- record.
 -- ARGV: order ID, time in ms.
 local st = redis.call('HGET', KEYS[1], 'status')
 if st ~= 'COMPLETED' and st ~= 'COMPENSATED' then return false end
@@ -27,7 +28,7 @@ end
 if ok(pay['refund']) and pay['refund'] ~= 'ok|0' then redis.call('HINCRBY', KEYS[7], 'refunds', 1) end
 redis.call('HINCRBY', KEYS[7], 'status:' .. st, 1)
 local order = redis.call('HGET', KEYS[1], 'order') or ''
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[9])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZADD', KEYS[8], ARGV[2], ARGV[1])
 return order
