@@ -1,7 +1,9 @@
 // Package verify checks the saga's invariants against the live state of an
-// engine: every order terminal, stock and money conserved, compensations in
-// reverse order after the steps they undo, one notification per ended
-// order, nothing pending on the streams.
+// engine: every order terminal, stock and money conserved, outcomes that
+// follow one of the saga's plans (with the fraud check or before it),
+// compensations in reverse order after the steps they undo (the fraud
+// check has none), nothing charged past a fraud refusal, one notification
+// per ended order, nothing pending on the streams.
 package verify
 
 import (
@@ -200,6 +202,7 @@ func (c *checker) order(o shop.Record, st activities.OrderState) {
 		}
 	}
 	c.statusMatches(o, st, held, charged)
+	c.fraud(o, st)
 	if o.Status.Terminal() {
 		if err := OutcomeMatches(o.Outcome, st); err != nil {
 			c.bad(shop.ViolationOutcome, o.ID, "order %s: %v", o.ID, err)
@@ -215,12 +218,12 @@ func (c *checker) order(o shop.Record, st activities.OrderState) {
 func (c *checker) statusMatches(o shop.Record, st activities.OrderState, held, charged bool) {
 	switch o.Status {
 	case shop.StatusCompleted:
-		for _, op := range []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule} {
-			if !st.Done(op) {
-				c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPLETED but %s did not succeed", o.ID, op)
+		for _, s := range shop.StepsBeforeFraud { // the steps of every plan
+			if !st.Done(s.Forward()) {
+				c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPLETED but %s did not succeed", o.ID, s.Forward())
 			}
 		}
-		for _, op := range []shop.Op{shop.OpRelease, shop.OpRefund, shop.OpCancel} {
+		for _, op := range compensations() {
 			if st.Ops[op].Status != "" {
 				c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPLETED but was compensated (%s)", o.ID, op)
 			}
@@ -234,6 +237,35 @@ func (c *checker) statusMatches(o shop.Record, st activities.OrderState, held, c
 		}
 		if st.Done(shop.OpSchedule) && !st.Done(shop.OpCancel) {
 			c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPENSATED but its shipment was not cancelled", o.ID)
+		}
+	}
+}
+
+// compensations lists the operations that undo a step, in saga order:
+// a step with none (the fraud check) is left out.
+func compensations() []shop.Op {
+	var ops []shop.Op
+	for _, s := range shop.Steps {
+		if op := s.Compensation(); op != "" {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// fraud checks what the fraud check decided: an order it refused (its
+// record says so, or the order failed at it) was never charged nor
+// shipped, and no order was charged after the check refused it. That it
+// holds no stock once COMPENSATED is statusMatches' check; a FAILED one
+// waits for its release to be repaired.
+func (c *checker) fraud(o shop.Record, st activities.OrderState) {
+	refused := st.Ops[shop.OpCheck].Status == "fail" || o.Outcome.FailedStep == shop.StepFraud
+	if !refused {
+		return
+	}
+	for _, op := range []shop.Op{shop.OpCharge, shop.OpSchedule} {
+		if st.Ops[op].Status == "ok" {
+			c.bad(shop.ViolationOutcome, o.ID, "order %s was refused by the fraud check, but its %s ran", o.ID, op)
 		}
 	}
 }
@@ -361,23 +393,57 @@ func readStates(ctx context.Context, rdb redis.UniversalClient, prefix string, o
 	return out, g.Wait()
 }
 
+// Plans are the steps an order may run, in saga order: every step since
+// the fraud check, and the steps before it (orders placed, or workflows
+// started, before the check was inserted still run those).
+var Plans = [][]shop.Step{shop.Steps, shop.StepsBeforeFraud}
+
+// PlanOf returns the plan an outcome follows: the first of Plans whose
+// steps begin with the outcome's steps, followed by its failed step if
+// any, all of them when it COMPLETED. Nil when it follows none.
+func PlanOf(out shop.Outcome) []shop.Step {
+	for _, p := range Plans {
+		n := len(out.Steps)
+		if n > len(p) || !slices.Equal(p[:n], out.Steps) {
+			continue
+		}
+		if out.FailedStep != "" && (n == len(p) || p[n] != out.FailedStep) {
+			continue
+		}
+		if out.Status == shop.StatusCompleted && n != len(p) {
+			continue
+		}
+		return p
+	}
+	return nil
+}
+
 // OutcomeMatches checks an outcome against what the participants recorded:
-// every step listed done succeeded, every step listed compensated was
-// undone, and a COMPENSATED order undid each of its done steps.
+// its steps follow one of the plans, every step listed done succeeded,
+// every step listed compensated was undone (a step with no compensation
+// never is), and a COMPENSATED order undid each of its done steps that
+// has a compensation.
 func OutcomeMatches(out shop.Outcome, st activities.OrderState) error {
+	if out.Status.Terminal() && PlanOf(out) == nil {
+		return fmt.Errorf("steps %v (failed step %q) follow no plan of the saga: %v, or %v before the fraud check",
+			out.Steps, out.FailedStep, shop.Steps, shop.StepsBeforeFraud)
+	}
 	for _, s := range out.Steps {
 		if !st.Done(s.Forward()) {
 			return fmt.Errorf("outcome lists %s done, but %s did not succeed", s, s.Forward())
 		}
 	}
 	for _, s := range out.Compensated {
+		if s.Compensation() == "" {
+			return fmt.Errorf("outcome lists %s compensated, but %s has no compensation", s, s)
+		}
 		if !st.Done(s.Compensation()) {
 			return fmt.Errorf("outcome lists %s compensated, but %s did not succeed", s, s.Compensation())
 		}
 	}
 	if out.Status == shop.StatusCompensated {
 		for _, s := range out.Steps {
-			if !slices.Contains(out.Compensated, s) {
+			if s.Compensation() != "" && !slices.Contains(out.Compensated, s) {
 				return fmt.Errorf("COMPENSATED but %s was not undone", s)
 			}
 		}

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,9 @@ func TestCompensationOrder(t *testing.T) {
 		{"reverse", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpSchedule, "fail"), ev(shop.OpRefund, "ok"), ev(shop.OpRelease, "ok")}, true},
 		{"forward order", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRelease, "ok"), ev(shop.OpRefund, "ok")}, false},
 		{"undo before do", []shop.Event{ev(shop.OpRelease, "ok"), ev(shop.OpReserve, "ok")}, true}, // a tombstone: release of nothing, then a refused reserve is fine
+		{"past the fraud check", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCheck, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpSchedule, "fail"), ev(shop.OpRefund, "ok"), ev(shop.OpRelease, "ok")}, true},
+		{"refused by the fraud check", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCheck, "fail"), ev(shop.OpRelease, "ok")}, true},
+		{"forward order past the check", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCheck, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRelease, "ok"), ev(shop.OpRefund, "ok")}, false},
 		{"failed compensation ignored", []shop.Event{ev(shop.OpReserve, "ok"), ev(shop.OpCharge, "ok"), ev(shop.OpRefund, "fail"), ev(shop.OpRelease, "ok")}, true},
 	}
 	for _, c := range cases {
@@ -193,5 +197,151 @@ func TestSummarize(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(b), `{"ok":true,"results":[{"mode":"choreography"`) || !strings.HasSuffix(string(b), `,"violations":[]}`) {
 		t.Errorf("JSON = %s, want ok, results, then an empty list of violations", b)
+	}
+}
+
+// TestCheckAcceptsBothPlans: orders of the saga with the fraud check and
+// orders of the plan before it pass alike; a step with no compensation is
+// never expected undone.
+func TestCheckAcceptsBothPlans(t *testing.T) {
+	f := newFraudFixture(t)
+	f.run("new", "COMPLETED", nil, shop.OpReserve, shop.OpCheck, shop.OpCharge, shop.OpSchedule)
+	f.run("old", "COMPLETED", nil, shop.OpReserve, shop.OpCharge, shop.OpSchedule)
+	f.run("declined", "COMPENSATED", nil, shop.OpReserve, shop.OpCheck, shop.OpRelease)
+	f.run("old-declined", "COMPENSATED", nil, shop.OpReserve, shop.OpRelease)
+	f.run("refused", "COMPENSATED", refuse, shop.OpReserve, shop.OpCheck, shop.OpRelease)
+	f.run("refused-at-shipping", "COMPENSATED", nil, shop.OpReserve, shop.OpCheck, shop.OpCharge, shop.OpRefund, shop.OpRelease)
+	f.src.orders = []shop.Record{
+		f.record("new", shop.StatusCompleted, shop.Steps, nil, ""),
+		f.record("old", shop.StatusCompleted, shop.StepsBeforeFraud, nil, ""),
+		f.record("declined", shop.StatusCompensated, []shop.Step{shop.StepInventory, shop.StepFraud}, []shop.Step{shop.StepInventory}, shop.StepPayment),
+		f.record("old-declined", shop.StatusCompensated, []shop.Step{shop.StepInventory}, []shop.Step{shop.StepInventory}, shop.StepPayment),
+		f.record("refused", shop.StatusCompensated, []shop.Step{shop.StepInventory}, []shop.Step{shop.StepInventory}, shop.StepFraud),
+		f.record("refused-at-shipping", shop.StatusCompensated, shop.Steps[:3], []shop.Step{shop.StepPayment, shop.StepInventory}, shop.StepShipping),
+	}
+	if rep := f.check(); !rep.OK() || rep.Orders != 6 {
+		t.Fatalf("both plans: %+v", rep)
+	}
+	// A step with no compensation listed as compensated.
+	f.src.orders[4].Outcome.Compensated = []shop.Step{shop.StepFraud, shop.StepInventory}
+	f.expect("fraud compensated", "refused", "outcome lists fraud compensated, but fraud has no compensation")
+	f.src.orders[4].Outcome.Compensated = []shop.Step{shop.StepInventory}
+	// Steps in an order no plan has, or a failed step that is not the next one.
+	f.src.orders[0].Outcome.Steps = []shop.Step{shop.StepInventory, shop.StepPayment, shop.StepFraud, shop.StepShipping}
+	f.expect("payment before fraud", "new", "follow no plan of the saga")
+	f.src.orders[0].Outcome.Steps = shop.Steps
+	f.src.orders[3].Outcome.FailedStep = shop.StepFraud
+	f.src.orders[3].Outcome.Steps = []shop.Step{}
+	f.src.orders[3].Outcome.Compensated = []shop.Step{}
+	f.expect("fraud refused before the reservation", "old-declined", "follow no plan of the saga")
+}
+
+// TestCheckFraudRefusals: an order the fraud check refused holds no
+// charge, no shipment and no stock; an order that lists the charge after
+// the check passed it.
+func TestCheckFraudRefusals(t *testing.T) {
+	var f *fraudFixture // each case's, on a Redis of its own
+	inv := []shop.Step{shop.StepInventory}
+	cases := []struct {
+		name   string
+		faults shop.FaultPlan
+		ops    []shop.Op
+		rec    func(id string) shop.Record
+		want   []string
+	}{
+		{"charged after a refusal", refuse, []shop.Op{shop.OpReserve, shop.OpCheck, shop.OpCharge, shop.OpRefund, shop.OpRelease},
+			func(id string) shop.Record { return f.record(id, shop.StatusCompensated, inv, inv, shop.StepFraud) },
+			[]string{"refused by the fraud check, but its charge ran"}},
+		{"holds its stock", refuse, []shop.Op{shop.OpReserve, shop.OpCheck},
+			func(id string) shop.Record { return f.record(id, shop.StatusCompensated, inv, inv, shop.StepFraud) },
+			[]string{"outcome lists inventory compensated, but release did not succeed", "COMPENSATED but still holds its reservation"}},
+		{"failed at fraud, charged anyway", nil, []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpRefund, shop.OpRelease},
+			func(id string) shop.Record { return f.record(id, shop.StatusCompensated, inv, inv, shop.StepFraud) },
+			[]string{"refused by the fraud check, but its charge ran"}},
+		{"completed past a refusal", refuse, []shop.Op{shop.OpReserve, shop.OpCheck, shop.OpCharge, shop.OpSchedule},
+			func(id string) shop.Record { return f.record(id, shop.StatusCompleted, shop.Steps, nil, "") },
+			[]string{"outcome lists fraud done, but check did not succeed", "its charge ran", "its schedule ran"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f = newFraudFixture(t)
+			rec := c.rec("o1")
+			f.run("o1", rec.Status, c.faults, c.ops...)
+			f.src.orders = []shop.Record{rec}
+			f.expect(c.name, "o1", c.want...)
+		})
+	}
+}
+
+// refuse is the fault plan that makes the fraud check refuse an order.
+var refuse = shop.FaultPlan{shop.OpCheck: {Kind: shop.FaultDecline}}
+
+// fraudFixture runs participant operations on real Redis and checks the
+// orders a test says they belong to.
+type fraudFixture struct {
+	t        *testing.T
+	ctx      context.Context
+	rdb      redis.UniversalClient
+	p        activities.Participants
+	notifier *activities.Notifier
+	src      *fakeSource
+}
+
+func newFraudFixture(t *testing.T) *fraudFixture {
+	rdb := testenv.StartRedis(t).Client()
+	ctx := context.Background()
+	if err := activities.Seed(ctx, rdb, "fake:", shop.DefaultCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	p := activities.New(rdb, "fake:", shop.DefaultCatalog())
+	return &fraudFixture{t: t, ctx: ctx, rdb: rdb, p: p, notifier: p.Notifier(time.Hour), src: &fakeSource{}}
+}
+
+// run runs ops for order id (a refusal is fine: it is recorded), then
+// tells its customer it ended with status.
+func (f *fraudFixture) run(id string, status shop.Status, faults shop.FaultPlan, ops ...shop.Op) {
+	f.t.Helper()
+	in := activities.OrderInput{OrderID: id, Customer: "ada", Items: []shop.Item{{SKU: "mug", Quantity: 2}}, Faults: faults}
+	for _, op := range ops {
+		if _, err := f.p.Do(f.ctx, op, in); err != nil {
+			if _, refused := activities.IsRefusal(err); !refused {
+				f.t.Fatalf("%s %s: %v", op, id, err)
+			}
+		}
+	}
+	if _, err := f.notifier.Notify(f.ctx, activities.NotifyInput{Outcome: shop.Outcome{OrderID: id, Status: status}}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// record is an order of the fixture as an engine would list it.
+func (f *fraudFixture) record(id string, status shop.Status, steps, compensated []shop.Step, failed shop.Step) shop.Record {
+	return shop.Record{ID: id, Status: status, Outcome: shop.Outcome{OrderID: id, Status: status,
+		Steps: slices.Clone(steps), Compensated: slices.Clone(compensated), FailedStep: failed}}
+}
+
+func (f *fraudFixture) check() verify.Report {
+	f.t.Helper()
+	rep, err := verify.Check(f.ctx, f.rdb, f.src, shop.DefaultCatalog(), verify.Options{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rep
+}
+
+// expect checks that the violations are exactly one per want, each about
+// orderID and saying its want.
+func (f *fraudFixture) expect(what, orderID string, wants ...string) {
+	f.t.Helper()
+	rep := f.check()
+	if len(rep.Violations) != len(wants) {
+		f.t.Fatalf("%s: want %d violation(s) saying %q, got %v", what, len(wants), wants, rep.Violations)
+	}
+	for _, want := range wants {
+		if !slices.ContainsFunc(rep.Violations, func(v shop.Violation) bool {
+			return v.OrderID == orderID && strings.Contains(v.Message, want)
+		}) {
+			f.t.Errorf("%s: no violation about %s saying %q in %v", what, orderID, want, rep.Violations)
+		}
 	}
 }
