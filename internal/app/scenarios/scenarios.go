@@ -34,12 +34,21 @@ type Scenario struct {
 	// included: the same order with a notify fault added, which must
 	// change neither the outcome nor the compensations.
 	Like string
+	// Guest places the order without a customer name (the fraud check's
+	// guest limit applies).
+	Guest bool
 }
 
+// The scenarios expect the saga's steps since the fraud check: orders
+// placed now run it in both engines.
 var (
-	inv, pay, ship = shop.StepInventory, shop.StepPayment, shop.StepShipping
-	all            = []shop.Step{inv, pay, ship}
-	none           = []shop.Step{}
+	inv, fraud, pay, ship = shop.StepInventory, shop.StepFraud, shop.StepPayment, shop.StepShipping
+	all                   = shop.Steps
+	none                  = []shop.Step{}
+	// checked are the steps done when the payment fails; charged when
+	// the shipping does.
+	checked = []shop.Step{inv, fraud}
+	charged = []shop.Step{inv, fraud, pay}
 )
 
 // Table returns every scenario.
@@ -47,19 +56,26 @@ func Table() []Scenario {
 	return []Scenario{
 		{Name: "happy", Status: shop.StatusCompleted, Steps: all, Compensated: none},
 		{Name: "inventory-decline", Faults: []string{"inventory:decline"}, Status: shop.StatusCompensated, Steps: none, Compensated: none, FailedStep: inv},
-		{Name: "payment-decline", Faults: []string{"payment:decline"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv}, Compensated: []shop.Step{inv}, FailedStep: pay},
-		{Name: "shipping-decline", Faults: []string{"shipping:decline"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv, pay}, Compensated: []shop.Step{pay, inv}, FailedStep: ship},
+		{Name: "fraud", Faults: []string{"fraud"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv}, Compensated: []shop.Step{inv}, FailedStep: fraud, ReasonSubstring: "FraudSuspected"},
+		{Name: "fraud-rule", Items: []shop.Item{{SKU: "book", Quantity: 48}}, Status: shop.StatusCompensated, Steps: []shop.Step{inv}, Compensated: []shop.Step{inv}, FailedStep: fraud, ReasonSubstring: "above the limit"},
+		{Name: "fraud-guest", Guest: true, Items: []shop.Item{{SKU: "book", Quantity: 12}}, Status: shop.StatusCompensated, Steps: []shop.Step{inv}, Compensated: []shop.Step{inv}, FailedStep: fraud, ReasonSubstring: "above the guest limit"},
+		{Name: "guest", Guest: true, Status: shop.StatusCompleted, Steps: all, Compensated: none},
+		{Name: "payment-decline", Faults: []string{"payment:decline"}, Status: shop.StatusCompensated, Steps: checked, Compensated: []shop.Step{inv}, FailedStep: pay},
+		{Name: "shipping-decline", Faults: []string{"shipping:decline"}, Status: shop.StatusCompensated, Steps: charged, Compensated: []shop.Step{pay, inv}, FailedStep: ship},
 		{Name: "inventory-transient", Faults: []string{"inventory:transient:2"}, Status: shop.StatusCompleted, Steps: all, Compensated: none},
+		{Name: "fraud-transient", Faults: []string{"fraud:transient:2"}, Status: shop.StatusCompleted, Steps: all, Compensated: none},
 		{Name: "payment-transient", Faults: []string{"payment:transient:2"}, Status: shop.StatusCompleted, Steps: all, Compensated: none},
 		{Name: "shipping-transient", Faults: []string{"shipping:transient:2"}, Status: shop.StatusCompleted, Steps: all, Compensated: none},
 		{Name: "payment-delay", Faults: []string{"payment:delay:50ms"}, Status: shop.StatusCompleted, Steps: all, Compensated: none},
 		{Name: "out-of-stock", Items: []shop.Item{{SKU: "poster", Quantity: 11}}, Status: shop.StatusCompensated, Steps: none, Compensated: none, FailedStep: inv, ReasonSubstring: "out of stock"},
-		{Name: "release-transient", Faults: []string{"payment:decline", "release:transient:2"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv}, Compensated: []shop.Step{inv}, FailedStep: pay},
-		{Name: "refund-decline", Faults: []string{"shipping:decline", "refund:decline"}, Status: shop.StatusFailed, Steps: []shop.Step{inv, pay}, Compensated: []shop.Step{inv}, FailedStep: ship},
-		{Name: "release-decline", Faults: []string{"payment:decline", "release:decline"}, Status: shop.StatusFailed, Steps: []shop.Step{inv}, Compensated: none, FailedStep: pay},
+		{Name: "release-transient", Faults: []string{"payment:decline", "release:transient:2"}, Status: shop.StatusCompensated, Steps: checked, Compensated: []shop.Step{inv}, FailedStep: pay},
+		{Name: "fraud-release-decline", Faults: []string{"fraud", "release:decline"}, Status: shop.StatusFailed, Steps: []shop.Step{inv}, Compensated: none, FailedStep: fraud},
+		{Name: "refund-decline", Faults: []string{"shipping:decline", "refund:decline"}, Status: shop.StatusFailed, Steps: charged, Compensated: []shop.Step{inv}, FailedStep: ship},
+		{Name: "release-decline", Faults: []string{"payment:decline", "release:decline"}, Status: shop.StatusFailed, Steps: checked, Compensated: none, FailedStep: pay},
 		{Name: "notify-decline", Faults: []string{"notify"}, Status: shop.StatusCompleted, Steps: all, Compensated: none, Like: "happy"},
-		{Name: "notify-decline-compensated", Faults: []string{"shipping:decline", "notify:decline"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv, pay}, Compensated: []shop.Step{pay, inv}, FailedStep: ship, Like: "shipping-decline"},
-		{Name: "notify-decline-failed", Faults: []string{"shipping:decline", "refund:decline", "notify"}, Status: shop.StatusFailed, Steps: []shop.Step{inv, pay}, Compensated: []shop.Step{inv}, FailedStep: ship, Like: "refund-decline"},
+		{Name: "notify-decline-compensated", Faults: []string{"shipping:decline", "notify:decline"}, Status: shop.StatusCompensated, Steps: charged, Compensated: []shop.Step{pay, inv}, FailedStep: ship, Like: "shipping-decline"},
+		{Name: "notify-decline-fraud", Faults: []string{"fraud", "notify:decline"}, Status: shop.StatusCompensated, Steps: []shop.Step{inv}, Compensated: []shop.Step{inv}, FailedStep: fraud, Like: "fraud"},
+		{Name: "notify-decline-failed", Faults: []string{"shipping:decline", "refund:decline", "notify"}, Status: shop.StatusFailed, Steps: charged, Compensated: []shop.Step{inv}, FailedStep: ship, Like: "refund-decline"},
 		{Name: "notify-transient", Faults: []string{"notify:transient:2"}, Status: shop.StatusCompleted, Steps: all, Compensated: none, Like: "happy"},
 	}
 }
@@ -74,7 +90,11 @@ func (s Scenario) Order(id string) shop.Order {
 	if err != nil {
 		panic(fmt.Sprintf("scenario %s: %v", s.Name, err))
 	}
-	return shop.Order{ID: id, Customer: "scenario", Items: items, Faults: plan}
+	customer := "scenario"
+	if s.Guest {
+		customer = ""
+	}
+	return shop.Order{ID: id, Customer: customer, Items: items, Faults: plan}
 }
 
 // Check compares an outcome with the scenario's expectation.
@@ -313,9 +333,9 @@ func CheckCompensations(out shop.Outcome, st activities.OrderState) error {
 		return err
 	}
 	if out.Status == shop.StatusCompleted {
-		for _, s := range shop.Steps {
-			if st.Ops[s.Compensation()].Status != "" {
-				return fmt.Errorf("completed order has %s undone", s)
+		for _, op := range shop.Ops {
+			if op.IsCompensation() && st.Ops[op].Status != "" {
+				return fmt.Errorf("completed order has %s undone (%s)", op.Step(), op)
 			}
 		}
 	}

@@ -223,8 +223,8 @@ func (c *checker) statusMatches(o shop.Record, st activities.OrderState, held, c
 				c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPLETED but %s did not succeed", o.ID, s.Forward())
 			}
 		}
-		for _, op := range compensations() {
-			if st.Ops[op].Status != "" {
+		for _, op := range shop.Ops {
+			if op.IsCompensation() && st.Ops[op].Status != "" {
 				c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPLETED but was compensated (%s)", o.ID, op)
 			}
 		}
@@ -239,18 +239,6 @@ func (c *checker) statusMatches(o shop.Record, st activities.OrderState, held, c
 			c.bad(shop.ViolationOutcome, o.ID, "order %s is COMPENSATED but its shipment was not cancelled", o.ID)
 		}
 	}
-}
-
-// compensations lists the operations that undo a step, in saga order:
-// a step with none (the fraud check) is left out.
-func compensations() []shop.Op {
-	var ops []shop.Op
-	for _, s := range shop.Steps {
-		if op := s.Compensation(); op != "" {
-			ops = append(ops, op)
-		}
-	}
-	return ops
 }
 
 // fraud checks what the fraud check decided: an order it refused (its
