@@ -142,6 +142,16 @@ func ParseTarget(s string) (Op, error) {
 	return "", fmt.Errorf("%w: unknown step %q (want inventory, fraud, payment, shipping, or an operation: reserve, check, charge, schedule, release, refund, cancel, notify)", ErrBadFault, s)
 }
 
+// Target is the name ParseTarget reads for op, as faults are written: its
+// step for a forward operation (fraud for check), the operation's own
+// name for a compensation or notify.
+func (o Op) Target() string {
+	if s := o.Step(); s != "" && !o.IsCompensation() {
+		return string(s)
+	}
+	return string(o)
+}
+
 // ParseFaultSpec parses "TARGET[:KIND]" as given to --fail, e.g. "payment",
 // "payment:transient:2", "shipping:delay:1s" or "refund:decline". The kind
 // defaults to decline.

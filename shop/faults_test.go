@@ -3,6 +3,7 @@ package shop_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,8 @@ func TestFaultStringRoundTrip(t *testing.T) {
 func TestParseTarget(t *testing.T) {
 	good := map[string]shop.Op{
 		"inventory": shop.OpReserve,
+		"fraud":     shop.OpCheck,
+		"check":     shop.OpCheck,
 		"payment":   shop.OpCharge,
 		"shipping":  shop.OpSchedule,
 		"reserve":   shop.OpReserve,
@@ -115,6 +118,14 @@ func TestParseTarget(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("ParseTarget(%q) = %q, %v; want %q, nil", in, got, err, want)
 		}
+	}
+	for _, op := range append(slices.Clone(shop.Ops), shop.OpNotify) {
+		if got, err := shop.ParseTarget(op.Target()); err != nil || got != op {
+			t.Errorf("ParseTarget(%q), %s's target, = %q, %v; want %q", op.Target(), op, got, err, op)
+		}
+	}
+	if shop.OpCheck.Target() != "fraud" || shop.OpRefund.Target() != "refund" || shop.OpNotify.Target() != "notify" {
+		t.Errorf("targets: check %q, refund %q, notify %q", shop.OpCheck.Target(), shop.OpRefund.Target(), shop.OpNotify.Target())
 	}
 	for _, in := range []string{"", "billing", "Payment", "payment ", "inventory:"} {
 		got, err := shop.ParseTarget(in)

@@ -23,11 +23,7 @@ type FaultRule struct {
 // String returns the rule in the form ParseFaults reads, with the operation
 // written as its step for forward operations.
 func (r FaultRule) String() string {
-	target := string(r.Op)
-	if !r.Op.IsCompensation() {
-		target = string(r.Op.Step())
-	}
-	return target + "=" + r.Fault.String() + ":" + strconv.FormatFloat(r.Prob, 'g', -1, 64)
+	return r.Op.Target() + "=" + r.Fault.String() + ":" + strconv.FormatFloat(r.Prob, 'g', -1, 64)
 }
 
 // FormatFaults writes rules as one --faults value ("none" when empty).

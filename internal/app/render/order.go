@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/ordersaga/ordersaga/internal/app/admin"
@@ -90,13 +91,9 @@ func Order(w io.Writer, o shop.Order, results []OrderResult, placedOnly bool) {
 		items = append(items, fmt.Sprintf("%s:%d", it.SKU, it.Quantity))
 	}
 	var faults []string
-	for _, op := range shop.Ops {
+	for _, op := range append(slices.Clone(shop.Ops), shop.OpNotify) {
 		if f, ok := o.Faults[op]; ok {
-			target := string(op)
-			if !op.IsCompensation() {
-				target = string(op.Step())
-			}
-			faults = append(faults, fmt.Sprintf("%s:%s", target, f))
+			faults = append(faults, fmt.Sprintf("%s:%s", op.Target(), f))
 		}
 	}
 	if len(faults) == 0 {

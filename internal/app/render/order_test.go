@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,5 +32,19 @@ func TestPlacementResults(t *testing.T) {
 	}
 	if c := placed[1]; c.Error != "" || c.Why != nil {
 		t.Errorf("placed only: %+v, want no error", c)
+	}
+}
+
+// TestOrderNamesItsFaults: the order's line names every fault by its step
+// (the fraud check's included) or its operation, notify too.
+func TestOrderNamesItsFaults(t *testing.T) {
+	plan, err := shop.ParseFaultPlan([]string{"fraud", "release:decline", "notify:transient:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	render.Order(&b, shop.Order{ID: "o-1", Items: []shop.Item{{SKU: "book", Quantity: 48}}, Faults: plan}, nil, true)
+	if want := "order o-1  items: book:48  faults: fraud:decline release:decline notify:transient:2\n"; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("Order printed %q, want it to begin with %q", b.String(), want)
 	}
 }
