@@ -127,6 +127,13 @@ func (f *fakeEngine) set(id string, placed time.Time, st shop.Status, history ..
 	f.orders[id] = &fakeOrder{placed: placed, prog: shop.Progress{Outcome: shop.Outcome{OrderID: id, Status: st}}, history: history}
 }
 
+// setOutcome is set with the order's whole outcome.
+func (f *fakeEngine) setOutcome(placed time.Time, out shop.Outcome, history ...shop.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.orders[out.OrderID] = &fakeOrder{placed: placed, prog: shop.Progress{Outcome: out}, history: history}
+}
+
 func (f *fakeEngine) placedOrders() []shop.Order {
 	f.mu.Lock()
 	defer f.mu.Unlock()

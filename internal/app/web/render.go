@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/app/render"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -64,6 +65,10 @@ func parseTemplates(workflowURL func(string) string) (*template.Template, error)
 			}
 			return strings.Join(out, ", ")
 		},
+		"stepLines": render.StepLines,
+		// guestFraudLimit is the amount above which the fraud check
+		// refuses a guest's order, as the page's are.
+		"guestFraudLimit": func() int64 { return shop.GuestFraudLimitCents },
 		"stock": func(b Books, sku string) string {
 			v, ok := b.Stock[sku]
 			if !ok {

@@ -617,3 +617,38 @@ func TestPlaceRefusesMalformedBody(t *testing.T) {
 		t.Fatalf("%d orders placed from malformed bodies", n)
 	}
 }
+
+// TestOrderPageSteps: the order page lists the steps an order reached,
+// the fraud check among them when the order ran it, with its refusal; an
+// order of the plan before the check has no line for it.
+func TestOrderPageSteps(t *testing.T) {
+	f := newFixture(t, Options{})
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	inv := []shop.Step{shop.StepInventory}
+	refused := shop.Outcome{OrderID: "o-1", Status: shop.StatusCompensated, Steps: inv, Compensated: inv,
+		FailedStep: shop.StepFraud, Reason: "FraudSuspected: an order of 2016.00 is above the limit of 2000.00"}
+	f.orch.setOutcome(t0, refused,
+		shop.Event{Time: t0, Name: "ActivityTaskFailed", Op: shop.OpCheck, Result: "fail", Source: "worker", Detail: refused.Reason})
+	f.chor.setOutcome(t0, refused,
+		shop.Event{Time: t0, Name: "FraudSuspected", Op: shop.OpCheck, Result: "fail", Source: "fraud", Detail: refused.Reason})
+	_, body := f.get(t, "/orders/o-1")
+	wantContains(t, body,
+		`<li class="st-undone" data-step="inventory" data-state="undone"><strong>inventory</strong> reserved, then released</li>`,
+		`<li class="st-failed" data-step="fraud" data-state="failed"><strong>fraud</strong> failed: FraudSuspected: an order of 2016.00 is above the limit of 2000.00</li>`,
+	)
+	if n := strings.Count(body, `data-step="fraud"`); n != 2 {
+		t.Errorf("the refusal shows %d times, want once per engine", n)
+	}
+	if strings.Contains(body, `data-step="payment"`) {
+		t.Error("a step the order never reached has a line")
+	}
+
+	old := shop.Outcome{OrderID: "o-2", Status: shop.StatusCompleted, Steps: shop.StepsBeforeFraud, Compensated: []shop.Step{}}
+	f.orch.setOutcome(t0, old)
+	f.chor.setOutcome(t0, old)
+	_, body = f.get(t, "/orders/o-2")
+	wantContains(t, body, `data-step="inventory" data-state="done"`, `data-step="payment" data-state="done"`, `data-step="shipping" data-state="done"`)
+	if strings.Contains(body, `data-step="fraud"`) {
+		t.Error("an order of the plan before the fraud check shows a line for it")
+	}
+}
