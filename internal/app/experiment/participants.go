@@ -35,7 +35,7 @@ type Participants interface {
 	Close()
 }
 
-// Chor runs the choreography's four services, Instances consumers each.
+// Chor runs every choreography service, Instances consumers each.
 type Chor struct {
 	Node      *choreography.Node
 	Instances int
@@ -106,7 +106,7 @@ func (c *Chor) Close() {
 var pollers = worker.Options{MaxConcurrentWorkflowTaskPollers: 16, MaxConcurrentActivityTaskPollers: 16}
 
 // Orch runs the orchestration: Instances workers of OrderSaga with the
-// inventory, shipping and notify activities on workflows.TaskQueue, and as many
+// inventory, fraud, shipping and notify activities on workflows.TaskQueue, and as many
 // with only the payment activities on PaymentTaskQueue.
 type Orch struct {
 	Client    client.Client
@@ -136,6 +136,7 @@ func StartOrchestration(ctx context.Context, tc client.Client, rdb redis.Univers
 		w := worker.New(tc, workflows.TaskQueue, o.options)
 		w.RegisterWorkflowWithOptions(cfg.OrderSaga, workflow.RegisterOptions{Name: workflows.WorkflowType})
 		w.RegisterActivity(p.Inventory)
+		w.RegisterActivity(p.Fraud)
 		w.RegisterActivity(p.Shipping)
 		w.RegisterActivity(p.Notifier(cfg.NotificationRetention))
 		if err := w.Start(); err != nil {
