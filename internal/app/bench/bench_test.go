@@ -150,6 +150,26 @@ func TestGenerateShape(t *testing.T) {
 	}
 }
 
+// TestGenerateNeverTripsTheFraudCheck: no generated order is refused by
+// the fraud check's rule, so a mix of faults means what it says; a catalog
+// whose prices would make some refused is an error, not a silent skew.
+func TestGenerateNeverTripsTheFraudCheck(t *testing.T) {
+	cat := shop.DefaultCatalog()
+	for _, o := range generate(t, 7, "n", 20000, "payment=decline:0.1").Orders {
+		if why := shop.FraudRefusal(o.Customer, o.Total(cat)); why != "" {
+			t.Fatalf("order %s: the fraud check refuses it: %s", o.ID, why)
+		}
+	}
+	dear := shop.DefaultCatalog()
+	for sku, p := range dear {
+		p.PriceCents = shop.FraudLimitCents / 2
+		dear[sku] = p
+	}
+	if _, err := bench.Generate(1, "n", 100, nil, dear); err == nil || !strings.Contains(err.Error(), "fraud check") {
+		t.Errorf("a catalog whose orders the fraud check refuses: %v, want an error saying so", err)
+	}
+}
+
 func TestParseFaults(t *testing.T) {
 	good := []struct {
 		in   string
@@ -231,6 +251,10 @@ func TestExpected(t *testing.T) {
 		{plan("shipping", "cancel:decline"), shop.StatusCompensated},
 		{plan("inventory", "release:decline"), shop.StatusCompensated},
 		{plan("payment", "release:transient:3"), shop.StatusCompensated},
+		{plan("fraud"), shop.StatusCompensated},
+		{plan("fraud", "release:decline"), shop.StatusFailed},
+		{plan("fraud", "payment", "refund:decline"), shop.StatusCompensated}, // the check refused first: nothing was charged
+		{plan("fraud:transient:2"), shop.StatusCompleted},
 	}
 	for _, tt := range tests {
 		if got := bench.Expected(shop.Order{Faults: tt.faults}); got != tt.want {

@@ -41,8 +41,12 @@ func OrderID(seed uint64, nonce string, i int) string {
 }
 
 // Generate builds n orders from seed: each with 1 to MaxItems distinct SKUs
-// of the catalog (never ScarceSKU), quantities 1 to MaxQuantity, and for each
-// rule, in order, the rule's fault with the rule's probability. The random
+// of the catalog (never ScarceSKU), quantities 1 to MaxQuantity, placed by a
+// named customer, and for each rule, in order, the rule's fault with the
+// rule's probability. No order may be one the fraud check's rule refuses
+// (shop.FraudRefusal): only a fault rule (fraud=decline:P) refuses orders,
+// so a mix means what it says; a catalog priced so that some would be
+// refused is an error. The random
 // stream is a PCG seeded from seed alone and every order draws the same
 // number of values, so the i-th order is the same whatever n is.
 func Generate(seed uint64, nonce string, n int, rules []FaultRule, catalog shop.Catalog) (Workload, error) {
@@ -86,14 +90,19 @@ func Generate(seed uint64, nonce string, n int, rules []FaultRule, catalog shop.
 		if err := o.Validate(catalog); err != nil {
 			return Workload{}, fmt.Errorf("generated order %d: %w", i, err)
 		}
+		if why := shop.FraudRefusal(o.Customer, o.Total(catalog)); why != "" {
+			return Workload{}, fmt.Errorf("generated order %d: the fraud check would refuse it (%s): only a fault rule may", i, why)
+		}
 		w.Orders[i] = o
 	}
 	return w, nil
 }
 
 // Expected returns the status an order's fault plan leads to with ample
-// stock: the first forward step with a decline fails the saga, and the saga
-// is FAILED when the compensation of a step done before it is declined too.
+// stock (and an amount the fraud check lets through, as Generate's): the
+// first forward step with a decline fails the saga, and the saga is FAILED
+// when the compensation of a step done before it is declined too (the
+// fraud check has none).
 // Transient faults are taken to heal within the engines' retry limits, and
 // delays change nothing.
 func Expected(o shop.Order) shop.Status {
