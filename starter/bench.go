@@ -22,14 +22,16 @@ import (
 
 const benchSummary = "Place N seeded orders with C in flight on each engine of --mode, one engine after the other, and report\n" +
 	"throughput, latency percentiles, outcomes and retries, then check the invariants. Every order has 1–3 distinct SKUs\n" +
-	"(never the scarce poster) with quantities 1–5; --faults gives each order a fault with a probability, e.g.\n" +
+	"(never the scarce poster) with quantities 1–5, placed by a named customer and below the fraud check's limit (only a\n" +
+	"fraud=decline:P rule refuses orders); --faults gives each order a fault with a probability, e.g.\n" +
 	"payment=decline:0.1,shipping=transient:0.05,payment=delay:20ms:0.1 (TARGET as for --fail, bare transient means transient:1).\n" +
 	"bench deletes nothing unless --reset asks it to: on engines that hold orders it places none and exits 2 (saying how\n" +
 	"many orders a reset would delete), unless --reset deletes them first or --keep-state runs on top of them (verify then\n" +
 	"counts them too). On engines that hold no orders it just runs, and verify sees only this run. Orders the workload plans to\n" +
 	"end FAILED (a declined compensation) are expected, not violations. Exits 1 when an invariant breaks, an order does not\n" +
 	"finish, or with --mode both the two engines' outcome counts differ. --baseline also measures the bare engines on the\n" +
-	"same servers (a no-op 3-activity Temporal workflow, a 4-hop Redis Streams pipeline) and prints our/bare ratios.\n" +
+	"same servers (a no-op Temporal workflow of one activity per step, a Redis Streams pipeline of one hop per service) and\n" +
+	"prints our/bare ratios.\n" +
 	"--report FILE (repeatable) writes a report by FILE's extension: .html is one page with the charts inline, .json the\n" +
 	"--json document, anything else Markdown with its charts as SVG files next to it (FILE-latency-MODE.svg, …)"
 

@@ -26,16 +26,17 @@ import (
 
 // Names of the bare engines, as reports show them.
 const (
-	BareTemporalName = "bare Temporal: no-op workflow, 3 no-op activities"
-	BareStreamsName  = "bare Redis Streams: 4 hops, no saga logic"
+	BareTemporalName = "bare Temporal: no-op workflow, 4 no-op activities"
+	BareStreamsName  = "bare Redis Streams: 5 hops, no saga logic"
 )
 
 // BareTaskQueue is the task queue of the bare Temporal workload. Only the
 // bench's own worker serves it: the production worker runs OrderSaga alone.
 const BareTaskQueue = "ordersaga-bare"
 
-// BareSteps is how many activities BareWorkflow runs, one per saga step.
-const BareSteps = 3
+// BareSteps is how many activities BareWorkflow runs, one per saga step
+// (the fraud check's included; a test holds it to len(shop.Steps)).
+const BareSteps = 4
 
 // BareWorkflow runs NoopActivity BareSteps times in a row and returns: the
 // shape of OrderSaga's happy path with no saga logic, no Redis and no
@@ -122,11 +123,11 @@ func (t *TemporalBaseline) Wait(ctx context.Context, i int) (shop.Status, error)
 	return shop.StatusCompleted, nil
 }
 
-// StreamPipeline is the bare choreography: four consumer groups, each
+// StreamPipeline is the bare choreography: Hops consumer groups, each
 // reading one stream per partition and, per entry, adding an entry to the
 // next stream of the same partition and acking in one MULTI/EXEC; the last
 // hop sets a done key instead. It has the shape of the saga's choreography
-// (placement, three participants, the order service; the same partitions,
+// (placement, the participants, the order service; the same partitions,
 // hash tags and per-slot readers) without its logic: no decoding, no Lua,
 // no dedupe, no redelivery. Wait polls the done key the way the
 // choreography engine polls the order.
@@ -151,8 +152,10 @@ type StreamPipeline struct {
 	failed atomic.Pointer[error] // the first error of a hop, which Wait reports
 }
 
-// Hops is how many consumer groups an entry passes through.
-const Hops = 4
+// Hops is how many consumer groups an entry passes through: one per
+// participant's service, then the order service's (a test holds it to
+// len(shop.Steps)+1).
+const Hops = 5
 
 func (p *StreamPipeline) stream(part, k int) string {
 	return fmt.Sprintf("%sstream:%d", p.layout.PartitionPrefix(part), k)

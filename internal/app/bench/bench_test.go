@@ -553,3 +553,15 @@ func TestBaselineNotEager(t *testing.T) {
 		t.Error("the baseline starts its workflows eagerly; the engine's orders never are")
 	}
 }
+
+// TestBaselineHasTheSagasShape: the bare engines run one activity, one
+// hop, per step of the saga, and their names say how many.
+func TestBaselineHasTheSagasShape(t *testing.T) {
+	if bench.BareSteps != len(shop.Steps) || bench.Hops != len(shop.Steps)+1 {
+		t.Errorf("bare workflow of %d activities, pipeline of %d hops; the saga has %d steps", bench.BareSteps, bench.Hops, len(shop.Steps))
+	}
+	if !strings.Contains(bench.BareTemporalName, fmt.Sprintf(" %d no-op activities", bench.BareSteps)) ||
+		!strings.Contains(bench.BareStreamsName, fmt.Sprintf(" %d hops", bench.Hops)) {
+		t.Errorf("names %q and %q do not say %d activities and %d hops", bench.BareTemporalName, bench.BareStreamsName, bench.BareSteps, bench.Hops)
+	}
+}
