@@ -26,8 +26,11 @@ func (a *app) orderCmd() *cobra.Command {
 	var f orderFlags
 	cmd := newCmd("order [--mode M] [--item SKU:QTY]… [--fail STEP[:KIND]]… [--no-wait] [-o FORMAT]", "place an order and wait for its outcome",
 		"Place one order on each engine of --mode, with the same items and faults, and wait for the outcomes.\n"+
-			"STEP is inventory, payment or shipping (or an operation: reserve, charge, schedule, release, refund, cancel, notify);\n"+
-			"KIND is decline (default), transient:N or delay:DURATION. Example: starter order --fail payment",
+			"STEP is inventory, fraud, payment or shipping (or an operation: reserve, check, charge, schedule, release, refund, cancel, notify);\n"+
+			"KIND is decline (default), transient:N or delay:DURATION. Examples: starter order --fail payment;\n"+
+			"starter order --fail fraud (the fraud check refuses the order: only the reservation is compensated).\n"+
+			"Without a fault the fraud check refuses an order above "+shop.Money(shop.FraudLimitCents)+
+			", a guest's (--customer \"\") above "+shop.Money(shop.GuestFraudLimitCents)+".",
 		func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("order takes no arguments, got %q (did you mean --item %s?)", args[0], args[0])

@@ -15,7 +15,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, append([]string{"Usage: starter [global flags] COMMAND", "order", "status", "history", "verify", "stock"}, globals...)},
 		{[]string{"-h"}, []string{"Usage: starter [global flags] COMMAND"}},
 		{[]string{"help"}, []string{"Usage: starter [global flags] COMMAND"}},
-		{[]string{"order", "--help"}, append([]string{"Usage: starter order", "-mode", "-item", "-fail", "-no-wait", "-json", "-o, --output", "-id", "decline", "transient:N", "delay:DURATION"}, globals...)},
+		{[]string{"order", "--help"}, append([]string{"Usage: starter order", "-mode", "-item", "-fail", "-no-wait", "-json", "-o, --output", "-id", "decline", "transient:N", "delay:DURATION", "fraud", "--fail fraud"}, globals...)},
 		{[]string{"status", "--help"}, append([]string{"Usage: starter status ORDER_ID", "-mode", "-json", "-o, --output"}, globals...)},
 		{[]string{"history", "--help"}, append([]string{"Usage: starter history ORDER_ID", "-mode", "-json"}, globals...)},
 		{[]string{"verify", "--help"}, append([]string{"Usage: starter verify", "-mode", "-json"}, globals...)},
