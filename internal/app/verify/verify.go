@@ -241,12 +241,15 @@ func (c *checker) statusMatches(o shop.Record, st activities.OrderState, held, c
 	}
 }
 
-// fraud checks what the fraud check decided: an order it refused (its
-// record says so, or the order failed at it) was never charged nor
-// shipped, and no order was charged after the check refused it. That it
+// fraud checks what the fraud check decided: a COMPLETED order it cleared
+// lists it among its steps; an order it refused (its record says so, or
+// the order failed at it) was never charged nor shipped. That it
 // holds no stock once COMPENSATED is statusMatches' check; a FAILED one
 // waits for its release to be repaired.
 func (c *checker) fraud(o shop.Record, st activities.OrderState) {
+	if o.Status == shop.StatusCompleted && st.Done(shop.OpCheck) && !slices.Contains(o.Outcome.Steps, shop.StepFraud) {
+		c.bad(shop.ViolationOutcome, o.ID, "order %s passed the fraud check, but its outcome lists steps %v", o.ID, o.Outcome.Steps)
+	}
 	refused := st.Ops[shop.OpCheck].Status == "fail" || o.Outcome.FailedStep == shop.StepFraud
 	if !refused {
 		return

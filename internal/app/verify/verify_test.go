@@ -237,8 +237,8 @@ func TestCheckAcceptsBothPlans(t *testing.T) {
 }
 
 // TestCheckFraudRefusals: an order the fraud check refused holds no
-// charge, no shipment and no stock; an order that lists the charge after
-// the check passed it.
+// charge, no shipment and no stock; an order that lists the fraud check
+// among its steps passed it, and a COMPLETED order that passed it lists it.
 func TestCheckFraudRefusals(t *testing.T) {
 	var f *fraudFixture // each case's, on a Redis of its own
 	inv := []shop.Step{shop.StepInventory}
@@ -258,6 +258,9 @@ func TestCheckFraudRefusals(t *testing.T) {
 		{"failed at fraud, charged anyway", nil, []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpRefund, shop.OpRelease},
 			func(id string) shop.Record { return f.record(id, shop.StatusCompensated, inv, inv, shop.StepFraud) },
 			[]string{"refused by the fraud check, but its charge ran"}},
+		{"checked, listed as the plan before the check", nil, []shop.Op{shop.OpReserve, shop.OpCheck, shop.OpCharge, shop.OpSchedule},
+			func(id string) shop.Record { return f.record(id, shop.StatusCompleted, shop.StepsBeforeFraud, nil, "") },
+			[]string{"passed the fraud check, but its outcome lists steps [inventory payment shipping]"}},
 		{"completed past a refusal", refuse, []shop.Op{shop.OpReserve, shop.OpCheck, shop.OpCharge, shop.OpSchedule},
 			func(id string) shop.Record { return f.record(id, shop.StatusCompleted, shop.Steps, nil, "") },
 			[]string{"outcome lists fraud done, but check did not succeed", "its charge ran", "its schedule ran"}},
