@@ -76,3 +76,27 @@ func TestReasonWithoutAFailedStep(t *testing.T) {
 		t.Errorf("Status of a cancelled order:\n%s", out)
 	}
 }
+
+// TestStatusOfBothPlans: an order refused by the fraud check shows the
+// check as the failed step with its refusal; an order of the plan before
+// the check shows its three steps and nothing of the check.
+func TestStatusOfBothPlans(t *testing.T) {
+	inv := []shop.Step{shop.StepInventory}
+	refused := render.StatusResult{Found: true, Result: render.Result{Mode: shop.ModeOrchestration, Status: shop.StatusCompensated,
+		Steps: inv, Compensated: inv, FailedStep: shop.StepFraud, Reason: "FraudSuspected: an order of 2016.00 is above the limit of 2000.00"}}
+	old := render.StatusResult{Found: true, Result: render.Result{Mode: shop.ModeChoreography, Status: shop.StatusCompleted,
+		Steps: shop.StepsBeforeFraud, Compensated: []shop.Step{}}}
+	out := render.Status([]render.StatusResult{refused, old})
+	for _, want := range []string{
+		"orchestration  COMPENSATED  -            inventory                   inventory",
+		"choreography   COMPLETED    -            inventory,payment,shipping  -",
+		"orchestration: fraud failed: FraudSuspected: an order of 2016.00 is above the limit of 2000.00\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Status does not show %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "fraud") != 1 {
+		t.Errorf("the fraud check shows other than once, in the refused order's reason:\n%s", out)
+	}
+}
