@@ -40,11 +40,11 @@ func TestOneTracePerOrder(t *testing.T) {
 	// choreography's handlers are each the child of the one before.
 	want := map[string]map[shop.Mode][]string{
 		declined.ID: {
-			shop.ModeOrchestration: {"RunActivity:Reserve", "RunActivity:Charge", "RunActivity:Release"},
+			shop.ModeOrchestration: {"RunActivity:Reserve", "RunActivity:Check", "RunActivity:Charge", "RunActivity:Release"},
 			shop.ModeChoreography:  {"inventory reserve", "payment charge", "inventory release", "order finish"},
 		},
 		completed.ID: {
-			shop.ModeOrchestration: {"RunActivity:Reserve", "RunActivity:Charge", "RunActivity:Schedule"},
+			shop.ModeOrchestration: {"RunActivity:Reserve", "RunActivity:Check", "RunActivity:Charge", "RunActivity:Schedule"},
 			shop.ModeChoreography:  {"inventory reserve", "payment charge", "shipping schedule", "order finish"},
 		},
 	}

@@ -171,7 +171,7 @@ func TestEndToEnd(t *testing.T) {
 		if len(h) == 0 || h[0].Name != "WorkflowExecutionStarted" || h[len(h)-1].Name != "WorkflowExecutionCompleted" {
 			t.Fatalf("history = %+v, want it to run from WorkflowExecutionStarted to WorkflowExecutionCompleted", h)
 		}
-		if want := []string{"reserve:ok", "charge:ok", "schedule:ok", "notify:ok"}; !slices.Equal(closings(h), want) {
+		if want := []string{"reserve:ok", "check:ok", "charge:ok", "schedule:ok", "notify:ok"}; !slices.Equal(closings(h), want) {
 			t.Errorf("activity results = %v, want %v", closings(h), want)
 		}
 		for _, e := range h {
@@ -198,7 +198,7 @@ func TestEndToEnd(t *testing.T) {
 		o := s.order(t, "e2e-decline", "payment")
 		out := s.run(t, o)
 		if out.Status != shop.StatusCompensated || out.FailedStep != shop.StepPayment ||
-			!slices.Equal(out.Steps, []shop.Step{shop.StepInventory}) || !slices.Equal(out.Compensated, []shop.Step{shop.StepInventory}) ||
+			!slices.Equal(out.Steps, []shop.Step{shop.StepInventory, shop.StepFraud}) || !slices.Equal(out.Compensated, []shop.Step{shop.StepInventory}) ||
 			!strings.Contains(out.Reason, activities.ErrTypePaymentDeclined) {
 			t.Fatalf("outcome = %+v, want COMPENSATED at payment with inventory undone", out)
 		}
@@ -221,7 +221,7 @@ func TestEndToEnd(t *testing.T) {
 		if h[released].Result != workflows.ResultOK || h[released].Source != workflows.SourceWorker {
 			t.Errorf("release entry = %+v, want result ok from the worker", h[released])
 		}
-		if want := []string{"reserve:ok", "charge:fail", "release:ok", "notify:ok"}; !slices.Equal(closings(h), want) {
+		if want := []string{"reserve:ok", "check:ok", "charge:fail", "release:ok", "notify:ok"}; !slices.Equal(closings(h), want) {
 			t.Errorf("activity results = %v, want %v", closings(h), want)
 		}
 	})
@@ -428,7 +428,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("the cancelled order took %s to end; want seconds, not the minute of its delay", took.Round(time.Millisecond))
 		}
 		want := shop.Outcome{OrderID: o.ID, Status: shop.StatusCompensated, Reason: workflows.ReasonCancelled,
-			Steps: []shop.Step{shop.StepInventory, shop.StepPayment}, Compensated: []shop.Step{shop.StepPayment, shop.StepInventory}}
+			Steps: []shop.Step{shop.StepInventory, shop.StepFraud, shop.StepPayment}, Compensated: []shop.Step{shop.StepPayment, shop.StepInventory}}
 		if !reflect.DeepEqual(out, want) {
 			t.Fatalf("outcome = %+v, want %+v", out, want)
 		}

@@ -39,6 +39,8 @@ func OpOfActivity(activityType string) (shop.Op, bool) {
 		return shop.OpReserve, true
 	case "Release":
 		return shop.OpRelease, true
+	case "Check":
+		return shop.OpCheck, true
 	case "Charge":
 		return shop.OpCharge, true
 	case "Refund":

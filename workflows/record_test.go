@@ -49,6 +49,9 @@ type historyCase struct {
 	bare bool
 	// since is the first version of OrderSaga with this path (0: all).
 	since int
+	// quantity, when set, is how many books the order has (orderFor's
+	// otherwise).
+	quantity int
 }
 
 // historyCases are the paths of OrderSaga: TestHistoriesCoverPaths fails
@@ -70,7 +73,14 @@ var historyCases = []historyCase{
 	{path: "notify_declined", faults: []string{"notify"}, since: 4},
 	{path: "notify_declined_compensated", faults: []string{"payment", "notify"}, since: 4},
 	{path: "notify_transient", faults: []string{"notify:transient:2"}, since: 4},
+	{path: "fraud_refused", faults: []string{"fraud"}, since: 5},
+	{path: "fraud_rule_refused", quantity: fraudQuantity, since: 5},
+	{path: "fraud_transient", faults: []string{"check:transient:2"}, since: 5},
 }
+
+// fraudQuantity is a number of books whose order the fraud check's rule
+// refuses: above shop.FraudLimitCents.
+const fraudQuantity = 48
 
 // recordAlertAfter is the recording worker's CompensationAlertAfter: a
 // release that fails six times (6.3 s of backoff) outlasts it.
@@ -114,7 +124,11 @@ func TestRecordHistories(t *testing.T) {
 				t.Logf("%s: kept", file)
 				continue
 			}
-			o := orderFor(t, fmt.Sprintf("replay-v%d-%s-%s", workflows.CurrentVersion, mode, hc.path), hc.faults).Priced(catalog)
+			o := orderFor(t, fmt.Sprintf("replay-v%d-%s-%s", workflows.CurrentVersion, mode, hc.path), hc.faults)
+			if hc.quantity > 0 {
+				o.Items[0].Quantity = hc.quantity
+			}
+			o = o.Priced(catalog)
 			refuser.set(o.ID, hc.refuseRepairs)
 			out := driveOrder(t, recording{c: c, engine: engine, rdb: rdb, mode: mode}, hc, o)
 			writeHistory(t, c, o.ID, file)

@@ -28,7 +28,7 @@ func (r *registry) RegisterActivity(a any) {
 	r.activities = append(r.activities, reflect.TypeOf(a).Elem().Name())
 }
 
-// The production worker runs OrderSaga, the three participants and the
+// The production worker runs OrderSaga, the four participants and the
 // notifier, and nothing else: the bench's bare workload has a worker of its
 // own.
 func TestWorkerRegistersOnlyTheSaga(t *testing.T) {
@@ -37,7 +37,7 @@ func TestWorkerRegistersOnlyTheSaga(t *testing.T) {
 	if !slices.Equal(r.workflows, []string{workflows.WorkflowType}) {
 		t.Errorf("workflows registered: %v, want only %s", r.workflows, workflows.WorkflowType)
 	}
-	if !slices.Equal(r.activities, []string{"Inventory", "Payment", "Shipping", "Notifier"}) {
-		t.Errorf("activities registered: %v, want the three participants and the notifier", r.activities)
+	if !slices.Equal(r.activities, []string{"Inventory", "Fraud", "Payment", "Shipping", "Notifier"}) {
+		t.Errorf("activities registered: %v, want the four participants and the notifier", r.activities)
 	}
 }

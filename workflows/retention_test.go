@@ -61,13 +61,14 @@ func TestSettlerBoundsParticipantRecords(t *testing.T) {
 	}
 }
 
-// recordKeys counts the participant hashes and stock holds of orders.
+// recordKeys counts the participant hashes (the fraud check's included)
+// and stock holds of orders.
 func (s *stack) recordKeys(t *testing.T, lay activities.Layout, orders []shop.Order) int64 {
 	t.Helper()
 	var n int64
 	for _, o := range orders {
 		inv, pay, ship := lay.OrderKeys(o.ID)
-		k, err := s.rdb.Exists(context.Background(), inv, pay, ship).Result()
+		k, err := s.rdb.Exists(context.Background(), inv, lay.FraudKey(o.ID), pay, ship).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

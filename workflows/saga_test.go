@@ -76,7 +76,8 @@ func TestOrderSagaActivityOptions(t *testing.T) {
 		t.Fatalf("status = %s, want COMPENSATED", out.Status)
 	}
 	summaries := map[string]string{
-		"Reserve": "reserve book:2", "Charge": "charge 84.00", "Schedule": "schedule shipment of book:2",
+		"Reserve": "reserve book:2", "Check": "check order options-1 for fraud: 84.00 by ada",
+		"Charge": "charge 84.00", "Schedule": "schedule shipment of book:2",
 		"Refund": "refund 84.00 after ShipmentFailed", "Release": "release book:2 after ShipmentFailed",
 	}
 	for name, summary := range summaries {
@@ -184,7 +185,7 @@ func TestOrderSagaRepair(t *testing.T) {
 	if want := []shop.Status{shop.StatusFailed, shop.StatusFailed}; !slices.Equal(states, want) {
 		t.Errorf("status before each repair = %v, want %v", states, want)
 	}
-	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify", "Refund", "Refund"}
+	want := []string{"Reserve", "Check", "Charge", "Schedule", "Refund", "Release", "Notify", "Refund", "Refund"}
 	if got := rec.sequence(); !slices.Equal(got, want) {
 		t.Errorf("activities = %v\nwant         %v", got, want)
 	}

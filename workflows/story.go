@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -26,7 +27,8 @@ const (
 	// COMPENSATED or FAILED (a FAILED order waits for a repair).
 	SearchAttrOrderStatus = "OrderStatus"
 	// SearchAttrOrderFailedStep is the step whose failure started the
-	// compensation (inventory, payment or shipping), once it is known.
+	// compensation (inventory, fraud, payment or shipping), once it is
+	// known.
 	SearchAttrOrderFailedStep = "OrderFailedStep"
 )
 
@@ -105,7 +107,7 @@ func StaticDetails(o shop.Order, catalog shop.Catalog) string {
 	if shop.ValidOrderID(o.ID) { // no backtick can end the code span early
 		repair = "`starter repair " + o.ID + "`"
 	}
-	b.WriteString("Steps: reserve stock, charge payment, schedule shipment; a failure undoes the steps done, newest first. " +
+	b.WriteString("Steps: reserve stock, check for fraud, charge payment, schedule shipment; a failure undoes the steps done, newest first. " +
 		"A compensation that is refused leaves the order FAILED until " + repair + ".")
 	return b.String()
 }
@@ -158,11 +160,14 @@ func amountText(o shop.Order) string {
 }
 
 // forwardSummary says what a forward operation does: "reserve book:2",
-// "charge 84.00", "schedule shipment of book:2".
+// "check order o1 for fraud: 84.00 by ada", "charge 84.00", "schedule
+// shipment of book:2".
 func forwardSummary(op shop.Op, o shop.Order) string {
 	switch op {
 	case shop.OpReserve:
 		return "reserve " + itemsText(o.Items)
+	case shop.OpCheck:
+		return fmt.Sprintf("check order %s for fraud: %s by %s", o.ID, amountText(o), customerText(o.Customer))
 	case shop.OpCharge:
 		return "charge " + amountText(o)
 	case shop.OpSchedule:
@@ -171,11 +176,21 @@ func forwardSummary(op shop.Op, o shop.Order) string {
 	return string(op)
 }
 
+// customerText names the customer of an order, "a guest" when it has none.
+func customerText(customer string) string {
+	if customer == "" {
+		return "a guest"
+	}
+	return customer
+}
+
 // compensationSummary says what a compensation does and why: "refund 84.00
 // after ShipmentFailed"; for a step whose forward operation gave no answer,
 // "defensive release: reserve was still in flight" or "defensive refund:
 // charge failed (TransientFault)"; for a repair, "repair: refund 84.00
-// again after RefundFailed". cause is what started the
+// again after RefundFailed"; after the fraud check refused the order,
+// "release book:2 after FraudSuspected: the fraud check refused the
+// order". cause is what started the
 // compensation (a refusal's type, "the cancel", ...) or, for a repair, what
 // the compensation failed with.
 func compensationSummary(op shop.Op, o shop.Order, c compensation) string {
@@ -195,6 +210,9 @@ func compensationSummary(op shop.Op, o shop.Order, c compensation) string {
 		return fmt.Sprintf("defensive %s: %s was still in flight", op, op.Step().Forward())
 	case !c.done:
 		return fmt.Sprintf("defensive %s: %s", op, c.cause)
+	}
+	if c.cause == activities.ErrTypeFraudSuspected {
+		return what + " after " + c.cause + ": the fraud check refused the order"
 	}
 	return what + " after " + c.cause
 }

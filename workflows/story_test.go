@@ -76,7 +76,8 @@ func TestStory(t *testing.T) {
 			scheduled = append(scheduled, e.Detail)
 		}
 	}
-	if want := []string{"Reserve: reserve mug:3", "Charge: charge 37.50", "Release: release mug:3 after PaymentDeclined", "Notify: tell the customer: COMPENSATED"}; !slices.Equal(scheduled, want) {
+	if want := []string{"Reserve: reserve mug:3", "Check: check order story-declined for fraud: 37.50 by grace", "Charge: charge 37.50",
+		"Release: release mug:3 after PaymentDeclined", "Notify: tell the customer: COMPENSATED"}; !slices.Equal(scheduled, want) {
 		t.Errorf("activity summaries = %q, want %q", scheduled, want)
 	}
 
@@ -105,7 +106,7 @@ func TestStory(t *testing.T) {
 	if err := v.Get(&md); err != nil {
 		t.Fatal(err)
 	}
-	if cur := md.GetCurrentDetails(); !strings.Contains(cur, "step 2 of 3") || !strings.Contains(cur, "charge 37.50") {
+	if cur := md.GetCurrentDetails(); !strings.Contains(cur, "step 3 of 4") || !strings.Contains(cur, "charge 37.50") {
 		t.Errorf("current details while charging = %q, want the step and what it does", cur)
 	}
 	if d := s.describe(t, slow.ID); d.orderStatus != "PENDING" {

@@ -29,7 +29,7 @@ func Seed(ctx context.Context, rdb redis.UniversalClient, catalog shop.Catalog) 
 }
 
 // NewWorker returns a worker on TaskQueue that runs OrderSaga, with the
-// default Config, and the three participants over rdb, and nothing else.
+// default Config, and the four participants over rdb, and nothing else.
 // The caller starts and stops it.
 func NewWorker(c client.Client, rdb redis.UniversalClient, catalog shop.Catalog, opts worker.Options) worker.Worker {
 	return NewConfiguredWorker(c, rdb, Config{Catalog: catalog}, opts)
@@ -46,10 +46,11 @@ func NewConfiguredWorker(c client.Client, rdb redis.UniversalClient, cfg Config,
 
 // Register registers OrderSaga, tuned by cfg, under WorkflowType and the
 // participants' operations as activities (named after their methods:
-// Reserve, Release, Charge, ...).
+// Reserve, Release, Check, Charge, ...).
 func Register(r worker.Registry, p activities.Participants, cfg Config) {
 	r.RegisterWorkflowWithOptions(cfg.withDefaults().OrderSaga, workflow.RegisterOptions{Name: WorkflowType})
 	r.RegisterActivity(p.Inventory)
+	r.RegisterActivity(p.Fraud)
 	r.RegisterActivity(p.Payment)
 	r.RegisterActivity(p.Shipping)
 	r.RegisterActivity(p.Notifier(cfg.NotificationRetention))

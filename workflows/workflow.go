@@ -77,8 +77,13 @@ const (
 	// bounded retry policy; its failure is logged and stays in the
 	// history, and changes neither the outcome nor the compensations.
 	versionNotify workflow.Version = 4
+	// versionFraud: the fraud check (activities.Fraud.Check) runs between
+	// the reservation and the charge. It has no compensation: a refusal
+	// (FraudSuspected) compensates the reservation. Workflows of earlier
+	// versions run the three steps of shop.StepsBeforeFraud.
+	versionFraud workflow.Version = 5
 	// versionLatest is the version new workflows run.
-	versionLatest = versionNotify
+	versionLatest = versionFraud
 )
 
 // ActivityMode is how OrderSaga runs its participants.
@@ -154,7 +159,7 @@ func NotifyRetryPolicy() *temporal.RetryPolicy {
 	}
 }
 
-// ForwardRetryPolicy is the retry policy of reserve, charge and schedule.
+// ForwardRetryPolicy is the retry policy of reserve, check, charge and schedule.
 func ForwardRetryPolicy() *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{
 		InitialInterval:        50 * time.Millisecond,
@@ -227,27 +232,39 @@ func (c Config) withDefaults() Config {
 }
 
 // sagaStep is one step with the activities of its forward operation and of
-// its compensation.
+// its compensation (nil for a step that has none: the fraud check).
 type sagaStep struct {
 	step       shop.Step
 	forward    any
 	compensate any
 }
 
-// sagaSteps lists the steps in saga order. The activities are method values
-// on nil receivers: only their names matter here, the worker registers the
-// participants that run them.
-func sagaSteps() []sagaStep {
+// sagaSteps lists, in saga order, the steps a workflow of version v runs:
+// shop.Steps from versionFraud on, shop.StepsBeforeFraud before. The
+// activities are method values on nil receivers: only their names matter
+// here, the worker registers the participants that run them.
+func sagaSteps(v workflow.Version) []sagaStep {
 	var (
-		inv  *activities.Inventory
-		pay  *activities.Payment
-		ship *activities.Shipping
+		inv   *activities.Inventory
+		fraud *activities.Fraud
+		pay   *activities.Payment
+		ship  *activities.Shipping
 	)
-	return []sagaStep{
-		{step: shop.StepInventory, forward: inv.Reserve, compensate: inv.Release},
-		{step: shop.StepPayment, forward: pay.Charge, compensate: pay.Refund},
-		{step: shop.StepShipping, forward: ship.Schedule, compensate: ship.Cancel},
+	all := map[shop.Step]sagaStep{
+		shop.StepInventory: {step: shop.StepInventory, forward: inv.Reserve, compensate: inv.Release},
+		shop.StepFraud:     {step: shop.StepFraud, forward: fraud.Check},
+		shop.StepPayment:   {step: shop.StepPayment, forward: pay.Charge, compensate: pay.Refund},
+		shop.StepShipping:  {step: shop.StepShipping, forward: ship.Schedule, compensate: ship.Cancel},
 	}
+	names := shop.Steps
+	if v < versionFraud {
+		names = shop.StepsBeforeFraud
+	}
+	steps := make([]sagaStep, len(names))
+	for i, name := range names {
+		steps[i] = all[name]
+	}
+	return steps
 }
 
 // OrderSaga is Config{}.OrderSaga: the workflow with the default settings.
@@ -255,16 +272,19 @@ func OrderSaga(ctx workflow.Context, o shop.Order) (shop.Outcome, error) {
 	return Config{}.OrderSaga(ctx, o)
 }
 
-// OrderSaga runs an order through reserve, charge and schedule. When a step
-// fails, or the workflow is cancelled, it undoes what it did in reverse order
-// on a disconnected context.
+// OrderSaga runs an order through reserve, check (the fraud check, from
+// versionFraud on), charge and schedule. When a step fails, or the workflow
+// is cancelled, it undoes what it did in reverse order on a disconnected
+// context.
 //
 // A step's compensation is pushed on the stack before its forward operation
 // starts, so that a cancel or a timeout while the operation is in flight still
 // undoes it: participants are idempotent and refuse a forward operation that
 // arrives after its compensation. The one case that pops it again is a business
 // failure of the step itself, since the participant then recorded a refusal and
-// changed nothing. A cancel stops the running operation (it heartbeats) and
+// changed nothing. The fraud check changes nothing and has no compensation, so
+// it is never on the stack: its refusal (FraudSuspected) undoes the
+// reservation. A cancel stops the running operation (it heartbeats) and
 // waits until it has stopped before compensating.
 //
 // The Outcome lists in Steps the steps whose forward operation succeeded, and
@@ -361,7 +381,8 @@ func start(ctx workflow.Context, cfg Config, o shop.Order) (*saga, error) {
 // cancelled; then progress.Reason says why.
 func (s *saga) forward(ctx workflow.Context) {
 	logger := workflow.GetLogger(ctx)
-	for i, st := range sagaSteps() {
+	steps := sagaSteps(s.version)
+	for i, st := range steps {
 		if ctx.Err() != nil {
 			s.stopCancelled()
 			return
@@ -369,15 +390,18 @@ func (s *saga) forward(ctx workflow.Context) {
 		op := st.step.Forward()
 		s.progress.Current = op
 		summary := markdownText(forwardSummary(op, s.o))
-		s.details(ctx, fmt.Sprintf("step %d of 3: **%s**", i+1, summary))
-		s.stack = append(s.stack, st)
+		s.details(ctx, fmt.Sprintf("step %d of %d: **%s**", i+1, len(steps), summary))
+		undoable := st.step.Compensation() != ""
+		if undoable {
+			s.stack = append(s.stack, st)
+		}
 		err := s.execute(ctx, op, st.forward, s.in, summary)
 		if err == nil {
 			s.progress.Steps = append(s.progress.Steps, st.step)
 			logger.Info("step done", "order", s.o.ID, "op", op)
 			continue
 		}
-		if isRefusal(err) {
+		if isRefusal(err) && undoable {
 			s.stack = s.stack[:len(s.stack)-1]
 		}
 		if temporal.IsCanceledError(err) {

@@ -53,17 +53,18 @@ type sagaCase struct {
 }
 
 var (
-	inv  = shop.StepInventory
-	pay  = shop.StepPayment
-	ship = shop.StepShipping
+	inv   = shop.StepInventory
+	fraud = shop.StepFraud
+	pay   = shop.StepPayment
+	ship  = shop.StepShipping
 )
 
 func sagaCases() []sagaCase {
 	return []sagaCase{
 		{
 			name:   "no faults",
-			calls:  []string{"Reserve", "Charge", "Schedule", "Notify"},
-			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			calls:  []string{"Reserve", "Check", "Charge", "Schedule", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
@@ -74,57 +75,80 @@ func sagaCases() []sagaCase {
 		},
 		{
 			name: "payment decline", faults: []string{"payment"},
-			calls:  []string{"Reserve", "Charge", "Release", "Notify"},
+			calls:  []string{"Reserve", "Check", "Charge", "Release", "Notify"},
 			status: shop.StatusCompensated, failedStep: pay,
-			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			steps: []shop.Step{inv, fraud}, compensated: []shop.Step{inv},
 			reasonHas: []string{activities.ErrTypePaymentDeclined},
 		},
 		{
 			name: "shipping decline", faults: []string{"shipping"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify"},
+			calls:  []string{"Reserve", "Check", "Charge", "Schedule", "Refund", "Release", "Notify"},
 			status: shop.StatusCompensated, failedStep: ship,
-			steps: []shop.Step{inv, pay}, compensated: []shop.Step{pay, inv},
+			steps: []shop.Step{inv, fraud, pay}, compensated: []shop.Step{pay, inv},
 			reasonHas: []string{activities.ErrTypeShipmentFailed},
 		},
 		{
+			// The fraud check has no compensation: its refusal undoes the
+			// reservation alone.
+			name: "fraud refused", faults: []string{"fraud"},
+			calls:  []string{"Reserve", "Check", "Release", "Notify"},
+			status: shop.StatusCompensated, failedStep: fraud,
+			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			reasonHas: []string{activities.ErrTypeFraudSuspected},
+		},
+		{
+			name: "fraud check transient", faults: []string{"check:transient:2"},
+			calls:  []string{"Reserve", "Check", "Check", "Check", "Charge", "Schedule", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
+			stockTaken: true, charged: true,
+		},
+		{
+			// Its retries run out: still nothing of the check to undo.
+			name: "fraud check transient beyond the retry limit", faults: []string{fmt.Sprintf("check:transient:%d", workflows.ForwardAttempts+2)},
+			calls:  append(append([]string{"Reserve"}, repeat("Check", workflows.ForwardAttempts)...), "Release", "Notify"),
+			status: shop.StatusCompensated, failedStep: fraud,
+			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			reasonHas: []string{activities.ErrTypeTransient},
+		},
+		{
 			name: "inventory transient", faults: []string{"inventory:transient:2"},
-			calls:  []string{"Reserve", "Reserve", "Reserve", "Charge", "Schedule", "Notify"},
-			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			calls:  []string{"Reserve", "Reserve", "Reserve", "Check", "Charge", "Schedule", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			name: "payment transient", faults: []string{"payment:transient:2"},
-			calls:  []string{"Reserve", "Charge", "Charge", "Charge", "Schedule", "Notify"},
-			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			calls:  []string{"Reserve", "Check", "Charge", "Charge", "Charge", "Schedule", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			name: "shipping transient", faults: []string{"shipping:transient:2"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Schedule", "Schedule", "Notify"},
-			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			calls:  []string{"Reserve", "Check", "Charge", "Schedule", "Schedule", "Schedule", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			// Retries run out: the step failed without a business answer, so
 			// its own compensation runs too, though it is not listed.
 			name: "payment transient beyond the retry limit", faults: []string{fmt.Sprintf("payment:transient:%d", workflows.ForwardAttempts+2)},
-			calls:  append(append([]string{"Reserve"}, repeat("Charge", workflows.ForwardAttempts)...), "Refund", "Release", "Notify"),
+			calls:  append(append([]string{"Reserve", "Check"}, repeat("Charge", workflows.ForwardAttempts)...), "Refund", "Release", "Notify"),
 			status: shop.StatusCompensated, failedStep: pay,
-			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			steps: []shop.Step{inv, fraud}, compensated: []shop.Step{inv},
 			reasonHas: []string{activities.ErrTypeTransient},
 		},
 		{
 			name: "compensation retried", faults: []string{"payment", "release:transient:2"},
-			calls:  []string{"Reserve", "Charge", "Release", "Release", "Release", "Notify"},
+			calls:  []string{"Reserve", "Check", "Charge", "Release", "Release", "Release", "Notify"},
 			status: shop.StatusCompensated, failedStep: pay,
-			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			steps: []shop.Step{inv, fraud}, compensated: []shop.Step{inv},
 			reasonHas: []string{activities.ErrTypePaymentDeclined},
 		},
 		{
 			name: "refund declined after shipping decline", faults: []string{"shipping", "refund:decline"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify"},
+			calls:  []string{"Reserve", "Check", "Charge", "Schedule", "Refund", "Release", "Notify"},
 			status: shop.StatusFailed, failedStep: ship,
-			steps: []shop.Step{inv, pay}, compensated: []shop.Step{inv},
+			steps: []shop.Step{inv, fraud, pay}, compensated: []shop.Step{inv},
 			reasonHas:   []string{activities.ErrTypeShipmentFailed, activities.ErrTypeRefundFailed},
 			charged:     true,
 			repairCalls: []string{"Refund"}, repairCompensated: []shop.Step{inv, pay},
@@ -132,29 +156,29 @@ func sagaCases() []sagaCase {
 		{
 			// The notification is no step: refused, it changes nothing.
 			name: "notify declined", faults: []string{"notify"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Notify"},
-			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			calls:  []string{"Reserve", "Check", "Charge", "Schedule", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			name: "notify declined after payment decline", faults: []string{"payment", "notify"},
-			calls:  []string{"Reserve", "Charge", "Release", "Notify"},
+			calls:  []string{"Reserve", "Check", "Charge", "Release", "Notify"},
 			status: shop.StatusCompensated, failedStep: pay,
-			steps: []shop.Step{inv}, compensated: []shop.Step{inv},
+			steps: []shop.Step{inv, fraud}, compensated: []shop.Step{inv},
 			reasonHas: []string{activities.ErrTypePaymentDeclined},
 		},
 		{
 			name: "notify transient", faults: []string{"notify:transient:2"},
-			calls:  []string{"Reserve", "Charge", "Schedule", "Notify", "Notify", "Notify"},
-			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			calls:  []string{"Reserve", "Check", "Charge", "Schedule", "Notify", "Notify", "Notify"},
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
 			stockTaken: true, charged: true,
 		},
 		{
 			// More failures than a forward step may have: the notification
 			// has a retry policy of its own (NotifyRetryPolicy).
 			name: "notify transient beyond the forward attempts", faults: []string{fmt.Sprintf("notify:transient:%d", workflows.ForwardAttempts+2)},
-			calls:  append([]string{"Reserve", "Charge", "Schedule"}, repeat("Notify", workflows.ForwardAttempts+3)...),
-			status: shop.StatusCompleted, steps: []shop.Step{inv, pay, ship},
+			calls:  append([]string{"Reserve", "Check", "Charge", "Schedule"}, repeat("Notify", workflows.ForwardAttempts+3)...),
+			status: shop.StatusCompleted, steps: []shop.Step{inv, fraud, pay, ship},
 			stockTaken: true, charged: true,
 		},
 	}
@@ -232,7 +256,7 @@ func fake(op shop.Op) func(context.Context, activities.OrderInput) (activities.R
 	}
 }
 
-// mockParticipants mocks the six operations with fakes. slow, when set, makes
+// mockParticipants mocks the seven operations with fakes. slow, when set, makes
 // that activity take the given time on the workflow clock.
 func mockParticipants(env *testsuite.TestWorkflowEnvironment, slow map[shop.Op]time.Duration) {
 	mockParticipantsWith(env, slow, nil)
@@ -243,6 +267,7 @@ func mockParticipants(env *testsuite.TestWorkflowEnvironment, slow map[shop.Op]t
 func mockParticipantsWith(env *testsuite.TestWorkflowEnvironment, slow map[shop.Op]time.Duration, with map[shop.Op]func(context.Context, activities.OrderInput) (activities.Result, error)) {
 	var (
 		i *activities.Inventory
+		f *activities.Fraud
 		p *activities.Payment
 		s *activities.Shipping
 	)
@@ -251,6 +276,7 @@ func mockParticipantsWith(env *testsuite.TestWorkflowEnvironment, slow map[shop.
 		fn any
 	}{
 		{shop.OpReserve, i.Reserve}, {shop.OpRelease, i.Release},
+		{shop.OpCheck, f.Check},
 		{shop.OpCharge, p.Charge}, {shop.OpRefund, p.Refund},
 		{shop.OpSchedule, s.Schedule}, {shop.OpCancel, s.Cancel},
 	} {
@@ -461,6 +487,7 @@ func TestOrderSagaRedis(t *testing.T) {
 			env, rec := newEnv(t)
 			env.SetWorkerOptions(workflows.WorkerOptions(worker.Options{}))
 			env.RegisterActivity(parts.Inventory)
+			env.RegisterActivity(parts.Fraud)
 			env.RegisterActivity(parts.Payment)
 			env.RegisterActivity(parts.Shipping)
 			env.RegisterActivity(parts.Notifier(0))
@@ -524,7 +551,7 @@ func TestOrderSagaCancel(t *testing.T) {
 
 	c := sagaCase{
 		status: shop.StatusCompensated,
-		steps:  []shop.Step{inv, pay}, compensated: []shop.Step{pay, inv},
+		steps:  []shop.Step{inv, fraud, pay}, compensated: []shop.Step{pay, inv},
 		reasonHas: []string{workflows.ReasonCancelled},
 	}
 	got := result(t, env)
@@ -532,7 +559,7 @@ func TestOrderSagaCancel(t *testing.T) {
 	if got.Reason != workflows.ReasonCancelled {
 		t.Errorf("reason = %q, want %q", got.Reason, workflows.ReasonCancelled)
 	}
-	want := []string{"Reserve", "Charge", "Schedule", "Cancel", "Refund", "Release", "Notify"}
+	want := []string{"Reserve", "Check", "Charge", "Schedule", "Cancel", "Refund", "Release", "Notify"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
 	}
@@ -564,17 +591,17 @@ func TestOrderSagaCancelWhileFailed(t *testing.T) {
 	mid, midCalls := failedThenRepair(t, env, rec)
 	o := orderFor(t, "cancel-4", []string{"shipping", "refund:decline"})
 	env.ExecuteWorkflow(workflows.OrderSaga, o)
-	if mid.Status != shop.StatusFailed || *midCalls != 6 {
-		t.Fatalf("an hour in (after the cancel): %+v after %d activities, want FAILED after 6 (the notification last)", *mid, *midCalls)
+	if mid.Status != shop.StatusFailed || *midCalls != 7 {
+		t.Fatalf("an hour in (after the cancel): %+v after %d activities, want FAILED after 7 (the notification last)", *mid, *midCalls)
 	}
 	c := sagaCase{
 		status: shop.StatusCompensated, failedStep: ship,
-		steps: []shop.Step{inv, pay}, compensated: []shop.Step{inv, pay},
+		steps: []shop.Step{inv, fraud, pay}, compensated: []shop.Step{inv, pay},
 		reasonHas: []string{activities.ErrTypeShipmentFailed},
 	}
 	checkOutcome(t, c, o.ID, result(t, env))
 	wantCanceled(t, env)
-	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify", "Refund"}
+	want := []string{"Reserve", "Check", "Charge", "Schedule", "Refund", "Release", "Notify", "Refund"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
 	}
@@ -592,12 +619,12 @@ func TestOrderSagaCancelDuringCompensation(t *testing.T) {
 
 	c := sagaCase{
 		status: shop.StatusCompensated, failedStep: ship,
-		steps: []shop.Step{inv, pay}, compensated: []shop.Step{pay, inv},
+		steps: []shop.Step{inv, fraud, pay}, compensated: []shop.Step{pay, inv},
 		reasonHas: []string{activities.ErrTypeShipmentFailed},
 	}
 	checkOutcome(t, c, o.ID, result(t, env))
 	wantCanceled(t, env)
-	want := []string{"Reserve", "Charge", "Schedule", "Refund", "Release", "Notify"}
+	want := []string{"Reserve", "Check", "Charge", "Schedule", "Refund", "Release", "Notify"}
 	if calls := rec.sequence(); !slices.Equal(calls, want) {
 		t.Errorf("activities = %v\nwant         %v", calls, want)
 	}
@@ -636,12 +663,12 @@ func TestOrderSagaStatusQuery(t *testing.T) {
 	if !queried {
 		t.Fatal("the mid-run query never ran")
 	}
-	if mid.Status != shop.StatusPending || mid.Current != shop.OpCharge || !slices.Equal(mid.Steps, []shop.Step{inv}) || mid.OrderID != o.ID {
-		t.Errorf("mid-run progress = %+v, want PENDING, running charge, inventory done", mid)
+	if mid.Status != shop.StatusPending || mid.Current != shop.OpCharge || !slices.Equal(mid.Steps, []shop.Step{inv, fraud}) || mid.OrderID != o.ID {
+		t.Errorf("mid-run progress = %+v, want PENDING, running charge, inventory and fraud check done", mid)
 	}
 
 	end := queryStatus(t, env)
-	if end.Status != shop.StatusCompleted || end.Current != "" || !slices.Equal(end.Steps, []shop.Step{inv, pay, ship}) {
+	if end.Status != shop.StatusCompleted || end.Current != "" || !slices.Equal(end.Steps, []shop.Step{inv, fraud, pay, ship}) {
 		t.Errorf("final progress = %+v, want COMPLETED with all steps and nothing running", end)
 	}
 }
@@ -658,6 +685,7 @@ func TestOrderSagaDelayExtendsTimeout(t *testing.T) {
 	}
 	want := map[string]time.Duration{
 		"Reserve":  workflows.BaseTimeout,
+		"Check":    workflows.BaseTimeout,
 		"Charge":   workflows.BaseTimeout,
 		"Schedule": workflows.BaseTimeout + time.Minute,
 	}
@@ -685,6 +713,7 @@ func TestOrderSagaChargesPlacedAmount(t *testing.T) {
 	env, _ := newEnv(t)
 	env.SetWorkerOptions(workflows.WorkerOptions(worker.Options{}))
 	env.RegisterActivity(parts.Inventory)
+	env.RegisterActivity(parts.Fraud)
 	env.RegisterActivity(parts.Payment)
 	env.RegisterActivity(parts.Shipping)
 	env.RegisterActivity(parts.Notifier(0))
