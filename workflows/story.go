@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -66,19 +67,14 @@ func itemsText(items []shop.Item) string {
 }
 
 // FaultPlanText lists a fault plan as the starter's --fail flags take it,
-// in saga order ("payment:decline refund:decline"), or "none".
+// in saga order, notify last ("fraud:decline refund:decline
+// notify:transient:2"), or "none".
 func FaultPlanText(p shop.FaultPlan) string {
 	var parts []string
-	for _, op := range shop.Ops {
-		f, ok := p[op]
-		if !ok {
-			continue
+	for _, op := range append(slices.Clone(shop.Ops), shop.OpNotify) {
+		if f, ok := p[op]; ok {
+			parts = append(parts, op.Target()+":"+f.String())
 		}
-		target := string(op)
-		if !op.IsCompensation() {
-			target = string(op.Step())
-		}
-		parts = append(parts, target+":"+f.String())
 	}
 	if len(parts) == 0 {
 		return "none"

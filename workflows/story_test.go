@@ -33,11 +33,11 @@ func TestListURL(t *testing.T) {
 }
 
 func TestFaultPlanText(t *testing.T) {
-	plan, err := shop.ParseFaultPlan([]string{"refund:decline", "shipping", "payment:transient:2"})
+	plan, err := shop.ParseFaultPlan([]string{"notify:transient:2", "refund:decline", "shipping", "fraud", "payment:transient:2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := workflows.FaultPlanText(plan), "payment:transient:2 shipping:decline refund:decline"; got != want {
+	if got, want := workflows.FaultPlanText(plan), "fraud:decline payment:transient:2 shipping:decline refund:decline notify:transient:2"; got != want {
 		t.Errorf("FaultPlanText = %q, want %q", got, want)
 	}
 	if got := workflows.FaultPlanText(nil); got != "none" {
