@@ -21,7 +21,7 @@ func TestBatchNeighboursOfPoisonGoOn(t *testing.T) { onBoth(t, testBatchNeighbou
 
 func testBatchNeighboursOfPoisonGoOn(t *testing.T, h *harness) {
 	ctx := context.Background()
-	for _, s := range []string{choreography.ServiceOrder, choreography.ServicePayment, choreography.ServiceShipping, choreography.ServiceNotify} {
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceFraud, choreography.ServicePayment, choreography.ServiceShipping, choreography.ServiceNotify} {
 		h.start(s, s+"-1")
 	}
 	// The inventory service is not running: every event below waits on

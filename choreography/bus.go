@@ -20,8 +20,11 @@ import (
 const (
 	ServiceOrder     = "order"
 	ServiceInventory = "inventory"
-	ServicePayment   = "payment"
-	ServiceShipping  = "shipping"
+	// ServiceFraud checks an order for fraud between its reservation and
+	// its charge, when the order's plan has the check (see Saga.Steps).
+	ServiceFraud    = "fraud"
+	ServicePayment  = "payment"
+	ServiceShipping = "shipping"
 	// ServiceNotify tells customers how their orders ended. It only
 	// consumes (the order service's terminal events) and publishes nothing.
 	ServiceNotify = "notify"
@@ -29,13 +32,14 @@ const (
 
 // Services lists every service, in saga order, then the subscribers of
 // the order's end.
-var Services = []string{ServiceOrder, ServiceInventory, ServicePayment, ServiceShipping, ServiceNotify}
+var Services = []string{ServiceOrder, ServiceInventory, ServiceFraud, ServicePayment, ServiceShipping, ServiceNotify}
 
 // subscriptions says which services' streams each service consumes.
 var subscriptions = map[string][]string{
 	ServiceOrder:     {ServiceInventory, ServiceShipping},
-	ServiceInventory: {ServiceOrder, ServicePayment},
-	ServicePayment:   {ServiceInventory, ServiceShipping},
+	ServiceInventory: {ServiceOrder, ServicePayment, ServiceFraud},
+	ServiceFraud:     {ServiceInventory},
+	ServicePayment:   {ServiceInventory, ServiceShipping, ServiceFraud},
 	ServiceShipping:  {ServicePayment},
 	ServiceNotify:    {ServiceOrder},
 }

@@ -52,11 +52,18 @@ func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error)
 	if waited < StuckAfter {
 		return nil, nil
 	}
+	plan, err := n.placedPlan(ctx, ev)
+	if err != nil {
+		return nil, fmt.Errorf("diagnose order %s: %w", orderID, err)
+	}
 	var out []string
 	for _, svc := range Services {
 		hs, err := n.Handlers(svc)
 		if _, reacts := hs[ev.Type]; err != nil || !reacts || !slices.Contains(subscriptions[svc], ev.Source) {
 			continue
+		}
+		if r, ok := reactions[svc][ev.Type]; ok && !r.applies(ev.Type, plan) {
+			continue // another service's turn in the order's plan
 		}
 		msg, err := e.idleGroup(ctx, ev, n.Bus.StreamFor(orderID, ev.Source), svc, waited)
 		if err != nil {
@@ -65,6 +72,20 @@ func (e *Engine) Diagnose(ctx context.Context, orderID string) ([]string, error)
 		out = append(out, msg...)
 	}
 	return out, nil
+}
+
+// placedPlan is the saga of ev with the order's plan as placed (as the
+// services read it, see checkedAll).
+func (n *Node) placedPlan(ctx context.Context, ev *Envelope) (Saga, error) {
+	s, _ := ev.Saga()
+	recs, err := n.readRecords(ctx, []string{ev.OrderID})
+	if err != nil {
+		return s, err
+	}
+	if recs[0].found {
+		s.Steps = recs[0].steps
+	}
+	return s, nil
 }
 
 // idleGroup says what is wrong with the group of service svc on stream

@@ -178,12 +178,13 @@ func (e *Engine) alertAfter(ctx context.Context) (time.Duration, error) {
 // currentOp is the operation an order's last event set off (a repair
 // request names the compensation it runs again).
 func currentOp(last *Envelope) shop.Op {
+	s, err := last.Saga()
 	if last.Type == RepairRequested {
-		if s, err := last.Saga(); err == nil {
+		if err == nil {
 			return shop.Op(s.Detail)
 		}
 	}
-	return nextOp(last.Type)
+	return nextOp(last.Type, s)
 }
 
 // flagCompensating shows the order COMPENSATING when the compensation its
@@ -239,10 +240,11 @@ func (e *Engine) missing(ctx context.Context, orderID string) error {
 	}
 }
 
-// nextOp is the operation an event sets off (RepairRequested names its own).
-func nextOp(t EventType) shop.Op {
+// nextOp is the operation an event of the saga s sets off, in its
+// order's plan (RepairRequested names its own).
+func nextOp(t EventType, s Saga) shop.Op {
 	for _, rs := range reactions {
-		if r, ok := rs[t]; ok {
+		if r, ok := rs[t]; ok && r.applies(t, s) {
 			return r.op
 		}
 	}

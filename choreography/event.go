@@ -22,6 +22,15 @@ import (
 )
 
 // SchemaVersion is the envelope version this code writes and reads.
+//
+// It stays 1 as long as every change of the catalogue is additive for
+// every reader: new event types on a new stream (a service that does not
+// subscribe to it never reads them), or a new optional payload field that
+// readers which do not know it ignore and that nothing needs to hold when
+// it is absent (as Saga.Steps: empty means shop.StepsBeforeFraud). A
+// change an existing reader would misread (a field renamed, a type given
+// another meaning, a new type on a stream old readers consume) takes a new
+// version, and readers of both before any writer of the new one.
 const SchemaVersion = 1
 
 // EventType names an event of the catalogue.
@@ -44,6 +53,12 @@ const (
 	PaymentRefunded     EventType = "PaymentRefunded"
 	PaymentRefundFailed EventType = "PaymentRefundFailed"
 
+	// FraudCleared and FraudSuspected are the fraud check's outcome, on the
+	// fraud service's stream: the order may be charged, or its
+	// reservation is released.
+	FraudCleared   EventType = "FraudCleared"
+	FraudSuspected EventType = "FraudSuspected"
+
 	ShipmentScheduled EventType = "ShipmentScheduled"
 	ShipmentFailed    EventType = "ShipmentFailed"
 
@@ -56,6 +71,7 @@ const (
 var catalogue = map[EventType]bool{
 	OrderPlaced: true, OrderCompleted: true, OrderCompensated: true, OrderFailed: true,
 	InventoryReserved: true, InventoryRejected: true, InventoryReleased: true, InventoryReleaseFailed: true,
+	FraudCleared: true, FraudSuspected: true,
 	PaymentCharged: true, PaymentDeclined: true, PaymentRefunded: true, PaymentRefundFailed: true,
 	ShipmentScheduled: true, ShipmentFailed: true, RepairRequested: true,
 }
@@ -101,8 +117,12 @@ type Saga struct {
 	// Repair marks the events of a repair run: refused compensations run
 	// again, and every step publishes its event even when it had already
 	// run, so that the order service sees the order's end again.
-	Repair bool       `json:"repair,omitempty"`
-	Order  shop.Order `json:"order"`
+	Repair bool `json:"repair,omitempty"`
+	// Steps is the order's plan: empty in the events of orders placed
+	// before plans existed, which take shop.StepsBeforeFraud. A service reads it from the order's record
+	// (see checkedAll), so a publisher that drops it changes nothing.
+	Steps []shop.Step `json:"steps,omitempty"`
+	Order shop.Order  `json:"order"`
 }
 
 // Errors of decoding. Entries that fail to decode are dead-lettered.

@@ -34,17 +34,25 @@ type reaction struct {
 
 // reactions is the choreography, read as "on this event, this service does
 // that". It is the only place the flow is written down; no service knows more
-// than its own line.
+// than its own line. A forward operation runs only when its step is the
+// next of the order's plan (see applies): on InventoryReserved the fraud
+// service checks the orders whose plan has the check, and payment charges
+// the others.
 var reactions = map[string]map[EventType]reaction{
 	ServiceInventory: {
 		OrderPlaced:         {shop.OpReserve, InventoryReserved, InventoryRejected},
+		FraudSuspected:      {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 		PaymentDeclined:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 		PaymentRefunded:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 		PaymentRefundFailed: {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 		RepairRequested:     {shop.OpRelease, InventoryReleased, InventoryReleaseFailed},
 	},
+	ServiceFraud: {
+		InventoryReserved: {shop.OpCheck, FraudCleared, FraudSuspected},
+	},
 	ServicePayment: {
 		InventoryReserved: {shop.OpCharge, PaymentCharged, PaymentDeclined},
+		FraudCleared:      {shop.OpCharge, PaymentCharged, PaymentDeclined},
 		ShipmentFailed:    {shop.OpRefund, PaymentRefunded, PaymentRefundFailed},
 		RepairRequested:   {shop.OpRefund, PaymentRefunded, PaymentRefundFailed},
 	},
@@ -138,7 +146,8 @@ func (n *Node) Batch(service string) (BatchHandler, []EventType, error) {
 // events with the outbox, so that each operation, its next event and its
 // ack commit together; the operations share their round trips (see
 // activities.Participants.CommitBatch). Every event of ds is one the
-// service reacts to.
+// service reacts to; one whose order's plan makes the operation another
+// service's turn (see applies) is acked and nothing else.
 func (n *Node) participate(ctx context.Context, service string, ds []*Delivery) []error {
 	ops := make([]shop.Op, len(ds))
 	for i, d := range ds {
@@ -152,9 +161,12 @@ func (n *Node) participate(ctx context.Context, service string, ds []*Delivery) 
 			continue
 		}
 		s := sagas[i]
+		r := reactions[service][d.Event.Type]
+		if !r.applies(d.Event.Type, s) {
+			continue // not this service's turn in the order's plan: acked
+		}
 		in := activities.InputFor(s.Order)
 		in.Repair = s.Repair
-		r := reactions[service][d.Event.Type]
 		calls = append(calls, activities.Call{Op: r.op, In: in, Outbox: n.outbox(d.context(ctx), service, r, d, s)})
 		at = append(at, i)
 	}
@@ -230,7 +242,7 @@ func (n *Node) eventTemplate(ctx context.Context, service string, parent *Envelo
 	if err != nil {
 		return nil, err
 	}
-	rest, err := json.Marshal(sagaRest{Repair: s.Repair, Order: s.Order})
+	rest, err := json.Marshal(sagaRest{Repair: s.Repair, Steps: s.Steps, Order: s.Order})
 	if err != nil {
 		return nil, fmt.Errorf("encode %s payload: %w", s.Order.ID, err)
 	}
@@ -256,8 +268,9 @@ type sagaHead struct {
 }
 
 type sagaRest struct {
-	Repair bool       `json:"repair,omitempty"`
-	Order  shop.Order `json:"order"`
+	Repair bool        `json:"repair,omitempty"`
+	Steps  []shop.Step `json:"steps,omitempty"`
+	Order  shop.Order  `json:"order"`
 }
 
 // headJSON is the head of a saga as it goes in place of the template's

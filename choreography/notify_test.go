@@ -21,7 +21,7 @@ import (
 func TestNotifyIsASubscriberOnly(t *testing.T) { onBoth(t, testNotifyIsASubscriberOnly) }
 
 func testNotifyIsASubscriberOnly(t *testing.T, h *harness) {
-	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServicePayment, choreography.ServiceShipping} {
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceFraud, choreography.ServicePayment, choreography.ServiceShipping} {
 		h.start(s, s+"-1")
 	}
 	plans := map[string][]string{

@@ -114,7 +114,7 @@ func TestDeadConsumerEntriesAreReclaimed(t *testing.T) {
 }
 
 func testDeadConsumerEntriesAreReclaimed(t *testing.T, h *harness) {
-	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping, choreography.ServiceNotify} {
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceFraud, choreography.ServiceShipping, choreography.ServiceNotify} {
 		h.start(s, s+"-1")
 	}
 	const n = 5
@@ -166,7 +166,7 @@ func TestHandlerDyingBeforeOrAfterCommit(t *testing.T) {
 }
 
 func testHandlerDyingBeforeOrAfterCommit(t *testing.T, h *harness) {
-	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping, choreography.ServiceNotify} {
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceFraud, choreography.ServiceShipping, choreography.ServiceNotify} {
 		h.start(s, s+"-1")
 	}
 	hs, err := h.node.Handlers(choreography.ServicePayment)
@@ -302,7 +302,7 @@ func testRetriesExhaustedGoToDeadLetter(t *testing.T, h *harness) {
 func TestServiceDownCatchesUp(t *testing.T) { onBoth(t, testServiceDownCatchesUp) }
 
 func testServiceDownCatchesUp(t *testing.T, h *harness) {
-	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping, choreography.ServiceNotify} {
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceFraud, choreography.ServiceShipping, choreography.ServiceNotify} {
 		h.start(s, s+"-1")
 	}
 	ctx := context.Background()
@@ -454,7 +454,7 @@ func testTrimKeepsUnackedEntries(t *testing.T, h *harness) {
 func TestRedriveAfterFix(t *testing.T) { onBoth(t, testRedriveAfterFix) }
 
 func testRedriveAfterFix(t *testing.T, h *harness) {
-	for _, s := range []string{choreography.ServiceOrder, choreography.ServicePayment, choreography.ServiceShipping, choreography.ServiceNotify} {
+	for _, s := range []string{choreography.ServiceOrder, choreography.ServiceFraud, choreography.ServicePayment, choreography.ServiceShipping, choreography.ServiceNotify} {
 		h.start(s, s+"-1")
 	}
 	broken := map[choreography.EventType]choreography.Handler{

@@ -24,11 +24,13 @@ var ErrInvalidEvent = errors.New("invalid event")
 
 // record is what the order's own records say about it: the order as the
 // order service recorded it when it was placed, whether a repair runs, and
-// what the participants recorded.
+// what the participants recorded, and the plan it was placed with (none
+// for an order placed before plans existed).
 type record struct {
 	found  bool
 	order  shop.Order
 	repair bool
+	steps  []shop.Step
 	state  activities.OrderState
 }
 
@@ -38,7 +40,7 @@ func (n *Node) readRecords(ctx context.Context, ids []string) ([]record, error) 
 	recs := make([]*redis.SliceCmd, len(ids))
 	states := make([]func() activities.OrderState, len(ids))
 	for i, id := range ids {
-		recs[i] = pipe.HMGet(ctx, n.orderKey(id), "order", "repair")
+		recs[i] = pipe.HMGet(ctx, n.orderKey(id), "order", "repair", "steps")
 		states[i] = n.Bus.Layout().QueueOrderState(ctx, pipe, id)
 	}
 	if len(ids) == 0 {
@@ -49,17 +51,33 @@ func (n *Node) readRecords(ctx context.Context, ids []string) ([]record, error) 
 	}
 	out := make([]record, len(ids))
 	for i, id := range ids {
-		v := recs[i].Val()
-		raw, _ := v[0].(string)
-		repair, _ := v[1].(string)
-		out[i] = record{found: raw != "", repair: repair == "1", state: states[i]()}
-		if out[i].found {
-			if err := json.Unmarshal([]byte(raw), &out[i].order); err != nil {
-				return nil, fmt.Errorf("decode order %s as placed: %w", id, err)
-			}
+		var err error
+		if out[i], err = recordOf(id, recs[i].Val(), states[i]()); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// recordOf reads an order's record from the fields order, repair and
+// steps of its hash.
+func recordOf(id string, v []any, state activities.OrderState) (record, error) {
+	raw, _ := v[0].(string)
+	repair, _ := v[1].(string)
+	r := record{found: raw != "", repair: repair == "1", state: state}
+	if !r.found {
+		return r, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &r.order); err != nil {
+		return r, fmt.Errorf("decode order %s as placed: %w", id, err)
+	}
+	if steps, _ := v[2].(string); steps != "" {
+		var err error
+		if r.steps, err = activities.ParseSteps(steps); err != nil {
+			return r, fmt.Errorf("order %s's plan as placed: %w", id, err)
+		}
+	}
+	return r, nil
 }
 
 // checkedAll decodes the sagas of a batch's events and checks each before
@@ -108,12 +126,12 @@ func (n *Node) checkEvent(d *Delivery) (Saga, error) {
 }
 
 // withRecord checks an event's saga against its order's records and
-// returns it with the order as placed.
+// returns it with the order and its plan as placed.
 func withRecord(d *Delivery, s Saga, op shop.Op, rec record) (Saga, error) {
 	if why := rec.check(d.Event.Type, s, op); why != "" {
 		return s, invalid(d, why)
 	}
-	s.Order = rec.order
+	s.Order, s.Steps = rec.order, rec.steps
 	if s.Repair {
 		s.Order.Faults = rec.order.Faults.WithoutCompensations()
 	}

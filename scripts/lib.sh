@@ -56,7 +56,7 @@ TEMPORAL_RETENTION=${TEMPORAL_RETENTION:-72h}
 # in as its own user of deploy/redis/users.acl (REDIS_USERS): its password
 # is REDIS_<NAME>_PASSWORD, e.g. REDIS_PAYMENT_PASSWORD for the payment
 # service; REDIS_ADMIN_PASSWORD is the default user's, for administration.
-REDIS_USERS=(order inventory payment shipping notify worker starter web exporter)
+REDIS_USERS=(order inventory fraud payment shipping notify worker starter web exporter)
 for user in "${REDIS_USERS[@]}" admin; do
 	var="REDIS_$(printf '%s' "$user" | tr '[:lower:]' '[:upper:]')_PASSWORD"
 	printf -v "$var" '%s' "${!var:-ordersaga-$user-local-only}"
@@ -94,7 +94,7 @@ SEARCH_ATTRIBUTE_FLAGS=(
 )
 
 # Worker processes: PID-file name and the --services value it runs.
-WORKER_NAMES=(worker order inventory payment shipping notify)
+WORKER_NAMES=(worker order inventory payment shipping notify fraud)
 worker_service() {
 	if [ "$1" = worker ]; then echo orchestration; else echo "$1"; fi
 }
@@ -134,7 +134,7 @@ redis_names() {
 }
 # Every name `make up` may have started, in stop order (make down stops
 # whatever of these has a PID file, whatever the settings now).
-STOP_ORDER=(prometheus redis-exporter web notify shipping payment inventory order worker temporal-ui temporal-server temporal
+STOP_ORDER=(prometheus redis-exporter web fraud notify shipping payment inventory order worker temporal-ui temporal-server temporal
 	redis redis-{1..18} postgres)
 
 say() { printf '%s\n' "$*"; }

@@ -4,7 +4,7 @@
 # Temporal server and Web UI server on PostgreSQL), Redis (one
 # redis-server unless one already answers on REDIS_PORT, or with
 # REDIS_CLUSTER=3 a cluster of three masters), the orchestration worker and
-# the five choreography services, and Prometheus with redis_exporter when
+# the six choreography services, and Prometheus with redis_exporter when
 # installed (Debian's prometheus, prometheus-redis-exporter), each a background process with a PID
 # file and a log in .state/. Running it again starts only what is not
 # running. `make down` stops what it started; the data stay in .state/.
@@ -13,10 +13,10 @@
 # TEMPORAL_BACKEND (dev), REDIS_CLUSTER (0), TEMPORAL_PORT (7233),
 # TEMPORAL_UI_PORT (8233), TEMPORAL_METRICS_PORT (9480), REDIS_PORT (6379), POSTGRES_PORT (5432), WEB_PORT (8080),
 # TEMPORAL_HISTORY_SHARDS (4), TEMPORAL_NAMESPACE (default), METRICS_PORT
-# (9464: the worker processes' /metrics and /readyz on 9464..9469),
+# (9464: the worker processes' /metrics and /readyz on 9464..9470),
 # PROMETHEUS_PORT (9090), REDIS_EXPORTER_PORT (9121),
 # REDIS_<NAME>_PASSWORD (a Redis user per process: ORDER, INVENTORY,
-# PAYMENT, SHIPPING, NOTIFY, WORKER, STARTER, WEB, EXPORTER), REDIS_ADMIN_PASSWORD,
+# FRAUD, PAYMENT, SHIPPING, NOTIFY, WORKER, STARTER, WEB, EXPORTER), REDIS_ADMIN_PASSWORD,
 # TEMPORAL_PG_PASSWORD. The OTEL_*
 # variables (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach the workers as they are.
 set -euo pipefail

@@ -34,7 +34,7 @@ import (
 
 func TestParse(t *testing.T) {
 	o, err := parse(nil)
-	if err != nil || len(o.services) != 6 {
+	if err != nil || len(o.services) != 7 {
 		t.Fatalf("defaults: %v %v", o, err)
 	}
 	o, err = parse([]string{"--services", "payment, shipping,payment"})

@@ -9,7 +9,7 @@
 set -eu
 acl=${1:-$(dirname "$0")/users.acl}
 set --
-for name in ADMIN ORDER INVENTORY PAYMENT SHIPPING NOTIFY WORKER STARTER WEB EXPORTER; do
+for name in ADMIN ORDER INVENTORY FRAUD PAYMENT SHIPPING NOTIFY WORKER STARTER WEB EXPORTER; do
 	eval "pw=\${REDIS_${name}_PASSWORD:-}"
 	if [ -z "$pw" ]; then
 		echo "render-acl.sh: REDIS_${name}_PASSWORD is not set" >&2

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Redis containers' entrypoint in Compose: renders the repository's ACL
 # file (users.acl beside this script, by render-acl.sh) with the SHA-256 of
-# each user's password (REDIS_<NAME>_PASSWORD: ORDER, INVENTORY, PAYMENT,
+# each user's password (REDIS_<NAME>_PASSWORD: ORDER, INVENTORY, FRAUD, PAYMENT,
 # SHIPPING, NOTIFY, WORKER, STARTER, WEB, EXPORTER, and ADMIN for the default user), writes a
 # config file that loads it, and runs redis-server on that file through the
 # image's own entrypoint (which drops to the redis user). No password is on

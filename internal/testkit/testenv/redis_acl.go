@@ -23,6 +23,7 @@ const (
 const (
 	RedisOrderUser     = "ordersaga-order"
 	RedisInventoryUser = "ordersaga-inventory"
+	RedisFraudUser     = "ordersaga-fraud"
 	RedisPaymentUser   = "ordersaga-payment"
 	RedisShippingUser  = "ordersaga-shipping"
 	RedisNotifyUser    = "ordersaga-notify"
@@ -40,7 +41,7 @@ const RedisAppUser = RedisStarterUser
 // service and "orchestration" (worker --services), "starter", "web" and
 // "exporter" (redis_exporter, for Prometheus).
 var RedisUsers = map[string]string{
-	"order": RedisOrderUser, "inventory": RedisInventoryUser, "payment": RedisPaymentUser,
+	"order": RedisOrderUser, "inventory": RedisInventoryUser, "fraud": RedisFraudUser, "payment": RedisPaymentUser,
 	"shipping": RedisShippingUser, "notify": RedisNotifyUser, "orchestration": RedisWorkerUser, "starter": RedisStarterUser, "web": RedisWebUser,
 	"exporter": RedisExporterUser,
 }

@@ -360,7 +360,7 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 	p := load(t)
 	needs := map[string][]string{"worker": {"redis", "redis-cluster-create", "temporal", "temporal-setup"},
 		"web":     {"redis", "redis-cluster-create", "temporal", "temporal-setup"},
-		"starter": {"inventory", "notify", "order", "payment", "redis", "redis-cluster-create", "shipping", "temporal", "temporal-setup", "worker"}}
+		"starter": {"fraud", "inventory", "notify", "order", "payment", "redis", "redis-cluster-create", "shipping", "temporal", "temporal-setup", "worker"}}
 	for _, svc := range choreography.Services {
 		needs[svc] = []string{"redis", "redis-cluster-create"}
 	}
@@ -637,7 +637,7 @@ func TestLocalScriptsMatchCompose(t *testing.T) {
 	}
 	for _, v := range []string{
 		// REDIS_<USER>_PASSWORD, default ordersaga-<user>-local-only.
-		"REDIS_USERS=(order inventory payment shipping notify worker starter web exporter)",
+		"REDIS_USERS=(order inventory fraud payment shipping notify worker starter web exporter)",
 		`"${!var:-ordersaga-$user-local-only}"`,
 		`redis_user() { echo "ordersaga-$1"; }`,
 		"TEMPORAL_PG_PASSWORD=${TEMPORAL_PG_PASSWORD:-" + localRedisPassword + "}",

@@ -178,7 +178,7 @@ func startWorker(t *testing.T, bin string, env []string, args ...string) *exec.C
 
 // workerProcesses are the worker processes of a deployment, each its
 // --services value, run as its own Redis user (testenv.RedisUsers).
-var workerProcesses = []string{"orchestration", "order", "inventory", "payment", "shipping", "notify"}
+var workerProcesses = []string{"orchestration", "order", "inventory", "fraud", "payment", "shipping", "notify"}
 
 // startWorkers starts one worker process per entry of workerProcesses,
 // each logged in as its own user (urlAs gives its REDIS_URL or
@@ -453,6 +453,10 @@ func assertOwnKeysOnly(t *testing.T, srv *testenv.RedisACLServer, admin *redis.C
 			{"hincrby", p + "ledger", "net_cents", -100}, {"del", p + "inv:acl-1"}},
 		testenv.RedisOrderUser: {xadd("inventory"), xadd("payment"), {"hset", p + "pay:acl-1", "refund", "ok|0"},
 			{"decrby", stock, 1}, {"hincrby", p + "ledger", "net_cents", -100}},
+		testenv.RedisFraudUser: {xadd("inventory"), xadd("payment"), xadd("order"), {"hset", p + "order:acl-1", "status", "COMPENSATED"},
+			{"hset", p + "pay:acl-1", "charge", "ok|0"}, {"hset", p + "inv:acl-1", "release", "ok|x"}, {"decrby", stock, 1},
+			{"xack", p + "stream:order", "inventory", "0-1"}, {"set", "ordersaga:chor:compensation-alert-after", "1s"},
+			script("return redis.call('XADD', KEYS[1], '*', 'type', 'Forged')", p+"stream:inventory")},
 		testenv.RedisNotifyUser: {xadd("order"), xadd("payment"), {"hset", p + "order:acl-1", "status", "COMPLETED"},
 			{"hset", p + "pay:acl-1", "charge", "ok|0"}, {"del", p + "history:acl-1"}, {"decrby", stock, 1},
 			{"xtrim", p + "stream:order", "maxlen", 0}, {"del", p + "notifications"},
