@@ -26,7 +26,8 @@ import (
 //   - A few keys stand alone: <prefix>partitions (P, recorded when the layout
 //     is set up), <prefix>epoch (when the state was last reset),
 //     <prefix>compensation-alert-after (the choreography's alert threshold,
-//     see AlertAfterKey).
+//     see AlertAfterKey), <prefix>saga-steps (the plan of new orders, see
+//     SagaStepsKey).
 //
 // Partition p's tag is the first of "p<p>", "p<p>.1", "p<p>.2", … whose
 // slot lies in the p-th of P equal ranges of the 16,384 slots. A cluster
@@ -160,6 +161,12 @@ func EnsurePartitions(ctx context.Context, rdb redis.UniversalClient, prefix str
 func RecordedPartitions(ctx context.Context, rdb redis.UniversalClient, prefix string) (int, error) {
 	n, _, err := recordedPartitions(ctx, rdb, prefix)
 	return n, err
+}
+
+// LookupPartitions is RecordedPartitions, and whether P is recorded: a
+// deployment with none is fresh (see EnsureSagaSteps).
+func LookupPartitions(ctx context.Context, rdb redis.UniversalClient, prefix string) (int, bool, error) {
+	return recordedPartitions(ctx, rdb, prefix)
 }
 
 // recordedPartitions is RecordedPartitions, and whether P is recorded.

@@ -148,10 +148,12 @@ func orderStateOf(hashes ...map[string]string) OrderState {
 
 // Reset deletes every key of an engine's prefix (participant state, orders,
 // streams, ledger) but the settings recorded (the number of partitions,
-// the compensation alert threshold), master by master on a cluster, and
+// the compensation alert threshold, the plan of new orders), master by master on a cluster, and
 // seeds the catalog again. It returns how many keys it deleted.
 func Reset(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog) (int64, error) {
-	keep := func(k string) bool { return k == PartitionsKey(prefix) || k == AlertAfterKey(prefix) }
+	keep := func(k string) bool {
+		return k == PartitionsKey(prefix) || k == AlertAfterKey(prefix) || k == SagaStepsKey(prefix)
+	}
 	deleted, err := keyspace.Delete(ctx, rdb, prefix+"*", keep)
 	if err != nil {
 		return deleted, fmt.Errorf("reset %s: %w", prefix, err)

@@ -119,7 +119,9 @@ func (b *Bus) Layout() activities.Layout { return *b.layout.Load() }
 
 // check makes sure, once, that the bus's number of partitions is the one
 // recorded in Redis (recording it when none is); a bus built without
-// WithPartitions takes the recorded one.
+// WithPartitions takes the recorded one. It records the plan of new orders
+// too when none is (see activities.EnsureSagaSteps): the latest on a
+// deployment it finds with no partitions recorded.
 func (b *Bus) check(ctx context.Context) error {
 	if b.layoutErr != nil {
 		return b.layoutErr
@@ -128,15 +130,18 @@ func (b *Bus) check(ctx context.Context) error {
 		return nil
 	}
 	n := b.Layout().Partitions
+	recorded, known, err := activities.LookupPartitions(ctx, b.Redis, b.Prefix)
+	if err != nil {
+		return err
+	}
 	if !b.pinned {
-		recorded, err := activities.RecordedPartitions(ctx, b.Redis, b.Prefix)
-		if err != nil {
-			return err
-		}
 		n = recorded
 	}
 	lay, err := activities.EnsurePartitions(ctx, b.Redis, b.Prefix, n)
 	if err != nil {
+		return err
+	}
+	if err := activities.EnsureSagaSteps(ctx, b.Redis, b.Prefix, !known); err != nil {
 		return err
 	}
 	b.layout.Store(&lay)
@@ -353,6 +358,7 @@ func (b *Bus) consumerOf(service string, reacts func(EventType) bool, cfg Consum
 	if cfg.Name == "" {
 		cfg.Name = service
 	}
+	cfg.Tag = catalogueTag
 	cfg.Skip = func(v map[string]any) bool {
 		t, _ := v[fieldType].(string)
 		return !reacts(EventType(t)) && EventType(t).Known()

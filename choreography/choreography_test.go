@@ -73,6 +73,13 @@ func newHarnessWith(t *testing.T, rdb redis.UniversalClient) *harness {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	// The harness's deployment has not switched to the fraud check: the
+	// shared scenarios (internal/app/scenarios) and verify's checks still
+	// describe the saga before it. The fraud check's tests switch it on
+	// (see switchPlan).
+	if err := rdb.Set(ctx, activities.SagaStepsKey(activities.ChoreographyPrefix), activities.FormatSteps(shop.StepsBeforeFraud), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	node := choreography.NewNode(rdb, cat, log)
 	if err := node.Bus.Setup(ctx); err != nil {
 		t.Fatal(err)

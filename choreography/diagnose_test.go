@@ -21,7 +21,7 @@ import (
 func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	ctx := context.Background()
 	eng, node, start, stops := diagnoseStack(t)
-	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceShipping} {
+	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceFraud, choreography.ServiceShipping} {
 		start(svc, 0)
 	}
 
@@ -41,7 +41,9 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 	}
 
 	place("diag-1")
-	diagnosed("diag-1", "no payment service consumes the stream "+node.Bus.StreamFor("diag-1", choreography.ServiceInventory), "group payment has no consumer", "InventoryReserved")
+	// The deployment is fresh: its orders take the fraud check, so payment
+	// waits for FraudCleared on the fraud service's stream.
+	diagnosed("diag-1", "no payment service consumes the stream "+node.Bus.StreamFor("diag-1", choreography.ServiceFraud), "group payment has no consumer", "FraudCleared")
 
 	start(choreography.ServicePayment, 0)
 	if out, err := eng.Wait(ctx, "diag-1"); err != nil || out.Status != shop.StatusCompleted {
@@ -57,7 +59,7 @@ func TestDiagnoseNamesTheIdleService(t *testing.T) {
 		t.Fatal(err)
 	}
 	why, err := eng.Diagnose(ctx, "diag-slow")
-	if err != nil || len(why) != 1 || !diagnosisSays(why[0], []string{"took the order's InventoryReserved event", "has not finished it"}) {
+	if err != nil || len(why) != 1 || !diagnosisSays(why[0], []string{"took the order's FraudCleared event", "has not finished it"}) {
 		t.Fatalf("a slow payment: %q, %v; want that the service took the event and works on it", why, err)
 	}
 	if out, err := eng.Wait(ctx, "diag-slow"); err != nil || out.Status != shop.StatusCompleted {
@@ -128,7 +130,7 @@ func TestDiagnoseBusyService(t *testing.T) {
 	placeOrder(t, eng, "busy-1", "payment:delay:6s")
 	if err := poll.For(ctx, 5*time.Second, poll.Every(50*time.Millisecond), func(ctx context.Context) (bool, error) {
 		p, err := eng.Status(ctx, "busy-1")
-		return err == nil && len(p.Steps) == 1, err
+		return err == nil && len(p.Steps) == 2, err // inventory, fraud
 	}); err != nil {
 		t.Fatalf("the slow charge did not start: %v", err)
 	}
@@ -139,7 +141,7 @@ func TestDiagnoseBusyService(t *testing.T) {
 		got, err = eng.Diagnose(ctx, "busy-2")
 		return len(got) == 1, err
 	})
-	if err != nil || !diagnosisSays(got[0], []string{"the payment service runs but has not read the order's InventoryReserved event", "payment-1 running, 1 pending", "handlers are all busy"}) {
+	if err != nil || !diagnosisSays(got[0], []string{"the payment service runs but has not read the order's FraudCleared event", "payment-1 running, 1 pending", "handlers are all busy"}) {
 		t.Fatalf("diagnosis %q, %v; want that payment runs and is busy", got, err)
 	}
 	for _, id := range []string{"busy-1", "busy-2"} {

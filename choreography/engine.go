@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/shop"
 )
 
@@ -39,6 +40,8 @@ type Engine struct {
 	// Bus.AlertAfter), read when an order's last event set off a
 	// compensation.
 	CompensationAlertAfter time.Duration
+	// plans is the plan new orders take, as recorded (see plan).
+	plans planCache
 }
 
 // NewEngine returns the choreography engine over a node's Redis.
@@ -63,8 +66,12 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	if err := n.Bus.check(ctx); err != nil {
 		return err
 	}
+	steps, err := e.plan(ctx)
+	if err != nil {
+		return fmt.Errorf("place order %s: %w", o.ID, err)
+	}
 	now := n.Now()
-	ev, err := NewEvent(OrderPlaced, ServiceOrder, nil, Saga{Order: o}, now)
+	ev, err := NewEvent(OrderPlaced, ServiceOrder, nil, Saga{Order: o, Steps: steps}, now)
 	if err != nil {
 		return err
 	}
@@ -80,7 +87,8 @@ func (e *Engine) Place(ctx context.Context, o shop.Order) error {
 	created, err := placeScript.Run(ctx, n.Bus.Redis,
 		[]string{n.orderKey(o.ID), n.historyKey(o.ID), n.Bus.StreamFor(o.ID, ServiceOrder),
 			n.Bus.ordersKey(n.Bus.Layout().Partition(o.ID)), n.Bus.orderDoneKey(o.ID)},
-		orderJSON, evJSON, now.UTC().Format(time.RFC3339Nano), now.UnixMilli(), o.ID, ev.ID).Int()
+		orderJSON, evJSON, now.UTC().Format(time.RFC3339Nano), now.UnixMilli(), o.ID, ev.ID,
+		activities.FormatSteps(steps)).Int()
 	if err != nil {
 		return fmt.Errorf("place order %s: %w", o.ID, err)
 	}

@@ -33,6 +33,15 @@ import (
 // version, and readers of both before any writer of the new one.
 const SchemaVersion = 1
 
+// CatalogueRevision counts the additive revisions of the catalogue at
+// SchemaVersion: 2 added the fraud check's events (FraudCleared,
+// FraudSuspected, on the fraud service's stream) and Saga.Steps. A consumer
+// records it in its presence record (see ConsumerConfig.Tag), so that
+// switching new orders to a plan whose events older consumers would not
+// read can be refused while one runs (see Engine.ConsumersBehind); a
+// record without it is of revision 1.
+const CatalogueRevision = 2
+
 // EventType names an event of the catalogue.
 type EventType string
 
@@ -118,8 +127,10 @@ type Saga struct {
 	// again, and every step publishes its event even when it had already
 	// run, so that the order service sees the order's end again.
 	Repair bool `json:"repair,omitempty"`
-	// Steps is the order's plan: empty in the events of orders placed
-	// before plans existed, which take shop.StepsBeforeFraud. A service reads it from the order's record
+	// Steps is the order's plan, stamped at placement from the plan the
+	// deployment records (activities.SagaStepsKey): empty in the events of
+	// orders placed before plans existed, which take
+	// shop.StepsBeforeFraud. A service reads it from the order's record
 	// (see checkedAll), so a publisher that drops it changes nothing.
 	Steps []shop.Step `json:"steps,omitempty"`
 	Order shop.Order  `json:"order"`

@@ -177,6 +177,33 @@ func (n *Node) participate(ctx context.Context, service string, ds []*Delivery) 
 	return errs
 }
 
+// turnOf hands h only the events whose order's plan makes the reaction
+// this service's turn, by the plan the event carries, and acks the others
+// unhandled (no span, no handled-event metric): payment's InventoryReserved
+// of an order whose plan has the fraud check, the fraud service's of one
+// whose plan has none. participate decides again by the order's record.
+func turnOf(service string, h BatchHandler) BatchHandler {
+	rs := reactions[service]
+	return func(ctx context.Context, ds []*Delivery) []error {
+		errs := make([]error, len(ds))
+		var mine []*Delivery
+		var at []int
+		for i, d := range ds {
+			r, ok := rs[d.Event.Type]
+			if s, err := d.Event.Saga(); ok && err == nil && !r.applies(d.Event.Type, s) {
+				continue // acked by the consumer
+			}
+			mine, at = append(mine, d), append(at, i)
+		}
+		if len(mine) > 0 {
+			for k, err := range h(ctx, mine) {
+				errs[at[k]] = err
+			}
+		}
+		return errs
+	}
+}
+
 // committed is a delivery's outcome once its operation committed.
 func committed(d *Delivery, op shop.Op, out activities.Outcome) error {
 	_, refused := activities.IsRefusal(out.Err)
@@ -434,7 +461,7 @@ func (n *Node) RunService(ctx context.Context, service string, cfg ConsumerConfi
 	if err != nil {
 		return err
 	}
-	c, err := n.Bus.NewBatchConsumer(service, types, n.observeBatch(service, batch), cfg, n.Log)
+	c, err := n.Bus.NewBatchConsumer(service, types, turnOf(service, n.observeBatch(service, batch)), cfg, n.Log)
 	if err != nil {
 		return err
 	}

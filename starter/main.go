@@ -48,6 +48,7 @@ var commands = []command{
 	{"experiment", (*app).experimentCmd},
 	{"dlq", (*app).dlqCmd},
 	{"notifications", (*app).notificationsCmd},
+	{"fraud-check", (*app).fraudCheckCmd},
 	{"repair", (*app).repairCmd},
 	{"serve", (*app).serveCmd},
 }

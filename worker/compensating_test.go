@@ -25,7 +25,7 @@ func TestChoreographyAlertThresholdFollowsWorker(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	startWorker(t, func(ctx context.Context) error {
-		return run(ctx, []string{"--services", "order,inventory,payment,shipping", "--redis-url", srv.URL(),
+		return run(ctx, []string{"--services", "order,inventory,fraud,payment,shipping", "--redis-url", srv.URL(),
 			"--log-level", "error", "--metrics-addr", addr, "--compensation-alert-after", "1s"})
 	})
 	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK, time.Minute)

@@ -84,7 +84,7 @@ func TestRunsServicesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--services", "order,inventory,payment,shipping", "--redis-url", srv.URL(), "--log-level", "error"})
+		done <- run(ctx, []string{"--services", "order,inventory,fraud,payment,shipping", "--redis-url", srv.URL(), "--log-level", "error"})
 	}()
 	rdb := srv.Client()
 	cat := shop.DefaultCatalog()

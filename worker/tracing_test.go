@@ -35,17 +35,18 @@ func TestOneTracePerOrder(t *testing.T) {
 	placeAndWait(t, eng, declined)
 	placeAndWait(t, eng, completed)
 
-	// What each engine must show, in causal order: the orchestration's
+	// What each engine must show, in causal order (the choreography's
+	// deployment is fresh, so its orders take the fraud check): the orchestration's
 	// activities run one after the other under the workflow's span; the
 	// choreography's handlers are each the child of the one before.
 	want := map[string]map[shop.Mode][]string{
 		declined.ID: {
 			shop.ModeOrchestration: {"RunActivity:Reserve", "RunActivity:Check", "RunActivity:Charge", "RunActivity:Release"},
-			shop.ModeChoreography:  {"inventory reserve", "payment charge", "inventory release", "order finish"},
+			shop.ModeChoreography:  {"inventory reserve", "fraud check", "payment charge", "inventory release", "order finish"},
 		},
 		completed.ID: {
 			shop.ModeOrchestration: {"RunActivity:Reserve", "RunActivity:Check", "RunActivity:Charge", "RunActivity:Schedule"},
-			shop.ModeChoreography:  {"inventory reserve", "payment charge", "shipping schedule", "order finish"},
+			shop.ModeChoreography:  {"inventory reserve", "fraud check", "payment charge", "shipping schedule", "order finish"},
 		},
 	}
 	teststack.Eventually(t, 15*time.Second, 200*time.Millisecond, func() error {

@@ -40,6 +40,10 @@ type Config struct {
 	// name stays taken, for at most this long. Renewals come every
 	// PresenceTTL/5.
 	PresenceTTL time.Duration
+	// Tag is what the consumer's presence record says of it besides its
+	// process, as words "<key> <value>", e.g. the revision of what it
+	// reads (see TagOf); empty by default.
+	Tag string
 	// Unbounded, when set, names entries the delivery limit does not
 	// apply to (compensations, which must finish): their handler is
 	// retried with backoff, capped at RetryMax, until it succeeds. An

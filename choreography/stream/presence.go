@@ -87,6 +87,45 @@ func Live(ctx context.Context, rdb redis.UniversalClient, refs []Ref) ([]bool, e
 	return out, nil
 }
 
+// Holders returns, for each consumer, the token of the process that holds
+// its presence record ("" when none does): its host, its pid and its tag
+// (see Config.Tag and TagOf).
+func Holders(ctx context.Context, rdb redis.UniversalClient, refs []Ref) ([]string, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(refs))
+	for i, r := range refs {
+		cmds[i] = pipe.Get(ctx, PresenceKey(r.Stream, r.Group, r.Name))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read consumers' presence: %w", err)
+	}
+	out := make([]string, len(refs))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// TagOf returns the value of key in a holder's token (see Holders), and
+// whether the token has it: "2", true for key "catalogue" in a token
+// tagged "catalogue 2".
+func TagOf(token, key string) (string, bool) {
+	words := strings.Fields(describe(token))
+	for i := 4; i+1 < len(words); i += 2 { // after "host H pid P"
+		if words[i] == key {
+			return words[i+1], true
+		}
+	}
+	return "", false
+}
+
+// Describe shows a holder's token without its random part: its host,
+// pid and tag.
+func Describe(token string) string { return describe(token) }
+
 // presence is a consumer's hold on its name.
 type presence struct {
 	rdb         redis.UniversalClient
@@ -103,7 +142,11 @@ func newPresence(rdb redis.UniversalClient, group string, streams []string, cfg 
 		p.keys = append(p.keys, PresenceKey(s, group, cfg.Name))
 	}
 	host, _ := os.Hostname()
-	p.token = fmt.Sprintf("host %s pid %d #%s", host, os.Getpid(), rand.Text())
+	tag := ""
+	if cfg.Tag != "" {
+		tag = " " + cfg.Tag
+	}
+	p.token = fmt.Sprintf("host %s pid %d%s #%s", host, os.Getpid(), tag, rand.Text())
 	return p
 }
 

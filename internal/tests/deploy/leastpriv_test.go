@@ -212,6 +212,7 @@ func TestLeastPrivilege(t *testing.T) {
 		{"verify"},
 		{"stock"},
 		{"dlq", "list"},
+		{"fraud-check"},
 		{"bench", "--orders", "10", "--concurrency", "2", "--baseline", "--reset", "--force"},
 		{"stock", "--reset", "--force"},
 		{"verify"},
