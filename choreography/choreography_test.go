@@ -73,13 +73,6 @@ func newHarnessWith(t *testing.T, rdb redis.UniversalClient) *harness {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	// The harness's deployment has not switched to the fraud check: the
-	// shared scenarios (internal/app/scenarios) and verify's checks still
-	// describe the saga before it. The fraud check's tests switch it on
-	// (see switchPlan).
-	if err := rdb.Set(ctx, activities.SagaStepsKey(activities.ChoreographyPrefix), activities.FormatSteps(shop.StepsBeforeFraud), 0).Err(); err != nil {
-		t.Fatal(err)
-	}
 	node := choreography.NewNode(rdb, cat, log)
 	if err := node.Bus.Setup(ctx); err != nil {
 		t.Fatal(err)
@@ -202,7 +195,7 @@ func testHappyPath(t *testing.T, h *harness) {
 	if out.Status != shop.StatusCompleted {
 		t.Fatalf("status %s (%s), want COMPLETED", out.Status, out.Reason)
 	}
-	want := []shop.Step{shop.StepInventory, shop.StepPayment, shop.StepShipping}
+	want := []shop.Step{shop.StepInventory, shop.StepFraud, shop.StepPayment, shop.StepShipping}
 	if !slices.Equal(out.Steps, want) || len(out.Compensated) != 0 {
 		t.Fatalf("steps %v compensated %v", out.Steps, out.Compensated)
 	}
@@ -214,12 +207,12 @@ func testHappyPath(t *testing.T, h *harness) {
 	for _, e := range hist {
 		names = append(names, e.Name)
 	}
-	wantNames := []string{"OrderPlaced", "InventoryReserved", "PaymentCharged", "ShipmentScheduled", "OrderCompleted"}
+	wantNames := []string{"OrderPlaced", "InventoryReserved", "FraudCleared", "PaymentCharged", "ShipmentScheduled", "OrderCompleted"}
 	if !slices.Equal(names, wantNames) {
 		t.Fatalf("history %v, want %v", names, wantNames)
 	}
-	if hist[2].Detail != fmt.Sprint(shop.Order{Items: order("x", nil).Items}.Total(shop.DefaultCatalog())) {
-		t.Fatalf("charge detail %q", hist[2].Detail)
+	if hist[3].Detail != fmt.Sprint(shop.Order{Items: order("x", nil).Items}.Total(shop.DefaultCatalog())) {
+		t.Fatalf("charge detail %q", hist[3].Detail)
 	}
 }
 

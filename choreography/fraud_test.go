@@ -19,7 +19,8 @@ import (
 )
 
 // switchPlan records the plan new orders take, as starter fraud-check
-// does, and waits out the engine's plan cache.
+// does, and waits out the engine's plan cache. The harness's deployment is
+// fresh: its orders take the fraud check until switched off.
 func (h *harness) switchPlan(on bool) {
 	h.t.Helper()
 	if err := h.engine.SetFraudCheck(context.Background(), on); err != nil {
@@ -88,6 +89,7 @@ func (h *harness) stock(sku string) int64 {
 func TestPlanTravelsWithTheOrder(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
+	h.switchPlan(false)
 	old := order("plan-old", nil)
 	if err := h.engine.Place(ctx, old); err != nil {
 		t.Fatal(err)
@@ -170,6 +172,7 @@ func ackedBy(ctx context.Context, h *harness, service, group string, want int64)
 func TestFraudCheckWaitsForConsumers(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
+	h.switchPlan(false)
 	h.startAll()
 	// A payment consumer of a build before catalogue revisions: in the
 	// group, and live (its presence record, with no revision).
