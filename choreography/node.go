@@ -177,11 +177,12 @@ func (n *Node) participate(ctx context.Context, service string, ds []*Delivery) 
 	return errs
 }
 
-// turnOf hands h only the events whose order's plan makes the reaction
-// this service's turn, by the plan the event carries, and acks the others
-// unhandled (no span, no handled-event metric): payment's InventoryReserved
-// of an order whose plan has the fraud check, the fraud service's of one
-// whose plan has none. participate decides again by the order's record.
+// turnOf acks unhandled (no span, no handled-event metric) the events
+// whose plan, as they carry it, makes the reaction another service's turn:
+// payment's InventoryReserved of an order whose plan has the fraud check,
+// the fraud service's of one whose plan has none. An event that carries
+// no plan (of an older publisher, or placed before plans) goes to h, and
+// participate decides by the order's record.
 func turnOf(service string, h BatchHandler) BatchHandler {
 	rs := reactions[service]
 	return func(ctx context.Context, ds []*Delivery) []error {
@@ -190,7 +191,7 @@ func turnOf(service string, h BatchHandler) BatchHandler {
 		var at []int
 		for i, d := range ds {
 			r, ok := rs[d.Event.Type]
-			if s, err := d.Event.Saga(); ok && err == nil && !r.applies(d.Event.Type, s) {
+			if s, err := d.Event.Saga(); ok && err == nil && len(s.Steps) > 0 && !r.applies(d.Event.Type, s) {
 				continue // acked by the consumer
 			}
 			mine, at = append(mine, d), append(at, i)
