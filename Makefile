@@ -83,11 +83,13 @@ demo: up
 ## must succeed and print what its sample output shows; make down at the end
 ## rollout-test: the orchestration's workers rolled one by one from the
 ## previous commit's build (HEAD~1, or ROLLOUT_FROM=<git revision>, built from
-## a git worktree) to this tree's, with orders in flight
+## a git worktree) to this tree's, with orders in flight; then each change of
+## docs/changing.md rolled out on each engine from the commit before it;
+## ROLLOUT_REPORT=<file> appends what each roll did to that file
 ## (internal/tests/chaos, build tag rollout)
 .PHONY: rollout-test
 rollout-test: tools
-	ROLLOUT_FROM="$(ROLLOUT_FROM)" $(GO) test -race -tags rollout -count=1 -timeout 10m -v -run 'RollingRestart' ./internal/tests/chaos
+	ROLLOUT_FROM="$(ROLLOUT_FROM)" ROLLOUT_REPORT="$(if $(ROLLOUT_REPORT),$(abspath $(ROLLOUT_REPORT)))" $(GO) test -race -tags rollout -count=1 -timeout 25m -v -run 'RollingRestart|ChangeRollout' ./internal/tests/chaos
 
 .PHONY: docs-test
 docs-test: tools
