@@ -154,12 +154,7 @@ func rollOrchestration(t *testing.T, c change, prevBin string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	st := startOrchestrationStack(ctx, t, testenv.BackendDev)
-	workerEnv := env("REDIS_URL", st.srv.URL(), "TEMPORAL_ADDRESS", st.tcmd.Address)
-	worker := func(name, bin string, args ...string) *proc {
-		p := newProc(t, name, bin, workerEnv, append([]string{"--services", "orchestration", "--log-level", "warn"}, args...)...)
-		p.start()
-		return p
-	}
+	worker := func(name, bin string, args ...string) *proc { return st.worker(t, name, bin, args...) }
 	old := []*proc{worker("old-1", prevBin), worker("old-2", prevBin)}
 	engine := workflows.NewEngine(st.tc, st.catalog)
 	r := &runner{engine: engine}

@@ -41,12 +41,7 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 	defer cancel()
 	st := startOrchestrationStack(ctx, t, testenv.BackendDev)
 	rdb, tc := st.rdb, st.tc
-	workerEnv := env("REDIS_URL", st.srv.URL(), "TEMPORAL_ADDRESS", st.tcmd.Address)
-	worker := func(name, bin string, args ...string) *proc {
-		p := newProc(t, name, bin, workerEnv, append([]string{"--services", "orchestration", "--log-level", "warn"}, args...)...)
-		p.start()
-		return p
-	}
+	worker := func(name, bin string, args ...string) *proc { return st.worker(t, name, bin, args...) }
 	old := []*proc{worker("old-1", prevBin), worker("old-2", prevBin)}
 
 	engine := workflows.NewEngine(tc, st.catalog)
@@ -153,4 +148,12 @@ func checkRollout(ctx context.Context, t *testing.T, tc client.Client, r *runner
 			}
 		}
 	}
+}
+
+// worker starts an orchestration worker of bin on the stack.
+func (st *orchestrationStack) worker(t *testing.T, name, bin string, args ...string) *proc {
+	workerEnv := env("REDIS_URL", st.srv.URL(), "TEMPORAL_ADDRESS", st.tcmd.Address)
+	p := newProc(t, name, bin, workerEnv, append([]string{"--services", "orchestration", "--log-level", "warn"}, args...)...)
+	p.start()
+	return p
 }
