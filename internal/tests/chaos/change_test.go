@@ -216,9 +216,12 @@ func rollChoreography(t *testing.T, c change, prevBin string) {
 	}, func() {
 		switched = int(r.placed.Load())
 		if c.switchOn != nil {
+			at := time.Now()
 			if err := c.switchOn(ctx, engine); err != nil {
 				t.Fatalf("switch %s on: %v", c.name, err)
 			}
+			note(t, "%s: switched on after %d placements, in %s (accepted once no old consumer was seen live; the plan cache waited out)",
+				c.name, switched, time.Since(at).Round(time.Millisecond))
 		}
 	})
 	if t.Failed() {
