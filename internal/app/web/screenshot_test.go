@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ordersaga/ordersaga/choreography"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
 	"github.com/ordersaga/ordersaga/shop"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -60,6 +62,7 @@ func TestScreenshots(t *testing.T) {
 	compensated := place("lamp:1", "", true)
 	place("book:1 poster:1", "shipping:delay:15s", false)
 	place("pen:1", "", false)
+	fraud := place("mug:1", "fraud", false)
 	within(t, ctx, 60*time.Second, "wait for the compensated order",
 		chromedp.Poll[chromedp.Void](rowStatus(compensated)+` === 'COMPENSATED COMPENSATED'`, chromedp.WithPollingTimeout(55*time.Second)),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#orders .s-completed').length >= 6`, chromedp.WithPollingTimeout(55*time.Second)),
@@ -73,6 +76,15 @@ func TestScreenshots(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#order[data-terminal="true"]`)),
 	)
 	shoot(t, ctx, dir, "order-timelines.png")
+
+	within(t, ctx, 60*time.Second, "open the order the fraud check refused",
+		chromedp.Navigate(st.URL+"/orders/"+fraud),
+		chromedp.WaitVisible(chromedp.CSS(`#order[data-terminal="true"]`)),
+	)
+	if text := eval[string](t, ctx, `document.body.innerText`); !strings.Contains(text, "FraudSuspected") {
+		t.Errorf("the page of the order the fraud check refused does not say FraudSuspected:\n%s", text)
+	}
+	shoot(t, ctx, dir, "order-fraud.png")
 
 	phone := newBrowser(t, 390, 844)
 	within(t, phone, 30*time.Second, "open the page on a phone",
@@ -119,7 +131,7 @@ func shootQuietPage(t *testing.T, ctx context.Context, st *liveStack, dir string
 	)
 	time.Sleep(quietFor)
 	within(t, ctx, 10*time.Second, "every service live after "+quietFor.String()+" quiet",
-		chromedp.Poll[chromedp.Void](`document.querySelectorAll('table.services .s-completed').length === 4`, chromedp.WithPollingTimeout(5*time.Second)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('table.services .s-completed').length === `+strconv.Itoa(len(choreography.Services)), chromedp.WithPollingTimeout(5*time.Second)),
 	)
 	shoot(t, ctx, dir, "live-page-quiet.png")
 }
