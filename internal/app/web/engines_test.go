@@ -388,6 +388,7 @@ func TestHealthOf(t *testing.T) {
 	want := []ServiceHealth{
 		{Service: "order", LagKnown: true},
 		{Service: "inventory", LagKnown: true},
+		{Service: "fraud", LagKnown: true},
 		{Service: "payment", Lag: 7, LagKnown: true, Pending: 3, Consumers: 2, Live: 1, Grouped: true},
 		{Service: "shipping", LagKnown: false, Consumers: 1, Grouped: true},
 		{Service: "notify", LagKnown: true},

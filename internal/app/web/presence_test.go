@@ -104,13 +104,14 @@ func quietStack(t *testing.T, rdb redis.UniversalClient, spec string) {
 	t.Logf("shipping killed: not live on the page %s later", time.Since(killed).Round(time.Millisecond))
 }
 
-// startQuietServices runs the order, inventory, payment and notify services in
-// this process (stops[svc] stops one and waits for it) and the shipping
+// startQuietServices runs the order, inventory, fraud, payment and notify
+// services in this process (stops[svc] stops one and waits for it) and the shipping
 // service in a child process.
 func startQuietServices(t *testing.T, ctx context.Context, node *choreography.Node, spec string) (map[string]func(), *exec.Cmd) {
 	var wg sync.WaitGroup
 	stops := map[string]func(){}
-	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServicePayment, choreography.ServiceNotify} {
+	for _, svc := range []string{choreography.ServiceOrder, choreography.ServiceInventory, choreography.ServiceFraud,
+		choreography.ServicePayment, choreography.ServiceNotify} {
 		sctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		stops[svc] = func() { stop(); <-done }
