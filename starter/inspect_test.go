@@ -35,7 +35,7 @@ func TestStatus(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		r := s.must(t, "status", id)
 		for _, m := range bothModes {
-			if !regexp.MustCompile(`(?m)^` + m + `\s+COMPENSATED\s+-\s+inventory\s+inventory\s`).MatchString(r.stdout) {
+			if !regexp.MustCompile(`(?m)^` + m + `\s+COMPENSATED\s+-\s+inventory,fraud\s+inventory\s`).MatchString(r.stdout) {
 				t.Fatalf("want %s COMPENSATED, nothing running:\n%s", m, r)
 			}
 			if !strings.Contains(r.stdout, m+": payment failed: PaymentDeclined") {
@@ -54,7 +54,7 @@ func TestStatus(t *testing.T) {
 		for _, res := range st.Results {
 			modes = append(modes, res.Mode)
 			if !res.Found || res.OrderID != id || res.Status != "COMPENSATED" || res.FailedStep != "payment" ||
-				!slices.Equal(res.Steps, []string{"inventory"}) || !slices.Equal(res.Compensated, []string{"inventory"}) {
+				!slices.Equal(res.Steps, []string{"inventory", "fraud"}) || !slices.Equal(res.Compensated, []string{"inventory"}) {
 				t.Errorf("%s: %+v", res.Mode, res)
 			}
 			if (res.Mode == "orchestration") != strings.HasSuffix(res.UIURL, "/namespaces/default/workflows/order-"+id) {

@@ -46,7 +46,7 @@ func TestOrderEachMode(t *testing.T) {
 				t.Fatalf("want a results table:\n%s", r)
 			}
 			for _, m := range bothModes {
-				row := regexp.MustCompile(`(?m)^` + m + `\s+COMPLETED\s+inventory,payment,shipping\s+-\s+(\S+)`)
+				row := regexp.MustCompile(`(?m)^` + m + `\s+COMPLETED\s+inventory,fraud,payment,shipping\s+-\s+(\S+)`)
 				match := row.FindStringSubmatch(r.stdout)
 				if !slices.Contains(tt.modes, m) {
 					if strings.Contains(r.stdout, m+" ") {
@@ -92,19 +92,19 @@ func TestOrderFaults(t *testing.T) {
 	}{
 		{
 			name: "clean", status: "COMPLETED",
-			steps: []string{"inventory", "payment", "shipping"}, compensate: []string{},
+			steps: []string{"inventory", "fraud", "payment", "shipping"}, compensate: []string{},
 		},
 		{
 			name: "payment declined", fails: []string{"payment"}, status: "COMPENSATED",
-			steps: []string{"inventory"}, compensate: []string{"inventory"}, failedStep: "payment", reason: "PaymentDeclined",
+			steps: []string{"inventory", "fraud"}, compensate: []string{"inventory"}, failedStep: "payment", reason: "PaymentDeclined",
 		},
 		{
 			name: "payment transient", fails: []string{"payment:transient:2"}, status: "COMPLETED",
-			steps: []string{"inventory", "payment", "shipping"}, compensate: []string{},
+			steps: []string{"inventory", "fraud", "payment", "shipping"}, compensate: []string{},
 		},
 		{
 			name: "shipping delayed", fails: []string{"shipping:delay:50ms"}, status: "COMPLETED",
-			steps: []string{"inventory", "payment", "shipping"}, compensate: []string{},
+			steps: []string{"inventory", "fraud", "payment", "shipping"}, compensate: []string{},
 		},
 		{
 			name: "inventory declined", fails: []string{"inventory:decline"}, status: "COMPENSATED",
@@ -116,7 +116,7 @@ func TestOrderFaults(t *testing.T) {
 		},
 		{
 			name: "refund declined", fails: []string{"shipping", "refund:decline"}, status: "FAILED",
-			steps: []string{"inventory", "payment"}, compensate: []string{"inventory"}, failedStep: "shipping", reason: "ShipmentFailed",
+			steps: []string{"inventory", "fraud", "payment"}, compensate: []string{"inventory"}, failedStep: "shipping", reason: "ShipmentFailed",
 		},
 	}
 	for _, tt := range tests {
@@ -168,7 +168,7 @@ func TestOrderFaultsText(t *testing.T) {
 		}
 	}
 	for _, m := range bothModes {
-		if !regexp.MustCompile(`(?m)^` + m + `\s+COMPENSATED\s+inventory\s+inventory\s`).MatchString(r.stdout) {
+		if !regexp.MustCompile(`(?m)^` + m + `\s+COMPENSATED\s+inventory,fraud\s+inventory\s`).MatchString(r.stdout) {
 			t.Fatalf("want %s COMPENSATED with inventory done and compensated:\n%s", m, r)
 		}
 	}
@@ -180,7 +180,7 @@ func TestOrderFaultsText(t *testing.T) {
 		t.Fatalf("want both faults listed:\n%s", r)
 	}
 	for _, m := range bothModes {
-		if !regexp.MustCompile(`(?m)^` + m + `\s+FAILED\s+inventory,payment\s+inventory\s`).MatchString(r.stdout) {
+		if !regexp.MustCompile(`(?m)^` + m + `\s+FAILED\s+inventory,fraud,payment\s+inventory\s`).MatchString(r.stdout) {
 			t.Fatalf("want %s FAILED:\n%s", m, r)
 		}
 	}
@@ -236,8 +236,8 @@ type statusJSON struct {
 // the steps done so far in saga order.
 func followToEnd(t *testing.T, s *stack, id string, modes []string) {
 	t.Helper()
-	all := []string{"inventory", "payment", "shipping"}
-	next := []string{"reserve", "charge", "schedule"}
+	all := []string{"inventory", "fraud", "payment", "shipping"}
+	next := []string{"reserve", "check", "charge", "schedule"}
 	sawRunning := map[string]bool{}
 	defer func() { t.Logf("order %s seen while scheduling its shipment on: %v", id, sawRunning) }()
 	eventually(t, 30*time.Second, func() (bool, string) {

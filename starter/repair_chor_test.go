@@ -15,7 +15,7 @@ func TestRepairChoreography(t *testing.T) {
 	r := s.run(t, "order", "--mode", "choreography", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
 	wantCode(t, r, 3)
 	wantOneLine(t, r, "order "+id+" ended FAILED on choreography")
-	if !regexp.MustCompile(`(?m)^choreography\s+FAILED\s+inventory,payment\s+inventory\s`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^choreography\s+FAILED\s+inventory,fraud,payment\s+inventory\s`).MatchString(r.stdout) {
 		t.Fatalf("want the order FAILED:\n%s", r)
 	}
 	r = s.run(t, "status", id, "--mode", "choreography")
@@ -27,7 +27,7 @@ func TestRepairChoreography(t *testing.T) {
 		t.Fatalf("want verify to report %s FAILED:\n%s", id, r)
 	}
 	r = s.must(t, "repair", id, "--mode", "choreography")
-	if !regexp.MustCompile(`(?m)^choreography\s+COMPENSATED\s+inventory,payment\s+inventory,payment\s`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^choreography\s+COMPENSATED\s+inventory,fraud,payment\s+inventory,payment\s`).MatchString(r.stdout) {
 		t.Fatalf("want the order COMPENSATED after the repair:\n%s", r)
 	}
 	r = s.run(t, "verify", "--mode", "choreography")

@@ -18,7 +18,7 @@ func TestRepairOrchestration(t *testing.T) {
 	r := s.run(t, "order", "--mode", "orchestration", "--id", id, "--fail", "shipping", "--fail", "refund:decline")
 	wantCode(t, r, 3)
 	wantOneLine(t, r, "order "+id+" ended FAILED on orchestration")
-	if !regexp.MustCompile(`(?m)^orchestration\s+FAILED\s+inventory,payment\s+inventory\s`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^orchestration\s+FAILED\s+inventory,fraud,payment\s+inventory\s`).MatchString(r.stdout) {
 		t.Fatalf("want the order FAILED:\n%s", r)
 	}
 	if want := "All FAILED orders: http://localhost:8233/namespaces/default/workflows?query=OrderStatus%3D%22FAILED%22"; !strings.Contains(r.stdout, want) {
@@ -34,7 +34,7 @@ func TestRepairOrchestration(t *testing.T) {
 	}
 
 	r = s.must(t, "repair", id, "--mode", "orchestration")
-	if !regexp.MustCompile(`(?m)^orchestration\s+COMPENSATED\s+inventory,payment\s+inventory,payment\s`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^orchestration\s+COMPENSATED\s+inventory,fraud,payment\s+inventory,payment\s`).MatchString(r.stdout) {
 		t.Fatalf("want the order COMPENSATED after the repair:\n%s", r)
 	}
 	r = s.run(t, "verify", "--mode", "orchestration")
@@ -105,7 +105,7 @@ func TestRepairConcurrent(t *testing.T) {
 			t.Errorf("want exit 0 and an empty stderr:\n%s", r)
 		}
 		for _, mode := range []string{"orchestration", "choreography"} {
-			if !regexp.MustCompile(`(?m)^` + mode + `\s+COMPENSATED\s+inventory,payment\s+inventory,payment\s`).MatchString(r.stdout) {
+			if !regexp.MustCompile(`(?m)^` + mode + `\s+COMPENSATED\s+inventory,fraud,payment\s+inventory,payment\s`).MatchString(r.stdout) {
 				t.Errorf("want %s COMPENSATED:\n%s", mode, r)
 			}
 			if regexp.MustCompile(`(?m)^` + mode + `: (another repair of the order was running|the order was repaired already)`).MatchString(r.stdout) {

@@ -103,7 +103,7 @@ func TestWatchAndFollow(t *testing.T) {
 	}
 	last := tables[len(tables)-1]
 	for _, m := range bothModes {
-		if !regexp.MustCompile(`(?m)^` + m + `\s+COMPLETED\s+-\s+inventory,payment,shipping`).MatchString(last) {
+		if !regexp.MustCompile(`(?m)^` + m + `\s+COMPLETED\s+-\s+inventory,fraud,payment,shipping`).MatchString(last) {
 			t.Fatalf("want %s COMPLETED last:\n%s", m, r)
 		}
 	}
