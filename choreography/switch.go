@@ -25,9 +25,9 @@ import (
 // consumer of a group that must read its events reads an older catalogue.
 var ErrConsumersBehind = errors.New("consumers run that do not read the fraud check's events")
 
-// planCacheFor is how long the engine reuses the recorded plan: a switch
+// PlanCacheFor is how long the engine reuses the recorded plan: a switch
 // reaches placements within it, and a placement costs no extra round trip.
-const planCacheFor = time.Second
+const PlanCacheFor = time.Second
 
 // planCache is the engine's copy of the recorded plan.
 type planCache struct {
@@ -37,13 +37,13 @@ type planCache struct {
 }
 
 // plan returns the plan new orders take, read from Redis at most once per
-// planCacheFor.
+// PlanCacheFor.
 func (e *Engine) plan(ctx context.Context) ([]shop.Step, error) {
 	c := &e.plans
 	now := e.node.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.steps != nil && now.Sub(c.at) < planCacheFor && now.After(c.at) {
+	if c.steps != nil && now.Sub(c.at) < PlanCacheFor && now.After(c.at) {
 		return c.steps, nil
 	}
 	steps, _, err := activities.SagaSteps(ctx, e.node.Bus.Redis, e.node.Bus.Prefix)
@@ -137,7 +137,7 @@ func (e *Engine) Plan(ctx context.Context) ([]shop.Step, error) {
 }
 
 // SetFraudCheck switches the plan of the orders placed from now on (within
-// the engines' plan cache, planCacheFor) to shop.Steps (on) or
+// the engines' plan cache, PlanCacheFor) to shop.Steps (on) or
 // shop.StepsBeforeFraud (off). Orders placed before keep theirs. It refuses
 // to turn the check on, with ErrConsumersBehind, while ConsumersBehind
 // lists a consumer: that one would never read the check's events.

@@ -37,6 +37,14 @@ type plan struct {
 	instances int
 	// actions are the load's actions on the engine's participants.
 	actions func(p Participants) []Action
+	// start, when set, starts the participants instead of
+	// startParticipants (the change experiment's worker processes).
+	start func(ctx context.Context) (Participants, error)
+}
+
+// holder is participants that hold the load's placements back (Load.Hold).
+type holder interface {
+	Hold(ctx context.Context, i int) time.Duration
 }
 
 // runOne starts the participants of mode m, runs the load of p on them,
@@ -47,13 +55,20 @@ func runOne(ctx context.Context, eng *admin.EngineSet, m shop.Mode, cfg Config, 
 	if _, err := eng.Reset(ctx, false); err != nil {
 		return nil, err
 	}
-	parts, err := startParticipants(ctx, eng, m, p.instances)
+	start := p.start
+	if start == nil {
+		start = func(ctx context.Context) (Participants, error) { return startParticipants(ctx, eng, m, p.instances) }
+	}
+	parts, err := start(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer parts.Close()
 	load := Load{Engine: eng.Sources[m], Orders: p.orders, Rate: cfg.Rate, Interval: cfg.Interval,
 		Backlog: backlogOf(eng, m, cfg.Namespace), Drain: cfg.Drain, PlaceTimeout: cfg.PlaceTimeout}
+	if h, ok := parts.(holder); ok {
+		load.Hold = h.Hold
+	}
 	if p.actions != nil {
 		load.Actions = p.actions(parts)
 	}

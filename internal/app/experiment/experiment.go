@@ -29,13 +29,14 @@ import (
 )
 
 // Names are the experiments, in the order `make experiments` runs them.
-var Names = []string{"outage", "scale", "soak"}
+var Names = []string{"outage", "scale", "soak", "change"}
 
 // experiments run each experiment on the engines.
 var experiments = map[string]func(context.Context, *admin.EngineSet, Config) (*bench.Report, error){
 	"outage": outage,
 	"scale":  scale,
 	"soak":   soak,
+	"change": change,
 }
 
 // Services are what --service may take down in an outage: a participant
@@ -86,6 +87,14 @@ type Config struct {
 	Procs map[string]int
 	// Namespace is the Temporal namespace (for its task queues' backlog).
 	Namespace string
+	// Change is the change the change experiment rolls out (Changes).
+	Change string
+	// OldWorker and NewWorker are the worker binaries it rolls from and to.
+	OldWorker, NewWorker string
+	// WorkerEnv, when set, is the environment of a worker process that
+	// runs service ("orchestration" for the orchestration's worker), on
+	// top of this process's: its Redis user, the servers' addresses.
+	WorkerEnv func(service string) []string
 	// Log gets a line per stretch and engine.
 	Log io.Writer
 }
@@ -103,6 +112,8 @@ func (c Config) Check(name string) error {
 		return fmt.Errorf("unknown experiment %q: want one of %s", name, strings.Join(Names, ", "))
 	case c.Rate <= 0 || c.Rate > 10_000:
 		return fmt.Errorf("--rate must be above 0 and at most 10000, got %g", c.Rate)
+	case name == "change":
+		return c.checkChange()
 	case name == "outage" && c.Service != "payment" && c.Service != "coordinator":
 		return fmt.Errorf("--service must be payment or coordinator, got %q", c.Service)
 	case name == "outage" && c.Service == "coordinator" && c.Servers == nil:

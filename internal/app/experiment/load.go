@@ -66,6 +66,10 @@ type Load struct {
 	Drain time.Duration
 	// PlaceTimeout bounds one placement.
 	PlaceTimeout time.Duration
+	// Hold, when set, is asked before order i is placed; it may hold the
+	// placements back, and returns for how long it did: the later
+	// placements keep the rate from then on.
+	Hold func(ctx context.Context, i int) time.Duration
 }
 
 // LoadRun is what a Load measured.
@@ -114,8 +118,12 @@ func (l Load) Run(ctx context.Context) *LoadRun {
 	}
 	waitCtx, cancelWaits := context.WithCancel(ctx)
 	defer cancelWaits()
+	var held time.Duration
 	for i := range l.Orders {
-		if poll.Sleep(ctx, time.Until(s.start.Add(time.Duration(float64(i)/l.Rate*float64(time.Second))))) != nil {
+		if l.Hold != nil {
+			held += l.Hold(ctx, i)
+		}
+		if poll.Sleep(ctx, time.Until(s.start.Add(held+time.Duration(float64(i)/l.Rate*float64(time.Second))))) != nil {
 			break
 		}
 		orders.Go(func() { l.one(ctx, waitCtx, s, i) })
