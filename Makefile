@@ -84,8 +84,9 @@ demo: up
 ## rollout-test: the orchestration's workers rolled one by one from the
 ## previous commit's build (HEAD~1, or ROLLOUT_FROM=<git revision>, built from
 ## a git worktree) to this tree's, with orders in flight; then each change of
-## docs/changing.md rolled out on each engine from the commit before it;
-## ROLLOUT_REPORT=<file> appends what each roll did to that file
+## docs/changing.md rolled out on each engine from the commit before it, as
+## `starter experiment change` does; ROLLOUT_REPORT=<dir> writes each change's
+## report there (change-notify.md, change-fraud.md)
 ## (internal/tests/chaos, build tag rollout)
 .PHONY: rollout-test
 rollout-test: tools

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ordersaga/ordersaga/internal/app/experiment"
 	"github.com/ordersaga/ordersaga/internal/app/verify"
 	"github.com/ordersaga/ordersaga/internal/platform/poll"
 	"github.com/ordersaga/ordersaga/internal/testkit/testenv"
@@ -46,7 +47,7 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 
 	engine := workflows.NewEngine(tc, st.catalog)
 	r := &runner{engine: engine}
-	orders := parkedWorkload(workload(23, n, "roll"))
+	orders := experiment.Parked(workload(23, n, "roll"))
 	// Orders come in three waves: the first two each followed by the
 	// replacement of one old worker while they are in flight, the last
 	// placed once every worker runs the new build.
@@ -89,24 +90,6 @@ func TestOrchestrationRollingRestart(t *testing.T) {
 		t.Errorf("verify: %d orders (want %d), %v, violations %v", rep.Orders, n, err, rep.Violations)
 	}
 	t.Logf("rolling restart: %d orders in %s, outcomes %v", n, time.Since(began).Round(time.Second), r.counts())
-}
-
-// parkedWorkload adds a delay to the orders without faults, in turn at
-// the reserve, the charge and the schedule, so that orders wait at every
-// step while the workers are replaced; every tenth order instead has its
-// shipment declined and its refund fail nine times, so that it stays in
-// flight, compensating, for about 20 s.
-func parkedWorkload(orders []shop.Order) []shop.Order {
-	ops := []shop.Op{shop.OpReserve, shop.OpCharge, shop.OpSchedule}
-	for i := range orders {
-		switch {
-		case i%10 == 0:
-			orders[i].Faults = shop.FaultPlan{shop.OpSchedule: {Kind: shop.FaultDecline}, shop.OpRefund: {Kind: shop.FaultTransient, Attempts: 10}}
-		case orders[i].Faults == nil:
-			orders[i].Faults = shop.FaultPlan{ops[i%len(ops)]: {Kind: shop.FaultDelay, Delay: time.Second}}
-		}
-	}
-	return orders
 }
 
 // inFlight is how many orders have been placed and not yet seen to end.
