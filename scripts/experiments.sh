@@ -4,6 +4,8 @@
 # experiments run the participants in the starter's own process, so the
 # stack's five worker processes are stopped first (they would take the same
 # work) and started again at the end (make up starts what is not running).
+# The change experiments build the worker of the commit before each change
+# (git archive, in .state) and roll it out to bin/worker.
 # Each experiment writes its report (Markdown with SVG charts, HTML, JSON)
 # to EXPERIMENTS_DIR (docs/experiments), which docs/tradeoffs.md shows.
 #
@@ -68,6 +70,21 @@ experiment scale scale --orders "${EXPERIMENT_SCALE_ORDERS:-600}" --concurrency 
 data=()
 [ "$TEMPORAL_BACKEND" != dev ] || data=(--temporal-data "${STATE#"$ROOT/"}/temporal.db")
 experiment soak soak --rate "${EXPERIMENT_SOAK_RATE:-20}" --for "${EXPERIMENT_SOAK_FOR:-4m}" --retention 30s --interval 5s ${data[@]+"${data[@]}"}
+# build_worker_at REV DIR: the worker of git revision REV, built from a clean
+# export of that commit into DIR/worker.
+build_worker_at() {
+	rm -rf "$2"
+	mkdir -p "$2/src"
+	git -C "$ROOT" archive "$1" | tar -x -C "$2/src"
+	(cd "$2/src" && CGO_ENABLED=0 GOFLAGS= "$GO" build -o "$2/worker" ./worker)
+}
+# The changes of docs/changing.md, each rolled out from the worker of the
+# commit before it to bin/worker, with orders in flight.
+while read -r change before _; do
+	say "== building the worker of $before (before $change)"
+	build_worker_at "$before" "$STATE/change-$change"
+	experiment "change-$change" change --change "$change" --old-worker "$STATE/change-$change/worker" --new-worker "$ROOT/bin/worker"
+done < <("$STARTER" experiment changes)
 "$STARTER" experiment page docs/tradeoffs.md "$OUT"
 say "docs/tradeoffs.md regenerated from the reports in ${OUT#"$ROOT/"}"
 if [ "$status" -ne 0 ]; then
