@@ -44,7 +44,7 @@ done
 }
 mkdir -p "$OUT"
 # The servers add their versions and how they keep their data.
-STACK="make up (the Temporal dev server on its database file)"
+STACK=$(stack_name)
 
 status=0
 # bench NAME ARGS...: one bench run, its reports named NAME.{md,html,json}.

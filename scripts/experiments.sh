@@ -32,8 +32,7 @@ OUT=${EXPERIMENTS_DIR:-docs/experiments}
 RATE=${EXPERIMENT_RATE:-50}
 OUTAGE=${EXPERIMENT_OUTAGE:-30s}
 mkdir -p "$OUT"
-STACK="make up (the Temporal dev server on its database file)"
-[ "$TEMPORAL_BACKEND" = dev ] || STACK="make up TEMPORAL_BACKEND=postgres"
+STACK=$(stack_name)
 
 for name in "${WORKER_NAMES[@]}"; do
 	if pid=$(running_pid "$name"); then
@@ -86,7 +85,8 @@ while read -r change before _; do
 	experiment "change-$change" change --change "$change" --old-worker "$STATE/change-$change/worker" --new-worker "$ROOT/bin/worker"
 done < <("$STARTER" experiment changes)
 "$STARTER" experiment page docs/tradeoffs.md "$OUT"
-say "docs/tradeoffs.md regenerated from the reports in ${OUT#"$ROOT/"}"
+"$STARTER" experiment page docs/changing.md "$OUT"
+say "docs/tradeoffs.md and docs/changing.md regenerated from the reports in ${OUT#"$ROOT/"}"
 if [ "$status" -ne 0 ]; then
 	warn "make experiments: an experiment broke an invariant or left an order unfinished (above)"
 fi

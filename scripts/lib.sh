@@ -94,6 +94,16 @@ SEARCH_ATTRIBUTE_FLAGS=(
 )
 
 # Worker processes: PID-file name and the --services value it runs.
+# stack_name: what the reports of make bench and make experiments call the
+# stack make up started (the servers add their versions to it).
+stack_name() {
+	local s="make up"
+	[ "$TEMPORAL_BACKEND" = dev ] || s+=" TEMPORAL_BACKEND=$TEMPORAL_BACKEND"
+	[ "${REDIS_CLUSTER:-0}" -eq 0 ] || s+=" REDIS_CLUSTER=$REDIS_CLUSTER"
+	[ "$TEMPORAL_BACKEND" != dev ] || s+=" (the Temporal dev server on its database file)"
+	echo "$s"
+}
+
 WORKER_NAMES=(worker order inventory payment shipping notify fraud)
 worker_service() {
 	if [ "$1" = worker ]; then echo orchestration; else echo "$1"; fi
