@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -15,32 +16,117 @@ import (
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times.
 const clockTicks = 100
 
-// procCPU is the CPU time (user and system) a process has used, from
-// /proc/PID/stat; pid 0 is this process.
-func procCPU(pid int) (time.Duration, error) {
+// procStat is what the CPU readings take from a /proc/PID/stat line.
+type procStat struct {
+	ppid   int           // the parent's PID (field 4)
+	cpu    time.Duration // utime + stime (fields 14 and 15)
+	waited time.Duration // cutime + cstime (16 and 17): children that exited and were waited for
+}
+
+// parseStat reads a /proc/PID/stat line.
+func parseStat(s string) (procStat, error) {
+	// The command name (field 2) may hold spaces and parentheses: count
+	// from its last ")".
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procStat{}, errors.New("no command name")
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3, the state
+	if len(f) < 15 {
+		return procStat{}, errors.New("too few fields")
+	}
+	var n [5]int64
+	for j, k := range []int{1, 11, 12, 13, 14} { // fields 4, 14, 15, 16, 17
+		v, err := strconv.ParseInt(f[k], 10, 64)
+		if err != nil {
+			return procStat{}, err
+		}
+		n[j] = v
+	}
+	tick := func(t int64) time.Duration { return time.Duration(t) * time.Second / clockTicks }
+	return procStat{ppid: int(n[0]), cpu: tick(n[1] + n[2]), waited: tick(n[3] + n[4])}, nil
+}
+
+// readStat reads /proc/PID/stat; pid 0 is this process.
+func readStat(pid int) (procStat, error) {
 	name := "/proc/self/stat"
 	if pid != 0 {
 		name = fmt.Sprintf("/proc/%d/stat", pid)
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {
+		return procStat{}, err
+	}
+	st, err := parseStat(string(b))
+	if err != nil {
+		return procStat{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return st, nil
+}
+
+// procTable is every process in /proc by PID. A process that ends while
+// /proc is read is left out.
+func procTable() (map[int]procStat, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]procStat, len(ents))
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if st, err := readStat(pid); err == nil {
+			out[pid] = st
+		}
+	}
+	return out, nil
+}
+
+// procCPU is the CPU time (user and system) a process and its children
+// have used: a server that forks workers (PostgreSQL's postmaster and its
+// backends) counts with them. It sums, over the process and its live
+// descendants, each one's own time and that of its children that exited
+// and were waited for, so the sum does not drop when a child ends and its
+// parent reaps it. A descendant whose parent ends before it is handed to
+// init and leaves the tree with its time.
+//
+// Pid 0 is this process alone, its goroutines' threads included: the
+// processes it starts (the change experiment's workers) are reported
+// apart, so neither they nor those of them that ended count here.
+func procCPU(pid int) (time.Duration, error) {
+	if pid == 0 {
+		st, err := readStat(0)
+		return st.cpu, err
+	}
+	all, err := procTable()
+	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) may hold spaces: count from its ")".
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("%s: too few fields", name)
-	}
-	var ticks int64
-	for _, v := range f[11:13] { // utime, stime: fields 14 and 15
-		n, err := strconv.ParseInt(v, 10, 64)
+	if _, ok := all[pid]; !ok {
+		st, err := readStat(pid) // for its error: gone, or never there
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", name, err)
+			return 0, err
 		}
-		ticks += n
+		all[pid] = st
 	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	kids := map[int][]int{}
+	for p, st := range all {
+		kids[st.ppid] = append(kids[st.ppid], p)
+	}
+	var total time.Duration
+	seen := map[int]bool{}
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		p := queue[0]
+		if seen[p] { // a PID taken again while /proc was read
+			continue
+		}
+		seen[p] = true
+		total += all[p].cpu + all[p].waited
+		queue = append(queue, kids[p]...)
+	}
+	return total, nil
 }
 
 // redisCPU is the CPU time Redis reports it used (INFO cpu, user and
@@ -89,7 +175,9 @@ type cpuMeter struct {
 }
 
 // read returns each watched process's CPU time so far: "redis" from INFO,
-// the named PIDs from /proc, "starter (participants and load)" this process.
+// each named PID from /proc with its children (procCPU: PostgreSQL's
+// backends count with the postmaster), "starter (participants and load)"
+// this process alone.
 func (m cpuMeter) read(ctx context.Context) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	if d, err := redisCPU(ctx, m.rdb); err == nil {

@@ -113,6 +113,7 @@ func scaleSection(steps []ScaleStep) bench.Section {
 		Title: "Throughput and CPU per saga against instances",
 		Text: []string{"Instances are the consumers of each choreography service, or the orchestration workers, all in the experiment's process. " +
 			"CPU per saga is each process's CPU time over the step (INFO cpu for Redis, /proc for the others) over the sagas of the step. " +
+			"A process counts with its children, live or ended, as PostgreSQL's postmaster with its backends; the starter counts alone. " +
 			"On one machine every instance shares its cores with the servers: more instances help only while the servers have CPU to spare."},
 		Header: append([]string{"ENGINE", "INSTANCES", "SAGAS/S", "P50", "P99"}, cpuHeaders(procs)...),
 	}
