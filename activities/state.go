@@ -164,6 +164,24 @@ func Reset(ctx context.Context, rdb redis.UniversalClient, prefix string, catalo
 	return deleted, Seed(ctx, rdb, prefix, catalog)
 }
 
+// ResetPartitions is Reset, then records partitions as prefix's P whatever
+// was recorded: the one way to change P, since P decides where each order's
+// keys are. Nothing of the prefix may run meanwhile (the participants, the
+// choreography's services): they keep the P they read.
+func ResetPartitions(ctx context.Context, rdb redis.UniversalClient, prefix string, catalog shop.Catalog, partitions int) (int64, error) {
+	if _, err := NewLayout(prefix, partitions); err != nil {
+		return 0, err
+	}
+	deleted, err := Reset(ctx, rdb, prefix, catalog)
+	if err != nil {
+		return deleted, err
+	}
+	if err := rdb.Set(ctx, PartitionsKey(prefix), partitions, 0).Err(); err != nil {
+		return deleted, fmt.Errorf("record partitions: %w", err)
+	}
+	return deleted, nil
+}
+
 // EpochKey holds when an engine's state was last reset: orders placed
 // before it are no longer counted.
 func EpochKey(prefix string) string { return prefix + "epoch" }

@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -156,6 +157,51 @@ func TestResetClearsOnlyItsPrefix(t *testing.T) {
 // TestCountersSumOverPartitions: the ledger and the shipment counters are
 // the field-by-field sums of every partition's hash; a counter that is not
 // a number is an error naming it.
+// TestResetPartitions: ResetPartitions deletes the state of the old layout
+// and records the new P, which EnsurePartitions then agrees with; a P out of
+// bounds changes nothing.
+func TestResetPartitions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	if _, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.mustDo(shop.OpReserve, input("o1", item("poster", 4)))
+	for _, bad := range []int{0, keyspace.MaxPartitions + 1} {
+		if _, err := activities.ResetPartitions(ctx, e.rdb, e.prefix, e.cat, bad); err == nil {
+			t.Errorf("P=%d accepted", bad)
+		}
+	}
+	if got := e.stockOf("poster"); got != 6 {
+		t.Fatalf("poster after a refused P = %d, want the reservation kept (6)", got)
+	}
+	deleted, err := activities.ResetPartitions(ctx, e.rdb, e.prefix, e.cat, 3)
+	if err != nil || deleted == 0 {
+		t.Fatalf("ResetPartitions: %d keys deleted, %v", deleted, err)
+	}
+	if n, err := activities.RecordedPartitions(ctx, e.rdb, e.prefix); err != nil || n != 3 {
+		t.Fatalf("partitions after ResetPartitions: %d, %v; want 3", n, err)
+	}
+	if _, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, 3); err != nil {
+		t.Fatalf("the new P: %v", err)
+	}
+	if _, err := activities.EnsurePartitions(ctx, e.rdb, e.prefix, 1); !errors.Is(err, activities.ErrPartitions) {
+		t.Fatalf("the old P: %v, want ErrPartitions", err)
+	}
+	if got := e.stockOf("poster"); got != 10 {
+		t.Fatalf("poster after ResetPartitions = %d, want 10", got)
+	}
+	// Participants built afresh take the new layout.
+	if _, err := activities.New(e.rdb, e.prefix, e.cat).Inventory.Reserve(ctx, input("o2", item("poster", 1))); err != nil {
+		t.Fatal(err)
+	}
+	lay, _ := activities.NewLayout(e.prefix, 3)
+	if inv, _, _ := lay.OrderKeys("o2"); e.rdb.Exists(ctx, inv).Val() != 1 {
+		t.Errorf("no %s after a reservation at P=3", inv)
+	}
+}
+
 func TestCountersSumOverPartitions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
