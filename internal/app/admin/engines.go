@@ -128,12 +128,17 @@ func (e *EngineSet) open(ctx context.Context, cfg *config.Config, m shop.Mode, o
 		e.Orchestration = eng
 		e.Sources[m], e.Diagnosers[m] = eng.WithRedis(e.Redis), eng
 	case shop.ModeChoreography:
-		eng := choreography.NewEngine(node, e.Catalog)
-		eng.ExpectDeadLetters = opts.ExpectDeadLetters
-		e.Node, e.Choreography = node, eng
-		e.Sources[m], e.Diagnosers[m] = eng, eng
+		e.useChoreography(node, opts.ExpectDeadLetters)
 	}
 	return nil
+}
+
+// useChoreography makes the choreography engine on node e's.
+func (e *EngineSet) useChoreography(node *choreography.Node, expectDeadLetters int64) {
+	eng := choreography.NewEngine(node, e.Catalog)
+	eng.ExpectDeadLetters = expectDeadLetters
+	e.Node, e.Choreography = node, eng
+	e.Sources[shop.ModeChoreography], e.Diagnosers[shop.ModeChoreography] = eng, eng
 }
 
 // Setup is how an engine's state is laid out in Redis.

@@ -52,6 +52,51 @@ const ReaderWait = 5 * time.Second
 // running services read their streams again, so that their pause after the
 // streams vanished is over when Reset returns.
 func (e *EngineSet) Reset(ctx context.Context, force bool) ([]ResetResult, error) {
+	return e.reset(ctx, force, nil)
+}
+
+// Repartition is Reset with another number of partitions: engine m's state
+// is deleted and partitions[m] recorded as its P (activities.ResetPartitions;
+// an engine absent from partitions keeps its P), and the choreography is
+// wired anew onto a node of its P. Nothing of the engines may run in another
+// process meanwhile: a worker started with the old P keeps it.
+func (e *EngineSet) Repartition(ctx context.Context, partitions map[shop.Mode]int, force bool) ([]ResetResult, error) {
+	for m, p := range partitions {
+		if _, err := activities.NewLayout(string(m), p); err != nil {
+			return nil, err
+		}
+	}
+	out, err := e.reset(ctx, force, partitions)
+	if err != nil {
+		return out, err
+	}
+	if p, ok := partitions[shop.ModeChoreography]; ok && e.Choreography != nil {
+		node, err := Setup{Catalog: e.Catalog, Partitions: p, Log: e.Node.Log}.Prepare(ctx, e.Redis, shop.ModeChoreography)
+		if err != nil {
+			return out, err
+		}
+		old := e.Choreography
+		e.useChoreography(node, old.ExpectDeadLetters)
+		old.Close()
+	}
+	return out, nil
+}
+
+// Partitions returns the number of partitions recorded for each engine.
+func (e *EngineSet) Partitions(ctx context.Context) (map[shop.Mode]int, error) {
+	out := map[shop.Mode]int{}
+	for _, m := range e.Modes {
+		n, err := activities.RecordedPartitions(ctx, e.Redis, e.Sources[m].Prefix())
+		if err != nil {
+			return nil, err
+		}
+		out[m] = n
+	}
+	return out, nil
+}
+
+// reset is Reset, recording partitions[m] as engine m's P where given.
+func (e *EngineSet) reset(ctx context.Context, force bool, partitions map[shop.Mode]int) ([]ResetResult, error) {
 	held := map[shop.Mode]int{}
 	for _, m := range e.Modes {
 		n, err := e.held(ctx, m, !force)
@@ -66,7 +111,14 @@ func (e *EngineSet) Reset(ctx context.Context, force bool) ([]ResetResult, error
 		if m == shop.ModeChoreography {
 			readers = readersNow(ctx, e.Redis)
 		}
-		n, err := activities.Reset(ctx, e.Redis, e.Sources[m].Prefix(), e.Catalog)
+		prefix := e.Sources[m].Prefix()
+		var n int64
+		var err error
+		if p, ok := partitions[m]; ok {
+			n, err = activities.ResetPartitions(ctx, e.Redis, prefix, e.Catalog, p)
+		} else {
+			n, err = activities.Reset(ctx, e.Redis, prefix, e.Catalog)
+		}
 		if err != nil {
 			return out, err
 		}
