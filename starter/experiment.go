@@ -27,7 +27,9 @@ const experimentSummary = "Run a named experiment on both engines of --mode on t
 	"           Temporal server against Redis through --servers SCRIPT (called as SCRIPT stop|start temporal|redis)\n" +
 	"  scale    --orders with --concurrency in flight on 1, 2, 4 … --instances of each participant: throughput, p99,\n" +
 	"           CPU per saga of Redis (INFO cpu), of the --proc NAME=PID servers (/proc) and of this process, and the\n" +
-	"           capacity model drawn from them\n" +
+	"           capacity model drawn from them; with --partition-steps LIST (e.g. 1,3,12), at each number of partitions\n" +
+	"           instead, with --instances of each participant: each step deletes the engines' orders and records its\n" +
+	"           number, the stack's own is recorded again at the end; on a Redis Cluster, Redis's CPU per master too\n" +
 	"  soak     a steady load at --rate for --for with the engines' retention at --retention: Redis's used memory, the\n" +
 	"           streams' entries and the size of --temporal-data over time\n" +
 	"  change   --change notify|fraud rolled out with orders in flight: --instances worker processes of --old-worker\n" +
@@ -83,6 +85,8 @@ func (a *app) experimentCmd() *cobra.Command {
 	fs.DurationVar(&f.cfg.Retention, "retention", time.Minute, "soak: finished orders are settled this long after their end")
 	fs.StringVar(&f.cfg.TemporalData, "temporal-data", "", "soak: the Temporal server's database file or directory, whose size it samples")
 	fs.IntVar(&f.cfg.Bench.Concurrency, "concurrency", 64, "scale: sagas in flight")
+	fs.IntSliceVar(&f.cfg.Partitions, "partition-steps", nil, "scale: measure at each of these numbers of partitions (e.g. 1,3,12) rather than against instances; "+
+		"the engines' orders are deleted before each step and the stack's own number recorded again at the end")
 	fs.StringToIntVar(&f.procs, "proc", nil, "scale: NAME=PID of a server process whose CPU time to read from /proc (temporal, temporal-server, postgres; repeatable)")
 	fs.StringVar(&f.servers, "servers", "", "a script that stops and starts the stack's servers: SCRIPT stop|start temporal|redis (scripts/stack-servers.sh on make up)")
 	fs.StringArrayVar(&f.reports, "report", nil, "also write a report to this file: .html, .json or else Markdown with SVG files next to it (repeatable)")

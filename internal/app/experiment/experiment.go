@@ -75,8 +75,12 @@ type Config struct {
 	// Orders is how many orders scale places per step.
 	Orders int
 	// Instances are the consumers per choreography service and the
-	// orchestration workers (scale: the largest of its steps).
+	// orchestration workers (scale: the largest of its steps; with
+	// Partitions, the one number of them).
 	Instances int
+	// Partitions, when set, are the numbers of partitions scale measures
+	// each engine at, one step each, instead of its steps of instances.
+	Partitions []int
 	// Bench resets the engines (or refuses engines that hold orders) as
 	// `starter bench` does; its Command, Stack and Progress serve too.
 	Bench bench.Config
@@ -110,6 +114,8 @@ func (c Config) Check(name string) error {
 	switch {
 	case experiments[name] == nil:
 		return fmt.Errorf("unknown experiment %q: want one of %s", name, strings.Join(Names, ", "))
+	case name != "scale" && len(c.Partitions) > 0:
+		return errors.New("--partition-steps goes with scale only")
 	case c.Rate <= 0 || c.Rate > 10_000:
 		return fmt.Errorf("--rate must be above 0 and at most 10000, got %g", c.Rate)
 	case name == "change":
@@ -126,6 +132,8 @@ func (c Config) Check(name string) error {
 		return fmt.Errorf("--orders must be from 1 to %d and --concurrency at least 1", bench.MaxOrders)
 	case c.Instances < 1 || c.Instances > 64:
 		return fmt.Errorf("--instances must be from 1 to 64, got %d", c.Instances)
+	case len(c.Partitions) > 0:
+		return c.checkPartitions()
 	}
 	return nil
 }

@@ -327,3 +327,90 @@ func checkPerOrder(t *testing.T, r experiment.SoakResult) {
 	t.Logf("%s: %.0f bytes per in-flight order (%d orders, %d waiting for payment), %.0f per retained order",
 		r.Mode, r.PerInFlight, r.Probe.Orders, r.Probe.Reached, r.PerRetained)
 }
+
+// TestScalePartitions: scale against 1 and 3 partitions on a three-master
+// Redis Cluster measures both engines at each, with their invariants, Redis's
+// CPU master by master, and records the stack's own P again at the end, so
+// that a worker of that P starts; a bad list is refused before anything
+// changes.
+func TestScalePartitions(t *testing.T) {
+	cluster := testenv.StartRedisCluster(t, testenv.ClusterOptions{Masters: 3})
+	tsrv := testenv.StartTemporal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := &config.Config{RedisClusterURL: cluster.URL(), TemporalAddress: tsrv.Address, Namespace: tsrv.Namespace,
+		Partitions: keyspace.DefaultPartitions, ConnectTimeout: 5 * time.Second}
+	eng, err := admin.Open(ctx, cfg, shop.Modes, admin.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	c := experiment.Config{Seed: 3, Rate: 10, Outage: time.Second, Drain: time.Minute, Instances: 1, Orders: 30, Namespace: cfg.Namespace,
+		Bench: bench.Config{Concurrency: 8, Reset: true, Force: true, Command: "starter experiment scale --partition-steps 1,3", Stack: "test stack"}}
+	for _, bad := range []struct {
+		name       string
+		partitions []int
+		want       string
+	}{
+		{"scale", []int{1, 3, 1}, "lists 1 twice"},
+		{"scale", []int{0}, "from 1 to"},
+		{"scale", []int{keyspace.MaxPartitions + 1}, "from 1 to"},
+		{"outage", []int{3}, "scale only"},
+	} {
+		bc := c
+		bc.Partitions = bad.partitions
+		if _, err := experiment.Run(ctx, eng, bad.name, bc); err == nil || !strings.Contains(err.Error(), bad.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s %v: %v, want one line with %q", bad.name, bad.partitions, err, bad.want)
+		}
+	}
+	c.Partitions = []int{1, 3}
+	rep, err := experiment.Run(ctx, eng, "scale", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := rep.Data.([]experiment.ScaleStep)
+	if len(steps) != 4 || !rep.OK || len(rep.Results) != 2 {
+		t.Errorf("%d steps (want P 1 and 3 on both engines), OK %v, %d results", len(steps), rep.OK, len(rep.Results))
+	}
+	for i, st := range steps {
+		if want := c.Partitions[i%2]; st.Partitions != want || st.Instances != 1 {
+			t.Errorf("step %d: %s at P %d with %d instances, want P %d with 1", i, st.Mode, st.Partitions, st.Instances, want)
+		}
+		if st.Throughput <= 0 || !st.InvariantsOK || len(st.MasterCPU) != 3 {
+			t.Errorf("%s at P %d: %.1f sagas/s, invariants %v %v, Redis CPU by master %v", st.Mode, st.Partitions, st.Throughput, st.InvariantsOK, st.Violations, st.MasterCPU)
+		}
+		t.Logf("%s at P %d: %.1f sagas/s, p99 %.0f ms, Redis CPU ms/saga by master %v", st.Mode, st.Partitions, st.Throughput, st.P99, st.MasterCPU)
+	}
+	// The choreography's streams and orders are in one slot at P 1, spread
+	// over the three masters at 3: its busiest master does less of the work.
+	if len(steps) == 4 {
+		if one, three := busiest(steps[2]), busiest(steps[3]); one <= three {
+			t.Errorf("choreography: busiest master's share of Redis's CPU %.2f at P 1, %.2f at P 3; want it smaller at 3", one, three)
+		}
+	}
+	if sec := rep.Sections[0]; len(rep.Sections) != 1 || !strings.Contains(sec.Title, "partitions") || len(sec.Rows) != 4 || len(sec.Rows[0]) != len(sec.Header) {
+		t.Errorf("want one table of the 4 steps: %+v", rep.Sections)
+	}
+	own, err := eng.Partitions(ctx)
+	if err != nil || own[shop.ModeOrchestration] != keyspace.DefaultPartitions || own[shop.ModeChoreography] != keyspace.DefaultPartitions {
+		t.Fatalf("partitions after the experiment: %v, %v; want the stack's own %d", own, err, keyspace.DefaultPartitions)
+	}
+	for _, m := range shop.Modes {
+		if _, err := (admin.Setup{Catalog: eng.Catalog, Partitions: keyspace.DefaultPartitions}).Prepare(ctx, eng.Redis, m); err != nil {
+			t.Errorf("a %s worker of the stack's P after the experiment: %v", m, err)
+		}
+	}
+	writeAndValidate(t, rep, "scale-partitions")
+}
+
+// busiest is the busiest master's share of Redis's CPU time in a step.
+func busiest(st experiment.ScaleStep) float64 {
+	var sum, most float64
+	for _, v := range st.MasterCPU {
+		sum, most = sum+v, max(most, v)
+	}
+	if sum == 0 {
+		return 0
+	}
+	return most / sum
+}
