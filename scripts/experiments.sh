@@ -69,6 +69,11 @@ for name in temporal temporal-server postgres; do
 	if pid=$(running_pid "$name"); then procs+=(--proc "$name=$pid"); fi
 done
 experiment scale scale --orders "${EXPERIMENT_SCALE_ORDERS:-600}" --concurrency 32 --instances 4 ${procs[@]+"${procs[@]}"}
+# On a Redis Cluster (make up REDIS_CLUSTER=N), the same against the number
+# of partitions the orders spread over the masters by.
+if [ "${REDIS_CLUSTER:-0}" -gt 0 ]; then
+	experiment scale-partitions scale --orders "${EXPERIMENT_SCALE_ORDERS:-600}" --concurrency 32 --partition-steps 1,3,12 ${procs[@]+"${procs[@]}"}
+fi
 data=()
 [ "$TEMPORAL_BACKEND" != dev ] || data=(--temporal-data "${STATE#"$ROOT/"}/temporal.db")
 experiment soak soak --rate "${EXPERIMENT_SOAK_RATE:-3}" --for "${EXPERIMENT_SOAK_FOR:-6m}" --retention 1m --interval 5s ${data[@]+"${data[@]}"}
