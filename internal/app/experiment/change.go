@@ -113,16 +113,16 @@ func ChangeWorkload(orders []shop.Order) []shop.Order {
 	return orders
 }
 
-// switchFraudCheck switches the choreography's placements to the plan
-// with the fraud check (on) or without it, as `starter fraud-check`
-// does. On is refused while a consumer of an older build is seen live
-// (its presence record outlives it by a few seconds), so it is tried
-// again, up to a minute; then it waits out the engines' plan cache, so
-// that every later placement takes it.
-func switchFraudCheck(ctx context.Context, e *choreography.Engine, on bool) error {
+// switchFraudCheckOn switches the choreography's placements to the plan
+// with the fraud check, as `starter fraud-check on` does. It is refused
+// while a consumer of an older build is seen live (its presence record
+// outlives it by a few seconds), so it is tried again, up to a minute;
+// then it waits out the engines' plan cache, so that every later placement
+// takes it.
+func switchFraudCheckOn(ctx context.Context, e *choreography.Engine) error {
 	var last error
 	err := poll.For(ctx, time.Minute, poll.Every(250*time.Millisecond), func(ctx context.Context) (bool, error) {
-		last = e.SetFraudCheck(ctx, on)
+		last = e.SetFraudCheck(ctx, true)
 		if last != nil && !errors.Is(last, choreography.ErrConsumersBehind) {
 			return false, last
 		}
@@ -242,14 +242,12 @@ func (cfg Config) judge(ctx context.Context, eng *admin.EngineSet, r *roll, run 
 		}
 		oldPath, failed, err := r.startedOld(ctx, orders[i].ID, o.placed.Seconds())
 		byOrder = append(byOrder, failed...)
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		out, werr := eng.Sources[r.m].Wait(wctx, orders[i].ID)
-		cancel()
-		if err = errors.Join(err, werr); err != nil {
+		if err != nil {
 			byOrder = append(byOrder, fmt.Sprintf("order %s: %v", orders[i].ID, shop.OneLine(err)))
 			continue
 		}
 		expectOld = expectOld || oldPath
+		out := o.out
 		took, tells := r.c.took(ctx, eng.Redis, prefix, out)
 		switch {
 		case !tells:

@@ -129,43 +129,54 @@ func procCPU(pid int) (time.Duration, error) {
 	return total, nil
 }
 
-// redisCPU is the CPU time Redis reports it used (INFO cpu, user and
-// system), summed over the masters of a cluster. It needs no PID, so it
-// serves for a Redis on another machine too.
-func redisCPU(ctx context.Context, rdb redis.UniversalClient) (time.Duration, error) {
-	var total float64
-	read := func(ctx context.Context, c *redis.Client) error {
-		info, err := c.Info(ctx, "cpu").Result()
-		if err != nil {
-			return err
-		}
-		for line := range strings.SplitSeq(info, "\n") {
-			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-			if k == "used_cpu_user" || k == "used_cpu_sys" {
-				f, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					return fmt.Errorf("INFO cpu %s: %w", k, err)
-				}
-				total += f
-			}
-		}
-		return nil
+// nodeCPU is the CPU time one Redis server reports it used (INFO cpu,
+// user and system). It needs no PID, so it serves for a Redis on another
+// machine too.
+func nodeCPU(ctx context.Context, c *redis.Client) (time.Duration, error) {
+	info, err := c.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, err
 	}
-	var err error
+	var total float64
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("INFO cpu %s: %w", k, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
+// masterCPUs is the CPU time each master reports (nodeCPU), by address:
+// one entry on one Redis. A master that does not answer is left out, and
+// its error returned.
+func masterCPUs(ctx context.Context, rdb redis.UniversalClient) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
 	switch c := rdb.(type) {
 	case *redis.ClusterClient:
 		var mu sync.Mutex // ForEachMaster runs f on the masters at once
-		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-			mu.Lock()
-			defer mu.Unlock()
-			return read(ctx, m)
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			d, err := nodeCPU(ctx, m)
+			if err == nil {
+				mu.Lock()
+				out[m.Options().Addr] = d
+				mu.Unlock()
+			}
+			return err
 		})
+		return out, err
 	case *redis.Client:
-		err = read(ctx, c)
-	default:
-		err = fmt.Errorf("INFO cpu: a %T is neither one Redis nor a cluster", rdb)
+		d, err := nodeCPU(ctx, c)
+		if err == nil {
+			out[c.Options().Addr] = d
+		}
+		return out, err
 	}
-	return time.Duration(total * float64(time.Second)), err
+	return nil, fmt.Errorf("INFO cpu: a %T is neither one Redis nor a cluster", rdb)
 }
 
 // cpuMeter reads the CPU time of the processes an experiment watches.
@@ -174,24 +185,32 @@ type cpuMeter struct {
 	procs map[string]int
 }
 
-// read returns each watched process's CPU time so far: "redis" from INFO,
-// each named PID from /proc with its children (procCPU: PostgreSQL's
-// backends count with the postmaster), "starter (participants and load)"
-// this process alone.
-func (m cpuMeter) read(ctx context.Context) map[string]time.Duration {
-	out := map[string]time.Duration{}
-	if d, err := redisCPU(ctx, m.rdb); err == nil {
-		out["redis"] = d
+// read returns each watched process's CPU time so far: "redis" from INFO
+// (summed over a cluster's masters), each named PID from /proc with its
+// children (procCPU: PostgreSQL's backends count with the postmaster),
+// "starter (participants and load)" this process alone; and, on a cluster,
+// each master's, by address (nil on one Redis).
+func (m cpuMeter) read(ctx context.Context) (procs, masters map[string]time.Duration) {
+	procs = map[string]time.Duration{}
+	if byMaster, err := masterCPUs(ctx, m.rdb); err == nil {
+		var sum time.Duration
+		for _, d := range byMaster {
+			sum += d
+		}
+		procs["redis"] = sum
+		if _, cluster := m.rdb.(*redis.ClusterClient); cluster {
+			masters = byMaster
+		}
 	}
 	for name, pid := range m.procs {
 		if d, err := procCPU(pid); err == nil {
-			out[name] = d
+			procs[name] = d
 		}
 	}
 	if d, err := procCPU(0); err == nil {
-		out[selfName] = d
+		procs[selfName] = d
 	}
-	return out
+	return procs, masters
 }
 
 // selfName names this process among the CPU readings.

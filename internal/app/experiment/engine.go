@@ -134,7 +134,7 @@ func (r *engineRun) settle(ctx context.Context, e shop.Engine, orders []shop.Ord
 		out, err := e.Wait(wctx, orders[i].ID)
 		cancel()
 		if err == nil {
-			r.Load.orders[i].status, r.Load.orders[i].ended = out.Status, time.Since(r.Load.Start)
+			r.Load.orders[i].out, r.Load.orders[i].ended = out, time.Since(r.Load.Start)
 		}
 		r.Load.orders[i].refused = false
 		r.Placed = append(r.Placed, orders[i])
@@ -150,7 +150,7 @@ func (r *engineRun) benchRun() bench.Run {
 			continue
 		}
 		run.N++
-		st := o.status
+		st := o.out.Status
 		if o.ended == 0 {
 			st = bench.StatusError
 			run.Errors++

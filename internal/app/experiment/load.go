@@ -29,7 +29,8 @@ type order struct {
 	placed  time.Duration
 	refused bool
 	ended   time.Duration // zero while it runs
-	status  shop.Status
+	// out is how the order ended, once it has.
+	out shop.Outcome
 }
 
 // Sample is the state of a load at one moment.
@@ -171,7 +172,7 @@ func (l Load) one(ctx, waitCtx context.Context, s *loadState, i int) {
 		if err != nil {
 			return false, nil // asked again: the engine may be down
 		}
-		o.status, o.ended = out.Status, time.Since(s.start)
+		o.out, o.ended = out, time.Since(s.start)
 		s.ended.Add(1)
 		return true, nil
 	})

@@ -7,10 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ordersaga/ordersaga/internal/app/admin"
 	"github.com/ordersaga/ordersaga/internal/app/bench"
@@ -101,27 +98,6 @@ func intsText(ns []int) string {
 		return strings.Join(parts, "")
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
-}
-
-// masterCPU is the CPU time Redis reports per master of a cluster
-// (redisCPU of each), by address; nil on one Redis. A master that does
-// not answer is left out.
-func masterCPU(ctx context.Context, rdb redis.UniversalClient) map[string]time.Duration {
-	c, ok := rdb.(*redis.ClusterClient)
-	if !ok {
-		return nil
-	}
-	var mu sync.Mutex
-	out := map[string]time.Duration{}
-	_ = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		if d, err := redisCPU(ctx, m); err == nil {
-			mu.Lock()
-			out[m.Options().Addr] = d
-			mu.Unlock()
-		}
-		return nil
-	})
-	return out
 }
 
 // partitionsSectionText says what the partitions section measures.

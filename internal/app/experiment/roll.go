@@ -215,7 +215,7 @@ func (r *roll) run(ctx context.Context) {
 		r.mu.Lock()
 		r.switchT = at
 		r.mu.Unlock()
-		if err := switchFraudCheck(ctx, r.eng.Choreography, true); err != nil {
+		if err := switchFraudCheckOn(ctx, r.eng.Choreography); err != nil {
 			r.fail(err)
 			return
 		}

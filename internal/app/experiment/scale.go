@@ -106,9 +106,9 @@ func (cfg Config) scaleStep(ctx context.Context, eng *admin.EngineSet, m shop.Mo
 	}
 	defer parts.Close() // after the check: the services still ack the ended orders' last events
 	meter := cpuMeter{rdb: eng.Redis, procs: cfg.Procs}
-	before, mastersBefore := meter.read(ctx), masterCPU(ctx, eng.Redis)
+	before, mastersBefore := meter.read(ctx)
 	run := bench.Measure(ctx, bench.EngineTarget{Engine: eng.Sources[m], Orders: work.Orders}, len(work.Orders), max(1, cfg.Bench.Concurrency), nil)
-	after, mastersAfter := meter.read(ctx), masterCPU(ctx, eng.Redis)
+	after, mastersAfter := meter.read(ctx)
 	settled(ctx, eng, m, len(work.Orders), cfg.Drain)
 	res, err := work.Check(ctx, eng, m, run, false)
 	if err != nil {
