@@ -9,9 +9,9 @@
 # Each experiment writes its report (Markdown with SVG charts, HTML, JSON)
 # to EXPERIMENTS_DIR (docs/experiments), which docs/tradeoffs.md shows.
 #
-# Settings (environment): EXPERIMENTS_DIR, EXPERIMENT_RATE (10 orders/s: within
-# what the orchestration on the dev server keeps up with on 2 cores, so that
-# the outage, not an overload, is measured),
+# Settings (environment): EXPERIMENTS_DIR, EXPERIMENT_RATE (10 orders/s: near
+# what the orchestration on the dev server carries on 2 cores; at 50/s half
+# its placements were refused and the outage drowned in the overload),
 # EXPERIMENT_SCALE_ORDERS (600 per step), EXPERIMENT_SOAK_RATE (3/s: what
 # the orchestration keeps up with on a 2-core machine; at 20/s its backlog
 # grows past the drain), EXPERIMENT_SOAK_FOR (6m), EXPERIMENT_BEFORE (20s) and EXPERIMENT_AFTER (30s)
